@@ -1,0 +1,865 @@
+//! Resolving a marketplace tree into plugins and skills, the way Claude Code does.
+//!
+//! Only `.claude-plugin/marketplace.json` itself can fail a load ([`LoadError`]). Everything below it is judged per
+//! plugin: a malformed entry, a missing folder or a broken `plugin.json` marks that one plugin
+//! [`PluginStatus::Invalid`], a source this crate cannot read marks it [`PluginStatus::NotServable`], and smaller
+//! faults (a skill without frontmatter, a listed path that is absent) become `problems` beside the data. Nothing is
+//! dropped, so a status page can show every entry with the reason it is or is not served.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::files::{digest_of_entries, join, sha256_digest, FileSet, PathError};
+use crate::model::{json_type, MarketplaceManifest, MarketplaceMetadata, PluginEntry, PluginManifest, PluginSource};
+use crate::skill::parse_skill_md_unchecked;
+
+/// Where the marketplace manifest lives, relative to the marketplace root.
+pub const MARKETPLACE_FILE: &str = ".claude-plugin/marketplace.json";
+/// Where a plugin's own manifest lives, relative to the plugin folder.
+pub const PLUGIN_FILE: &str = ".claude-plugin/plugin.json";
+
+/// Why a marketplace could not be read at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LoadError {
+    #[error("the marketplace has no `.claude-plugin/marketplace.json`")]
+    MissingManifest,
+    #[error("`.claude-plugin/marketplace.json` is not valid JSON: {0}")]
+    Json(String),
+    #[error("`.claude-plugin/marketplace.json` {0}")]
+    Manifest(String),
+}
+
+/// A marketplace with every plugin entry resolved.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LoadedMarketplace {
+    pub manifest: MarketplaceManifest,
+    /// Exactly one per entry of `manifest.plugins`, in the same order.
+    pub plugins: Vec<LoadedPlugin>,
+    /// Non-fatal faults of the manifest itself (an optional field that did not parse, ...).
+    pub problems: Vec<String>,
+}
+
+impl LoadedMarketplace {
+    pub fn plugin(&self, name: &str) -> Option<&LoadedPlugin> {
+        self.plugins.iter().find(|p| p.name == name)
+    }
+}
+
+/// One plugin entry, resolved as far as it could be.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LoadedPlugin {
+    /// The entry's `name`, or `#<index>` when it has none.
+    pub name: String,
+    /// The entry exactly as written.
+    pub raw: Value,
+    /// The parsed entry; `None` when it is malformed.
+    pub entry: Option<PluginEntry>,
+    /// `.claude-plugin/plugin.json`, when present and the entry is strict.
+    pub manifest: Option<PluginManifest>,
+    /// The plugin folder in the [`FileSet`]; `""` for the marketplace root; `None` when it is not in this tree.
+    pub root: Option<String>,
+    pub status: PluginStatus,
+    pub skills: Vec<Skill>,
+    /// Command names, from `commands/*.md` and the paths the plugin lists.
+    pub commands: Vec<String>,
+    /// Non-fatal faults of this plugin.
+    pub problems: Vec<String>,
+}
+
+impl LoadedPlugin {
+    /// plugin.json's version, else the marketplace entry's (plugin.json wins, as in Claude Code).
+    pub fn version(&self) -> Option<&str> {
+        self.manifest
+            .as_ref()
+            .and_then(|m| m.version.as_deref())
+            .or_else(|| self.entry.as_ref().and_then(|e| e.version.as_deref()))
+    }
+
+    /// plugin.json's description, else the entry's.
+    pub fn description(&self) -> Option<&str> {
+        self.manifest
+            .as_ref()
+            .and_then(|m| m.description.as_deref())
+            .or_else(|| self.entry.as_ref().and_then(|e| e.description.as_deref()))
+    }
+
+    /// `sha256:` over the plugin's skills (folder and digest of each): changes when any skill file changes.
+    pub fn digest(&self) -> String {
+        digest_of_entries(self.skills.iter().map(|s| (s.dir.as_str(), s.digest.clone())))
+    }
+}
+
+/// Whether a plugin can be served from this marketplace tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum PluginStatus {
+    Servable,
+    /// Well-formed, but its files are somewhere this crate cannot read (another repository, a package registry).
+    NotServable {
+        reason: String,
+    },
+    /// Malformed, or pointing at something that does not exist.
+    Invalid {
+        reason: String,
+    },
+}
+
+impl PluginStatus {
+    pub fn is_servable(&self) -> bool {
+        matches!(self, PluginStatus::Servable)
+    }
+
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            PluginStatus::Servable => None,
+            PluginStatus::NotServable { reason } | PluginStatus::Invalid { reason } => Some(reason),
+        }
+    }
+}
+
+/// A skill folder (one holding `SKILL.md`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Skill {
+    /// The frontmatter `name`, else the folder name.
+    pub name: String,
+    pub description: Option<String>,
+    /// Folder path in the [`FileSet`].
+    pub dir: String,
+    /// The frontmatter verbatim, when there is one.
+    pub frontmatter_raw: Option<String>,
+    pub frontmatter: Map<String, Value>,
+    /// Every file of the skill, SKILL.md included, sorted by path.
+    pub files: Vec<SkillFile>,
+    /// `sha256:` over the lines `"<path>\0<file sha256>\n"` of `files`.
+    pub digest: String,
+    pub problems: Vec<String>,
+}
+
+/// One file of a skill.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SkillFile {
+    /// Relative to the skill folder: `SKILL.md`, `references/x.md`.
+    pub path: String,
+    pub size: u64,
+    /// `sha256:<hex>` of the content.
+    pub sha256: String,
+}
+
+/// Where a plugin's files are, as far as this crate is concerned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Placement {
+    /// A folder of this marketplace tree (`""` is the root).
+    InTree(String),
+    /// Somewhere this tree does not contain.
+    Elsewhere { reason: String },
+    /// A path that cannot be a plugin folder (escapes the root, absolute, ...).
+    Invalid { reason: String },
+}
+
+/// Decides where a plugin's files are. The one place that knows which source kinds can be served: remote kinds
+/// (github, url, git-subdir, archive) become servable here once a source for their host exists.
+pub fn place_source(source: &PluginSource, metadata: Option<&MarketplaceMetadata>) -> Placement {
+    match source {
+        PluginSource::Relative(path) => {
+            let plugin_root = metadata.and_then(|m| m.plugin_root.as_deref());
+            match relative_plugin_root(path, plugin_root) {
+                Ok(root) => Placement::InTree(root),
+                Err(reason) => Placement::Invalid { reason },
+            }
+        }
+        PluginSource::Npm { .. } | PluginSource::Pip { .. } => Placement::Elsewhere {
+            reason: format!(
+                "plugin source {} is a package; {} packages cannot be fetched or run on Cloudflare Workers",
+                source.describe(),
+                source.kind()
+            ),
+        },
+        PluginSource::Other { kind, .. } => {
+            Placement::Elsewhere { reason: format!("plugin source kind `{kind}` is not supported") }
+        }
+        PluginSource::Github { .. }
+        | PluginSource::Url { .. }
+        | PluginSource::GitSubdir { .. }
+        | PluginSource::Archive { .. } => Placement::Elsewhere {
+            reason: format!(
+                "plugin source {} is outside this marketplace; no source for that host is configured",
+                source.describe()
+            ),
+        },
+    }
+}
+
+/// `./x` is relative to the marketplace root; a bare `x` is relative to `metadata.pluginRoot` when that is set.
+fn relative_plugin_root(path: &str, plugin_root: Option<&str>) -> Result<String, String> {
+    if path.is_empty() {
+        return Err("plugin source is an empty path".to_string());
+    }
+    let explicit = path == "." || path == ".." || path.starts_with("./") || path.starts_with("../");
+    let describe = |e: PathError| match e {
+        PathError::Escapes(_) => format!("plugin source `{path}` points outside the marketplace"),
+        other => format!("plugin source `{path}` is not a usable path: {other}"),
+    };
+    let base = match plugin_root {
+        Some(plugin_root) if !explicit => {
+            join("", plugin_root).map_err(|e| format!("`metadata.pluginRoot` `{plugin_root}` is not usable: {e}"))?
+        }
+        _ => String::new(),
+    };
+    join(&base, path).map_err(describe)
+}
+
+/// Reads `.claude-plugin/marketplace.json` from `files` and resolves every plugin entry.
+pub fn load_marketplace(files: &FileSet) -> Result<LoadedMarketplace, LoadError> {
+    let bytes = files.get(MARKETPLACE_FILE).ok_or(LoadError::MissingManifest)?;
+    let (manifest, problems) = parse_marketplace_manifest(bytes)?;
+    let plugins = manifest
+        .plugins
+        .iter()
+        .enumerate()
+        .map(|(index, raw)| load_plugin(files, manifest.metadata.as_ref(), index, raw))
+        .collect();
+    Ok(LoadedMarketplace { manifest, plugins, problems })
+}
+
+/// Only a missing `name` or `plugins` fails the file. An optional field that does not parse (an `owner` that is a
+/// number, say) is moved to `extra`, where it still round-trips, and reported as a problem.
+fn parse_marketplace_manifest(bytes: &[u8]) -> Result<(MarketplaceManifest, Vec<String>), LoadError> {
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| LoadError::Json(e.to_string()))?;
+    let Value::Object(mut map) = value else {
+        return Err(LoadError::Manifest(format!("must be a JSON object, not {}", json_type(&value))));
+    };
+    match map.get("name") {
+        Some(Value::String(name)) if !name.trim().is_empty() => {}
+        _ => return Err(LoadError::Manifest("has no `name`".to_string())),
+    }
+    if !matches!(map.get("plugins"), Some(Value::Array(_))) {
+        return Err(LoadError::Manifest("has no `plugins` array".to_string()));
+    }
+    let mut problems = Vec::new();
+    let mut set_aside = Map::new();
+    for key in ["$schema", "owner", "description", "metadata", "renames"] {
+        let Some(value) = map.get(key) else { continue };
+        let check = match key {
+            "owner" => serde_json::from_value::<crate::model::Person>(value.clone()).map(drop),
+            "metadata" => serde_json::from_value::<MarketplaceMetadata>(value.clone()).map(drop),
+            "renames" => serde_json::from_value::<std::collections::BTreeMap<String, String>>(value.clone()).map(drop),
+            _ => serde_json::from_value::<String>(value.clone()).map(drop),
+        };
+        if let Err(e) = check {
+            problems.push(format!("marketplace `{key}` is ignored: {e}"));
+            set_aside.insert(key.to_string(), map.remove(key).unwrap_or_default());
+        }
+    }
+    let mut manifest: MarketplaceManifest =
+        serde_json::from_value(Value::Object(map)).map_err(|e| LoadError::Manifest(e.to_string()))?;
+    manifest.extra.extend(set_aside);
+    Ok((manifest, problems))
+}
+
+fn load_plugin(files: &FileSet, metadata: Option<&MarketplaceMetadata>, index: usize, raw: &Value) -> LoadedPlugin {
+    let name = raw
+        .get("name")
+        .and_then(Value::as_str)
+        .filter(|n| !n.trim().is_empty())
+        .map_or_else(|| format!("#{index}"), str::to_string);
+    let mut plugin = LoadedPlugin {
+        name,
+        raw: raw.clone(),
+        entry: None,
+        manifest: None,
+        root: None,
+        status: PluginStatus::Servable,
+        skills: Vec::new(),
+        commands: Vec::new(),
+        problems: Vec::new(),
+    };
+    let entry = match parse_entry(raw) {
+        Ok(entry) => entry,
+        Err(reason) => {
+            plugin.status = PluginStatus::Invalid { reason };
+            return plugin;
+        }
+    };
+    let placement = place_source(&entry.source, metadata);
+    plugin.entry = Some(entry);
+    let root = match placement {
+        Placement::InTree(root) => root,
+        Placement::Elsewhere { reason } => {
+            plugin.status = PluginStatus::NotServable { reason };
+            return plugin;
+        }
+        Placement::Invalid { reason } => {
+            plugin.status = PluginStatus::Invalid { reason };
+            return plugin;
+        }
+    };
+    if !root.is_empty() && !files.is_dir(&root) {
+        plugin.status = PluginStatus::Invalid { reason: format!("plugin folder `{root}` is not in the marketplace") };
+        return plugin;
+    }
+    plugin.root = Some(root.clone());
+    if let Err(reason) = resolve_in_tree(files, &mut plugin, &root) {
+        plugin.status = PluginStatus::Invalid { reason };
+    }
+    plugin
+}
+
+fn parse_entry(raw: &Value) -> Result<PluginEntry, String> {
+    let Value::Object(map) = raw else {
+        return Err(format!("plugin entry must be a JSON object, not {}", json_type(raw)));
+    };
+    match map.get("name") {
+        Some(Value::String(name)) if !name.trim().is_empty() => {}
+        Some(Value::String(_)) => return Err("plugin entry has an empty `name`".to_string()),
+        Some(other) => return Err(format!("plugin entry `name` must be a string, not {}", json_type(other))),
+        None => return Err("plugin entry has no `name`".to_string()),
+    }
+    if !map.contains_key("source") {
+        return Err("plugin entry has no `source`".to_string());
+    }
+    serde_json::from_value(raw.clone()).map_err(|e| format!("invalid plugin entry: {e}"))
+}
+
+/// Reads plugin.json, skills and commands of a plugin whose folder is in the tree. `Err` makes the plugin invalid.
+fn resolve_in_tree(files: &FileSet, plugin: &mut LoadedPlugin, root: &str) -> Result<(), String> {
+    let entry = plugin.entry.as_ref().expect("entry is parsed before the folder is resolved");
+    let strict = entry.is_strict();
+    let manifest_path = join(root, PLUGIN_FILE).map_err(|e| e.to_string())?;
+    let manifest = match files.get(&manifest_path) {
+        None => None,
+        Some(bytes) => match serde_json::from_slice::<PluginManifest>(bytes) {
+            Ok(manifest) => Some(manifest),
+            Err(e) if strict => return Err(format!("`{manifest_path}` is invalid: {e}")),
+            Err(e) => {
+                plugin.problems.push(format!("`{manifest_path}` is invalid and was ignored (`strict: false`): {e}"));
+                None
+            }
+        },
+    };
+    let mut problems = Vec::new();
+    // With `strict: false` the entry is the whole definition; Claude Code refuses a plugin.json that also declares
+    // components, so say so rather than silently picking one of the two.
+    let manifest = match manifest {
+        Some(manifest) if !strict => {
+            let declared = manifest.declared_components();
+            if !declared.is_empty() {
+                problems.push(format!(
+                    "`strict: false`, but `{manifest_path}` also declares {}; only the marketplace entry is used",
+                    declared.join(", ")
+                ));
+            }
+            None
+        }
+        other => other,
+    };
+    if let Some(manifest) = &manifest {
+        if manifest.name != entry.name {
+            problems.push(format!(
+                "`{manifest_path}` names the plugin `{}`, the marketplace `{}`",
+                manifest.name, entry.name
+            ));
+        }
+        if let (Some(a), Some(b)) = (&manifest.version, &entry.version) {
+            if a != b {
+                problems.push(format!("`{manifest_path}` says version {a}, the marketplace entry {b}; {a} is used"));
+            }
+        }
+    }
+
+    let mut listed: Vec<(&str, &str)> = Vec::new();
+    if let Some(skills) = &entry.skills {
+        listed.extend(skills.paths().into_iter().map(|p| ("the marketplace entry", p)));
+    }
+    if let Some(skills) = manifest.as_ref().and_then(|m| m.skills.as_ref()) {
+        listed.extend(skills.paths().into_iter().map(|p| ("plugin.json", p)));
+    }
+    let dirs = skill_dirs(files, root, &listed, &mut problems);
+    plugin.skills = dirs.iter().map(|dir| load_skill(files, dir, root, &plugin.name)).collect();
+
+    let mut command_paths: Vec<&str> = Vec::new();
+    for declared in [entry.commands.as_ref(), manifest.as_ref().and_then(|m| m.commands.as_ref())].into_iter().flatten()
+    {
+        match declared {
+            Value::String(path) => command_paths.push(path),
+            Value::Array(items) => command_paths.extend(items.iter().filter_map(Value::as_str)),
+            // Object form (inline command definitions) has no files to list.
+            _ => {}
+        }
+    }
+    plugin.commands = command_names(files, root, &command_paths, &mut problems);
+    plugin.manifest = manifest;
+    plugin.problems.extend(problems);
+    Ok(())
+}
+
+/// Skill folders of a plugin, de-duplicated, in discovery order: `skills/<dir>/SKILL.md`, a `SKILL.md` at the
+/// plugin root, then the listed paths.
+///
+/// When the plugin is the marketplace root itself and lists its skills (anthropics/skills does this to split one
+/// `skills/` folder among several plugins), only the listed ones count: default discovery would give every such
+/// plugin every skill.
+fn skill_dirs(files: &FileSet, root: &str, listed: &[(&str, &str)], problems: &mut Vec<String>) -> Vec<String> {
+    let mut dirs: Vec<String> = Vec::new();
+    let has_skill = |dir: &str| files.contains(&skill_md_path(dir));
+    let skills_in = |dir: &str| -> Vec<String> {
+        files.subdirs(dir).into_iter().map(|sub| child(dir, sub)).filter(|d| has_skill(d)).collect()
+    };
+    let shared_root = root.is_empty() && !listed.is_empty();
+    if !shared_root {
+        dirs.extend(skills_in(&child(root, "skills")));
+        if has_skill(root) {
+            dirs.push(root.to_string());
+        }
+    }
+    for (origin, path) in listed {
+        let target = match join(root, path) {
+            Ok(target) => target,
+            Err(e) => {
+                problems.push(format!("skills path `{path}` from {origin} is not usable: {e}"));
+                continue;
+            }
+        };
+        // A path to the SKILL.md file itself names its folder.
+        let target = match target.strip_suffix("SKILL.md") {
+            Some(parent) if files.contains(&target) => parent.trim_end_matches('/').to_string(),
+            _ => target,
+        };
+        if has_skill(&target) {
+            dirs.push(target);
+        } else if files.is_dir(&target) {
+            let found = skills_in(&target);
+            if found.is_empty() {
+                problems.push(format!("skills path `{path}` from {origin} has no SKILL.md in it or its subfolders"));
+            }
+            dirs.extend(found);
+        } else {
+            problems.push(format!("skills path `{path}` from {origin} is not in the marketplace"));
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    dirs.retain(|dir| seen.insert(dir.clone()));
+    dirs
+}
+
+fn child(dir: &str, name: &str) -> String {
+    if dir.is_empty() {
+        name.to_string()
+    } else {
+        format!("{dir}/{name}")
+    }
+}
+
+fn skill_md_path(dir: &str) -> String {
+    child(dir, "SKILL.md")
+}
+
+fn load_skill(files: &FileSet, dir: &str, plugin_root: &str, plugin_name: &str) -> Skill {
+    let folder = if dir.is_empty() { plugin_name } else { dir.rsplit('/').next().unwrap_or(dir) };
+    let mut problems = Vec::new();
+    let bytes = files.get(&skill_md_path(dir)).unwrap_or_default();
+    let text = String::from_utf8_lossy(bytes);
+    if std::str::from_utf8(bytes).is_err() {
+        problems.push("SKILL.md is not valid UTF-8".to_string());
+    }
+    let (frontmatter_raw, frontmatter) = match parse_skill_md_unchecked(&text) {
+        Ok(md) => {
+            if md.name().is_none() {
+                problems.push(crate::skill::SkillError::MissingName.to_string());
+            }
+            if md.description().is_none() {
+                problems.push(crate::skill::SkillError::MissingDescription.to_string());
+            }
+            (Some(md.frontmatter_raw), md.frontmatter)
+        }
+        Err(e) => {
+            problems.push(e.to_string());
+            (None, Map::new())
+        }
+    };
+    let declared = frontmatter.get("name").and_then(Value::as_str).filter(|n| !n.trim().is_empty());
+    if let Some(declared) = declared {
+        if declared != folder {
+            problems.push(format!("skill name `{declared}` does not match its folder `{folder}`"));
+        }
+    }
+    let name = declared.unwrap_or(folder).to_string();
+    if !is_valid_skill_name(&name) {
+        problems.push(format!("skill name `{name}` must be 1-64 lowercase letters, digits or hyphens"));
+    }
+    let description = frontmatter
+        .get("description")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(String::from);
+
+    let skip = if dir.is_empty() { 0 } else { dir.len() + 1 };
+    // A skill at the plugin root shares its folder with the plugin's own metadata, which is not part of the skill.
+    let at_plugin_root = dir == plugin_root;
+    let skill_files: Vec<SkillFile> = files
+        .files_under(dir)
+        .map(|(path, bytes)| (&path[skip..], bytes))
+        .filter(|(path, _)| !(at_plugin_root && path.starts_with(".claude-plugin/")))
+        .map(|(path, bytes)| SkillFile {
+            path: path.to_string(),
+            size: bytes.len() as u64,
+            sha256: sha256_digest(bytes),
+        })
+        .collect();
+    let digest = digest_of_entries(skill_files.iter().map(|f| (f.path.as_str(), f.sha256.clone())));
+    Skill {
+        name,
+        description,
+        dir: dir.to_string(),
+        frontmatter_raw,
+        frontmatter,
+        files: skill_files,
+        digest,
+        problems,
+    }
+}
+
+/// The Agent Skills rule for `name`: 1-64 characters, lowercase letters, digits and hyphens.
+pub fn is_valid_skill_name(name: &str) -> bool {
+    (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// `commands/*.md` of the plugin, then the listed command files or folders (`.md` files directly inside).
+fn command_names(files: &FileSet, root: &str, listed: &[&str], problems: &mut Vec<String>) -> Vec<String> {
+    let md_in = |dir: &str| -> Vec<String> {
+        let skip = if dir.is_empty() { 0 } else { dir.len() + 1 };
+        files
+            .files_under(dir)
+            .filter_map(|(path, _)| path[skip..].strip_suffix(".md").filter(|stem| !stem.contains('/')))
+            .map(String::from)
+            .collect()
+    };
+    let mut names = md_in(&child(root, "commands"));
+    for path in listed {
+        match join(root, path) {
+            Ok(target) if files.contains(&target) && target.ends_with(".md") => {
+                let file = target.rsplit('/').next().unwrap_or(&target);
+                names.push(file.trim_end_matches(".md").to_string());
+            }
+            Ok(target) if files.is_dir(&target) => names.extend(md_in(&target)),
+            Ok(_) => problems.push(format!("commands path `{path}` is not in the marketplace")),
+            Err(e) => problems.push(format!("commands path `{path}` is not usable: {e}")),
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    names.retain(|name| seen.insert(name.clone()));
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const GOOD_SKILL: &str = "---\nname: alpha\ndescription: Does alpha things.\n---\n# Alpha\n";
+
+    fn tree(marketplace: Value, files: &[(&str, &str)]) -> FileSet {
+        let mut set = FileSet::new();
+        set.insert(MARKETPLACE_FILE, serde_json::to_vec(&marketplace).unwrap()).unwrap();
+        for (path, content) in files {
+            set.insert(path, content.as_bytes().to_vec()).unwrap();
+        }
+        set
+    }
+
+    fn reason(plugin: &LoadedPlugin) -> &str {
+        plugin.status.reason().unwrap_or("")
+    }
+
+    #[test]
+    fn manifest_errors_fail_the_load() {
+        assert_eq!(load_marketplace(&FileSet::new()), Err(LoadError::MissingManifest));
+        let mut set = FileSet::new();
+        set.insert(MARKETPLACE_FILE, b"{not json".to_vec()).unwrap();
+        assert!(matches!(load_marketplace(&set), Err(LoadError::Json(_))));
+        for (value, expected) in [
+            (json!([]), "must be a JSON object"),
+            (json!({"plugins": []}), "has no `name`"),
+            (json!({"name": "m"}), "has no `plugins` array"),
+            (json!({"name": "m", "plugins": {}}), "has no `plugins` array"),
+        ] {
+            let err = load_marketplace(&tree(value, &[])).unwrap_err().to_string();
+            assert!(err.contains(expected), "{err}");
+        }
+    }
+
+    #[test]
+    fn bad_optional_manifest_field_is_a_problem_and_still_round_trips() {
+        let input = json!({"name": "m", "owner": 42, "plugins": []});
+        let loaded = load_marketplace(&tree(input.clone(), &[])).unwrap();
+        assert_eq!(loaded.manifest.owner, None);
+        assert!(loaded.problems[0].contains("`owner` is ignored"), "{:?}", loaded.problems);
+        assert_eq!(serde_json::to_value(&loaded.manifest).unwrap(), input);
+    }
+
+    #[test]
+    fn relative_plugin_with_plugin_json_skills_and_commands() {
+        let files = tree(
+            json!({"name": "m", "plugins": [{"name": "p", "source": "./plugins/p", "version": "0.9"}]}),
+            &[
+                ("plugins/p/.claude-plugin/plugin.json", r#"{"name": "p", "version": "1.0.0"}"#),
+                ("plugins/p/skills/alpha/SKILL.md", GOOD_SKILL),
+                ("plugins/p/skills/alpha/references/notes.md", "notes"),
+                ("plugins/p/skills/not-a-skill/README.md", "no SKILL.md here"),
+                ("plugins/p/commands/deploy.md", "# deploy"),
+                ("plugins/p/commands/nested/x.md", "# not top-level"),
+            ],
+        );
+        let loaded = load_marketplace(&files).unwrap();
+        let plugin = &loaded.plugins[0];
+        assert_eq!(plugin.status, PluginStatus::Servable);
+        assert_eq!(plugin.root.as_deref(), Some("plugins/p"));
+        assert_eq!(plugin.version(), Some("1.0.0"));
+        assert!(plugin.problems.iter().any(|p| p.contains("version 1.0.0, the marketplace entry 0.9")));
+        assert_eq!(plugin.commands, ["deploy"]);
+        assert_eq!(plugin.skills.len(), 1);
+        let skill = &plugin.skills[0];
+        assert_eq!((skill.name.as_str(), skill.dir.as_str()), ("alpha", "plugins/p/skills/alpha"));
+        assert_eq!(skill.description.as_deref(), Some("Does alpha things."));
+        assert!(skill.problems.is_empty(), "{:?}", skill.problems);
+        let paths: Vec<&str> = skill.files.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(paths, ["SKILL.md", "references/notes.md"]);
+        assert_eq!(skill.files[1].size, 5);
+        assert_eq!(skill.files[1].sha256, sha256_digest(b"notes"));
+    }
+
+    #[test]
+    fn digests_follow_content() {
+        let build = |notes: &str| {
+            let files = tree(
+                json!({"name": "m", "plugins": [{"name": "p", "source": "./p"}]}),
+                &[("p/skills/alpha/SKILL.md", GOOD_SKILL), ("p/skills/alpha/notes.md", notes)],
+            );
+            load_marketplace(&files).unwrap().plugins.remove(0)
+        };
+        let (a, b, c) = (build("one"), build("one"), build("two"));
+        assert_eq!(a.skills[0].digest, b.skills[0].digest);
+        assert_eq!(a.digest(), b.digest());
+        assert_ne!(a.skills[0].digest, c.skills[0].digest);
+        assert_ne!(a.digest(), c.digest());
+        assert!(a.digest().starts_with("sha256:") && a.digest().len() == 7 + 64);
+    }
+
+    #[test]
+    fn plugin_root_prefixes_bare_sources_only() {
+        let files = tree(
+            json!({
+                "name": "m",
+                "metadata": {"pluginRoot": "./plugins"},
+                "plugins": [
+                    {"name": "bare", "source": "bare"},
+                    {"name": "dotted", "source": "./elsewhere/dotted"},
+                    {"name": "escape", "source": "../outside"},
+                    {"name": "abs", "source": "/etc"},
+                ],
+            }),
+            &[("plugins/bare/SKILL.md", GOOD_SKILL), ("elsewhere/dotted/skills/alpha/SKILL.md", GOOD_SKILL)],
+        );
+        let loaded = load_marketplace(&files).unwrap();
+        let roots: Vec<Option<&str>> = loaded.plugins.iter().map(|p| p.root.as_deref()).collect();
+        assert_eq!(roots, [Some("plugins/bare"), Some("elsewhere/dotted"), None, None]);
+        assert!(loaded.plugins[0].status.is_servable() && loaded.plugins[1].status.is_servable());
+        // A SKILL.md at the plugin root makes a single-skill plugin, named after its folder's skill.
+        assert_eq!(loaded.plugins[0].skills[0].dir, "plugins/bare");
+        assert_eq!(reason(&loaded.plugins[2]), "plugin source `../outside` points outside the marketplace");
+        assert!(matches!(loaded.plugins[2].status, PluginStatus::Invalid { .. }));
+        assert!(reason(&loaded.plugins[3]).contains("absolute"), "{}", reason(&loaded.plugins[3]));
+    }
+
+    #[test]
+    fn root_source_with_explicit_skills_takes_only_those() {
+        let files = tree(
+            json!({"name": "m", "plugins": [
+                {"name": "docs", "source": "./", "strict": false, "skills": ["./skills/xlsx", "./skills/gone"]},
+                {"name": "art", "source": "./", "strict": false, "skills": "./skills/art/"},
+            ]}),
+            &[
+                (".claude-plugin/plugin.json", r#"{"name": "whole", "skills": "./skills"}"#),
+                ("skills/xlsx/SKILL.md", "---\nname: xlsx\ndescription: Sheets.\n---\n"),
+                ("skills/art/SKILL.md", "---\nname: art\ndescription: Art.\n---\n"),
+                ("SKILL.md", GOOD_SKILL),
+            ],
+        );
+        let loaded = load_marketplace(&files).unwrap();
+        let docs = &loaded.plugins[0];
+        assert_eq!(docs.root.as_deref(), Some(""));
+        assert_eq!(docs.status, PluginStatus::Servable);
+        assert_eq!(docs.manifest, None);
+        let names: Vec<&str> = docs.skills.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["xlsx"]);
+        assert!(docs
+            .problems
+            .iter()
+            .any(|p| p == "skills path `./skills/gone` from the marketplace entry is not in the marketplace"));
+        assert!(docs
+            .problems
+            .iter()
+            .any(|p| p.contains("`strict: false`, but `.claude-plugin/plugin.json` also declares skills")));
+        let art: Vec<&str> = loaded.plugins[1].skills.iter().map(|s| s.dir.as_str()).collect();
+        assert_eq!(art, ["skills/art"]);
+    }
+
+    #[test]
+    fn listed_skill_paths_add_to_default_discovery_without_duplicates() {
+        let files = tree(
+            json!({"name": "m", "plugins": [{"name": "p", "source": "./p", "skills": ["./skills/alpha", "./extra"]}]}),
+            &[
+                (
+                    "p/.claude-plugin/plugin.json",
+                    r#"{"name": "p", "skills": ["./more/beta/SKILL.md", "./nothing-here"]}"#,
+                ),
+                ("p/skills/alpha/SKILL.md", GOOD_SKILL),
+                ("p/extra/gamma/SKILL.md", "---\nname: gamma\ndescription: G.\n---\n"),
+                ("p/extra/delta/SKILL.md", "---\nname: delta\ndescription: D.\n---\n"),
+                ("p/more/beta/SKILL.md", "---\nname: beta\ndescription: B.\n---\n"),
+            ],
+        );
+        let plugin = load_marketplace(&files).unwrap().plugins.remove(0);
+        let names: Vec<&str> = plugin.skills.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["alpha", "delta", "gamma", "beta"]);
+        assert_eq!(plugin.problems, ["skills path `./nothing-here` from plugin.json is not in the marketplace"]);
+    }
+
+    #[test]
+    fn missing_folder_is_invalid() {
+        let files = tree(json!({"name": "m", "plugins": [{"name": "x", "source": "./plugins/x"}]}), &[]);
+        let plugin = &load_marketplace(&files).unwrap().plugins[0];
+        assert_eq!(
+            plugin.status,
+            PluginStatus::Invalid { reason: "plugin folder `plugins/x` is not in the marketplace".into() }
+        );
+        assert!(plugin.entry.is_some());
+        assert_eq!(plugin.root, None);
+    }
+
+    #[test]
+    fn malformed_entries_are_invalid_alone() {
+        let files = tree(
+            json!({"name": "m", "plugins": [
+                {"name": "good", "source": "./good"},
+                {"name": 5},
+                "just a string",
+                {"name": "nosource"},
+                {"name": "badsource", "source": {"source": "github"}},
+                {"name": "badtype", "source": "./good", "keywords": "not-a-list"},
+                {"name": "npm", "source": {"source": "npm", "package": "@a/b"}},
+                {"name": "later", "source": "./good"},
+            ]}),
+            &[("good/skills/alpha/SKILL.md", GOOD_SKILL)],
+        );
+        let loaded = load_marketplace(&files).unwrap();
+        let names: Vec<&str> = loaded.plugins.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["good", "#1", "#2", "nosource", "badsource", "badtype", "npm", "later"]);
+        let plugins = &loaded.plugins;
+        assert!(plugins[0].status.is_servable() && plugins[7].status.is_servable());
+        assert_eq!(reason(&plugins[1]), "plugin entry `name` must be a string, not a number");
+        assert_eq!(plugins[1].raw, json!({"name": 5}));
+        assert_eq!(plugins[1].entry, None);
+        assert_eq!(reason(&plugins[2]), "plugin entry must be a JSON object, not a string");
+        assert_eq!(reason(&plugins[3]), "plugin entry has no `source`");
+        assert!(reason(&plugins[4]).contains("`github` plugin source has no `repo`"), "{}", reason(&plugins[4]));
+        assert!(reason(&plugins[5]).starts_with("invalid plugin entry: invalid type"), "{}", reason(&plugins[5]));
+        assert!(matches!(plugins[6].status, PluginStatus::NotServable { .. }));
+        assert!(reason(&plugins[6]).contains("npm packages cannot be fetched or run on Cloudflare Workers"));
+    }
+
+    #[test]
+    fn remote_sources_are_not_servable_with_a_named_reason() {
+        let files = tree(
+            json!({"name": "m", "plugins": [
+                {"name": "a", "source": {"source": "git-subdir", "url": "https://github.com/x/y.git", "path": "plugins/z"}},
+                {"name": "b", "source": {"source": "github", "repo": "x/y", "ref": "v1"}},
+                {"name": "c", "source": {"source": "svn", "url": "svn://x"}},
+            ]}),
+            &[],
+        );
+        let loaded = load_marketplace(&files).unwrap();
+        assert_eq!(
+            reason(&loaded.plugins[0]),
+            "plugin source `git-subdir` (https://github.com/x/y.git, path plugins/z) is outside this marketplace; no source for that host is configured"
+        );
+        assert!(reason(&loaded.plugins[1]).contains("`github` (x/y at v1)"));
+        assert_eq!(reason(&loaded.plugins[2]), "plugin source kind `svn` is not supported");
+        assert!(loaded
+            .plugins
+            .iter()
+            .all(|p| matches!(p.status, PluginStatus::NotServable { .. }) && p.entry.is_some()));
+    }
+
+    #[test]
+    fn malformed_plugin_json_invalidates_that_plugin_only() {
+        let files = tree(
+            json!({"name": "m", "plugins": [
+                {"name": "broken", "source": "./broken"},
+                {"name": "noname", "source": "./noname"},
+                {"name": "loose", "source": "./broken", "strict": false},
+                {"name": "fine", "source": "./fine"},
+            ]}),
+            &[
+                ("broken/.claude-plugin/plugin.json", "{\"name\": \"broken\",}"),
+                ("broken/skills/alpha/SKILL.md", GOOD_SKILL),
+                ("noname/.claude-plugin/plugin.json", r#"{"version": "1"}"#),
+                ("fine/skills/alpha/SKILL.md", GOOD_SKILL),
+            ],
+        );
+        let loaded = load_marketplace(&files).unwrap();
+        assert!(
+            reason(&loaded.plugins[0]).starts_with("`broken/.claude-plugin/plugin.json` is invalid: trailing comma")
+        );
+        assert!(reason(&loaded.plugins[1]).contains("missing field `name`"), "{}", reason(&loaded.plugins[1]));
+        // Without strict, plugin.json is not the definition: the plugin loads, with the fault noted.
+        assert!(loaded.plugins[2].status.is_servable());
+        assert_eq!(loaded.plugins[2].skills.len(), 1);
+        assert!(loaded.plugins[2].problems[0].contains("invalid and was ignored"));
+        assert!(loaded.plugins[3].status.is_servable());
+    }
+
+    #[test]
+    fn broken_skill_md_is_kept_with_problems() {
+        let files = tree(
+            json!({"name": "m", "plugins": [{"name": "p", "source": "./p"}]}),
+            &[
+                ("p/skills/no-front/SKILL.md", "# Just markdown\n"),
+                ("p/skills/bad-yaml/SKILL.md", "---\nname: [oops\n---\n"),
+                ("p/skills/renamed/SKILL.md", "---\nname: Other_Name\ndescription: d\n---\n"),
+                ("p/skills/no-desc/SKILL.md", "---\nname: no-desc\n---\n"),
+            ],
+        );
+        let plugin = load_marketplace(&files).unwrap().plugins.remove(0);
+        assert!(plugin.status.is_servable());
+        let by_dir = |d: &str| plugin.skills.iter().find(|s| s.dir == format!("p/skills/{d}")).unwrap();
+        let s = by_dir("no-front");
+        assert_eq!(s.name, "no-front");
+        assert_eq!(s.frontmatter_raw, None);
+        assert_eq!(s.problems, ["SKILL.md has no frontmatter: the first line must be `---`"]);
+        let s = by_dir("bad-yaml");
+        assert_eq!(s.name, "bad-yaml");
+        assert!(s.problems[0].contains("not valid YAML"), "{:?}", s.problems);
+        let s = by_dir("renamed");
+        assert_eq!(s.name, "Other_Name");
+        assert!(s.problems.contains(&"skill name `Other_Name` does not match its folder `renamed`".to_string()));
+        assert!(s.problems.iter().any(|p| p.contains("must be 1-64 lowercase letters")));
+        assert_eq!(by_dir("no-desc").problems, ["SKILL.md frontmatter has no `description`"]);
+    }
+
+    #[test]
+    fn status_serialises_with_a_tag() {
+        let status = PluginStatus::NotServable { reason: "r".into() };
+        assert_eq!(serde_json::to_value(&status).unwrap(), json!({"status": "not_servable", "reason": "r"}));
+        assert_eq!(serde_json::to_value(PluginStatus::Servable).unwrap(), json!({"status": "servable"}));
+    }
+
+    #[test]
+    fn skill_names() {
+        assert!(is_valid_skill_name("pdf-2"));
+        assert!(!is_valid_skill_name(""));
+        assert!(!is_valid_skill_name("Pdf"));
+        assert!(!is_valid_skill_name("a_b"));
+        assert!(!is_valid_skill_name(&"a".repeat(65)));
+    }
+}
