@@ -1,1 +1,16 @@
+//! Skillport: serves an organisation's Claude Code plugin marketplaces to Claude.ai and Claude Desktop as a
+//! remote MCP server, on Cloudflare Workers.
+//!
+//! Everything here is plain Rust tested natively; only `platform` (the fetch handler, env bindings) is compiled
+//! for `wasm32` alone. The routing table is `App::route` in `app.rs`.
 
+pub mod app;
+pub mod catalogue;
+pub mod config;
+pub mod http;
+pub mod mcp;
+
+#[cfg(target_arch = "wasm32")]
+mod platform;
+
+pub use app::App;

@@ -113,10 +113,21 @@ mod tests {
 
     #[test]
     fn loopback_hosts() {
-        for h in ["localhost", "localhost:8787", "127.0.0.1", "127.3.4.5:80", "[::1]", "[::1]:8787", "::1", "app.localhost:1"] {
+        for h in [
+            "localhost",
+            "localhost:8787",
+            "127.0.0.1",
+            "127.3.4.5:80",
+            "[::1]",
+            "[::1]:8787",
+            "::1",
+            "app.localhost:1",
+        ] {
             assert!(is_loopback_host(h), "{h}");
         }
-        for h in ["example.com", "localhost.example.com", "10.0.0.1", "[::2]:80", "127.0.0.1:abc", "", "0.0.0.0", "[::1]x"] {
+        for h in
+            ["example.com", "localhost.example.com", "10.0.0.1", "[::2]:80", "127.0.0.1:abc", "", "0.0.0.0", "[::1]x"]
+        {
             assert!(!is_loopback_host(h), "{h}");
         }
     }

@@ -1,0 +1,306 @@
+//! The merged catalogue: every configured marketplace, loaded, named `plugin@marketplace`, filterable by surface,
+//! marketplace, category, tag and free text. Pure data: fetching belongs to the sources, caching to the platform.
+
+pub mod surface;
+
+use crate::config::Surface;
+use serde_json::{json, Map, Value};
+use skillport_sources::load::{LoadedMarketplace, LoadedPlugin, PluginStatus};
+use skillport_sources::FileSet;
+
+/// One configured marketplace and what loading it gave.
+#[derive(Debug)]
+pub struct MarketplaceEntry {
+    pub id: String,
+    pub kind: &'static str,
+    pub revision: Option<String>,
+    /// The loaded marketplace, or why it could not be loaded at all (the rest of the catalogue is still served).
+    pub loaded: Result<LoadedMarketplace, String>,
+    pub files: FileSet,
+}
+
+#[derive(Debug, Default)]
+pub struct Catalogue {
+    pub marketplaces: Vec<MarketplaceEntry>,
+}
+
+/// A plugin of the catalogue, with the marketplace it belongs to.
+#[derive(Debug, Clone, Copy)]
+pub struct PluginRef<'a> {
+    pub marketplace: &'a MarketplaceEntry,
+    pub plugin: &'a LoadedPlugin,
+}
+
+impl PluginRef<'_> {
+    pub fn qualified_name(&self) -> String {
+        format!("{}@{}", self.plugin.name, self.marketplace.id)
+    }
+
+    pub fn surfaces(&self) -> Vec<Surface> {
+        match &self.plugin.entry {
+            Some(e) => surface::of_entry(e),
+            None => surface::ALL.to_vec(),
+        }
+    }
+
+    fn description(&self) -> Option<&str> {
+        self.plugin
+            .entry
+            .as_ref()
+            .and_then(|e| e.description.as_deref())
+            .or_else(|| self.plugin.manifest.as_ref().and_then(|m| m.description.as_deref()))
+    }
+}
+
+/// Filters of `list_plugins`; every one that is set must match.
+#[derive(Debug, Default, Clone)]
+pub struct Filter {
+    pub surface: Option<Surface>,
+    pub marketplace: Option<String>,
+    pub category: Option<String>,
+    pub tag: Option<String>,
+    pub query: Option<String>,
+}
+
+impl Filter {
+    pub fn matches(&self, p: &PluginRef<'_>) -> bool {
+        if let Some(s) = self.surface {
+            if !p.surfaces().contains(&s) {
+                return false;
+            }
+        }
+        if let Some(m) = &self.marketplace {
+            if !p.marketplace.id.eq_ignore_ascii_case(m) {
+                return false;
+            }
+        }
+        let entry = p.plugin.entry.as_ref();
+        if let Some(c) = &self.category {
+            if !entry.and_then(|e| e.category.as_deref()).is_some_and(|x| x.eq_ignore_ascii_case(c)) {
+                return false;
+            }
+        }
+        if let Some(t) = &self.tag {
+            let hit = entry.is_some_and(|e| e.tags.iter().chain(e.keywords.iter()).any(|x| x.eq_ignore_ascii_case(t)));
+            if !hit {
+                return false;
+            }
+        }
+        if let Some(q) = &self.query {
+            let q = q.to_lowercase();
+            let mut hay = vec![p.plugin.name.to_lowercase()];
+            if let Some(d) = p.description() {
+                hay.push(d.to_lowercase());
+            }
+            if let Some(e) = entry {
+                hay.extend(e.keywords.iter().map(|k| k.to_lowercase()));
+            }
+            for s in &p.plugin.skills {
+                hay.push(s.name.to_lowercase());
+                if let Some(d) = &s.description {
+                    hay.push(d.to_lowercase());
+                }
+            }
+            if !q.split_whitespace().all(|w| hay.iter().any(|h| h.contains(w))) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum LookupError {
+    #[error("no plugin named `{0}` in the catalogue; call list_plugins to see the names")]
+    NotFound(String),
+    #[error("`{name}` is ambiguous: it exists in several marketplaces ({}); use one of {}", .candidates.iter().map(|c| c.rsplit_once('@').map(|x| x.1).unwrap_or("")).collect::<Vec<_>>().join(", "), .candidates.join(", "))]
+    Ambiguous { name: String, candidates: Vec<String> },
+}
+
+impl Catalogue {
+    pub fn plugins(&self) -> impl Iterator<Item = PluginRef<'_>> {
+        self.marketplaces.iter().flat_map(|m| {
+            m.loaded.iter().flat_map(move |l| l.plugins.iter().map(move |p| PluginRef { marketplace: m, plugin: p }))
+        })
+    }
+
+    pub fn list(&self, filter: &Filter) -> Vec<PluginRef<'_>> {
+        self.plugins().filter(|p| filter.matches(p)).collect()
+    }
+
+    /// Finds a plugin by `plugin@marketplace`, or by bare name when exactly one marketplace has it.
+    pub fn find(&self, name: &str) -> Result<PluginRef<'_>, LookupError> {
+        let name = name.trim();
+        if let Some((plugin, market)) = name.rsplit_once('@') {
+            return self
+                .plugins()
+                .find(|p| p.plugin.name == plugin && p.marketplace.id == market)
+                .ok_or_else(|| LookupError::NotFound(name.to_string()));
+        }
+        let hits: Vec<_> = self.plugins().filter(|p| p.plugin.name == name).collect();
+        match hits.len() {
+            0 => Err(LookupError::NotFound(name.to_string())),
+            1 => Ok(hits[0]),
+            _ => Err(LookupError::Ambiguous {
+                name: name.to_string(),
+                candidates: hits.iter().map(|p| p.qualified_name()).collect(),
+            }),
+        }
+    }
+}
+
+/// Compact JSON of a plugin for listings.
+pub fn summary_json(p: &PluginRef<'_>) -> Value {
+    let entry = p.plugin.entry.as_ref();
+    let mut o = Map::new();
+    o.insert("name".into(), json!(p.qualified_name()));
+    o.insert("plugin".into(), json!(p.plugin.name));
+    o.insert("marketplace".into(), json!(p.marketplace.id));
+    if let Some(d) = p.description() {
+        o.insert("description".into(), json!(d));
+    }
+    if let Some(v) = p.plugin.version() {
+        o.insert("version".into(), json!(v));
+    }
+    if let Some(c) = entry.and_then(|e| e.category.as_deref()) {
+        o.insert("category".into(), json!(c));
+    }
+    if let Some(e) = entry {
+        if !e.tags.is_empty() {
+            o.insert("tags".into(), json!(e.tags));
+        }
+        if !e.keywords.is_empty() {
+            o.insert("keywords".into(), json!(e.keywords));
+        }
+    }
+    o.insert("surfaces".into(), json!(p.surfaces().into_iter().map(surface::name).collect::<Vec<_>>()));
+    status_into(&p.plugin.status, &mut o);
+    o.insert(
+        "skills".into(),
+        Value::Array(
+            p.plugin
+                .skills
+                .iter()
+                .map(|s| {
+                    let mut so = Map::new();
+                    so.insert("name".into(), json!(s.name));
+                    if let Some(d) = &s.description {
+                        so.insert("description".into(), json!(d));
+                    }
+                    Value::Object(so)
+                })
+                .collect(),
+        ),
+    );
+    Value::Object(o)
+}
+
+fn status_into(status: &PluginStatus, o: &mut Map<String, Value>) {
+    match status {
+        PluginStatus::Servable => {
+            o.insert("status".into(), json!("servable"));
+        }
+        PluginStatus::NotServable { reason } => {
+            o.insert("status".into(), json!("not_servable"));
+            o.insert("reason".into(), json!(reason));
+        }
+        PluginStatus::Invalid { reason } => {
+            o.insert("status".into(), json!("invalid"));
+            o.insert("reason".into(), json!(reason));
+        }
+    }
+}
+
+/// Everything about one plugin: metadata, skills with their files and digests, where it comes from.
+pub fn detail_json(p: &PluginRef<'_>) -> Value {
+    let mut v = summary_json(p);
+    let o = v.as_object_mut().expect("summary is an object");
+    let entry = p.plugin.entry.as_ref();
+    let manifest = p.plugin.manifest.as_ref();
+    if let Some(e) = entry {
+        o.insert("source".into(), json!({ "kind": e.source.kind(), "spec": e.source }));
+        if let Some(a) = &e.author {
+            o.insert("author".into(), json!(a));
+        }
+        for (k, val) in [("homepage", &e.homepage), ("license", &e.license)] {
+            if let Some(val) = val {
+                o.insert(k.into(), json!(val));
+            }
+        }
+        if let Some(r) = &e.repository {
+            o.insert("repository".into(), r.clone());
+        }
+    }
+    if let Some(m) = manifest {
+        if !o.contains_key("author") {
+            if let Some(a) = &m.author {
+                o.insert("author".into(), json!(a));
+            }
+        }
+        for (k, val) in [("homepage", &m.homepage), ("license", &m.license)] {
+            if let (false, Some(val)) = (o.contains_key(k), val) {
+                o.insert(k.into(), json!(val));
+            }
+        }
+    }
+    o.insert("digest".into(), json!(p.plugin.digest()));
+    if let Some(rev) = &p.marketplace.revision {
+        o.insert("marketplaceRevision".into(), json!(rev));
+    }
+    o.insert(
+        "skills".into(),
+        Value::Array(
+            p.plugin
+                .skills
+                .iter()
+                .map(|s| {
+                    json!({
+                        "name": s.name,
+                        "description": s.description,
+                        "path": s.dir,
+                        "digest": s.digest,
+                        "frontmatter": s.frontmatter,
+                        "files": s.files.iter().map(|f| json!({"path": f.path, "size": f.size, "sha256": f.sha256})).collect::<Vec<_>>(),
+                        "problems": s.problems,
+                    })
+                })
+                .collect(),
+        ),
+    );
+    if !p.plugin.commands.is_empty() {
+        o.insert("commands".into(), json!(p.plugin.commands));
+    }
+    if !p.plugin.problems.is_empty() {
+        o.insert("problems".into(), json!(p.plugin.problems));
+    }
+    v
+}
+
+/// Opaque pagination cursors: the offset, hex-encoded behind a tag, so a client cannot mistake it for a number
+/// and a tampered cursor is refused rather than silently restarting.
+pub mod cursor {
+    const TAG: &str = "sp1.";
+
+    pub fn encode(offset: usize) -> String {
+        format!("{TAG}{:x}", offset ^ 0x5eed)
+    }
+
+    pub fn decode(cursor: &str) -> Option<usize> {
+        let hex = cursor.strip_prefix(TAG)?;
+        if hex.is_empty() || hex.len() > 16 {
+            return None;
+        }
+        usize::from_str_radix(hex, 16).ok().map(|v| v ^ 0x5eed)
+    }
+
+    #[cfg(test)]
+    #[test]
+    fn round_trip_and_rejects_garbage() {
+        for n in [0usize, 1, 50, 123456] {
+            assert_eq!(decode(&encode(n)), Some(n));
+        }
+        for bad in ["", "50", "sp1.", "sp1.zz", "xx.10"] {
+            assert_eq!(decode(bad), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! The Workers glue, and the only code compiled for wasm32 alone: turn the Worker's env bindings into the
+//! configuration's last layer, convert requests and responses, and keep one `App` per isolate.
+
+use crate::http::{HttpRequest, HttpResponse};
+use crate::App;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use wasm_bindgen::JsCast;
+use worker::{console_error, console_log, event, Context, Env, Request, Response, Result};
+
+thread_local! {
+    static APP: RefCell<Option<Rc<App>>> = const { RefCell::new(None) };
+}
+
+/// Every string binding (vars and secrets) of the Worker. figment's `Env` provider cannot be used: a Worker has no
+/// process environment.
+fn string_bindings(env: &Env) -> BTreeMap<String, String> {
+    let obj: &js_sys::Object = env.unchecked_ref();
+    let mut map = BTreeMap::new();
+    for key in js_sys::Object::keys(obj).iter() {
+        let Some(name) = key.as_string() else { continue };
+        if let Ok(value) = js_sys::Reflect::get(obj, &key) {
+            if let Some(s) = value.as_string() {
+                map.insert(name, s);
+            }
+        }
+    }
+    map
+}
+
+async fn app(env: &Env) -> Rc<App> {
+    if let Some(app) = APP.with(|a| a.borrow().clone()) {
+        return app;
+    }
+    let app = Rc::new(App::from_env(&string_bindings(env)).await);
+    let line = app.start_log_line();
+    if app.config.is_ok() {
+        console_log!("{line}");
+    } else {
+        console_error!("{line}");
+    }
+    APP.with(|a| *a.borrow_mut() = Some(app.clone()));
+    app
+}
+
+async fn to_http(req: &mut Request, max_body: u64) -> std::result::Result<HttpRequest, HttpResponse> {
+    let url = req.url().map_err(|_| HttpResponse::text(400, "bad request URL\n"))?;
+    let mut headers: Vec<(String, String)> =
+        req.headers().entries().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
+    if !headers.iter().any(|(k, _)| k == "host") {
+        if let Some(h) = url.host_str() {
+            let host = match url.port() {
+                Some(p) => format!("{h}:{p}"),
+                None => h.to_string(),
+            };
+            headers.push(("host".into(), host));
+        }
+    }
+    let too_large = || HttpResponse::text(413, &format!("request body larger than {max_body} bytes\n"));
+    if let Some(len) = req.headers().get("content-length").ok().flatten().and_then(|l| l.parse::<u64>().ok()) {
+        if len > max_body {
+            return Err(too_large());
+        }
+    }
+    let body = match req.method() {
+        worker::Method::Get | worker::Method::Head | worker::Method::Options => Vec::new(),
+        _ => req.bytes().await.map_err(|_| HttpResponse::text(400, "could not read the request body\n"))?,
+    };
+    if body.len() as u64 > max_body {
+        return Err(too_large());
+    }
+    Ok(HttpRequest {
+        method: req.method().to_string().to_ascii_uppercase(),
+        path: url.path().to_string(),
+        query: url.query().unwrap_or("").to_string(),
+        headers,
+        body,
+    })
+}
+
+fn to_worker(resp: HttpResponse) -> Result<Response> {
+    let headers = worker::Headers::new();
+    for (k, v) in &resp.headers {
+        headers.append(k, v)?;
+    }
+    let r = if resp.body.is_empty() { Response::empty()? } else { Response::from_bytes(resp.body)? };
+    Ok(r.with_status(resp.status).with_headers(headers))
+}
+
+#[event(fetch)]
+async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    let app = app(&env).await;
+    let max_body = app.config.as_ref().map(|c| c.server.max_body_bytes).unwrap_or(1 << 20);
+    let resp = match to_http(&mut req, max_body).await {
+        Ok(hreq) => app.handle(&hreq),
+        Err(resp) => resp,
+    };
+    to_worker(resp)
+}

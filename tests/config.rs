@@ -1,0 +1,72 @@
+//! The configuration API as the rest of the Worker sees it: embedded files, a map of bindings, one typed result.
+
+use std::collections::BTreeMap;
+
+use skillport::config::{self, AuthConfig, ConfigErrors, SourceKind, Surface};
+
+fn bindings(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+#[test]
+fn embedded_configuration_serves_the_example_marketplace_locally() {
+    let config = config::load_embedded(&BTreeMap::new()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(config.auth.kind(), "local");
+    assert_eq!(config.server.public_url.as_str(), "http://localhost:8787/");
+    assert_eq!(config.catalogue.surfaces, Surface::ALL);
+    assert_eq!(config.marketplaces.len(), 1);
+    assert_eq!(config.marketplaces[0].kind, SourceKind::Bundled);
+    println!("{}", config.describe());
+}
+
+#[test]
+fn a_deployment_configured_by_worker_vars_alone() {
+    let env = bindings(&[
+        ("SKILLPORT_SERVER__PUBLIC_URL", "https://skills.example.com"),
+        ("SKILLPORT_AUTH__PROVIDER", "github"),
+        ("SKILLPORT_AUTH__CLIENT_ID", "Iv1.abc"),
+        ("SKILLPORT_AUTH__CLIENT_SECRET_SECRET", "GITHUB_CLIENT_SECRET"),
+        ("SKILLPORT_AUTH__ORG", "acme"),
+        (
+            "SKILLPORT_MARKETPLACES",
+            r#"[{id = "tools", kind = "github", location = "acme/tools", token_secret = "GITHUB_TOKEN"}]"#,
+        ),
+        ("GITHUB_CLIENT_SECRET", "client-secret-value"),
+        ("GITHUB_TOKEN", "token-value"),
+    ]);
+    let config = config::load_embedded(&env).unwrap_or_else(|e| panic!("{e}"));
+    let AuthConfig::Github { client_secret, org, .. } = &config.auth else { panic!("{:?}", config.auth) };
+    assert_eq!(client_secret.expose(), "client-secret-value");
+    assert_eq!(org.as_deref(), Some("acme"));
+    assert_eq!(config.marketplaces[0].token.as_ref().map(|t| t.expose()), Some("token-value"));
+    let line = config.describe();
+    println!("{line}");
+    assert!(!line.contains("token-value") && !line.contains("client-secret-value"));
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let env = bindings(&[
+        ("SKILLPORT_SERVER__PUBLIC_URL", "https://skills.example.com"),
+        ("SKILLPORT_CATALOGUE__REFRESH_SECONDS", "soon"),
+        (
+            "SKILLPORT_MARKETPLACES",
+            r#"[{id = "a", kind = "svn", location = "x"}, {id = "a", kind = "github", location = "o/r", token_secret = "GITHUB_TOKEN"}]"#,
+        ),
+    ]);
+    let ConfigErrors(errors) = config::load_embedded(&env).unwrap_err();
+    let shown = ConfigErrors(errors.clone()).to_string();
+    println!("{shown}");
+    let keys: Vec<&str> = errors.iter().map(|e| e.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "catalogue.refresh_seconds",
+            "marketplaces[0].kind",
+            "marketplaces[1].id",
+            "marketplaces[1].token_secret",
+            "auth.provider"
+        ]
+    );
+    assert_eq!(shown.lines().count(), 5);
+}
