@@ -40,6 +40,13 @@ fi
 
 # 4. Test peers.
 if [ "${1:-}" = "--test" ]; then
+  stamp=tests/peers/node_modules/.skillport-stamp
+  want=$(sha256sum tests/peers/package-lock.json | cut -d' ' -f1)
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    log "installing the Node test peers (Node 22 from npm, MCP Inspector)"
+    (cd tests/peers && npm ci --no-audit --no-fund >&2)
+    echo "$want" > "$stamp"
+  fi
   stamp=.venv/.skillport-stamp
   want=$(sha256sum tests/e2e/requirements.txt | cut -d' ' -f1)
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then

@@ -188,3 +188,174 @@ fn with_cors(req: &HttpRequest, resp: HttpResponse) -> HttpResponse {
         .header("access-control-allow-methods", "GET, POST, DELETE, OPTIONS")
         .header("access-control-max-age", "86400")
 }
+
+/// Drives a future that never waits on I/O (the bundled source) to completion, for native tests and tools.
+pub fn block_on<F: std::future::Future>(fut: F) -> F::Output {
+    let mut fut = std::pin::pin!(fut);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn app_with(env: &[(&str, &str)]) -> App {
+        let env: BTreeMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        block_on(App::from_env(&env))
+    }
+
+    fn rpc(app: &App, body: Value) -> HttpResponse {
+        let req = HttpRequest::new("POST", "/mcp")
+            .with_header("host", "localhost:8787")
+            .with_header("content-type", "application/json")
+            .with_header("accept", "application/json, text/event-stream")
+            .with_body(serde_json::to_vec(&body).unwrap());
+        app.handle(&req)
+    }
+
+    fn call(app: &App, tool: &str, args: Value) -> Value {
+        let r = rpc(app, json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":tool,"arguments":args}}));
+        assert_eq!(r.status, 200);
+        r.json_body()["result"].clone()
+    }
+
+    #[test]
+    fn embedded_default_serves_the_example_marketplace() {
+        let app = app_with(&[]);
+        assert!(app.config.is_ok());
+        assert!(app.start_log_line().contains("/mcp is OPEN"));
+        let init = rpc(
+            &app,
+            json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}),
+        );
+        assert_eq!(init.status, 200);
+        assert_eq!(init.json_body()["result"]["protocolVersion"], "2025-06-18");
+        assert_eq!(init.get_header("mcp-protocol-version"), Some("2025-06-18"));
+        let list = call(&app, "list_plugins", json!({"surface":"all"}));
+        assert_eq!(list["isError"], false);
+        let names: Vec<&str> = list["structuredContent"]["plugins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["writing-tools@example", "brand-kit@example", "repo-tools@example"]);
+        let text: Value = serde_json::from_str(list["content"][0]["text"].as_str().unwrap()).unwrap();
+        assert_eq!(text, list["structuredContent"]);
+    }
+
+    #[test]
+    fn unknown_version_is_answered_with_ours() {
+        let app = app_with(&[]);
+        let init =
+            rpc(&app, json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2099-01-01"}}));
+        assert_eq!(init.json_body()["result"]["protocolVersion"], crate::mcp::LATEST_VERSION);
+    }
+
+    #[test]
+    fn json_rpc_errors() {
+        let app = app_with(&[]);
+        let r = rpc(&app, json!({"jsonrpc":"2.0","id":1,"method":"nope"}));
+        assert_eq!(r.json_body()["error"]["code"], crate::mcp::METHOD_NOT_FOUND);
+        let r = rpc(&app, json!({"jsonrpc":"1.0","id":1,"method":"ping"}));
+        assert_eq!(r.json_body()["error"]["code"], crate::mcp::INVALID_REQUEST);
+        let r = rpc(&app, json!({"jsonrpc":"2.0","id":{"x":1},"method":"ping"}));
+        assert_eq!(r.json_body()["error"]["code"], crate::mcp::INVALID_REQUEST);
+        let r =
+            rpc(&app, json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"rm_rf","arguments":{}}}));
+        assert_eq!(r.json_body()["error"]["code"], crate::mcp::INVALID_PARAMS);
+        let r = rpc(&app, json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":[1]}));
+        assert_eq!(r.json_body()["error"]["code"], crate::mcp::INVALID_PARAMS);
+        let r = rpc(&app, json!({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1}}));
+        assert_eq!(r.status, 202);
+        let r = rpc(&app, json!([{"jsonrpc":"2.0","id":1,"method":"ping"}]));
+        assert_eq!(r.status, 400);
+        let raw = HttpRequest::new("POST", "/mcp")
+            .with_header("host", "localhost")
+            .with_header("content-type", "application/json")
+            .with_body(b"{oops".to_vec());
+        assert_eq!(app.handle(&raw).json_body()["error"]["code"], crate::mcp::PARSE_ERROR);
+        let wrong_type =
+            HttpRequest::new("POST", "/mcp").with_header("host", "localhost").with_header("content-type", "text/plain");
+        assert_eq!(app.handle(&wrong_type).status, 415);
+        let get = HttpRequest::new("GET", "/mcp").with_header("host", "localhost");
+        assert_eq!(app.handle(&get).status, 405);
+    }
+
+    #[test]
+    fn tool_argument_errors_are_tool_results() {
+        let app = app_with(&[]);
+        let r = call(&app, "list_plugins", json!({"limit": "ten"}));
+        assert_eq!(r["isError"], true);
+        assert!(r["content"][0]["text"].as_str().unwrap().contains("`limit`"));
+        let r = call(&app, "list_plugins", json!({"cursor": "forged"}));
+        assert_eq!(r["isError"], true);
+        let r = call(&app, "get_plugin", json!({"name": "repo-tools"}));
+        assert_eq!(r["isError"], false);
+        assert_eq!(r["structuredContent"]["skills"][0]["name"], "repo-map");
+        assert_eq!(r["structuredContent"]["source"]["kind"], "relative");
+    }
+
+    #[test]
+    fn ambiguous_names_need_the_marketplace() {
+        let app = app_with(&[(
+            "SKILLPORT_MARKETPLACES",
+            r#"[{id="a",kind="bundled",location="marketplace"},{id="b",kind="bundled",location="marketplace"}]"#,
+        )]);
+        let r = call(&app, "get_plugin", json!({"name": "brand-kit"}));
+        assert_eq!(r["isError"], true);
+        let msg = r["content"][0]["text"].as_str().unwrap();
+        assert!(msg.contains("ambiguous") && msg.contains("brand-kit@a") && msg.contains("brand-kit@b"), "{msg}");
+        let r = call(&app, "get_plugin", json!({"name": "brand-kit@b"}));
+        assert_eq!(r["structuredContent"]["marketplace"], "b");
+        let r = call(&app, "list_plugins", json!({"marketplace": "a", "surface": "all"}));
+        assert_eq!(r["structuredContent"]["total"], 3);
+    }
+
+    #[test]
+    fn local_sign_in_only_on_loopback_and_origin_checked() {
+        let app = app_with(&[]);
+        let body = serde_json::to_vec(&json!({"jsonrpc":"2.0","id":1,"method":"ping"})).unwrap();
+        let base = HttpRequest::new("POST", "/mcp").with_header("content-type", "application/json").with_body(body);
+        assert_eq!(app.handle(&base.clone().with_header("host", "skillport.example.com")).status, 403);
+        assert_eq!(app.handle(&base.clone().with_header("host", "127.0.0.1:8787")).status, 200);
+        let foreign = base.clone().with_header("host", "localhost:8787").with_header("origin", "https://evil.example");
+        assert_eq!(app.handle(&foreign).status, 403);
+        let ours = base.with_header("host", "localhost:8787").with_header("origin", "http://localhost:8787");
+        let r = app.handle(&ours);
+        assert_eq!(r.status, 200);
+        assert!(r.get_header("access-control-expose-headers").unwrap().contains("WWW-Authenticate"));
+    }
+
+    #[test]
+    fn invalid_config_answers_500_without_detail() {
+        let app = app_with(&[("SKILLPORT_AUTH__PROVIDER", "bogus"), ("TOKEN", "s3cr3t-value")]);
+        assert!(app.config.is_err());
+        let r = app.handle(&HttpRequest::new("GET", "/").with_header("host", "localhost"));
+        assert_eq!(r.status, 500);
+        let body = String::from_utf8(r.body).unwrap();
+        assert!(body.contains("configuration is invalid"));
+        assert!(!body.contains("bogus"));
+        let log = app.start_log_line();
+        assert!(log.contains("auth.provider") && log.contains("Worker vars and secrets"), "{log}");
+        assert!(!log.contains("s3cr3t-value"));
+    }
+
+    #[test]
+    fn other_providers_are_refused_until_the_oauth_server_exists() {
+        let app = app_with(&[
+            ("SKILLPORT_SERVER__PUBLIC_URL", "https://skillport.example.com"),
+            ("SKILLPORT_AUTH", r#"{provider="github",client_id="x",client_secret_secret="GH_SECRET"}"#),
+            ("GH_SECRET", "s"),
+        ]);
+        assert!(app.config.is_ok(), "{:?}", app.config.as_ref().err().map(|e| e.to_string()));
+        let r = rpc(&app, json!({"jsonrpc":"2.0","id":1,"method":"ping"}));
+        assert_eq!(r.status, 503);
+    }
+}

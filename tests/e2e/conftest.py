@@ -62,6 +62,16 @@ class Worker:
         self.log.flush()
         return self.log_path.read_text()
 
+    def wait_for_log(self, text: str, timeout: float = 10) -> str:
+        """The log so far, once it contains `text` (workerd's console output reaches wrangler's log with a delay)."""
+        deadline = time.time() + timeout
+        while True:
+            logs = self.logs()
+            if text in logs or time.time() > deadline:
+                assert text in logs, f"{text!r} not in log:\n{logs}"
+                return logs
+            time.sleep(0.2)
+
     def stop(self):
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, 15)
@@ -96,3 +106,12 @@ def start_worker():
 @pytest.fixture
 def anyio_backend():
     return "asyncio"
+
+
+PEERS = ROOT / "tests" / "peers"
+NODE22 = PEERS / "node_modules" / ".bin" / "node"
+
+
+def run_peer(args: list[str], timeout: float = 60, **kw) -> subprocess.CompletedProcess:
+    """Runs a Node test peer under the Node 22 that tests/peers installs from npm."""
+    return subprocess.run([str(NODE22), *args], cwd=PEERS, capture_output=True, text=True, timeout=timeout, **kw)
