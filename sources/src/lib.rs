@@ -2,7 +2,8 @@
 //!
 //! A marketplace is a tree of files with `.claude-plugin/marketplace.json` at its root. This crate
 //! - reads such a tree from a [`MarketplaceSource`] into an in-memory [`FileSet`] (one module per source kind:
-//!   [`bundled`] today),
+//!   [`bundled`], [`github`], [`gitlab`], [`https`]; the network kinds talk through the [`http::HttpClient`] seam, so
+//!   this crate depends on no HTTP library and the Workers build plugs in `worker::Fetch`),
 //! - describes the JSON formats Claude Code uses ([`model`]), keeping every field it does not know so nothing is lost,
 //! - parses `SKILL.md` files ([`skill`]),
 //! - and resolves plugins and skills the way Claude Code does ([`load`]), judging each plugin on its own: one bad
@@ -11,18 +12,32 @@
 //! It is not the catalogue: it does not merge marketplaces, apply access rules, choose versions or speak MCP. It does
 //! no I/O of its own beyond what a source does, so everything here runs the same natively and on Workers (wasm32).
 
+pub mod archive;
 pub mod bundled;
 pub mod files;
+pub mod github;
+pub mod gitlab;
+pub mod http;
+pub mod https;
 pub mod load;
 pub mod model;
+pub mod remote;
 pub mod skill;
+#[cfg(test)]
+mod testutil;
 
+pub use archive::{ArchiveFormat, Limits};
 pub use bundled::BundledSource;
 pub use files::{join, sha256_digest, FileSet, PathError};
+pub use github::{GithubConfig, GithubRepo, GithubSource};
+pub use gitlab::{GitlabAuth, GitlabConfig, GitlabProject, GitlabSource};
+pub use http::{CountingClient, HttpClient, HttpError, HttpRequest, HttpResponse, Secret};
+pub use https::{index_for, HttpsConfig, HttpsSource, INDEX_FILE};
 pub use load::{load_marketplace, LoadError, LoadedMarketplace, LoadedPlugin, PluginStatus, Skill, SkillFile};
 pub use model::{
     MarketplaceManifest, MarketplaceMetadata, PathList, Person, PluginEntry, PluginManifest, PluginSource,
 };
+pub use remote::{GitRef, Revision};
 pub use skill::{parse_skill_md, SkillError, SkillMarkdown};
 
 /// One place a marketplace can be read from (GitHub, GitLab, HTTPS, bundled...). One file per kind.
@@ -62,4 +77,19 @@ pub enum SourceError {
     /// A path in the tree is unsafe (`..`, absolute, ...); the whole tree is refused rather than silently trimmed.
     #[error(transparent)]
     Path(#[from] PathError),
+    /// The upstream refused our credentials (401), or forbade the resource without being out of quota (403).
+    #[error("access denied ({status}): {message}")]
+    Denied { status: u16, message: String },
+    /// The upstream's rate limit is spent: retry no sooner than `retry_after_seconds` (when the upstream said).
+    #[error("upstream rate limit reached{}", match retry_after_seconds { Some(s) => format!("; retry in {s}s"), None => String::new() })]
+    RateLimited { retry_after_seconds: Option<u64> },
+    /// The request never got an answer (timeout, connection refused or reset).
+    #[error("could not reach the upstream: {0}")]
+    Transport(#[from] crate::http::HttpError),
+    /// The tree is over a configured cap (total size, file count); see [`archive::Limits`].
+    #[error("marketplace too large: {0}")]
+    TooLarge(String),
+    /// The downloaded bytes are not the pinned ones.
+    #[error("integrity check failed: expected {expected}, got {actual}")]
+    Integrity { expected: String, actual: String },
 }

@@ -1,0 +1,446 @@
+//! A marketplace in a GitLab project (gitlab.com or self-managed), read through the REST API v4.
+//!
+//! Requests:
+//! - refresh: ONE `GET /projects/:id/repository/commits/:ref` (conditional with `If-None-Match` when GitLab sent an
+//!   ETag); 304 or the same commit `id` is `NotModified`.
+//! - cold load: that request plus `GET /projects/:id/repository/archive.tar.gz?sha=<sha>`: **2 requests**; **3** when
+//!   no ref is configured and the default branch must first be read from `GET /projects/:id` (the branch is then kept
+//!   in the revision, `r=<branch>`, so refreshes stay at one request; if that branch disappears it is looked up again).
+//! - fallback when the archive is refused (403/404): `GET /projects/:id/repository/tree?recursive=true&per_page=100&
+//!   pagination=keyset&ref=<sha>` following `Link: <...>; rel="next"` (one request per 100 entries), then
+//!   `GET /projects/:id/repository/files/:path/raw?ref=<sha>` for `marketplace.json` and each file under the plugin
+//!   folders: **2 + ceil(entries/100) + 1 + N**.
+//!
+//! Credentials: `PRIVATE-TOKEN` (personal, project or group access token) or `Authorization: Bearer` (OAuth), chosen
+//! by [`GitlabAuth`]; never in a URL or an error.
+
+use std::fmt;
+
+use serde::Deserialize;
+
+use crate::archive::{self, ArchiveFormat, Limits, TopFolder};
+use crate::files::FileSet;
+use crate::github::{is_sha, Budget};
+use crate::http::{percent_encode, HttpClient, HttpRequest, HttpResponse, Secret};
+use crate::load::MARKETPLACE_FILE;
+use crate::remote::{self, GitRef, Revision};
+use crate::{Fetched, MarketplaceSource, SourceError};
+
+pub const DEFAULT_API_BASE: &str = "https://gitlab.com/api/v4";
+
+/// A project, by numeric id or by full path (`group/sub/project`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum GitlabProject {
+    Id(u64),
+    Path(String),
+}
+
+impl GitlabProject {
+    pub fn parse(text: &str) -> Result<Self, SourceError> {
+        let text = text.trim().trim_matches('/');
+        if let Ok(id) = text.parse::<u64>() {
+            return Ok(Self::Id(id));
+        }
+        let ok = |s: &str| {
+            !s.is_empty() && s != "." && s != ".." && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        };
+        if text.contains('/') && text.split('/').all(ok) {
+            Ok(Self::Path(text.to_string()))
+        } else {
+            Err(SourceError::Invalid(format!("`{text}` is not a GitLab project id or `group/project` path")))
+        }
+    }
+
+    /// The `:id` of API paths: the number, or the path with every `/` encoded.
+    pub fn api_id(&self) -> String {
+        match self {
+            Self::Id(id) => id.to_string(),
+            Self::Path(path) => percent_encode(path, false),
+        }
+    }
+}
+
+impl fmt::Display for GitlabProject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Id(id) => write!(f, "#{id}"),
+            Self::Path(path) => f.write_str(path),
+        }
+    }
+}
+
+/// How the token is sent.
+#[derive(Debug, Clone)]
+pub enum GitlabAuth {
+    /// `PRIVATE-TOKEN: …`: personal, project or group access tokens.
+    PrivateToken(Secret),
+    /// `Authorization: Bearer …`: OAuth access tokens.
+    Bearer(Secret),
+}
+
+#[derive(Debug, Clone)]
+pub struct GitlabConfig {
+    /// `https://gitlab.com/api/v4` or `https://HOST/api/v4`. No trailing `/`.
+    pub api_base: String,
+    pub project: GitlabProject,
+    /// `None`: the project's default branch.
+    pub git_ref: Option<GitRef>,
+    pub auth: Option<GitlabAuth>,
+    pub limits: Limits,
+}
+
+impl GitlabConfig {
+    pub fn new(project: GitlabProject) -> Self {
+        Self { api_base: DEFAULT_API_BASE.to_string(), project, git_ref: None, auth: None, limits: Limits::default() }
+    }
+
+    pub fn with_api_base(mut self, api_base: impl Into<String>) -> Self {
+        self.api_base = api_base.into().trim_end_matches('/').to_string();
+        self
+    }
+
+    pub fn with_ref(mut self, git_ref: GitRef) -> Self {
+        self.git_ref = Some(git_ref);
+        self
+    }
+
+    pub fn with_auth(mut self, auth: GitlabAuth) -> Self {
+        self.auth = Some(auth);
+        self
+    }
+
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+}
+
+pub struct GitlabSource<C> {
+    config: GitlabConfig,
+    client: C,
+}
+
+#[derive(Deserialize)]
+struct Project {
+    default_branch: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Commit {
+    id: String,
+}
+
+#[derive(Deserialize)]
+struct TreeEntry {
+    path: String,
+    #[serde(rename = "type")]
+    kind: String,
+    mode: String,
+}
+
+impl<C: HttpClient> GitlabSource<C> {
+    pub fn new(config: GitlabConfig, client: C) -> Self {
+        Self { config, client }
+    }
+
+    pub fn config(&self) -> &GitlabConfig {
+        &self.config
+    }
+
+    fn describe(&self, git_ref: Option<&str>) -> String {
+        match git_ref {
+            Some(git_ref) => format!("GitLab project {} at {git_ref}", self.config.project),
+            None => format!("GitLab project {}", self.config.project),
+        }
+    }
+
+    fn url(&self, tail: &str) -> String {
+        format!("{}/projects/{}{tail}", self.config.api_base, self.config.project.api_id())
+    }
+
+    fn request(&self, url: String) -> HttpRequest {
+        let req = HttpRequest::get(url).header("accept", "application/json").header("user-agent", "skillport");
+        match &self.config.auth {
+            Some(GitlabAuth::PrivateToken(token)) => req.header("private-token", token.expose()),
+            Some(GitlabAuth::Bearer(token)) => req.header("authorization", format!("Bearer {}", token.expose())),
+            None => req,
+        }
+    }
+
+    async fn json<T: for<'de> Deserialize<'de>>(
+        &self,
+        req: HttpRequest,
+        what: &str,
+    ) -> Result<(T, HttpResponse), SourceError> {
+        let response = remote::send(&self.client, req, what).await?;
+        let value = serde_json::from_slice(&response.body)
+            .map_err(|e| SourceError::Invalid(format!("{what}: unexpected answer: {e}")))?;
+        Ok((value, response))
+    }
+
+    async fn default_branch(&self) -> Result<String, SourceError> {
+        let what = self.describe(None);
+        let (project, _): (Project, _) = self.json(self.request(self.url("")), &what).await?;
+        project
+            .default_branch
+            .ok_or_else(|| SourceError::NotFound(format!("{what} has no default branch (empty repository?)")))
+    }
+
+    /// `(commit response, the ref used, whether the ref is remembered in the revision)`.
+    async fn resolve(&self, since: Option<&Revision>) -> Result<(HttpResponse, String, bool), SourceError> {
+        let (git_ref, looked_up, remembered) = match (&self.config.git_ref, since.and_then(|s| s.git_ref.clone())) {
+            (Some(git_ref), _) => (git_ref.as_str().to_string(), false, false),
+            (None, Some(remembered)) => (remembered, true, true),
+            (None, None) => (self.default_branch().await?, true, false),
+        };
+        let mut req = self.request(self.url(&format!("/repository/commits/{}", percent_encode(&git_ref, false))));
+        if let Some(since) = since {
+            req = since.conditional(req);
+        }
+        match remote::send(&self.client, req, &self.describe(Some(&git_ref))).await {
+            // The remembered default branch is gone (renamed): look it up again, once.
+            Err(SourceError::NotFound(_)) if remembered => {
+                let git_ref = self.default_branch().await?;
+                let req = self.request(self.url(&format!("/repository/commits/{}", percent_encode(&git_ref, false))));
+                let response = remote::send(&self.client, req, &self.describe(Some(&git_ref))).await?;
+                Ok((response, git_ref, true))
+            }
+            other => Ok((other?, git_ref, looked_up)),
+        }
+    }
+
+    async fn archive(&self, sha: &str, what: &str) -> Result<FileSet, SourceError> {
+        let response =
+            remote::send(&self.client, self.request(self.url(&format!("/repository/archive.tar.gz?sha={sha}"))), what)
+                .await?;
+        Ok(archive::extract(&response.body, ArchiveFormat::TarGz, TopFolder::Strip, &self.config.limits)?.files)
+    }
+
+    async fn tree_and_files(&self, sha: &str, what: &str) -> Result<FileSet, SourceError> {
+        let mut paths = Vec::new();
+        let mut next =
+            Some(self.url(&format!("/repository/tree?recursive=true&per_page=100&pagination=keyset&ref={sha}")));
+        let max_pages = self.config.limits.max_files / 50 + 10;
+        let mut pages = 0;
+        while let Some(url) = next {
+            pages += 1;
+            if pages > max_pages {
+                return Err(SourceError::TooLarge(format!("{what}: the tree listing has more than {max_pages} pages")));
+            }
+            let (entries, response): (Vec<TreeEntry>, _) = self.json(self.request(url), what).await?;
+            // Blobs only: trees are folders, commits are submodules, mode 120000 is a symbolic link.
+            paths.extend(entries.into_iter().filter(|e| e.kind == "blob" && e.mode != "120000").map(|e| e.path));
+            next = remote::next_link(&response);
+        }
+        if !paths.iter().any(|p| p == MARKETPLACE_FILE) {
+            return Ok(FileSet::new());
+        }
+        let manifest = self.raw(MARKETPLACE_FILE, sha, what).await?;
+        let folders = remote::marketplace_folders(&manifest);
+        let mut files = FileSet::new();
+        let mut budget = Budget::new(self.config.limits);
+        budget.admit(manifest.len() as u64)?;
+        files.insert(MARKETPLACE_FILE, manifest)?;
+        for path in paths.iter().filter(|p| *p != MARKETPLACE_FILE && remote::is_wanted(p, folders.as_deref())) {
+            let content = self.raw(path, sha, what).await?;
+            if budget.admit(content.len() as u64)? {
+                files.insert(path, content)?;
+            }
+        }
+        Ok(files)
+    }
+
+    async fn raw(&self, path: &str, sha: &str, what: &str) -> Result<Vec<u8>, SourceError> {
+        let url = self.url(&format!("/repository/files/{}/raw?ref={sha}", percent_encode(path, false)));
+        Ok(remote::send(&self.client, self.request(url), what).await?.body)
+    }
+}
+
+#[async_trait::async_trait(?Send)]
+impl<C: HttpClient> MarketplaceSource for GitlabSource<C> {
+    fn kind(&self) -> &'static str {
+        "gitlab"
+    }
+
+    async fn fetch(&self, since: Option<&str>) -> Result<Fetched, SourceError> {
+        let since = since.and_then(Revision::parse);
+        let (response, git_ref, remember) = self.resolve(since.as_ref()).await?;
+        if response.status == 304 {
+            return Ok(Fetched::NotModified);
+        }
+        let what = self.describe(Some(&git_ref));
+        let commit: Commit = serde_json::from_slice(&response.body)
+            .map_err(|e| SourceError::Invalid(format!("{what}: unexpected commit answer: {e}")))?;
+        if !is_sha(&commit.id) {
+            return Err(SourceError::Invalid(format!("{what}: the commit id is not a sha")));
+        }
+        if since.as_ref().is_some_and(|s| s.id == commit.id) {
+            return Ok(Fetched::NotModified);
+        }
+        let mut revision = Revision::from_response(commit.id.clone(), &response);
+        if remember {
+            revision.git_ref = Some(git_ref);
+        }
+        let files = match self.archive(&commit.id, &what).await {
+            Ok(files) => files,
+            Err(SourceError::NotFound(_) | SourceError::Denied { .. }) => {
+                self.tree_and_files(&commit.id, &what).await?
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(Fetched::Tree { revision: revision.to_string(), files })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::{block_on_ready, CannedClient, CountingClient};
+    use crate::testutil::{example_files, example_tarball, same_marketplace};
+
+    const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
+    const API: &str = "https://gitlab.com/api/v4/projects/group%2Fsub%2Fmarket";
+
+    fn config() -> GitlabConfig {
+        GitlabConfig::new(GitlabProject::parse("group/sub/market").unwrap())
+    }
+
+    fn commits(client: &CannedClient, git_ref: &str, etag: &'static str) {
+        client.route("GET", &format!("{API}/repository/commits/{git_ref}"), move |req| {
+            if req.header_value("if-none-match") == Some(etag) {
+                return Ok(HttpResponse::new(304));
+            }
+            Ok(HttpResponse::new(200)
+                .with_header("etag", etag)
+                .with_body(format!(r#"{{"id":"{SHA}","short_id":"0123456"}}"#)))
+        });
+    }
+
+    #[test]
+    fn default_branch_cold_load_then_one_request_refresh() {
+        let client = CannedClient::new();
+        client.on_get(API, HttpResponse::new(200).with_body(r#"{"id":7,"default_branch":"trunk"}"#));
+        commits(&client, "trunk", "W/\"c1\"");
+        client.on_get(
+            &format!("{API}/repository/archive.tar.gz?sha={SHA}"),
+            HttpResponse::new(200).with_body(example_tarball(&format!("market-{SHA}-{SHA}"))),
+        );
+        let counting = CountingClient::new(&client);
+        let gitlab =
+            GitlabSource::new(config().with_auth(GitlabAuth::PrivateToken(Secret::new("glpat-secret"))), &counting);
+        let Fetched::Tree { revision, files } = block_on_ready(gitlab.fetch(None)).unwrap() else { panic!() };
+        assert_eq!(counting.reset(), 3);
+        assert_eq!(revision, format!("{SHA};e=W/\"c1\";r=trunk"));
+        same_marketplace(&files, &example_files());
+        assert!(client.requests().iter().all(|r| r.header_value("private-token") == Some("glpat-secret")));
+        assert!(client.requests().iter().all(|r| r.header_value("authorization").is_none()));
+
+        client.clear_requests();
+        assert_eq!(block_on_ready(gitlab.fetch(Some(&revision))).unwrap(), Fetched::NotModified);
+        assert_eq!(counting.count(), 1);
+        assert_eq!(client.requests()[0].header_value("if-none-match"), Some("W/\"c1\""));
+        assert_eq!(client.urls(), [format!("{API}/repository/commits/trunk")]);
+    }
+
+    #[test]
+    fn renamed_default_branch_is_looked_up_again() {
+        let client = CannedClient::new();
+        client.on_get(API, HttpResponse::new(200).with_body(r#"{"default_branch":"main"}"#));
+        commits(&client, "main", "\"c\"");
+        let gitlab = GitlabSource::new(config(), &client);
+        let since = format!("{SHA};r=master");
+        assert_eq!(block_on_ready(gitlab.fetch(Some(&since))).unwrap(), Fetched::NotModified);
+        assert_eq!(
+            client.urls(),
+            [format!("{API}/repository/commits/master"), API.to_string(), format!("{API}/repository/commits/main")]
+        );
+    }
+
+    #[test]
+    fn tree_pagination_and_raw_files_fallback() {
+        let client = CannedClient::new();
+        commits(&client, "v1.0", "\"c\"");
+        client.on_get(
+            &format!("{API}/repository/archive.tar.gz?sha={SHA}"),
+            HttpResponse::new(404).with_body(r#"{"message":"404 Not Found"}"#),
+        );
+        let folder = example_files();
+        let mut entries: Vec<serde_json::Value> = folder
+            .iter()
+            .map(|(path, _)| serde_json::json!({"id": "x", "name": path.rsplit('/').next(), "type": "blob", "path": path, "mode": "100644"}))
+            .collect();
+        entries.push(serde_json::json!({"type": "tree", "path": "plugins", "mode": "040000"}));
+        entries.push(serde_json::json!({"type": "blob", "path": "plugins/evil-link", "mode": "120000"}));
+        entries.push(serde_json::json!({"type": "blob", "path": "docs/big.bin", "mode": "100644"}));
+        let first = format!("{API}/repository/tree?recursive=true&per_page=100&pagination=keyset&ref={SHA}");
+        let second = format!("{first}&page_token=abc");
+        let (page1, page2) = entries.split_at(4);
+        client.on_get(
+            &first,
+            HttpResponse::new(200)
+                .with_header("link", format!(r#"<{second}>; rel="next", <{first}>; rel="first""#))
+                .with_body(serde_json::to_string(page1).unwrap()),
+        );
+        client.on_get(
+            &second,
+            HttpResponse::new(200)
+                .with_header("link", format!(r#"<{first}>; rel="first""#))
+                .with_body(serde_json::to_string(page2).unwrap()),
+        );
+        for (path, content) in folder.iter() {
+            client.on_get(
+                &format!("{API}/repository/files/{}/raw?ref={SHA}", percent_encode(path, false)),
+                HttpResponse::new(200).with_body(content.to_vec()),
+            );
+        }
+        let gitlab = GitlabSource::new(
+            config().with_ref(GitRef::new("v1.0").unwrap()).with_auth(GitlabAuth::Bearer(Secret::new("oauth"))),
+            &client,
+        );
+        let Fetched::Tree { revision, files } = block_on_ready(gitlab.fetch(None)).unwrap() else { panic!() };
+        assert!(!revision.contains(";r="), "a configured ref is not remembered");
+        same_marketplace(&files, &folder);
+        assert_eq!(client.requests().len(), 2 + 2 + folder.len());
+        assert!(client.urls().iter().all(|u| !u.contains("evil-link") && !u.contains("big.bin")));
+        assert_eq!(client.requests()[0].header_value("authorization"), Some("Bearer oauth"));
+        assert!(client
+            .urls()
+            .contains(&format!("{API}/repository/files/.claude-plugin%2Fmarketplace.json/raw?ref={SHA}")));
+    }
+
+    #[test]
+    fn errors_name_the_project_and_not_the_token() {
+        let client = CannedClient::new();
+        client.on_get(
+            &format!("{API}/repository/commits/main"),
+            HttpResponse::new(404).with_body(r#"{"message":"404 Commit Not Found"}"#),
+        );
+        let gitlab = GitlabSource::new(
+            config()
+                .with_ref(GitRef::new("main").unwrap())
+                .with_auth(GitlabAuth::PrivateToken(Secret::new("glpat-topsecret"))),
+            &client,
+        );
+        let err = block_on_ready(gitlab.fetch(None)).unwrap_err();
+        assert_eq!(err.to_string(), "marketplace not found: GitLab project group/sub/market at main");
+        client
+            .on_get(&format!("{API}/repository/commits/main"), HttpResponse::new(429).with_header("retry-after", "7"));
+        let err = block_on_ready(gitlab.fetch(None)).unwrap_err();
+        assert!(matches!(err, SourceError::RateLimited { retry_after_seconds: Some(7) }));
+        client.on_get(
+            &format!("{API}/repository/commits/main"),
+            HttpResponse::new(500).with_body(r#"{"message":"500 Internal Server Error"}"#),
+        );
+        let err = block_on_ready(gitlab.fetch(None)).unwrap_err();
+        assert!(matches!(err, SourceError::Upstream { status: 500, .. }));
+        assert!(!format!("{err} {err:?}").contains("topsecret"));
+    }
+
+    #[test]
+    fn project_ids() {
+        assert_eq!(GitlabProject::parse("42").unwrap().api_id(), "42");
+        assert_eq!(GitlabProject::parse("group/sub/project").unwrap().api_id(), "group%2Fsub%2Fproject");
+        assert!(GitlabProject::parse("justname").is_err());
+        assert!(GitlabProject::parse("a/../b").is_err());
+    }
+}

@@ -1,0 +1,325 @@
+//! The HTTP seam: network sources speak to the world only through [`HttpClient`].
+//!
+//! This crate depends on no HTTP library. On Workers the host crate implements [`HttpClient`] with `worker::Fetch`;
+//! natively anything will do. An implementation must follow redirects (as `fetch` does: GitHub answers a tarball
+//! request with 302 to codeload) and must not decompress bodies behind our back beyond what `Content-Encoding`
+//! mandates (archives are `application/x-gzip` bodies, not encoded transfers).
+//!
+//! Also here: [`CountingClient`], a wrapper that counts requests (how the product proves "one conditional request
+//! per unchanged refresh"), [`CannedClient`], a transport test double that serves canned answers and records every
+//! request, and [`Secret`], a string whose `Debug` and `Display` print nothing.
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::rc::Rc;
+
+/// One request. Header names are case-insensitive; senders here use lower case.
+#[derive(Clone, PartialEq, Eq)]
+pub struct HttpRequest {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpRequest {
+    pub fn get(url: impl Into<String>) -> Self {
+        Self { method: "GET".to_string(), url: url.into(), headers: Vec::new(), body: Vec::new() }
+    }
+
+    pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.push((name.to_ascii_lowercase(), value.into()));
+        self
+    }
+
+    /// The first value of header `name` (case-insensitive).
+    pub fn header_value(&self, name: &str) -> Option<&str> {
+        find_header(&self.headers, name)
+    }
+}
+
+// Requests carry credentials in headers: Debug shows header names only.
+impl fmt::Debug for HttpRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.headers.iter().map(|(n, _)| n.as_str()).collect();
+        f.debug_struct("HttpRequest")
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field("headers", &names)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}
+
+/// One response, after redirects. Header names are lower case.
+#[derive(Clone, PartialEq, Eq)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    pub fn new(status: u16) -> Self {
+        Self { status, headers: Vec::new(), body: Vec::new() }
+    }
+
+    pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.push((name.to_ascii_lowercase(), value.into()));
+        self
+    }
+
+    pub fn with_body(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        find_header(&self.headers, name)
+    }
+
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+}
+
+impl fmt::Debug for HttpResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpResponse")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}
+
+fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+}
+
+/// The request never got an answer. An answer with an error status is not an `HttpError`: it is a response.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HttpError {
+    #[error("timed out")]
+    Timeout,
+    #[error("connection failed: {0}")]
+    Connect(String),
+}
+
+/// Sends HTTP requests. `?Send` because Workers' fetch futures are not `Send`.
+#[async_trait::async_trait(?Send)]
+pub trait HttpClient {
+    async fn send(&self, req: HttpRequest) -> Result<HttpResponse, HttpError>;
+}
+
+#[async_trait::async_trait(?Send)]
+impl<C: HttpClient + ?Sized> HttpClient for &C {
+    async fn send(&self, req: HttpRequest) -> Result<HttpResponse, HttpError> {
+        (**self).send(req).await
+    }
+}
+
+#[async_trait::async_trait(?Send)]
+impl<C: HttpClient + ?Sized> HttpClient for Rc<C> {
+    async fn send(&self, req: HttpRequest) -> Result<HttpResponse, HttpError> {
+        (**self).send(req).await
+    }
+}
+
+#[async_trait::async_trait(?Send)]
+impl<C: HttpClient + ?Sized> HttpClient for Box<C> {
+    async fn send(&self, req: HttpRequest) -> Result<HttpResponse, HttpError> {
+        (**self).send(req).await
+    }
+}
+
+/// Counts the requests sent through it (answered or not). A redirect followed by the inner client counts once: it
+/// is one call of ours, though the upstream sees two.
+#[derive(Debug, Default)]
+pub struct CountingClient<C> {
+    inner: C,
+    count: Cell<usize>,
+}
+
+impl<C> CountingClient<C> {
+    pub fn new(inner: C) -> Self {
+        Self { inner, count: Cell::new(0) }
+    }
+
+    /// Requests sent since creation or the last [`reset`](Self::reset).
+    pub fn count(&self) -> usize {
+        self.count.get()
+    }
+
+    /// Returns the count and sets it back to zero.
+    pub fn reset(&self) -> usize {
+        self.count.replace(0)
+    }
+
+    pub fn inner(&self) -> &C {
+        &self.inner
+    }
+}
+
+#[async_trait::async_trait(?Send)]
+impl<C: HttpClient> HttpClient for CountingClient<C> {
+    async fn send(&self, req: HttpRequest) -> Result<HttpResponse, HttpError> {
+        self.count.set(self.count.get() + 1);
+        self.inner.send(req).await
+    }
+}
+
+/// A credential (token, header value). `Debug` and `Display` print `***`, so it cannot reach a log line or an error
+/// message by accident; [`expose`](Self::expose) is the one way to read it, at the point a header is built.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters (and `/` when `keep_slash`).
+pub fn percent_encode(s: &str, keep_slash: bool) -> String {
+    let mut out = String::with_capacity(s.len());
+    for byte in s.bytes() {
+        let keep =
+            byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') || (keep_slash && byte == b'/');
+        if keep {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+type Handler = Box<dyn Fn(&HttpRequest) -> Result<HttpResponse, HttpError>>;
+
+/// A transport test double: answers from canned routes and records every request. Never awaits, so a fetch through
+/// it completes in one poll.
+///
+/// Routes match on method and the exact URL (query included); the latest route added for a URL wins. Unrouted
+/// requests get GitHub's 404 JSON. Handlers see the request, so they can answer 304 to the right `If-None-Match`.
+#[derive(Default)]
+pub struct CannedClient {
+    routes: RefCell<Vec<(String, String, Rc<Handler>)>>,
+    requests: RefCell<Vec<HttpRequest>>,
+}
+
+impl CannedClient {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Always answers `response` to `GET url`.
+    pub fn on_get(&self, url: &str, response: HttpResponse) -> &Self {
+        self.route("GET", url, move |_| Ok(response.clone()))
+    }
+
+    /// Answers `GET url` with whatever `handler` returns.
+    pub fn route(
+        &self,
+        method: &str,
+        url: &str,
+        handler: impl Fn(&HttpRequest) -> Result<HttpResponse, HttpError> + 'static,
+    ) -> &Self {
+        self.routes.borrow_mut().push((method.to_string(), url.to_string(), Rc::new(Box::new(handler))));
+        self
+    }
+
+    /// Every request received, in order.
+    pub fn requests(&self) -> Vec<HttpRequest> {
+        self.requests.borrow().clone()
+    }
+
+    /// The URLs requested, in order.
+    pub fn urls(&self) -> Vec<String> {
+        self.requests.borrow().iter().map(|r| r.url.clone()).collect()
+    }
+
+    pub fn clear_requests(&self) {
+        self.requests.borrow_mut().clear();
+    }
+}
+
+#[async_trait::async_trait(?Send)]
+impl HttpClient for CannedClient {
+    async fn send(&self, req: HttpRequest) -> Result<HttpResponse, HttpError> {
+        self.requests.borrow_mut().push(req.clone());
+        let handler = self
+            .routes
+            .borrow()
+            .iter()
+            .rev()
+            .find(|(method, url, _)| *method == req.method && *url == req.url)
+            .map(|(_, _, handler)| Rc::clone(handler));
+        match handler {
+            Some(handler) => handler(&req),
+            None => Ok(HttpResponse::new(404)
+                .with_header("content-type", "application/json")
+                .with_body(&br#"{"message":"Not Found","documentation_url":"https://docs.github.com/rest"}"#[..])),
+        }
+    }
+}
+
+/// Drives a future that never waits (everything over [`CannedClient`]) to completion without an executor.
+pub fn block_on_ready<F: std::future::Future>(future: F) -> F::Output {
+    use std::task::{Context, Poll, Waker};
+    match std::pin::pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(output) => output,
+        Poll::Pending => panic!("block_on_ready: the future waited on something; use a real executor"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counting_client_counts_and_resets() {
+        let canned = CannedClient::new();
+        canned.on_get("https://x/a", HttpResponse::new(200).with_body("hi"));
+        let counting = CountingClient::new(&canned);
+        let resp = block_on_ready(counting.send(HttpRequest::get("https://x/a"))).unwrap();
+        assert_eq!(resp.body, b"hi");
+        assert_eq!(block_on_ready(counting.send(HttpRequest::get("https://x/b"))).unwrap().status, 404);
+        assert_eq!(counting.count(), 2);
+        assert_eq!(counting.reset(), 2);
+        assert_eq!(counting.count(), 0);
+        assert_eq!(canned.urls(), ["https://x/a", "https://x/b"]);
+    }
+
+    #[test]
+    fn secrets_and_requests_do_not_print_credentials() {
+        let secret = Secret::new("ghp_topsecret");
+        assert_eq!(format!("{secret:?} {secret}"), "Secret(***) ***");
+        let req = HttpRequest::get("https://x").header("Authorization", format!("Bearer {}", secret.expose()));
+        assert!(!format!("{req:?}").contains("topsecret"));
+        assert_eq!(req.header_value("AUTHORIZATION"), Some("Bearer ghp_topsecret"));
+    }
+
+    #[test]
+    fn percent_encoding() {
+        assert_eq!(percent_encode("group/sub/project", false), "group%2Fsub%2Fproject");
+        assert_eq!(percent_encode("feature/a b#c", true), "feature/a%20b%23c");
+    }
+}

@@ -1,0 +1,237 @@
+//! The GitHub, GitLab and HTTPS sources against `tests/standins/forge.py` serving a real git repository, through a
+//! minimal blocking HTTP/1.1 client over `std::net` (the crate has no HTTP library; this is only the test's
+//! transport). Skipped when `python3` or `git` is missing.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use skillport_sources::http::block_on_ready;
+use skillport_sources::{
+    load_marketplace, CountingClient, Fetched, GithubConfig, GithubRepo, GithubSource, GitlabAuth, GitlabConfig,
+    GitlabProject, GitlabSource, HttpClient, HttpError, HttpRequest, HttpResponse, HttpsConfig, HttpsSource,
+    MarketplaceSource, Secret, SourceError,
+};
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+struct StdClient;
+
+impl StdClient {
+    fn once(req: &HttpRequest) -> Result<HttpResponse, HttpError> {
+        let rest = req.url.strip_prefix("http://").ok_or_else(|| HttpError::Connect("http only".into()))?;
+        let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        let mut stream = TcpStream::connect(host).map_err(|e| HttpError::Connect(e.to_string()))?;
+        let mut head = format!(
+            "{} {} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n",
+            req.method,
+            if path.is_empty() { "/" } else { path }
+        );
+        for (name, value) in &req.headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("\r\n");
+        stream.write_all(head.as_bytes()).map_err(|e| HttpError::Connect(e.to_string()))?;
+        let mut reader = BufReader::new(stream);
+        let mut line = String::new();
+        reader.read_line(&mut line).map_err(|e| HttpError::Connect(e.to_string()))?;
+        let status: u16 =
+            line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).ok_or(HttpError::Connect(line.clone()))?;
+        let mut headers = Vec::new();
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).map_err(|e| HttpError::Connect(e.to_string()))?;
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':') {
+                headers.push((name.trim().to_ascii_lowercase(), value.trim().to_string()));
+            }
+        }
+        let mut body = Vec::new();
+        reader.read_to_end(&mut body).map_err(|e| HttpError::Connect(e.to_string()))?;
+        Ok(HttpResponse { status, headers, body })
+    }
+}
+
+#[async_trait::async_trait(?Send)]
+impl HttpClient for StdClient {
+    async fn send(&self, req: HttpRequest) -> Result<HttpResponse, HttpError> {
+        let mut req = req;
+        for _ in 0..5 {
+            let response = Self::once(&req)?;
+            match (response.status, response.header("location")) {
+                (301 | 302 | 303 | 307 | 308, Some(location)) => req.url = location.to_string(),
+                _ => return Ok(response),
+            }
+        }
+        Err(HttpError::Connect("too many redirects".into()))
+    }
+}
+
+struct Forge {
+    child: Child,
+    base: String,
+    dir: PathBuf,
+}
+
+impl Drop for Forge {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let status = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@t")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@t")
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "git {args:?}");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_dir(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).unwrap();
+        }
+    }
+}
+
+fn start() -> Option<Forge> {
+    if Command::new("git").arg("--version").output().is_err()
+        || Command::new("python3").arg("--version").output().is_err()
+    {
+        eprintln!("skipped: git or python3 missing");
+        return None;
+    }
+    let dir = std::env::temp_dir().join(format!("skillport-forge-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let example = Path::new(ROOT).join("../examples/marketplace");
+    let work = dir.join("github/acme/market");
+    copy_dir(&example, &work);
+    git(&work, &["init", "-q", "-b", "main"]);
+    git(&work, &["add", "-A"]);
+    git(&work, &["commit", "-q", "-m", "marketplace"]);
+    let bare = dir.join("gitlab/group/sub/market");
+    std::fs::create_dir_all(bare.parent().unwrap()).unwrap();
+    git(&dir, &["clone", "-q", "--bare", work.to_str().unwrap(), bare.to_str().unwrap()]);
+    copy_dir(&example, &dir.join("static/market"));
+    let mut child = Command::new("python3")
+        .arg(Path::new(ROOT).join("../tests/standins/forge.py"))
+        .args(["--port", "0", "--token", "t0k", "--repos"])
+        .arg(&dir)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let base = line.trim().rsplit(' ').next().unwrap().to_string();
+    Some(Forge { child, base, dir })
+}
+
+fn skills(files: &skillport_sources::FileSet) -> Vec<(String, String)> {
+    let loaded = load_marketplace(files).unwrap();
+    loaded.plugins.iter().flat_map(|p| p.skills.iter().map(|s| (s.name.clone(), s.digest.clone()))).collect()
+}
+
+#[test]
+fn sources_against_the_forge_standin() {
+    let Some(forge) = start() else { return };
+    let counting = CountingClient::new(StdClient);
+
+    let github = GithubSource::new(
+        GithubConfig::new(GithubRepo::parse("acme/market").unwrap())
+            .with_api_base(forge.base.clone())
+            .with_token(Secret::new("t0k")),
+        &counting,
+    );
+    let Fetched::Tree { revision, files } = block_on_ready(github.fetch(None)).unwrap() else { panic!() };
+    assert_eq!(counting.reset(), 2);
+    let expected = skills(&files);
+    assert_eq!(expected.len(), 4);
+    assert_eq!(block_on_ready(github.fetch(Some(&revision))).unwrap(), Fetched::NotModified);
+    assert_eq!(counting.reset(), 1);
+    let log: serde_json::Value =
+        serde_json::from_slice(&StdClient::once(&HttpRequest::get(format!("{}/_requests", forge.base))).unwrap().body)
+            .unwrap();
+    let last = log.as_array().unwrap().last().unwrap();
+    assert!(last["headers"]["if-none-match"].is_string(), "{last}");
+
+    // The tarball refused: the tree and blob fallback gives the same skills.
+    let control = |body: &str| {
+        // StdClient sends no body; the control request is written by hand.
+        let url = format!("{}/_control", forge.base);
+        let rest = url.strip_prefix("http://").unwrap();
+        let (host, path) = rest.split_at(rest.find('/').unwrap());
+        let mut stream = TcpStream::connect(host).unwrap();
+        write!(
+            stream,
+            "POST {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut out = String::new();
+        stream.read_to_string(&mut out).unwrap();
+    };
+    control(r#"{"fail": "403", "count": 1, "path": "/tarball/"}"#);
+    let Fetched::Tree { files: fallback, .. } = block_on_ready(github.fetch(None)).unwrap() else { panic!() };
+    assert_eq!(skills(&fallback), expected);
+    counting.reset();
+
+    control(r#"{"fail": "429", "count": 1}"#);
+    assert!(matches!(
+        block_on_ready(github.fetch(None)),
+        Err(SourceError::RateLimited { retry_after_seconds: Some(1) })
+    ));
+    control(r#"{"fail": "502", "count": 1}"#);
+    assert!(matches!(block_on_ready(github.fetch(None)), Err(SourceError::Upstream { status: 502, .. })));
+    let wrong = GithubSource::new(
+        GithubConfig::new(GithubRepo::parse("acme/market").unwrap())
+            .with_api_base(forge.base.clone())
+            .with_token(Secret::new("bad-t0k")),
+        &counting,
+    );
+    let err = block_on_ready(wrong.fetch(None)).unwrap_err();
+    assert!(matches!(err, SourceError::Denied { status: 401, .. }) && !err.to_string().contains("bad-t0k"), "{err}");
+    counting.reset();
+
+    let gitlab = GitlabSource::new(
+        GitlabConfig::new(GitlabProject::parse("group/sub/market").unwrap())
+            .with_api_base(format!("{}/api/v4", forge.base))
+            .with_auth(GitlabAuth::PrivateToken(Secret::new("t0k"))),
+        &counting,
+    );
+    let Fetched::Tree { revision, files } = block_on_ready(gitlab.fetch(None)).unwrap() else { panic!() };
+    assert_eq!(counting.reset(), 3);
+    assert_eq!(skills(&files), expected);
+    assert_eq!(block_on_ready(gitlab.fetch(Some(&revision))).unwrap(), Fetched::NotModified);
+    assert_eq!(counting.reset(), 1);
+    control(r#"{"fail": "404", "count": 1, "path": "/archive.tar.gz"}"#);
+    let Fetched::Tree { files: fallback, .. } = block_on_ready(gitlab.fetch(None)).unwrap() else { panic!() };
+    assert_eq!(skills(&fallback), expected);
+    counting.reset();
+
+    for url in [format!("{}/archive/market.zip", forge.base), format!("{}/archive/market.tar.gz", forge.base)] {
+        let https = HttpsSource::new(HttpsConfig::new(url).unwrap(), &counting);
+        let Fetched::Tree { revision, files } = block_on_ready(https.fetch(None)).unwrap() else { panic!() };
+        assert_eq!(skills(&files), expected);
+        assert_eq!(block_on_ready(https.fetch(Some(&revision))).unwrap(), Fetched::NotModified);
+        assert_eq!(counting.reset(), 2);
+    }
+}

@@ -1,0 +1,695 @@
+#!/usr/bin/env python3
+"""A stand-in for GitHub's and GitLab's REST APIs and a static HTTPS host, serving real git repositories.
+
+For Skillport's end-to-end tests: the marketplace sources (sources/src/github.rs, gitlab.rs, https.rs) talk to this
+server exactly as they would to api.github.com, gitlab.com or a CDN. Standard library only (plus the `git` binary).
+
+    python3 tests/standins/forge.py --port 8765 --repos DIR [--token T] [--host 127.0.0.1]
+
+DIR holds git repositories (bare or not), made by the tests with real commits:
+    DIR/github/<owner>/<repo>            -> /repos/<owner>/<repo>/...
+    DIR/gitlab/<group>[/<sub>...]/<proj> -> /api/v4/projects/<id or url-encoded path>/...
+    DIR/static/...                       -> /static/... (ETag, Last-Modified, 304) and
+                                            /archive/<folder>.zip|.tar.gz (the folder static/<folder>, under <folder>/)
+
+GitHub shapes: GET /repos/{o}/{r}; /repos/{o}/{r}/commits/{ref} (JSON, or the bare sha with
+`Accept: application/vnd.github.sha`; ETag and 304 on If-None-Match; `HEAD` is the default branch);
+/repos/{o}/{r}/tarball[/{ref}] -> 302 -> /_codeload/{o}/{r}/legacy.tar.gz/{sha} (`git archive --prefix=o-r-short/`);
+/repos/{o}/{r}/git/trees/{sha}[?recursive=1]; /repos/{o}/{r}/git/blobs/{sha} (base64, wrapped at 60 columns).
+Errors are GitHub's JSON (`{"message":"Not Found","documentation_url":...}`), every answer carries x-ratelimit-*.
+
+GitLab shapes (under /api/v4): /projects/:id; /repository/commits/:ref (ETag, 304); /repository/archive.tar.gz?sha=
+(prefix <project>-<sha>-<sha>/); /repository/tree?recursive=true&per_page=N&pagination=keyset&ref= with
+`Link: <...>; rel="next"`; /repository/files/:path/raw?ref=. Numeric ids are given in sorted path order from 1.
+
+With --token T (or FORGE_TOKEN), /repos and /api/v4 need `Authorization: Bearer T` (or `token T`) or, on GitLab,
+`PRIVATE-TOKEN: T`: none -> 404 (as both hide private projects), a wrong one -> 401.
+
+Test controls (not part of any real API):
+    POST /_control  {"fail": "500"|"502"|"timeout"|"malformed"|"reset"|"429"|"ratelimit", "count": N,
+                     "path": "optional substring the request path must contain", "delay": seconds for timeout}
+                    {"clear": true} removes pending faults. FORGE_FAIL="500:2" sets one at start.
+    GET /_requests  the requests served so far: [{"method", "path", "headers": {selected lower-case headers}}]
+    DELETE /_requests  forget them.
+
+Self-check: python3 tests/standins/forge.py --selftest
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import gzip
+import hashlib
+import io
+import json
+import os
+import socket
+import struct
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+import urllib.parse
+import zipfile
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+LOGGED_HEADERS = ("accept", "authorization", "private-token", "if-none-match", "if-modified-since", "user-agent",
+                  "x-github-api-version")
+GITHUB_DOCS = "https://docs.github.com/rest"
+
+
+def git(repo: str, *args: str, binary: bool = False):
+    out = subprocess.run(["git", "-C", repo, *args], capture_output=True, check=False)
+    if out.returncode != 0:
+        return None
+    return out.stdout if binary else out.stdout.decode().strip()
+
+
+class Forge:
+    """The state behind the handler: repositories, faults, the request log."""
+
+    def __init__(self, repos_dir: str, token: str | None):
+        self.dir = os.path.abspath(repos_dir)
+        self.token = token
+        self.lock = threading.Lock()
+        self.faults: list[dict] = []
+        self.log: list[dict] = []
+        self.remaining = 5000
+        spec = os.environ.get("FORGE_FAIL")
+        if spec:
+            kind, _, count = spec.partition(":")
+            self.faults.append({"fail": kind, "count": int(count or 1)})
+
+    def github_repo(self, owner: str, name: str) -> str | None:
+        path = os.path.join(self.dir, "github", owner, name)
+        return path if self._is_repo(path) else None
+
+    def gitlab_projects(self) -> list[str]:
+        root = os.path.join(self.dir, "gitlab")
+        found = []
+        for here, dirs, _ in os.walk(root):
+            if self._is_repo(here):
+                found.append(os.path.relpath(here, root).replace(os.sep, "/"))
+                dirs[:] = []
+        return sorted(found)
+
+    def gitlab_project(self, ident: str) -> tuple[int, str, str] | None:
+        projects = self.gitlab_projects()
+        ident = urllib.parse.unquote(ident)
+        for number, path in enumerate(projects, start=1):
+            if ident == str(number) or ident == path:
+                return number, path, os.path.join(self.dir, "gitlab", path)
+        return None
+
+    @staticmethod
+    def _is_repo(path: str) -> bool:
+        return os.path.isdir(path) and (os.path.exists(os.path.join(path, ".git")) or
+                                        os.path.exists(os.path.join(path, "HEAD")) and
+                                        os.path.isdir(os.path.join(path, "objects")))
+
+    def take_fault(self, path: str) -> dict | None:
+        with self.lock:
+            for fault in self.faults:
+                if fault.get("path") and fault["path"] not in path:
+                    continue
+                fault["count"] -= 1
+                if fault["count"] <= 0:
+                    self.faults.remove(fault)
+                return fault
+        return None
+
+
+def default_branch(repo: str) -> str | None:
+    return git(repo, "symbolic-ref", "--short", "HEAD")
+
+
+def resolve(repo: str, ref: str) -> str | None:
+    if ref == "HEAD":
+        ref = default_branch(repo) or "HEAD"
+    return git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+
+
+def archive_tar_gz(repo: str, sha: str, prefix: str) -> bytes | None:
+    return git(repo, "archive", "--format=tar.gz", f"--prefix={prefix}", sha, binary=True)
+
+
+def ls_tree(repo: str, sha: str, recursive: bool) -> list[dict] | None:
+    args = ["ls-tree", "-l", "-z"] + (["-r", "-t"] if recursive else []) + [sha]
+    out = git(repo, *args, binary=True)
+    if out is None:
+        return None
+    entries = []
+    for record in out.decode().split("\0"):
+        if not record:
+            continue
+        meta, path = record.split("\t", 1)
+        mode, kind, obj, size = meta.split()
+        entries.append({"path": path, "mode": mode, "type": kind, "sha": obj,
+                        "size": None if size == "-" else int(size)})
+    return entries
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "forge/1"
+    forge: Forge
+
+    def log_message(self, *args):  # quiet
+        pass
+
+    # -- plumbing --------------------------------------------------------------------------------------------------
+    def send(self, status: int, body: bytes | str | dict | list = b"", headers: dict | None = None,
+             content_type: str | None = None):
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode()
+            content_type = content_type or "application/json; charset=utf-8"
+        elif isinstance(body, str):
+            body = body.encode()
+            content_type = content_type or "text/plain; charset=utf-8"
+        self.send_response(status)
+        if content_type and status != 304:
+            self.send_header("Content-Type", content_type)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        given = {name.lower() for name in (headers or {})}
+        if self.path.startswith("/repos/") and "x-ratelimit-remaining" not in given:
+            self.send_header("x-ratelimit-limit", "5000")
+            self.send_header("x-ratelimit-remaining", str(self.forge.remaining))
+            self.send_header("x-ratelimit-reset", str(int(time.time()) + 3600))
+            self.send_header("x-ratelimit-used", str(5000 - self.forge.remaining))
+            self.send_header("x-ratelimit-resource", "core")
+        self.send_header("Date", formatdate(usegmt=True))
+        self.send_header("Content-Length", "0" if status == 304 else str(len(body)))
+        self.end_headers()
+        if status != 304 and self.command != "HEAD":
+            self.wfile.write(body)
+
+    def not_found(self, gitlab: bool = False, what: str = "Project"):
+        if gitlab:
+            self.send(404, {"message": f"404 {what} Not Found"})
+        else:
+            self.send(404, {"message": "Not Found", "documentation_url": GITHUB_DOCS, "status": "404"})
+
+    def conditional(self, etag: str, body, content_type: str | None = None, extra: dict | None = None):
+        headers = {"ETag": etag, **(extra or {})}
+        if self.headers.get("If-None-Match") in (etag, "*"):
+            self.send(304, b"", headers)
+        else:
+            self.send(200, body, headers, content_type)
+
+    def authorised(self, gitlab: bool) -> bool:
+        token = self.forge.token
+        if not token:
+            return True
+        auth = self.headers.get("Authorization", "")
+        given = None
+        if auth.startswith("Bearer ") or auth.startswith("token "):
+            given = auth.split(" ", 1)[1]
+        if gitlab and self.headers.get("PRIVATE-TOKEN"):
+            given = self.headers.get("PRIVATE-TOKEN")
+        if given is None:
+            self.not_found(gitlab)
+            return False
+        if given != token:
+            if gitlab:
+                self.send(401, {"message": "401 Unauthorized"})
+            else:
+                self.send(401, {"message": "Bad credentials", "documentation_url": GITHUB_DOCS, "status": "401"})
+            return False
+        return True
+
+    def record(self):
+        headers = {name: self.headers.get(name) for name in LOGGED_HEADERS if self.headers.get(name) is not None}
+        with self.forge.lock:
+            self.forge.log.append({"method": self.command, "path": self.path, "headers": headers})
+
+    def inject(self) -> bool:
+        fault = self.forge.take_fault(self.path)
+        if not fault:
+            return False
+        kind = str(fault["fail"])
+        if kind == "timeout":
+            time.sleep(float(fault.get("delay", 30)))
+            self.close_connection = True
+            return True
+        if kind == "reset":
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+            return True
+        if kind == "malformed":
+            self.send(200, b"\x1f\x8b{not json, not a sha, not an archive", content_type="application/json")
+            return True
+        if kind == "429":
+            self.send(429, {"message": "Too Many Requests"}, {"Retry-After": "1", "x-ratelimit-remaining": "0"})
+            return True
+        if kind == "ratelimit":
+            self.send(403, {"message": "API rate limit exceeded", "documentation_url": GITHUB_DOCS},
+                      {"x-ratelimit-limit": "5000", "x-ratelimit-remaining": "0",
+                       "x-ratelimit-reset": str(int(time.time()) + 60)})
+            return True
+        self.send(int(kind), {"message": f"injected {kind}"})
+        return True
+
+    # -- routing ---------------------------------------------------------------------------------------------------
+    def do_POST(self):
+        if self.path == "/_control":
+            length = int(self.headers.get("Content-Length") or 0)
+            order = json.loads(self.rfile.read(length) or b"{}")
+            with self.forge.lock:
+                if order.get("clear"):
+                    self.forge.faults.clear()
+                if "fail" in order:
+                    self.forge.faults.append({**order, "count": int(order.get("count", 1))})
+                if "ratelimit_remaining" in order:
+                    self.forge.remaining = int(order["ratelimit_remaining"])
+            return self.send(200, {"faults": self.forge.faults})
+        self.send(405, {"message": "Method Not Allowed"})
+
+    def do_DELETE(self):
+        if self.path == "/_requests":
+            with self.forge.lock:
+                self.forge.log.clear()
+            return self.send(204)
+        self.send(405, {"message": "Method Not Allowed"})
+
+    def do_HEAD(self):
+        self.do_GET()
+
+    def do_GET(self):
+        if self.path == "/_requests":
+            with self.forge.lock:
+                return self.send(200, list(self.forge.log))
+        self.record()
+        if self.inject():
+            return
+        url = urllib.parse.urlsplit(self.path)
+        query = dict(urllib.parse.parse_qsl(url.query))
+        parts = url.path.split("/")[1:]
+        try:
+            if parts[:1] == ["repos"]:
+                return self.github(parts[1:], query)
+            if parts[:1] == ["_codeload"]:
+                return self.codeload(parts[1:])
+            if parts[:3] == ["api", "v4", "projects"] and len(parts) > 3:
+                return self.gitlab(parts[3], parts[4:], query)
+            if parts[:1] == ["static"]:
+                return self.static("/".join(parts[1:]))
+            if parts[:1] == ["archive"]:
+                return self.archive("/".join(parts[1:]))
+        except Exception as error:  # a stand-in bug must show up as a 500, not a hung test
+            return self.send(500, {"message": f"forge error: {error!r}"})
+        self.not_found()
+
+    # -- GitHub ----------------------------------------------------------------------------------------------------
+    def github(self, parts: list[str], query: dict):
+        if len(parts) < 2:
+            return self.not_found()
+        if not self.authorised(gitlab=False):
+            return
+        owner, name, rest = parts[0], parts[1], parts[2:]
+        repo = self.forge.github_repo(owner, name)
+        if repo is None:
+            return self.not_found()
+        with self.forge.lock:
+            self.forge.remaining = max(0, self.forge.remaining - 1)
+        base = f"http://{self.headers.get('Host')}/repos/{owner}/{name}"
+        if not rest:
+            return self.send(200, {"id": abs(hash(repo)) % 10**8, "name": name, "full_name": f"{owner}/{name}",
+                                   "private": bool(self.forge.token), "owner": {"login": owner},
+                                   "default_branch": default_branch(repo), "url": base})
+        if rest[0] == "commits" and len(rest) > 1:
+            ref = urllib.parse.unquote("/".join(rest[1:]))
+            sha = resolve(repo, ref)
+            if sha is None:
+                return self.send(422 if len(ref) == 40 else 404,
+                                 {"message": f"No commit found for SHA: {ref}", "documentation_url": GITHUB_DOCS})
+            if "application/vnd.github.sha" in (self.headers.get("Accept") or ""):
+                return self.conditional(f'"{hashlib.sha1(sha.encode()).hexdigest()}"', sha,
+                                        "application/vnd.github.sha; charset=utf-8")
+            message = git(repo, "log", "-1", "--format=%B", sha)
+            tree = git(repo, "rev-parse", f"{sha}^{{tree}}")
+            body = {"sha": sha, "url": f"{base}/commits/{sha}",
+                    "commit": {"message": message, "tree": {"sha": tree, "url": f"{base}/git/trees/{tree}"}}}
+            return self.conditional(f'W/"{hashlib.sha1(json.dumps(body).encode()).hexdigest()}"', body)
+        if rest[0] == "tarball":
+            ref = urllib.parse.unquote("/".join(rest[1:])) or "HEAD"
+            sha = resolve(repo, ref)
+            if sha is None:
+                return self.not_found()
+            location = f"http://{self.headers.get('Host')}/_codeload/{owner}/{name}/legacy.tar.gz/{sha}"
+            return self.send(302, b"", {"Location": location})
+        if rest[:2] == ["git", "trees"] and len(rest) == 3:
+            entries = ls_tree(repo, rest[2], query.get("recursive") not in (None, "", "0", "false"))
+            if entries is None:
+                return self.not_found()
+            tree = []
+            for entry in entries:
+                kind = "blob" if entry["type"] == "blob" else entry["type"]
+                item = {"path": entry["path"], "mode": entry["mode"], "type": kind, "sha": entry["sha"],
+                        "url": f"{base}/git/{'blobs' if kind == 'blob' else 'trees'}/{entry['sha']}"}
+                if kind == "blob":
+                    item["size"] = entry["size"]
+                tree.append(item)
+            sha = git(repo, "rev-parse", f"{rest[2]}^{{tree}}")
+            return self.send(200, {"sha": sha, "url": f"{base}/git/trees/{sha}", "tree": tree, "truncated": False})
+        if rest[:2] == ["git", "blobs"] and len(rest) == 3:
+            if git(repo, "cat-file", "-t", rest[2]) != "blob":
+                return self.not_found()
+            content = git(repo, "cat-file", "blob", rest[2], binary=True)
+            encoded = base64.b64encode(content).decode()
+            wrapped = "\n".join(encoded[i:i + 60] for i in range(0, len(encoded), 60)) + "\n"
+            return self.conditional(f'"{rest[2]}"', {"sha": rest[2], "node_id": "B_" + rest[2][:8], "size": len(content),
+                                                     "url": f"{base}/git/blobs/{rest[2]}", "content": wrapped,
+                                                     "encoding": "base64"})
+        self.not_found()
+
+    def codeload(self, parts: list[str]):
+        # /_codeload/{owner}/{repo}/legacy.tar.gz/{sha}
+        if len(parts) != 4 or parts[2] != "legacy.tar.gz":
+            return self.not_found()
+        owner, name, _, sha = parts
+        repo = self.forge.github_repo(owner, name)
+        data = repo and archive_tar_gz(repo, sha, f"{owner}-{name}-{sha[:7]}/")
+        if not data:
+            return self.not_found()
+        self.send(200, data, {"Content-Disposition": f"attachment; filename={owner}-{name}-{sha[:7]}.tar.gz"},
+                  "application/x-gzip")
+
+    # -- GitLab ----------------------------------------------------------------------------------------------------
+    def gitlab(self, ident: str, rest: list[str], query: dict):
+        if not self.authorised(gitlab=True):
+            return
+        found = self.forge.gitlab_project(ident)
+        if found is None:
+            return self.not_found(gitlab=True)
+        number, path, repo = found
+        host = f"http://{self.headers.get('Host')}"
+        name = path.rsplit("/", 1)[-1]
+        if not rest:
+            return self.send(200, {"id": number, "name": name, "path": name, "path_with_namespace": path,
+                                   "default_branch": default_branch(repo), "visibility": "private" if self.forge.token else "public",
+                                   "web_url": f"{host}/{path}"})
+        if rest[0] != "repository" or len(rest) < 2:
+            return self.not_found(gitlab=True)
+        what = rest[1]
+        if what == "commits" and len(rest) == 3:
+            sha = resolve(repo, urllib.parse.unquote(rest[2]))
+            if sha is None:
+                return self.not_found(gitlab=True, what="Commit")
+            body = {"id": sha, "short_id": sha[:8], "title": git(repo, "log", "-1", "--format=%s", sha),
+                    "message": git(repo, "log", "-1", "--format=%B", sha), "parent_ids": (git(repo, "log", "-1", "--format=%P", sha) or "").split(),
+                    "web_url": f"{host}/{path}/-/commit/{sha}"}
+            return self.conditional(f'W/"{hashlib.sha1(sha.encode()).hexdigest()}"', body)
+        if what == "archive.tar.gz" and len(rest) == 2:
+            ref = query.get("sha") or "HEAD"
+            sha = resolve(repo, ref)
+            if sha is None:
+                return self.not_found(gitlab=True, what="File")
+            data = archive_tar_gz(repo, sha, f"{name}-{ref}-{sha}/")
+            return self.send(200, data, {"Content-Disposition": f'attachment; filename="{name}-{ref}-{sha}.tar.gz"'},
+                             "application/octet-stream")
+        if what == "tree" and len(rest) == 2:
+            sha = resolve(repo, query.get("ref") or "HEAD")
+            if sha is None:
+                return self.not_found(gitlab=True, what="Tree")
+            entries = ls_tree(repo, sha, query.get("recursive") == "true") or []
+            items = [{"id": e["sha"], "name": e["path"].rsplit("/", 1)[-1], "type": e["type"], "path": e["path"],
+                      "mode": e["mode"]} for e in entries]
+            per_page = max(1, min(100, int(query.get("per_page") or 20)))
+            start = 0
+            token = query.get("page_token")
+            if token:
+                start = next((i + 1 for i, item in enumerate(items) if item["id"] + ":" + item["path"] == token), len(items))
+            page = items[start:start + per_page]
+            headers = {}
+            if start + per_page < len(items) and query.get("pagination") == "keyset":
+                following = dict(query, page_token=page[-1]["id"] + ":" + page[-1]["path"])
+                link = f"{host}/api/v4/projects/{ident}/repository/tree?{urllib.parse.urlencode(following)}"
+                first = f"{host}/api/v4/projects/{ident}/repository/tree?{urllib.parse.urlencode({k: v for k, v in query.items() if k != 'page_token'})}"
+                headers["Link"] = f'<{link}>; rel="next", <{first}>; rel="first"'
+            return self.send(200, page, headers)
+        if what == "files" and len(rest) == 4 and rest[3] == "raw":
+            sha = resolve(repo, query.get("ref") or "HEAD")
+            file_path = urllib.parse.unquote(rest[2])
+            content = sha and git(repo, "show", f"{sha}:{file_path}", binary=True)
+            if content is None or content is False:
+                return self.not_found(gitlab=True, what="File")
+            blob = git(repo, "rev-parse", f"{sha}:{file_path}")
+            return self.send(200, content, {"X-Gitlab-Blob-Id": blob or "", "X-Gitlab-Commit-Id": sha,
+                                            "X-Gitlab-File-Path": file_path}, "text/plain; charset=utf-8")
+        self.not_found(gitlab=True)
+
+    # -- static files and archives ---------------------------------------------------------------------------------
+    def static_path(self, rel: str) -> str | None:
+        root = os.path.join(self.forge.dir, "static")
+        path = os.path.realpath(os.path.join(root, urllib.parse.unquote(rel)))
+        return path if path.startswith(os.path.realpath(root) + os.sep) else None
+
+    def static(self, rel: str):
+        path = self.static_path(rel)
+        if not path or not os.path.isfile(path):
+            return self.send(404, "Not Found\n")
+        with open(path, "rb") as handle:
+            data = handle.read()
+        modified = formatdate(int(os.path.getmtime(path)), usegmt=True)
+        etag = f'"{hashlib.sha256(data).hexdigest()[:16]}"'
+        if self.headers.get("If-None-Match") is None and self.headers.get("If-Modified-Since") == modified:
+            return self.send(304, b"", {"ETag": etag, "Last-Modified": modified})
+        self.conditional(etag, data, "application/octet-stream", {"Last-Modified": modified})
+
+    def archive(self, rel: str):
+        for suffix, kind in ((".zip", "zip"), (".tar.gz", "tar.gz")):
+            if rel.endswith(suffix):
+                folder = self.static_path(rel[: -len(suffix)])
+                break
+        else:
+            return self.send(404, "Not Found\n")
+        if not folder or not os.path.isdir(folder):
+            return self.send(404, "Not Found\n")
+        top = os.path.basename(folder)
+        buffer = io.BytesIO()
+        files = []
+        for here, dirs, names in os.walk(folder):
+            dirs.sort()
+            for file_name in sorted(names):
+                full = os.path.join(here, file_name)
+                files.append((full, top + "/" + os.path.relpath(full, folder).replace(os.sep, "/")))
+        if kind == "zip":
+            with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+                for full, name in files:
+                    archive.write(full, name)
+        else:
+            with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+                for full, name in files:
+                    archive.add(full, name)
+        data = buffer.getvalue()
+        self.conditional(f'"{hashlib.sha256(data).hexdigest()[:16]}"', data, "application/octet-stream")
+
+
+def make_server(repos: str, port: int = 0, host: str = "127.0.0.1", token: str | None = None) -> ThreadingHTTPServer:
+    forge = Forge(repos, token)
+    handler = type("BoundHandler", (Handler,), {"forge": forge})
+    server = ThreadingHTTPServer((host, port), handler)
+    server.daemon_threads = True
+    return server
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--repos", required=True)
+    parser.add_argument("--token", default=os.environ.get("FORGE_TOKEN"))
+    args = parser.parse_args(argv)
+    server = make_server(args.repos, args.port, args.host, args.token)
+    print(f"forge listening on http://{args.host}:{server.server_address[1]}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+# -- self-check ----------------------------------------------------------------------------------------------------
+def selftest() -> int:
+    import http.client
+    import shutil
+    import tempfile
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    example = os.path.join(here, "..", "..", "examples", "marketplace")
+    tmp = tempfile.mkdtemp(prefix="forge-selftest-")
+    checks = 0
+
+    def check(condition, message):
+        nonlocal checks
+        checks += 1
+        if not condition:
+            raise AssertionError(message)
+
+    try:
+        work = os.path.join(tmp, "github", "acme", "market")
+        if os.path.isdir(example):
+            shutil.copytree(example, work)
+        else:
+            os.makedirs(os.path.join(work, ".claude-plugin"))
+            with open(os.path.join(work, ".claude-plugin", "marketplace.json"), "w") as f:
+                f.write('{"name":"m","plugins":[]}')
+        env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t",
+                   GIT_COMMITTER_EMAIL="t@t")
+        for cmd in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "first"]):
+            subprocess.run(["git", "-C", work, *cmd], check=True, env=env)
+        os.symlink(".claude-plugin/marketplace.json", os.path.join(work, "link"))
+        subprocess.run(["git", "-C", work, "add", "-A"], check=True, env=env)
+        subprocess.run(["git", "-C", work, "commit", "-q", "-m", "second"], check=True, env=env)
+        sha = git(work, "rev-parse", "HEAD")
+        bare = os.path.join(tmp, "gitlab", "group", "sub", "market")
+        os.makedirs(os.path.dirname(bare))
+        subprocess.run(["git", "clone", "-q", "--bare", work, bare], check=True)
+        shutil.copytree(work, os.path.join(tmp, "static", "market"), ignore=shutil.ignore_patterns(".git", "link"))
+
+        server = make_server(tmp, token="t0k")
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        port = server.server_address[1]
+
+        def request(method, path, headers=None, body=None):
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            connection.request(method, path, body=body, headers=headers or {})
+            response = connection.getresponse()
+            data = response.read()
+            connection.close()
+            return response.status, {k.lower(): v for k, v in response.getheaders()}, data
+
+        auth = {"Authorization": "Bearer t0k"}
+        status, headers, body = request("GET", "/repos/acme/market", auth)
+        check(status == 200 and json.loads(body)["default_branch"] == "main", f"repo: {status} {body!r}")
+        check(headers.get("x-ratelimit-limit") == "5000" and "x-ratelimit-remaining" in headers, "ratelimit headers")
+        status, _, body = request("GET", "/repos/acme/market")
+        check(status == 404 and json.loads(body)["message"] == "Not Found" and "documentation_url" in json.loads(body),
+              "no token -> GitHub 404")
+        status, _, body = request("GET", "/repos/acme/market", {"Authorization": "Bearer wrong"})
+        check(status == 401 and json.loads(body)["message"] == "Bad credentials", "wrong token -> 401")
+        status, _, body = request("GET", "/repos/acme/nope", auth)
+        check(status == 404, "unknown repo -> 404")
+
+        sha_accept = {**auth, "Accept": "application/vnd.github.sha"}
+        status, headers, body = request("GET", "/repos/acme/market/commits/HEAD", sha_accept)
+        check(status == 200 and body.decode() == sha and headers.get("etag"), f"commits sha: {status} {body!r}")
+        status, _, body = request("GET", "/repos/acme/market/commits/main",
+                                  {**sha_accept, "If-None-Match": headers["etag"]})
+        check(status == 304 and body == b"", "commits 304")
+        status, _, body = request("GET", "/repos/acme/market/commits/main", auth)
+        check(status == 200 and json.loads(body)["sha"] == sha, "commits JSON")
+
+        status, headers, _ = request("GET", f"/repos/acme/market/tarball/{sha}", auth)
+        check(status == 302 and "/_codeload/acme/market/legacy.tar.gz/" in headers["location"], "tarball 302")
+        status, _, body = request("GET", urllib.parse.urlsplit(headers["location"]).path)
+        with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as archive:
+            names = archive.getnames()
+        check(status == 200 and f"acme-market-{sha[:7]}/.claude-plugin/marketplace.json" in names, f"codeload {names[:3]}")
+
+        status, _, body = request("GET", f"/repos/acme/market/git/trees/{sha}?recursive=1", auth)
+        tree = json.loads(body)
+        check(status == 200 and tree["truncated"] is False, "tree")
+        manifest = next(e for e in tree["tree"] if e["path"] == ".claude-plugin/marketplace.json")
+        check(manifest["type"] == "blob" and manifest["size"] > 0, "tree blob entry")
+        check(any(e["path"] == "link" and e["mode"] == "120000" for e in tree["tree"]), "symlink mode")
+        check(any(e["type"] == "tree" for e in tree["tree"]), "tree entries")
+        status, _, body = request("GET", f"/repos/acme/market/git/blobs/{manifest['sha']}", auth)
+        blob = json.loads(body)
+        check(status == 200 and blob["encoding"] == "base64" and b'"name"' in base64.b64decode(blob["content"]), "blob")
+
+        lab = "/api/v4/projects/group%2Fsub%2Fmarket"
+        status, _, body = request("GET", lab)
+        check(status == 404 and json.loads(body)["message"] == "404 Project Not Found", "gitlab no token")
+        pat = {"PRIVATE-TOKEN": "t0k"}
+        status, _, body = request("GET", lab, pat)
+        project = json.loads(body)
+        check(status == 200 and project["id"] == 1 and project["default_branch"] == "main", f"project {body!r}")
+        status, _, body = request("GET", "/api/v4/projects/1", {"Authorization": "Bearer t0k"})
+        check(status == 200 and json.loads(body)["path_with_namespace"] == "group/sub/market", "project by id")
+        status, headers, body = request("GET", f"{lab}/repository/commits/main", pat)
+        check(status == 200 and json.loads(body)["id"] == sha and headers.get("etag"), "gitlab commit")
+        status, _, _ = request("GET", f"{lab}/repository/commits/main", {**pat, "If-None-Match": headers["etag"]})
+        check(status == 304, "gitlab commit 304")
+        status, _, body = request("GET", f"{lab}/repository/archive.tar.gz?sha={sha}", pat)
+        with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as archive:
+            check(f"market-{sha}-{sha}/.claude-plugin/marketplace.json" in archive.getnames(), "gitlab archive")
+        url = f"{lab}/repository/tree?recursive=true&per_page=3&pagination=keyset&ref={sha}"
+        seen, pages = [], 0
+        while url:
+            status, headers, body = request("GET", url, pat)
+            check(status == 200, f"tree page {status}")
+            seen.extend(json.loads(body))
+            pages += 1
+            link = headers.get("link", "")
+            nxt = [p.split(";")[0].strip()[1:-1] for p in link.split(",") if 'rel="next"' in p]
+            url = urllib.parse.urlsplit(nxt[0])._replace(scheme="", netloc="").geturl() if nxt else None
+        check(pages > 1 and len(seen) == len(tree["tree"]), f"keyset pagination: {pages} pages, {len(seen)} entries")
+        status, _, body = request("GET", f"{lab}/repository/files/.claude-plugin%2Fmarketplace.json/raw?ref={sha}", pat)
+        check(status == 200 and b'"plugins"' in body, "gitlab raw file")
+        status, _, body = request("GET", f"{lab}/repository/files/nope.md/raw?ref={sha}", pat)
+        check(status == 404 and json.loads(body)["message"] == "404 File Not Found", "gitlab raw 404")
+
+        status, headers, body = request("GET", "/static/market/.claude-plugin/marketplace.json")
+        check(status == 200 and headers.get("etag") and headers.get("last-modified"), "static file")
+        status, _, _ = request("GET", "/static/market/.claude-plugin/marketplace.json",
+                               {"If-None-Match": headers["etag"]})
+        check(status == 304, "static 304")
+        status, _, _ = request("GET", "/static/market/.claude-plugin/marketplace.json",
+                               {"If-Modified-Since": headers["last-modified"]})
+        check(status == 304, "static If-Modified-Since 304")
+        check(request("GET", "/static/../github/acme/market/.git/HEAD")[0] == 404, "static traversal")
+        status, _, body = request("GET", "/archive/market.zip")
+        with zipfile.ZipFile(io.BytesIO(body)) as archive:
+            check(status == 200 and "market/.claude-plugin/marketplace.json" in archive.namelist(), "zip archive")
+        status, _, body = request("GET", "/archive/market.tar.gz")
+        check(status == 200 and gzip.decompress(body)[:5], "tar.gz archive")
+
+        request("DELETE", "/_requests")
+        request("POST", "/_control", {"Content-Type": "application/json"}, json.dumps({"fail": "500", "count": 1}))
+        check(request("GET", "/repos/acme/market", auth)[0] == 500, "fault 500")
+        check(request("GET", "/repos/acme/market", auth)[0] == 200, "fault spent")
+        request("POST", "/_control", {}, json.dumps({"fail": "429", "count": 1, "path": "/commits/"}))
+        check(request("GET", "/repos/acme/market", auth)[0] == 200, "fault only on its path")
+        status, headers, _ = request("GET", "/repos/acme/market/commits/HEAD", sha_accept)
+        check(status == 429 and headers.get("retry-after") == "1", "fault 429")
+        request("POST", "/_control", {}, json.dumps({"fail": "ratelimit"}))
+        status, headers, _ = request("GET", "/repos/acme/market", auth)
+        check(status == 403 and headers.get("x-ratelimit-remaining") == "0", "fault ratelimit")
+        request("POST", "/_control", {}, json.dumps({"fail": "malformed"}))
+        status, _, body = request("GET", "/repos/acme/market/commits/HEAD", sha_accept)
+        check(status == 200 and body.decode(errors="replace") != sha, "fault malformed")
+        request("POST", "/_control", {}, json.dumps({"fail": "reset"}))
+        try:
+            request("GET", "/repos/acme/market", auth)
+            check(False, "fault reset should drop the connection")
+        except (ConnectionError, http.client.HTTPException, OSError):
+            check(True, "")
+        request("POST", "/_control", {}, json.dumps({"fail": "timeout", "delay": 2}))
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=0.5)
+            connection.request("GET", "/repos/acme/market", headers=auth)
+            connection.getresponse()
+            check(False, "fault timeout should not answer in time")
+        except (TimeoutError, socket.timeout, OSError):
+            check(True, "")
+        status, _, body = request("GET", "/_requests")
+        log = json.loads(body)
+        check(status == 200 and len(log) == 8, f"request log: {len(log)}")
+        check(log[0]["headers"].get("authorization") == "Bearer t0k" and log[0]["method"] == "GET", "log headers")
+        check(log[3]["headers"].get("accept") == "application/vnd.github.sha", "log accept")
+        server.shutdown()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"forge selftest: {checks} passed, 0 failed")
+    return 0
+
+
+if __name__ == "__main__" and "--selftest" in sys.argv:
+    sys.exit(selftest())
+elif __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
