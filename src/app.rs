@@ -89,45 +89,88 @@ impl App {
         }
     }
 
+    /// Answers a request that needs nothing but this isolate; the legacy SSE transport's stream lives in a Durable
+    /// Object, so `/sse` requests come back as an [`Action`] for the platform to carry out.
     pub fn handle(&self, req: &HttpRequest) -> HttpResponse {
-        let resp = match &self.config {
-            Err(_) => HttpResponse::text(
+        match self.dispatch(req) {
+            Action::Respond(r) => r,
+            Action::OpenSse | Action::SseMessage { .. } => with_cors(
+                req,
+                HttpResponse::text(501, "the legacy SSE transport needs the Workers runtime (a Durable Object)\n"),
+            ),
+        }
+    }
+
+    pub fn dispatch(&self, req: &HttpRequest) -> Action {
+        match &self.config {
+            Err(_) => Action::Respond(HttpResponse::text(
                 500,
                 "Skillport's configuration is invalid, so it cannot serve requests. The details are in the Worker log (wrangler tail).",
-            ),
-            Ok(cfg) => self.route(cfg, req),
-        };
-        with_cors(req, resp)
+            )),
+            Ok(cfg) => match self.route(cfg, req) {
+                Action::Respond(r) => Action::Respond(with_cors(req, r)),
+                other => other,
+            },
+        }
+    }
+
+    /// The context MCP messages of this request are answered in.
+    pub fn mcp_context<'a>(&'a self, cfg: &'a Config, headers: &'a [(String, String)]) -> crate::mcp::Context<'a> {
+        crate::mcp::Context { config: cfg, catalogue: &self.catalogue, client_surface: None, headers }
     }
 
     /// The routing table: every endpoint in one place.
-    fn route(&self, cfg: &Config, req: &HttpRequest) -> HttpResponse {
+    fn route(&self, cfg: &Config, req: &HttpRequest) -> Action {
+        use Action::Respond;
         if let Some(origin) = req.header("origin") {
             if !origin_allowed(cfg, origin) {
-                return HttpResponse::json(
+                return Respond(HttpResponse::json(
                     403,
                     &serde_json::json!({"error": "forbidden", "error_description": format!("Origin `{origin}` is not allowed")}),
-                );
+                ));
             }
         }
-        match req.path.as_str() {
-            "/mcp" => {
-                if req.method == "OPTIONS" {
-                    return HttpResponse::new(204);
-                }
-                if let Err(resp) = self.identify(cfg, req) {
-                    return resp;
-                }
-                let ctx = crate::mcp::Context { config: cfg, catalogue: &self.catalogue, client_surface: None };
-                crate::mcp::transport::handle(&ctx, req)
+        if req.method == "OPTIONS" {
+            return Respond(HttpResponse::new(204));
+        }
+        let path = req.path.as_str();
+        if matches!(path, "/mcp" | "/sse" | "/sse/message") {
+            if let Err(resp) = self.identify(cfg, req) {
+                return Respond(resp);
             }
-            "/" => HttpResponse::text(
+        }
+        match (req.method.as_str(), path) {
+            (_, "/mcp") => Respond(crate::mcp::transport::handle(&self.mcp_context(cfg, &req.headers), req)),
+            ("GET", "/sse") => Action::OpenSse,
+            ("POST", "/sse/message") => match crate::mcp::sse::session_from_query(&req.query) {
+                Some(s) => Action::SseMessage { session: s.to_string() },
+                None => Respond(HttpResponse::text(
+                    400,
+                    "missing or malformed sessionId; open a stream with GET /sse first\n",
+                )),
+            },
+            (_, "/sse") | (_, "/sse/message") => {
+                Respond(HttpResponse::new(405).header("allow", "GET (/sse), POST (/sse/message)"))
+            }
+            ("GET", "/") => Respond(HttpResponse::text(
                 200,
                 "Skillport: Claude plugin marketplaces over MCP. Add this server's /mcp URL as a custom connector.\n",
-            ),
-            _ => HttpResponse::text(404, "not found\n"),
+            )),
+            _ => Respond(HttpResponse::text(404, "not found\n")),
         }
     }
+}
+
+/// What the platform must do with a request.
+#[derive(Debug)]
+pub enum Action {
+    Respond(HttpResponse),
+    /// Open a legacy SSE stream (a new session).
+    OpenSse,
+    /// Deliver a POSTed message to the SSE session that holds the stream.
+    SseMessage {
+        session: String,
+    },
 }
 
 async fn load_one(m: &MarketplaceConfig) -> MarketplaceEntry {
@@ -279,7 +322,10 @@ mod tests {
         let raw = HttpRequest::new("POST", "/mcp")
             .with_header("host", "localhost")
             .with_header("content-type", "application/json")
+            .with_header("accept", "application/json, text/event-stream")
             .with_body(b"{oops".to_vec());
+        let no_accept = HttpRequest { headers: raw.headers[..2].to_vec(), ..raw.clone() };
+        assert_eq!(app.handle(&no_accept).status, 406);
         assert_eq!(app.handle(&raw).json_body()["error"]["code"], crate::mcp::PARSE_ERROR);
         let wrong_type =
             HttpRequest::new("POST", "/mcp").with_header("host", "localhost").with_header("content-type", "text/plain");
@@ -322,7 +368,10 @@ mod tests {
     fn local_sign_in_only_on_loopback_and_origin_checked() {
         let app = app_with(&[]);
         let body = serde_json::to_vec(&json!({"jsonrpc":"2.0","id":1,"method":"ping"})).unwrap();
-        let base = HttpRequest::new("POST", "/mcp").with_header("content-type", "application/json").with_body(body);
+        let base = HttpRequest::new("POST", "/mcp")
+            .with_header("content-type", "application/json")
+            .with_header("accept", "application/json, text/event-stream")
+            .with_body(body);
         assert_eq!(app.handle(&base.clone().with_header("host", "skillport.example.com")).status, 403);
         assert_eq!(app.handle(&base.clone().with_header("host", "127.0.0.1:8787")).status, 200);
         let foreign = base.clone().with_header("host", "localhost:8787").with_header("origin", "https://evil.example");
@@ -357,5 +406,198 @@ mod tests {
         assert!(app.config.is_ok(), "{:?}", app.config.as_ref().err().map(|e| e.to_string()));
         let r = rpc(&app, json!({"jsonrpc":"2.0","id":1,"method":"ping"}));
         assert_eq!(r.status, 503);
+    }
+
+    fn modern(app: &App, method: &str, mut params: Value, extra: &[(&str, &str)]) -> HttpResponse {
+        params["_meta"] = json!({
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {},
+            "io.modelcontextprotocol/clientInfo": {"name": "claude-code", "version": "2"},
+        });
+        let name = params.get("name").or(params.get("uri")).and_then(Value::as_str).map(str::to_string);
+        let mut req = HttpRequest::new("POST", "/mcp")
+            .with_header("host", "localhost:8787")
+            .with_header("content-type", "application/json")
+            .with_header("accept", "application/json, text/event-stream")
+            .with_header("mcp-protocol-version", "2026-07-28")
+            .with_header("mcp-method", method);
+        if let Some(n) = name {
+            req = req.with_header("mcp-name", &n);
+        }
+        for (k, v) in extra {
+            req.headers.retain(|(h, _)| h != k);
+            req = req.with_header(k, v);
+        }
+        let body = json!({"jsonrpc": "2.0", "id": 9, "method": method, "params": params});
+        app.handle(&req.with_body(serde_json::to_vec(&body).unwrap()))
+    }
+
+    #[test]
+    fn stateless_era_discover_and_calls() {
+        let app = app_with(&[]);
+        let r = modern(&app, "server/discover", json!({}), &[]);
+        assert_eq!(r.status, 200);
+        let d = r.json_body()["result"].clone();
+        assert!(d["supportedVersions"].as_array().unwrap().contains(&json!("2026-07-28")));
+        assert_eq!(d["resultType"], "complete");
+        assert_eq!(d["cacheScope"], "private");
+        assert!(d["capabilities"]["extensions"]["io.modelcontextprotocol/skills"]["directoryRead"] == true);
+        // The client's surface (claude-code in _meta) is the default filter.
+        let r = modern(&app, "tools/call", json!({"name": "list_plugins", "arguments": {}}), &[]);
+        let names: Vec<String> = r.json_body()["result"]["structuredContent"]["plugins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["plugin"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(names, ["writing-tools", "repo-tools"]);
+        // initialize does not exist in the stateless era.
+        let r = modern(&app, "initialize", json!({}), &[]);
+        assert_eq!((r.status, r.json_body()["error"]["code"].clone()), (404, json!(crate::mcp::METHOD_NOT_FOUND)));
+    }
+
+    #[test]
+    fn stateless_era_envelope_checks() {
+        let app = app_with(&[]);
+        let r = modern(&app, "tools/list", json!({}), &[("mcp-method", "tools/call")]);
+        assert_eq!((r.status, r.json_body()["error"]["code"].clone()), (400, json!(crate::mcp::HEADER_MISMATCH)));
+        let r = modern(&app, "tools/call", json!({"name": "list_plugins"}), &[("mcp-name", "get_plugin")]);
+        assert_eq!(r.json_body()["error"]["code"], crate::mcp::HEADER_MISMATCH);
+        // The same name, base64-wrapped as clients do for unsafe values, matches.
+        let r =
+            modern(&app, "tools/call", json!({"name": "list_plugins"}), &[("mcp-name", "=?base64?bGlzdF9wbHVnaW5z?=")]);
+        assert_eq!(r.status, 200);
+        // A well-formed but unknown stateless version: -32022 naming what we speak.
+        let body = json!({"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{
+            "io.modelcontextprotocol/protocolVersion":"2027-01-01","io.modelcontextprotocol/clientCapabilities":{}}}});
+        let req = HttpRequest::new("POST", "/mcp")
+            .with_header("host", "localhost")
+            .with_header("content-type", "application/json")
+            .with_header("accept", "application/json")
+            .with_header("mcp-method", "tools/list")
+            .with_body(serde_json::to_vec(&body).unwrap());
+        let r = app.handle(&req.clone().with_header("mcp-protocol-version", "2027-01-01"));
+        assert_eq!(r.status, 400);
+        assert_eq!(r.json_body()["error"]["code"], crate::mcp::UNSUPPORTED_PROTOCOL_VERSION);
+        assert!(r.json_body()["error"]["data"]["supported"].as_array().unwrap().contains(&json!("2026-07-28")));
+        // Missing envelope keys.
+        let body = json!({"jsonrpc":"2.0","id":1,"method":"server/discover","params":{}});
+        let r = app.handle(&HttpRequest { body: serde_json::to_vec(&body).unwrap(), ..req });
+        assert_eq!(r.json_body()["error"]["code"], crate::mcp::INVALID_PARAMS);
+    }
+
+    #[test]
+    fn initialize_hands_out_a_session_that_remembers_the_surface() {
+        let app = app_with(&[]);
+        let init = rpc(
+            &app,
+            json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"claude-ai","version":"1"}}}),
+        );
+        let sid = init.get_header("mcp-session-id").unwrap().to_string();
+        let req = HttpRequest::new("POST", "/mcp")
+            .with_header("host", "localhost")
+            .with_header("content-type", "application/json")
+            .with_header("accept", "application/json")
+            .with_header("mcp-session-id", &sid)
+            .with_body(serde_json::to_vec(&json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_plugins","arguments":{}}})).unwrap());
+        let r = app.handle(&req).json_body();
+        assert_eq!(r["result"]["structuredContent"]["surface"], "claude-ai");
+        let names: Vec<&str> = r["result"]["structuredContent"]["plugins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["plugin"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["writing-tools", "brand-kit"]);
+        let del =
+            HttpRequest::new("DELETE", "/mcp").with_header("host", "localhost").with_header("mcp-session-id", &sid);
+        assert_eq!(app.handle(&del).status, 204);
+    }
+
+    #[test]
+    fn skills_extension_and_resources() {
+        use sha2::Digest;
+        let app = app_with(&[]);
+        let list = rpc(&app, json!({"jsonrpc":"2.0","id":1,"method":"skills/list","params":{}})).json_body();
+        let skills = list["result"]["skills"].as_array().unwrap();
+        assert_eq!(skills.len(), 4);
+        let voice = skills.iter().find(|s| s["frontmatter"]["name"] == "brand-voice").unwrap();
+        assert_eq!(voice["uri"], "skill://example/brand-kit/brand-voice/SKILL.md");
+        assert_eq!(voice["frontmatter"]["metadata"]["owner"], "design-team");
+        let logo_path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/marketplace/plugins/brand-kit/skills/brand-voice/assets/logo.png"
+        );
+        let logo = std::fs::read(logo_path).unwrap();
+        let want = format!("sha256:{:x}", sha2::Sha256::digest(&logo));
+        let res = voice["resources"].as_array().unwrap();
+        let png = res.iter().find(|r| r["uri"] == "skill://example/brand-kit/brand-voice/assets/logo.png").unwrap();
+        assert_eq!(
+            (png["digest"].as_str().unwrap(), png["size"].as_u64().unwrap()),
+            (want.as_str(), logo.len() as u64)
+        );
+        assert_eq!(png["mimeType"], "image/png");
+
+        let read = |uri: &str| {
+            rpc(&app, json!({"jsonrpc":"2.0","id":2,"method":"resources/read","params":{"uri":uri}})).json_body()
+        };
+        let r = read("skill://example/brand-kit/brand-voice/assets/logo.png");
+        let blob = r["result"]["contents"][0]["blob"].as_str().unwrap();
+        use base64::Engine as _;
+        assert_eq!(base64::engine::general_purpose::STANDARD.decode(blob).unwrap(), logo);
+        let r = read("skill://example/writing-tools/conventional-commits/references/types.md");
+        assert!(r["result"]["contents"][0]["text"].as_str().unwrap().starts_with("# Commit types"));
+        assert_eq!(r["result"]["contents"][0]["mimeType"], "text/markdown");
+        for bad in [
+            "skill://example/brand-kit/brand-voice/../../../.claude-plugin/marketplace.json",
+            "skill://example/brand-kit/brand-voice/nope.md",
+            "https://x/y",
+        ] {
+            assert_eq!(read(bad)["error"]["code"], crate::mcp::RESOURCE_NOT_FOUND, "{bad}");
+        }
+        let get = rpc(&app, json!({"jsonrpc":"2.0","id":3,"method":"skills/get","params":{"uri":"skill://example/repo-tools/repo-map/SKILL.md"}})).json_body();
+        assert_eq!(get["result"]["skill"]["frontmatter"]["allowed-tools"], "Read, Grep, Glob, Bash(git log:*)");
+        let dir = rpc(&app, json!({"jsonrpc":"2.0","id":4,"method":"resources/directory/read","params":{"uri":"skill://example/writing-tools/conventional-commits/"}})).json_body();
+        let kids: Vec<&str> =
+            dir["result"]["resources"].as_array().unwrap().iter().map(|r| r["uri"].as_str().unwrap()).collect();
+        assert_eq!(
+            kids,
+            [
+                "skill://example/writing-tools/conventional-commits/SKILL.md",
+                "skill://example/writing-tools/conventional-commits/references/"
+            ]
+        );
+        let all = rpc(&app, json!({"jsonrpc":"2.0","id":5,"method":"resources/list","params":{}})).json_body();
+        assert_eq!(all["result"]["resources"].as_array().unwrap().len(), 6);
+        let bad =
+            rpc(&app, json!({"jsonrpc":"2.0","id":6,"method":"resources/list","params":{"cursor":"nope"}})).json_body();
+        assert_eq!(bad["error"]["code"], crate::mcp::INVALID_PARAMS);
+        let t = rpc(&app, json!({"jsonrpc":"2.0","id":7,"method":"resources/templates/list","params":{}})).json_body();
+        assert_eq!(t["result"]["resourceTemplates"].as_array().unwrap().len(), 2);
+        // get_plugin links each skill's entry file.
+        let g = call(&app, "get_plugin", json!({"name": "writing-tools"}));
+        let links: Vec<&str> = g["content"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["type"] == "resource_link")
+            .map(|c| c["uri"].as_str().unwrap())
+            .collect();
+        assert_eq!(links.len(), 2);
+    }
+
+    #[test]
+    fn legacy_sse_step_answers_on_the_stream() {
+        let app = app_with(&[]);
+        let cfg = app.config.as_ref().unwrap();
+        let ctx = app.mcp_context(cfg, &[]);
+        let step = crate::mcp::sse::step(&ctx, br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2024-11-05","capabilities":{},"clientInfo":{"name":"Claude Desktop","version":"1"}}}"#);
+        assert_eq!(step.http.status, 202);
+        assert_eq!(step.declared_surface, Some(Some(crate::config::Surface::ClaudeDesktop)));
+        let ev = step.event.unwrap();
+        assert!(ev.starts_with("event: message\ndata: {") && ev.contains("\"protocolVersion\":\"2024-11-05\""), "{ev}");
+        let note = crate::mcp::sse::step(&ctx, br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+        assert!(note.event.is_none());
+        assert_eq!(crate::mcp::sse::step(&ctx, b"{").http.status, 400);
     }
 }

@@ -1,7 +1,10 @@
 //! The merged catalogue: every configured marketplace, loaded, named `plugin@marketplace`, filterable by surface,
 //! marketplace, category, tag and free text. Pure data: fetching belongs to the sources, caching to the platform.
 
+pub mod content;
+pub mod package;
 pub mod surface;
+pub mod updates;
 
 use crate::config::Surface;
 use serde_json::{json, Map, Value};

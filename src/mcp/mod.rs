@@ -1,34 +1,52 @@
-//! The MCP server: JSON-RPC 2.0 messages in, responses out. Transport-free, so the same code answers
-//! Streamable HTTP (`transport`) and, later, the legacy SSE endpoint.
+//! The MCP server: JSON-RPC 2.0 messages in, responses out. Transport-free, so the same code answers Streamable
+//! HTTP (`transport`) and the legacy HTTP+SSE endpoint (`sse`).
+//!
+//! Two eras share one endpoint. Handshake-era clients (2025-03-26, 2025-06-18, 2025-11-25) begin with
+//! `initialize`; stateless clients (2026-07-28) carry the protocol version, client info and capabilities in every
+//! request's `_meta` and may call `server/discover`. `era` decides which one a message belongs to.
 
+pub mod era;
 pub mod schema;
+pub mod skills;
+pub mod sse;
 pub mod tools;
 pub mod transport;
 
 use crate::catalogue::Catalogue;
 use crate::config::{Config, Surface};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
-/// Protocol revisions this server speaks, newest first.
-pub const SUPPORTED_VERSIONS: [&str; 3] = ["2025-11-25", "2025-06-18", "2025-03-26"];
-pub const LATEST_VERSION: &str = SUPPORTED_VERSIONS[0];
+/// Handshake-era revisions this server speaks, newest first.
+/// 2024-11-05 is the revision of the legacy HTTP+SSE transport's clients.
+pub const HANDSHAKE_VERSIONS: [&str; 4] = ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
+/// Stateless revisions (per-request `_meta` envelope).
+pub const MODERN_VERSIONS: [&str; 1] = ["2026-07-28"];
+pub const LATEST_VERSION: &str = HANDSHAKE_VERSIONS[0];
 
 pub const PARSE_ERROR: i64 = -32700;
 pub const INVALID_REQUEST: i64 = -32600;
 pub const METHOD_NOT_FOUND: i64 = -32601;
 pub const INVALID_PARAMS: i64 = -32602;
 pub const INTERNAL_ERROR: i64 = -32603;
+pub const RESOURCE_NOT_FOUND: i64 = -32002;
+pub const HEADER_MISMATCH: i64 = -32020;
+pub const UNSUPPORTED_PROTOCOL_VERSION: i64 = -32022;
 
-const INSTRUCTIONS: &str = "Skillport serves this organisation's Claude plugin marketplaces. \
-Use list_plugins to browse (filter by query, category, tag, marketplace or surface; follow nextCursor for more), \
-then get_plugin with a name from that list (`plugin@marketplace`, or the bare plugin name when it is unique) to see \
-its skills, files, version and digest. Plugins whose status is not `servable` are listed with the reason and cannot \
-be fetched.";
+pub const INSTRUCTIONS: &str = "Skillport serves this organisation's Claude plugin marketplaces: plugins, and the \
+skills inside them. Use list_plugins to browse (filter by query, category, tag, marketplace or surface; follow \
+nextCursor for more), then get_plugin with a name from that list (`plugin@marketplace`, or the bare plugin name when \
+it is unique) to see its skills, files, version and digest. Skill files are also resources at \
+skill://<marketplace>/<plugin>/<skill>/<file>. Plugins whose status is not `servable` are listed with the reason \
+and cannot be fetched.";
 
-/// What a request is answered with: a JSON-RPC response, or nothing for a notification.
+/// A small monochrome icon (SVG, data URI) for the server and its tools.
+pub const ICON: &str = "data:image/svg+xml;base64,PHN2ZyB4bWxucz0iaHR0cDovL3d3dy53My5vcmcvMjAwMC9zdmciIHZpZXdCb3g9IjAgMCAyNCAyNCI+PHBhdGggZD0iTTQgNGg3djdINHpNMTMgNGg3djdoLTd6TTQgMTNoN3Y3SDR6TTEzIDEzaDd2N2gtN3oiIGZpbGw9ImN1cnJlbnRDb2xvciIvPjwvc3ZnPg==";
+
+/// What a request is answered with: a JSON-RPC response (and the HTTP status it travels with on Streamable HTTP),
+/// or nothing for a notification.
 #[derive(Debug, PartialEq)]
 pub enum Outcome {
-    Response(Value),
+    Response { status: u16, body: Value },
     Accepted,
 }
 
@@ -36,90 +54,197 @@ pub enum Outcome {
 pub struct Context<'a> {
     pub config: &'a Config,
     pub catalogue: &'a Catalogue,
-    /// The surface the client is on, when known from `clientInfo`; the default filter of catalogue tools.
+    /// The surface the client is on, when known from `clientInfo` (the session, or this request's `_meta`); the
+    /// default filter of catalogue tools.
     pub client_surface: Option<Surface>,
+    /// Lower-cased HTTP headers of the request, for the stateless era's header checks; empty on SSE.
+    pub headers: &'a [(String, String)],
+}
+
+impl Context<'_> {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
 }
 
 pub fn error(id: Value, code: i64, message: impl Into<String>) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message.into()}})
 }
 
-fn result(id: Value, result: Value) -> Value {
-    json!({"jsonrpc": "2.0", "id": id, "result": result})
+/// A method's failure: JSON-RPC code, message and optional data.
+#[derive(Debug)]
+pub struct RpcError {
+    pub code: i64,
+    pub message: String,
+    pub data: Option<Value>,
+}
+
+impl RpcError {
+    pub fn new(code: i64, message: impl Into<String>) -> Self {
+        RpcError { code, message: message.into(), data: None }
+    }
+    fn into_response(self, id: Value) -> Value {
+        let mut err = json!({"code": self.code, "message": self.message});
+        if let Some(d) = self.data {
+            err["data"] = d;
+        }
+        json!({"jsonrpc": "2.0", "id": id, "error": err})
+    }
+}
+
+impl From<(i64, String)> for RpcError {
+    fn from((code, message): (i64, String)) -> Self {
+        RpcError::new(code, message)
+    }
+}
+
+pub type RpcResult = Result<Value, RpcError>;
+
+/// The HTTP status a JSON-RPC error travels with in the stateless era (handshake-era errors ride on 200).
+fn modern_status(code: i64) -> u16 {
+    match code {
+        PARSE_ERROR | INVALID_REQUEST | INVALID_PARAMS | HEADER_MISMATCH | UNSUPPORTED_PROTOCOL_VERSION => 400,
+        METHOD_NOT_FOUND => 404,
+        _ => 200,
+    }
 }
 
 /// Answers one parsed JSON-RPC message.
 pub fn handle_message(ctx: &Context<'_>, msg: &Value) -> Outcome {
+    let respond = |status: u16, body: Value| Outcome::Response { status, body };
     let Some(obj) = msg.as_object() else {
-        return Outcome::Response(error(Value::Null, INVALID_REQUEST, "a JSON-RPC message must be an object"));
+        return respond(400, error(Value::Null, INVALID_REQUEST, "a JSON-RPC message must be an object"));
     };
     let id = obj.get("id").cloned();
     let method = obj.get("method");
-    // Responses from the client (to requests we never send) and notifications need no answer.
+    // Responses from the client (to requests we never send) need no answer.
     if method.is_none() && id.is_some() && (obj.contains_key("result") || obj.contains_key("error")) {
         return Outcome::Accepted;
     }
     let valid_id = matches!(id, None | Some(Value::String(_)) | Some(Value::Number(_)));
     if obj.get("jsonrpc") != Some(&json!("2.0")) || !valid_id {
-        return Outcome::Response(error(
-            id.filter(|i| i.is_string() || i.is_number()).unwrap_or(Value::Null),
-            INVALID_REQUEST,
-            "invalid request: expected {\"jsonrpc\": \"2.0\", \"method\": ..., \"id\": string or number}",
-        ));
+        return respond(
+            400,
+            error(
+                id.filter(|i| i.is_string() || i.is_number()).unwrap_or(Value::Null),
+                INVALID_REQUEST,
+                "invalid request: expected {\"jsonrpc\": \"2.0\", \"method\": ..., \"id\": string or number}",
+            ),
+        );
     }
     let Some(method) = method.and_then(Value::as_str) else {
-        return Outcome::Response(error(id.unwrap_or(Value::Null), INVALID_REQUEST, "invalid request: missing method"));
+        return respond(400, error(id.unwrap_or(Value::Null), INVALID_REQUEST, "invalid request: missing method"));
     };
     let params = obj.get("params").cloned().unwrap_or(Value::Null);
-    if !(params.is_null() || params.is_object()) {
-        return match id {
-            Some(id) => Outcome::Response(error(id, INVALID_PARAMS, "params must be an object")),
-            None => Outcome::Accepted,
-        };
-    }
     let Some(id) = id else {
-        // Notifications: initialized, cancelled, progress... nothing to answer.
+        // Notifications (initialized, cancelled, progress, roots/list_changed...) need no answer.
         return Outcome::Accepted;
     };
-    Outcome::Response(match dispatch(ctx, method, &params) {
-        Ok(r) => result(id, r),
-        Err((code, message)) => error(id, code, message),
+    if !(params.is_null() || params.is_object()) {
+        return respond(400, error(id, INVALID_PARAMS, "params must be an object"));
+    }
+    match era::classify(ctx, method, &params) {
+        Err(e) => {
+            let status = modern_status(e.code);
+            respond(status, e.into_response(id))
+        }
+        Ok(era::Era::Handshake) => {
+            let surface = ctx.client_surface;
+            match dispatch(ctx, surface, method, &params, false) {
+                Ok(r) => respond(200, json!({"jsonrpc": "2.0", "id": id, "result": r})),
+                Err(e) => respond(200, e.into_response(id)),
+            }
+        }
+        Ok(era::Era::Modern { client_surface }) => {
+            let surface = client_surface.or(ctx.client_surface);
+            match dispatch(ctx, surface, method, &params, true) {
+                Ok(mut r) => {
+                    era::stamp_result(method, &mut r);
+                    respond(200, json!({"jsonrpc": "2.0", "id": id, "result": r}))
+                }
+                Err(e) => respond(modern_status(e.code), e.into_response(id)),
+            }
+        }
+    }
+}
+
+fn dispatch(ctx: &Context<'_>, surface: Option<Surface>, method: &str, params: &Value, modern: bool) -> RpcResult {
+    let call = tools::Call { ctx, surface };
+    match method {
+        "initialize" if !modern => Ok(initialize(ctx, params)),
+        "server/discover" => Ok(discover(ctx)),
+        "ping" => Ok(json!({})),
+        "tools/list" => tools::list(params),
+        "tools/call" => call.call(params),
+        "resources/list" => skills::resources_list(ctx, params),
+        "resources/templates/list" => skills::templates_list(params),
+        "resources/read" => skills::resources_read(ctx, params),
+        "resources/directory/read" => skills::directory_read(ctx, params),
+        "skills/list" => skills::skills_list(ctx, params),
+        "skills/get" => skills::skills_get(ctx, params),
+        "logging/setLevel" => set_level(params),
+        "prompts/list" | "prompts/get" | "completion/complete" | "resources/subscribe" | "resources/unsubscribe" => {
+            Err(RpcError::new(
+                METHOD_NOT_FOUND,
+                format!("method not found: {method} (this server offers no such capability)"),
+            ))
+        }
+        _ => Err(RpcError::new(METHOD_NOT_FOUND, format!("method not found: {method}"))),
+    }
+}
+
+const LOG_LEVELS: [&str; 8] = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"];
+
+fn set_level(params: &Value) -> RpcResult {
+    match params.get("level").and_then(Value::as_str) {
+        Some(l) if LOG_LEVELS.contains(&l) => Ok(json!({})),
+        _ => Err(RpcError::new(INVALID_PARAMS, format!("`level` must be one of {}", LOG_LEVELS.join(", ")))),
+    }
+}
+
+/// Picks the handshake revision: the client's if we speak it, else our newest (the client then decides).
+pub fn negotiate(requested: Option<&str>) -> &'static str {
+    requested.and_then(|r| HANDSHAKE_VERSIONS.iter().find(|v| **v == r).copied()).unwrap_or(LATEST_VERSION)
+}
+
+pub fn capabilities() -> Value {
+    json!({
+        "tools": {"listChanged": false},
+        "resources": {"listChanged": false, "subscribe": false},
+        "logging": {},
+        "extensions": {skills::EXTENSION: {"directoryRead": true}},
     })
 }
 
-type RpcResult = Result<Value, (i64, String)>;
-
-fn dispatch(ctx: &Context<'_>, method: &str, params: &Value) -> RpcResult {
-    match method {
-        "initialize" => Ok(initialize(ctx, params)),
-        "ping" => Ok(json!({})),
-        "tools/list" => tools::list(params),
-        "tools/call" => tools::call(ctx, params),
-        "logging/setLevel" => Ok(json!({})),
-        _ => Err((METHOD_NOT_FOUND, format!("method not found: {method}"))),
-    }
-}
-
-/// Picks the protocol revision: the client's if we speak it, else our newest (the client then decides).
-pub fn negotiate(requested: Option<&str>) -> &'static str {
-    requested.and_then(|r| SUPPORTED_VERSIONS.iter().find(|v| **v == r).copied()).unwrap_or(LATEST_VERSION)
+pub fn server_info(ctx: &Context<'_>) -> Value {
+    json!({
+        "name": "skillport",
+        "title": ctx.config.server.name,
+        "version": env!("CARGO_PKG_VERSION"),
+        "description": "Claude plugin marketplaces and their skills, over MCP",
+        "icons": [{"src": ICON, "mimeType": "image/svg+xml", "sizes": ["any"]}],
+    })
 }
 
 fn initialize(ctx: &Context<'_>, params: &Value) -> Value {
     let version = negotiate(params.get("protocolVersion").and_then(Value::as_str));
     json!({
         "protocolVersion": version,
-        "capabilities": {
-            "tools": {"listChanged": false},
-            "logging": {},
-        },
-        "serverInfo": {
-            "name": "skillport",
-            "title": ctx.config.server.name,
-            "version": env!("CARGO_PKG_VERSION"),
-        },
+        "capabilities": capabilities(),
+        "serverInfo": server_info(ctx),
         "instructions": INSTRUCTIONS,
     })
+}
+
+fn discover(ctx: &Context<'_>) -> Value {
+    let mut versions: Vec<&str> = MODERN_VERSIONS.to_vec();
+    versions.extend(HANDSHAKE_VERSIONS);
+    let mut out = Map::new();
+    out.insert("supportedVersions".into(), json!(versions));
+    out.insert("capabilities".into(), capabilities());
+    out.insert("serverInfo".into(), server_info(ctx));
+    out.insert("instructions".into(), json!(INSTRUCTIONS));
+    Value::Object(out)
 }
 
 /// The surface a client runs on, from its `clientInfo.name`. Claude Code reports `claude-code`; Claude.ai and
@@ -134,5 +259,19 @@ pub fn surface_of_client(client_name: &str) -> Option<Surface> {
         Some(Surface::ClaudeAi)
     } else {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn surfaces_from_client_names() {
+        assert_eq!(surface_of_client("claude-code"), Some(Surface::ClaudeCode));
+        assert_eq!(surface_of_client("Claude Desktop"), Some(Surface::ClaudeDesktop));
+        assert_eq!(surface_of_client("mcp-remote"), Some(Surface::ClaudeDesktop));
+        assert_eq!(surface_of_client("claude-ai"), Some(Surface::ClaudeAi));
+        assert_eq!(surface_of_client("mcp"), None);
     }
 }

@@ -1,6 +1,6 @@
 //! The catalogue tools: their metadata (what a model reads to choose them) and their calls.
 
-use super::{schema, Context, RpcResult, INVALID_PARAMS};
+use super::{schema, Context, RpcError, RpcResult, ICON, INVALID_PARAMS};
 use crate::catalogue::{self, cursor, surface, Filter};
 use crate::config::Surface;
 use serde_json::{json, Map, Value};
@@ -17,6 +17,10 @@ fn surface_schema() -> Value {
 
 fn annotations(title: &str) -> Value {
     json!({"title": title, "readOnlyHint": true, "destructiveHint": false, "idempotentHint": true, "openWorldHint": false})
+}
+
+fn icons() -> Value {
+    json!([{"src": ICON, "mimeType": "image/svg+xml", "sizes": ["any"]}])
 }
 
 /// Tool definitions, in the order `tools/list` shows them.
@@ -62,6 +66,7 @@ pub fn definitions() -> Vec<Value> {
                 "required": ["plugins", "total"]
             },
             "annotations": annotations("List plugins"),
+            "icons": icons(),
         }),
         json!({
             "name": "get_plugin",
@@ -83,36 +88,51 @@ pub fn definitions() -> Vec<Value> {
                 "required": ["name", "plugin", "marketplace", "status", "digest", "skills"]
             },
             "annotations": annotations("Get plugin details"),
+            "icons": icons(),
         }),
     ]
 }
 
 pub fn list(params: &Value) -> RpcResult {
     if let Some(c) = params.get("cursor") {
-        // One page holds every tool; any cursor is therefore stale or forged.
+        // One page holds every tool, so no cursor is ever handed out: any cursor is stale or forged.
         if !c.is_null() {
-            return Err((INVALID_PARAMS, "invalid cursor".into()));
+            return Err(RpcError::new(INVALID_PARAMS, "invalid cursor: tools/list has a single page"));
         }
     }
     Ok(json!({"tools": definitions()}))
 }
 
-pub fn call(ctx: &Context<'_>, params: &Value) -> RpcResult {
-    let Some(name) = params.get("name").and_then(Value::as_str) else {
-        return Err((INVALID_PARAMS, "tools/call needs `name`".into()));
-    };
-    let args = params.get("arguments").cloned().unwrap_or_else(|| json!({}));
-    let Some(def) = definitions().into_iter().find(|d| d["name"] == name) else {
-        return Err((INVALID_PARAMS, format!("unknown tool `{name}`; available: list_plugins, get_plugin")));
-    };
-    if let Err(msg) = schema::validate(&def["inputSchema"], &args) {
-        return Ok(tool_error(format!("invalid arguments for {name}: {msg}")));
+/// A `tools/call` in the context of one request.
+pub struct Call<'a> {
+    pub ctx: &'a Context<'a>,
+    /// The surface filter to apply when the caller gives none.
+    pub surface: Option<Surface>,
+}
+
+impl Call<'_> {
+    pub fn call(&self, params: &Value) -> RpcResult {
+        let Some(name) = params.get("name").and_then(Value::as_str) else {
+            return Err(RpcError::new(INVALID_PARAMS, "tools/call needs `name`"));
+        };
+        let args = params.get("arguments").cloned().unwrap_or_else(|| json!({}));
+        let defs = definitions();
+        let Some(def) = defs.iter().find(|d| d["name"] == name) else {
+            let names: Vec<&str> = defs.iter().filter_map(|d| d["name"].as_str()).collect();
+            return Err(RpcError::new(
+                INVALID_PARAMS,
+                format!("unknown tool `{name}`; available: {}", names.join(", ")),
+            ));
+        };
+        if let Err(msg) = schema::validate(&def["inputSchema"], &args) {
+            return Ok(tool_error(format!("invalid arguments for {name}: {msg}")));
+        }
+        Ok(match name {
+            "list_plugins" => list_plugins(self.ctx, self.surface, &args),
+            "get_plugin" => get_plugin(self.ctx, &args),
+            _ => unreachable!("every defined tool is dispatched"),
+        })
     }
-    Ok(match name {
-        "list_plugins" => list_plugins(ctx, &args),
-        "get_plugin" => get_plugin(ctx, &args),
-        _ => unreachable!("every defined tool is dispatched"),
-    })
 }
 
 /// A tool-level failure: the model sees it and can correct its call.
@@ -129,11 +149,11 @@ fn str_arg(args: &Value, key: &str) -> Option<String> {
     args.get(key).and_then(Value::as_str).map(str::to_string).filter(|s| !s.trim().is_empty())
 }
 
-fn list_plugins(ctx: &Context<'_>, args: &Value) -> Value {
+fn list_plugins(ctx: &Context<'_>, default_surface: Option<Surface>, args: &Value) -> Value {
     let surface = match str_arg(args, "surface").as_deref() {
         Some("all") => None,
         Some(s) => surface::parse_surfaces(s).and_then(|v| v.first().copied()),
-        None => ctx.client_surface,
+        None => default_surface,
     };
     let filter = Filter {
         surface,
@@ -198,13 +218,21 @@ fn get_plugin(ctx: &Context<'_>, args: &Value) -> Value {
                     p.qualified_name()
                 ));
             }
-            tool_ok(v)
+            let mut out = tool_ok(v);
+            // Each skill's entry file as a resource link, so a client can open it without another tool call.
+            if let Some(content) = out["content"].as_array_mut() {
+                for s in p.plugin.skills.iter().filter(|_| p.plugin.status.is_servable()) {
+                    content.push(json!({
+                        "type": "resource_link",
+                        "uri": super::skills::skill_uri(p.marketplace.id.as_str(), &p.plugin.name, &s.name, "SKILL.md"),
+                        "name": format!("{}/SKILL.md", s.name),
+                        "mimeType": "text/markdown",
+                        "description": s.description,
+                    }));
+                }
+            }
+            out
         }
         Err(e) => tool_error(e.to_string()),
     }
-}
-
-/// Parses a surface name given by a caller.
-pub fn parse_surface(s: &str) -> Option<Surface> {
-    surface::parse_surfaces(s).and_then(|v| v.first().copied())
 }

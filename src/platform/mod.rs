@@ -1,6 +1,10 @@
 //! The Workers glue, and the only code compiled for wasm32 alone: turn the Worker's env bindings into the
-//! configuration's last layer, convert requests and responses, and keep one `App` per isolate.
+//! configuration's last layer, convert requests and responses, keep one `App` per isolate, and hold legacy SSE
+//! streams in a Durable Object (`sse`).
 
+mod sse;
+
+use crate::app::Action;
 use crate::http::{HttpRequest, HttpResponse};
 use crate::App;
 use std::cell::RefCell;
@@ -29,7 +33,8 @@ fn string_bindings(env: &Env) -> BTreeMap<String, String> {
     map
 }
 
-async fn app(env: &Env) -> Rc<App> {
+/// The isolate's `App`, built on first use.
+pub(crate) async fn app(env: &Env) -> Rc<App> {
     if let Some(app) = APP.with(|a| a.borrow().clone()) {
         return app;
     }
@@ -44,7 +49,7 @@ async fn app(env: &Env) -> Rc<App> {
     app
 }
 
-async fn to_http(req: &mut Request, max_body: u64) -> std::result::Result<HttpRequest, HttpResponse> {
+pub(crate) async fn to_http(req: &mut Request, max_body: u64) -> std::result::Result<HttpRequest, HttpResponse> {
     let url = req.url().map_err(|_| HttpResponse::text(400, "bad request URL\n"))?;
     let mut headers: Vec<(String, String)> =
         req.headers().entries().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
@@ -79,7 +84,7 @@ async fn to_http(req: &mut Request, max_body: u64) -> std::result::Result<HttpRe
     })
 }
 
-fn to_worker(resp: HttpResponse) -> Result<Response> {
+pub(crate) fn to_worker(resp: HttpResponse) -> Result<Response> {
     let headers = worker::Headers::new();
     for (k, v) in &resp.headers {
         headers.append(k, v)?;
@@ -92,9 +97,13 @@ fn to_worker(resp: HttpResponse) -> Result<Response> {
 async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let app = app(&env).await;
     let max_body = app.config.as_ref().map(|c| c.server.max_body_bytes).unwrap_or(1 << 20);
-    let resp = match to_http(&mut req, max_body).await {
-        Ok(hreq) => app.handle(&hreq),
-        Err(resp) => resp,
+    let hreq = match to_http(&mut req, max_body).await {
+        Ok(h) => h,
+        Err(resp) => return to_worker(resp),
     };
-    to_worker(resp)
+    match app.dispatch(&hreq) {
+        Action::Respond(resp) => to_worker(resp),
+        Action::OpenSse => sse::open(&env, &hreq).await,
+        Action::SseMessage { session } => sse::deliver(&env, &session, hreq).await,
+    }
 }

@@ -1,0 +1,301 @@
+//! The skills extension (SEP-2640, `io.modelcontextprotocol/skills`) and the resources behind it.
+//!
+//! Every file of every servable skill is a resource at `skill://<marketplace>/<plugin>/<skill>/<path>`; a skill is
+//! named by its entry file `…/<skill>/SKILL.md`. `skills/list` gives each skill's frontmatter exactly as its
+//! SKILL.md declares it and every file with its size and `sha256:` digest, so a host can verify what it reads.
+
+use super::{Context, RpcError, RpcResult, INVALID_PARAMS, RESOURCE_NOT_FOUND};
+use crate::catalogue::content::{self, Content};
+use crate::catalogue::{cursor, MarketplaceEntry};
+use serde_json::{json, Map, Value};
+use skillport_sources::load::{LoadedPlugin, Skill};
+
+pub const EXTENSION: &str = "io.modelcontextprotocol/skills";
+const SKILLS_PAGE: usize = 50;
+const RESOURCES_PAGE: usize = 200;
+
+/// Characters kept verbatim in a URI path segment; everything else is percent-encoded.
+fn encode_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn decode_segment(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// `skill://<marketplace>/<plugin>/<skill>/<path>`; `path` keeps its `/` separators.
+pub fn skill_uri(marketplace: &str, plugin: &str, skill: &str, path: &str) -> String {
+    let path: Vec<String> = path.split('/').filter(|p| !p.is_empty()).map(encode_segment).collect();
+    format!(
+        "skill://{}/{}/{}/{}",
+        encode_segment(marketplace),
+        encode_segment(plugin),
+        encode_segment(skill),
+        path.join("/")
+    )
+}
+
+/// A parsed `skill://` URI: marketplace, plugin, skill and the (possibly empty) path inside the skill.
+#[derive(Debug, PartialEq)]
+pub struct SkillUri {
+    pub marketplace: String,
+    pub plugin: String,
+    pub skill: String,
+    pub path: String,
+}
+
+pub fn parse_skill_uri(uri: &str) -> Option<SkillUri> {
+    let rest = uri.strip_prefix("skill://")?;
+    let mut parts = rest.splitn(4, '/');
+    let marketplace = decode_segment(parts.next()?)?;
+    let plugin = decode_segment(parts.next()?)?;
+    let skill = decode_segment(parts.next()?)?;
+    let raw_path = parts.next().unwrap_or("");
+    let mut segs = Vec::new();
+    for seg in raw_path.split('/').filter(|s| !s.is_empty()) {
+        let seg = decode_segment(seg)?;
+        // A path never climbs out of its skill, whatever the encoding.
+        if seg == "." || seg == ".." || seg.contains('/') || seg.contains('\\') {
+            return None;
+        }
+        segs.push(seg);
+    }
+    if marketplace.is_empty() || plugin.is_empty() || skill.is_empty() {
+        return None;
+    }
+    Some(SkillUri { marketplace, plugin, skill, path: segs.join("/") })
+}
+
+/// A servable skill of the catalogue with where it lives.
+struct SkillRef<'a> {
+    marketplace: &'a MarketplaceEntry,
+    plugin: &'a LoadedPlugin,
+    skill: &'a Skill,
+}
+
+impl SkillRef<'_> {
+    fn uri(&self, path: &str) -> String {
+        skill_uri(&self.marketplace.id, &self.plugin.name, &self.skill.name, path)
+    }
+
+    fn read(&self, path: &str) -> Option<&[u8]> {
+        let full = if self.skill.dir.is_empty() { path.to_string() } else { format!("{}/{}", self.skill.dir, path) };
+        self.marketplace.files.get(&full)
+    }
+
+    /// Only skills whose frontmatter parsed are offered through the extension: without a name and description a
+    /// host cannot load them, and `get_plugin` reports their problem instead.
+    fn listable(&self) -> bool {
+        self.skill.frontmatter.get("name").and_then(Value::as_str).is_some()
+            && self.skill.frontmatter.get("description").and_then(Value::as_str).is_some()
+    }
+
+    fn mime(&self, path: &str) -> &'static str {
+        self.read(path).map(|b| content::mime_of(path, b)).unwrap_or_else(|| content::text_mime(path))
+    }
+
+    fn entry(&self) -> Value {
+        let resources: Vec<Value> = self
+            .skill
+            .files
+            .iter()
+            .map(|f| json!({"uri": self.uri(&f.path), "digest": f.sha256, "size": f.size, "mimeType": self.mime(&f.path)}))
+            .collect();
+        json!({
+            "uri": self.uri("SKILL.md"),
+            "frontmatter": self.skill.frontmatter,
+            "resources": resources,
+            "plugin": format!("{}@{}", self.plugin.name, self.marketplace.id),
+            "digest": self.skill.digest,
+        })
+    }
+}
+
+fn skills<'a>(ctx: &'a Context<'_>) -> impl Iterator<Item = SkillRef<'a>> + 'a {
+    ctx.catalogue.plugins().filter(|p| p.plugin.status.is_servable()).flat_map(|p| {
+        p.plugin.skills.iter().map(move |s| SkillRef { marketplace: p.marketplace, plugin: p.plugin, skill: s })
+    })
+}
+
+fn find_skill<'a>(ctx: &'a Context<'_>, u: &SkillUri) -> Option<SkillRef<'a>> {
+    skills(ctx).find(|s| s.marketplace.id == u.marketplace && s.plugin.name == u.plugin && s.skill.name == u.skill)
+}
+
+fn uri_param(params: &Value) -> Result<&str, RpcError> {
+    params.get("uri").and_then(Value::as_str).ok_or_else(|| RpcError::new(INVALID_PARAMS, "`uri` is required"))
+}
+
+fn not_found(uri: &str) -> RpcError {
+    RpcError {
+        code: RESOURCE_NOT_FOUND,
+        message: format!("Resource not found: {uri}"),
+        data: Some(json!({"uri": uri})),
+    }
+}
+
+/// Offset from a request's `cursor`; a cursor we did not issue is an error, never a silent restart.
+fn offset(params: &Value) -> Result<usize, RpcError> {
+    match params.get("cursor") {
+        None | Some(Value::Null) => Ok(0),
+        Some(Value::String(c)) => cursor::decode(c).ok_or_else(|| RpcError::new(INVALID_PARAMS, "invalid cursor")),
+        Some(_) => Err(RpcError::new(INVALID_PARAMS, "invalid cursor: must be a string")),
+    }
+}
+
+fn page<T>(items: Vec<T>, start: usize, size: usize, key: &str) -> Value
+where
+    T: Into<Value>,
+{
+    let total = items.len();
+    let page: Vec<Value> = items.into_iter().skip(start).take(size).map(Into::into).collect();
+    let mut out = Map::new();
+    out.insert(key.into(), Value::Array(page));
+    if start + size < total {
+        out.insert("nextCursor".into(), json!(cursor::encode(start + size)));
+    }
+    Value::Object(out)
+}
+
+pub fn skills_list(ctx: &Context<'_>, params: &Value) -> RpcResult {
+    let start = offset(params)?;
+    let entries: Vec<Value> = skills(ctx).filter(SkillRef::listable).map(|s| s.entry()).collect();
+    Ok(page(entries, start, SKILLS_PAGE, "skills"))
+}
+
+pub fn skills_get(ctx: &Context<'_>, params: &Value) -> RpcResult {
+    let uri = uri_param(params)?;
+    let found = parse_skill_uri(uri)
+        .filter(|u| u.path.is_empty() || u.path == "SKILL.md")
+        .and_then(|u| find_skill(ctx, &u))
+        .filter(SkillRef::listable);
+    match found {
+        Some(s) => Ok(json!({"skill": s.entry()})),
+        None => Err(not_found(uri)),
+    }
+}
+
+fn resource(s: &SkillRef<'_>, path: &str, size: u64) -> Value {
+    json!({
+        "uri": s.uri(path),
+        "name": format!("{}/{}", s.skill.name, path),
+        "title": format!("{} — {} ({})", s.skill.name, path, s.plugin.name),
+        "mimeType": s.mime(path),
+        "size": size,
+    })
+}
+
+pub fn resources_list(ctx: &Context<'_>, params: &Value) -> RpcResult {
+    let start = offset(params)?;
+    let all: Vec<Value> = skills(ctx)
+        .flat_map(|s| s.skill.files.iter().map(move |f| resource(&s, &f.path, f.size)).collect::<Vec<_>>())
+        .collect();
+    Ok(page(all, start, RESOURCES_PAGE, "resources"))
+}
+
+pub fn templates_list(params: &Value) -> RpcResult {
+    offset(params).and_then(|o| {
+        if o != 0 {
+            return Err(RpcError::new(INVALID_PARAMS, "invalid cursor: resources/templates/list has a single page"));
+        }
+        Ok(json!({"resourceTemplates": [
+            {"uriTemplate": "skill://{marketplace}/{plugin}/{skill}/SKILL.md", "name": "skill",
+             "title": "A skill's entry file", "mimeType": "text/markdown",
+             "description": "The SKILL.md of a skill; list_plugins and skills/list give the names."},
+            {"uriTemplate": "skill://{marketplace}/{plugin}/{skill}/{+path}", "name": "skill-file",
+             "title": "A file of a skill", "description": "Any file inside a skill folder, by its path in the skill."}
+        ]}))
+    })
+}
+
+pub fn resources_read(ctx: &Context<'_>, params: &Value) -> RpcResult {
+    let uri = uri_param(params)?;
+    let u = parse_skill_uri(uri).ok_or_else(|| not_found(uri))?;
+    let s = find_skill(ctx, &u).ok_or_else(|| not_found(uri))?;
+    let path = if u.path.is_empty() { "SKILL.md".to_string() } else { u.path.clone() };
+    if !s.skill.files.iter().any(|f| f.path == path) {
+        return Err(not_found(uri));
+    }
+    let bytes = s.read(&path).ok_or_else(|| not_found(uri))?;
+    let item = match content::classify(bytes) {
+        Content::Text(text) => json!({"uri": uri, "mimeType": content::text_mime(&path), "text": text}),
+        Content::Binary { mime } => {
+            json!({"uri": uri, "mimeType": mime, "blob": content::base64_encode(bytes)})
+        }
+    };
+    Ok(json!({"contents": [item]}))
+}
+
+pub fn directory_read(ctx: &Context<'_>, params: &Value) -> RpcResult {
+    let uri = uri_param(params)?;
+    let start = offset(params)?;
+    let u = parse_skill_uri(uri).ok_or_else(|| not_found(uri))?;
+    let s = find_skill(ctx, &u).ok_or_else(|| not_found(uri))?;
+    let prefix = if u.path.is_empty() { String::new() } else { format!("{}/", u.path) };
+    let mut children: Vec<Value> = Vec::new();
+    let mut dirs: Vec<String> = Vec::new();
+    for f in &s.skill.files {
+        let Some(rest) = f.path.strip_prefix(&prefix) else { continue };
+        match rest.split_once('/') {
+            None => children.push(resource(&s, &f.path, f.size)),
+            Some((dir, _)) => {
+                let d = format!("{prefix}{dir}");
+                if !dirs.contains(&d) {
+                    dirs.push(d);
+                }
+            }
+        }
+    }
+    if children.is_empty() && dirs.is_empty() {
+        return Err(not_found(uri));
+    }
+    for d in dirs {
+        children.push(json!({"uri": format!("{}/", s.uri(&d)), "name": d, "mimeType": "inode/directory"}));
+    }
+    Ok(page(children, start, RESOURCES_PAGE, "resources"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uris_round_trip_and_refuse_escapes() {
+        let u = skill_uri("example", "brand kit", "brand-voice", "assets/logo.png");
+        assert_eq!(u, "skill://example/brand%20kit/brand-voice/assets/logo.png");
+        assert_eq!(
+            parse_skill_uri(&u),
+            Some(SkillUri {
+                marketplace: "example".into(),
+                plugin: "brand kit".into(),
+                skill: "brand-voice".into(),
+                path: "assets/logo.png".into()
+            })
+        );
+        assert_eq!(parse_skill_uri("skill://m/p/s/../../x"), None);
+        assert_eq!(parse_skill_uri("skill://m/p/s/%2e%2e/x"), None);
+        assert_eq!(parse_skill_uri("skill://m/p/s/a%2Fb"), None);
+        assert_eq!(parse_skill_uri("file:///etc/passwd"), None);
+        assert_eq!(parse_skill_uri("skill://m/p"), None);
+    }
+}

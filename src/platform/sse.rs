@@ -1,0 +1,106 @@
+//! Legacy HTTP+SSE sessions on Workers. A stream and the POSTs that answer on it may reach different isolates, so
+//! each session is a Durable Object (id = session id) that holds the open stream's sender; the message step itself
+//! is `mcp::sse`, shared with native tests.
+
+use super::{app, to_worker};
+use crate::config::Surface;
+use crate::http::{HttpRequest, HttpResponse};
+use crate::mcp::sse as proto;
+use futures_channel::mpsc::{unbounded, UnboundedSender};
+use std::cell::{Cell, RefCell};
+use worker::{durable_object, Delay, Env, Method, Request, RequestInit, Response, Result, State};
+
+pub const BINDING: &str = "SSE_SESSIONS";
+
+fn stub_for(env: &Env, session: Option<&str>) -> Result<(String, worker::Stub)> {
+    let ns = env.durable_object(BINDING)?;
+    let id = match session {
+        Some(s) => ns.id_from_string(s)?,
+        None => ns.unique_id()?,
+    };
+    let name = id.to_string();
+    Ok((name, id.get_stub()?))
+}
+
+/// `GET /sse`: a new session and its stream.
+pub async fn open(env: &Env, _req: &HttpRequest) -> Result<Response> {
+    let (session, stub) = stub_for(env, None)?;
+    let req = Request::new(&format!("https://sse.internal/open?session={session}"), Method::Get)?;
+    stub.fetch_with_request(req).await
+}
+
+/// `POST /sse/message?sessionId=…`: hand the message to the session's object.
+pub async fn deliver(env: &Env, session: &str, hreq: HttpRequest) -> Result<Response> {
+    let (_, stub) = match stub_for(env, Some(session)) {
+        Ok(s) => s,
+        Err(_) => return to_worker(HttpResponse::text(404, "unknown SSE session; open a new stream with GET /sse\n")),
+    };
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post).with_body(Some(js_sys::Uint8Array::from(hreq.body.as_slice()).into()));
+    let req = Request::new_with_init("https://sse.internal/message", &init)?;
+    stub.fetch_with_request(req).await
+}
+
+#[durable_object(fetch)]
+pub struct SseSession {
+    env: Env,
+    sender: RefCell<Option<UnboundedSender<Vec<u8>>>>,
+    surface: Cell<Option<Surface>>,
+}
+
+impl worker::DurableObject for SseSession {
+    fn new(_state: State, env: Env) -> Self {
+        SseSession { env, sender: RefCell::new(None), surface: Cell::new(None) }
+    }
+
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
+        let url = req.url()?;
+        match url.path() {
+            "/open" => {
+                let session =
+                    url.query_pairs().find(|(k, _)| k == "session").map(|(_, v)| v.into_owned()).unwrap_or_default();
+                let (tx, rx) = unbounded::<Vec<u8>>();
+                let _ = tx.unbounded_send(proto::endpoint_event(&session).into_bytes());
+                // A reconnecting client opens a new stream; the old sender is dropped, which ends the old stream.
+                *self.sender.borrow_mut() = Some(tx.clone());
+                wasm_bindgen_futures::spawn_local(async move {
+                    loop {
+                        Delay::from(std::time::Duration::from_secs(15)).await;
+                        if tx.unbounded_send(proto::KEEPALIVE.as_bytes().to_vec()).is_err() {
+                            break;
+                        }
+                    }
+                });
+                let stream = futures_util::StreamExt::map(rx, Ok::<Vec<u8>, worker::Error>);
+                let headers = worker::Headers::new();
+                headers.set("content-type", "text/event-stream")?;
+                headers.set("cache-control", "no-cache, no-transform")?;
+                Ok(Response::from_stream(stream)?.with_headers(headers))
+            }
+            "/message" => {
+                let body = req.bytes().await?;
+                let app = app(&self.env).await;
+                let Ok(cfg) = app.config.as_ref() else {
+                    return to_worker(HttpResponse::text(500, "configuration invalid\n"));
+                };
+                let mut ctx = app.mcp_context(cfg, &[]);
+                ctx.client_surface = self.surface.get();
+                let step = proto::step(&ctx, &body);
+                if let Some(declared) = step.declared_surface {
+                    self.surface.set(declared);
+                }
+                if let Some(event) = step.event {
+                    let sent = self.sender.borrow().as_ref().map(|tx| tx.unbounded_send(event.into_bytes()).is_ok());
+                    if sent != Some(true) {
+                        return to_worker(HttpResponse::text(
+                            410,
+                            "this SSE session's stream is closed; open a new one with GET /sse\n",
+                        ));
+                    }
+                }
+                to_worker(step.http)
+            }
+            _ => to_worker(HttpResponse::text(404, "not found\n")),
+        }
+    }
+}
