@@ -125,6 +125,22 @@ def test_protocol_errors(worker):
     assert status == 400
     status, _, body = post(worker.base, b"x" * (2 * 1024 * 1024), raw=True)
     assert status == 413
+    status, _, _ = post(worker.base, {"jsonrpc": "2.0", "id": 1, "method": "ping"}, {"content-type": "text/plain"})
+    assert status == 415
+    req = urllib.request.Request(worker.base + "/mcp", data=b'{"jsonrpc":"2.0","id":1,"method":"ping"}',
+                                 headers={"content-type": "application/json"}, method="POST")
+    req.remove_header("Accept")
+    try:
+        urllib.request.urlopen(req, timeout=10)
+        status = 200
+    except urllib.error.HTTPError as e:
+        status = e.code
+    assert status == 406
+    # Deeply nested JSON is a clean parse error, not a crash.
+    status, _, body = post(worker.base, b"[" * 100000 + b"]" * 100000, raw=True)
+    assert status == 400
+    status, _, _ = post(worker.base, {"jsonrpc": "2.0", "id": 1, "method": "ping"})
+    assert status == 200
 
 
 def test_invalid_config_answers_500_and_logs_the_key(start_worker):
