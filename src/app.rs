@@ -1,14 +1,16 @@
 //! One running connector: its validated configuration and its catalogue, built once per isolate, plus the
 //! request handling that sits in front of every route (configuration failure, sign-in, Origin checks).
 
-use crate::catalogue::{Catalogue, MarketplaceEntry};
-use crate::config::{self, AuthConfig, Config, ConfigErrors, MarketplaceConfig, SourceKind};
+use crate::catalogue::refresh::{self, MemoryStore, SnapshotStore};
+use crate::catalogue::Catalogue;
+use crate::config::{self, AuthConfig, Config, ConfigErrors};
 use crate::http::{HttpRequest, HttpResponse};
 use skillport_providers::local::{is_loopback_host, LocalProvider};
 use skillport_providers::Identity;
-use skillport_sources::bundled::BundledSource;
-use skillport_sources::load::load_marketplace;
-use skillport_sources::{Fetched, FileSet, MarketplaceSource};
+use skillport_sources::http::{
+    HttpClient, HttpError, HttpRequest as SourceHttpRequest, HttpResponse as SourceHttpResponse,
+};
+use skillport_sources::FileSet;
 use std::collections::BTreeMap;
 
 mod embedded {
@@ -31,19 +33,35 @@ pub fn bundled_files(name: &str) -> Option<FileSet> {
     Some(set)
 }
 
+/// A client for builds that have no network (native tests of the embedded default): every request fails clearly.
+pub struct NoNetwork;
+
+#[async_trait::async_trait(?Send)]
+impl HttpClient for NoNetwork {
+    async fn send(&self, req: SourceHttpRequest) -> Result<SourceHttpResponse, HttpError> {
+        Err(HttpError::Connect(format!("no network in this build (wanted {})", req.url)))
+    }
+}
+
 impl App {
-    /// Loads the embedded configuration layers plus the Worker's string bindings and builds the catalogue.
+    /// Loads the embedded configuration layers plus the Worker's string bindings and builds the catalogue, with no
+    /// network and no stored copies: what native tests and the embedded default need.
     pub async fn from_env(env: &BTreeMap<String, String>) -> App {
-        App::from_config(config::load_embedded(env)).await
+        App::build(config::load_embedded(env), None, &NoNetwork, &MemoryStore::default(), 0).await
     }
 
-    pub async fn from_config(config: Result<Config, ConfigErrors>) -> App {
-        let mut catalogue = Catalogue::default();
-        if let Ok(cfg) = &config {
-            for m in &cfg.marketplaces {
-                catalogue.marketplaces.push(load_one(m).await);
-            }
-        }
+    /// Builds (or rebuilds, given the catalogue served so far) the app for `config`.
+    pub async fn build(
+        config: Result<Config, ConfigErrors>,
+        previous: Option<&Catalogue>,
+        client: &dyn HttpClient,
+        store: &dyn SnapshotStore,
+        now: u64,
+    ) -> App {
+        let catalogue = match &config {
+            Ok(cfg) => refresh::refresh_all(cfg, previous, client, store, now).await,
+            Err(_) => Catalogue::default(),
+        };
         App { config, catalogue }
     }
 
@@ -62,6 +80,12 @@ impl App {
                     match &m.loaded {
                         Ok(l) => line.push_str(&format!("; marketplace {}: {} plugins", m.id, l.plugins.len())),
                         Err(e) => line.push_str(&format!("; marketplace {}: NOT LOADED: {e}", m.id)),
+                    }
+                    if let (Ok(_), Some(e)) = (&m.loaded, &m.error) {
+                        line.push_str(&format!(
+                            " (serving the copy of {}s since refresh failed: {e})",
+                            m.fetched_at.unwrap_or(0)
+                        ));
                     }
                 }
                 line
@@ -152,6 +176,10 @@ impl App {
             (_, "/sse") | (_, "/sse/message") => {
                 Respond(HttpResponse::new(405).header("allow", "GET (/sse), POST (/sse/message)"))
             }
+            // Not behind sign-in: the signed, short-lived token is the capability (see `download`).
+            ("GET", p) if p.starts_with(crate::download::PREFIX) => {
+                Respond(crate::download::serve(cfg, &self.catalogue, p))
+            }
             ("GET", "/") => Respond(HttpResponse::text(
                 200,
                 "Skillport: Claude plugin marketplaces over MCP. Add this server's /mcp URL as a custom connector.\n",
@@ -171,37 +199,6 @@ pub enum Action {
     SseMessage {
         session: String,
     },
-}
-
-async fn load_one(m: &MarketplaceConfig) -> MarketplaceEntry {
-    let (kind, fetched): (&'static str, Result<Fetched, String>) = match m.kind {
-        SourceKind::Bundled => match bundled_files(&m.location) {
-            Some(files) => ("bundled", BundledSource::new(files).fetch(None).await.map_err(|e| e.to_string())),
-            None => ("bundled", Err(format!("no bundled marketplace `{}` is embedded in this build", m.location))),
-        },
-        other => {
-            (other.as_str(), Err(format!("marketplace kind `{}` is not available in this build yet", other.as_str())))
-        }
-    };
-    match fetched {
-        Ok(Fetched::Tree { revision, files }) => MarketplaceEntry {
-            id: m.id.to_string(),
-            kind,
-            revision: Some(revision),
-            loaded: load_marketplace(&files).map_err(|e| e.to_string()),
-            files,
-        },
-        Ok(Fetched::NotModified) => MarketplaceEntry {
-            id: m.id.to_string(),
-            kind,
-            revision: None,
-            loaded: Err("source answered not-modified with no copy in hand".into()),
-            files: FileSet::new(),
-        },
-        Err(e) => {
-            MarketplaceEntry { id: m.id.to_string(), kind, revision: None, loaded: Err(e), files: FileSet::new() }
-        }
-    }
 }
 
 /// DNS-rebinding protection: a browser may call us only from our own origin, or from loopback while developing
@@ -402,6 +399,8 @@ mod tests {
             ("SKILLPORT_SERVER__PUBLIC_URL", "https://skillport.example.com"),
             ("SKILLPORT_AUTH", r#"{provider="github",client_id="x",client_secret_secret="GH_SECRET"}"#),
             ("GH_SECRET", "s"),
+            ("SKILLPORT_SERVER__DOWNLOAD_KEY_SECRET", "DOWNLOAD_KEY"),
+            ("DOWNLOAD_KEY", "0123456789abcdef0123456789abcdef"),
         ]);
         assert!(app.config.is_ok(), "{:?}", app.config.as_ref().err().map(|e| e.to_string()));
         let r = rpc(&app, json!({"jsonrpc":"2.0","id":1,"method":"ping"}));

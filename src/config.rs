@@ -52,6 +52,11 @@ pub const ENV_PREFIX: &str = "SKILLPORT_";
 /// The top-level tables a configuration may have. Anything else is a typo that would otherwise be silently ignored.
 const SECTIONS: [&str; 5] = ["server", "marketplaces", "auth", "catalogue", "access"];
 
+/// Shortest download-signing key accepted: HMAC-SHA256 wants at least 32 bytes of key to be worth its tag.
+const MIN_DOWNLOAD_KEY_LEN: usize = 32;
+/// Longest a download link may be configured to live.
+const MAX_DOWNLOAD_TTL_SECONDS: u64 = 86_400;
+
 /// Scopes an `oidc` provider asks for when the admin names none.
 const DEFAULT_OIDC_SCOPES: [&str; 3] = ["openid", "email", "profile"];
 
@@ -70,7 +75,7 @@ pub struct Config {
     pub access: AccessConfig,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// Where clients reach this Worker: https, or http on a loopback host; no query or fragment.
     pub public_url: Url,
@@ -78,6 +83,13 @@ pub struct ServerConfig {
     pub name: String,
     /// Largest request body accepted.
     pub max_body_bytes: u64,
+    /// The name of the Worker secret holding the key that signs `fetch_skill` download links. Required with every
+    /// provider but `local`, which signs with a fixed development key (it only ever serves loopback).
+    pub download_key_secret: Option<String>,
+    /// The key itself, resolved from `download_key_secret`.
+    pub download_key: Option<Secret>,
+    /// How long a download link stays valid.
+    pub download_ttl_seconds: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -718,6 +730,8 @@ struct RawServer {
     public_url: Option<Text>,
     name: Option<Text>,
     max_body_bytes: Option<u64>,
+    download_key_secret: Option<Text>,
+    download_ttl_seconds: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -803,6 +817,9 @@ impl<'a> Loader<'a> {
         let catalogue = self.catalogue();
         let marketplaces = self.marketplaces();
         let auth = self.auth(server.as_ref().map(|s| &s.public_url));
+        if let (Some(server), Some(auth)) = (&server, &auth) {
+            self.check_download_key(server, auth);
+        }
         let access = self.access();
         Some(Config {
             server: server?,
@@ -996,7 +1013,62 @@ impl<'a> Loader<'a> {
             let positive = if n == 0 { Err("must be greater than 0".to_owned()) } else { Ok(n) };
             self.check(&max_body_path, positive)
         });
-        Some(ServerConfig { public_url: public_url?, name: name?, max_body_bytes: max_body_bytes? })
+        let ttl_path = path.key("download_ttl_seconds");
+        let download_ttl_seconds = self.required(&ttl_path, raw.download_ttl_seconds).and_then(|n| {
+            let in_range = match n {
+                0 => Err("must be greater than 0".to_owned()),
+                n if n > MAX_DOWNLOAD_TTL_SECONDS => Err(format!(
+                    "must be at most {MAX_DOWNLOAD_TTL_SECONDS} (a day): a download link is a bearer capability, keep \
+                     it short-lived"
+                )),
+                n => Ok(n),
+            };
+            self.check(&ttl_path, in_range)
+        });
+        let key_path = path.key("download_key_secret");
+        let before = self.errors.len();
+        let download_key_secret = self.optional_text(&key_path, raw.download_key_secret);
+        let mut download_key = None;
+        if let Some(name) = &download_key_secret {
+            download_key = self.secret(&key_path, name);
+            if download_key.as_ref().is_some_and(|k| k.expose().len() < MIN_DOWNLOAD_KEY_LEN) {
+                self.fail(
+                    &key_path,
+                    format!(
+                        "names the secret `{name}`, which is shorter than {MIN_DOWNLOAD_KEY_LEN} characters; store a \
+                         random key instead: `openssl rand -base64 32 | wrangler secret put {name}`"
+                    ),
+                );
+            }
+        }
+        if self.errors.len() != before {
+            return None;
+        }
+        Some(ServerConfig {
+            public_url: public_url?,
+            name: name?,
+            max_body_bytes: max_body_bytes?,
+            download_key_secret,
+            download_key,
+            download_ttl_seconds: download_ttl_seconds?,
+        })
+    }
+
+    /// Download links must be signed with a key only this deployment knows; `local` alone may fall back to a fixed
+    /// development key, since it is refused for any non-loopback public URL.
+    fn check_download_key(&mut self, server: &ServerConfig, auth: &AuthConfig) {
+        if server.download_key.is_some() || matches!(auth, AuthConfig::Local { .. }) {
+            return;
+        }
+        let path = KeyPath::default().key("server").key("download_key_secret");
+        self.fail(
+            &path,
+            format!(
+                "required for fetch_skill download links with the `{}` provider: create a random key with \
+                 `openssl rand -base64 32 | wrangler secret put DOWNLOAD_KEY` and set this key to \"DOWNLOAD_KEY\"",
+                auth.kind()
+            ),
+        );
     }
 
     fn catalogue(&mut self) -> Option<CatalogueConfig> {
@@ -1466,9 +1538,15 @@ fn describe_kind(kind: &Kind) -> String {
 mod tests {
     use super::*;
 
+    /// The bindings `pairs`, plus a download-signing key under `DOWNLOAD_KEY` unless they set one: configurations
+    /// with a real provider name it (`server.download_key_secret`), and tests of other keys need not repeat it.
     fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        let mut env: BTreeMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        env.entry("DOWNLOAD_KEY".into()).or_insert_with(|| DOWNLOAD_KEY_VALUE.into());
+        env
     }
+
+    const DOWNLOAD_KEY_VALUE: &str = "dl-key-0123456789abcdef0123456789abcdef";
 
     fn ok(admin: &str, pairs: &[(&str, &str)]) -> Config {
         match load(DEFAULT_TOML, admin, &env(pairs)) {
@@ -1495,6 +1573,7 @@ mod tests {
     const GITHUB_AUTH: &str = r#"
         [server]
         public_url = "https://skills.example.com"
+        download_key_secret = "DOWNLOAD_KEY"
         [auth]
         provider = "github"
         client_id = "Iv1.abc"
@@ -1555,6 +1634,7 @@ mod tests {
             &[
                 ("SKILLPORT_SERVER__PUBLIC_URL", "https://skills.example.com"),
                 ("SKILLPORT_AUTH__PROVIDER", "oidc"),
+                ("SKILLPORT_SERVER__DOWNLOAD_KEY_SECRET", "DOWNLOAD_KEY"),
                 ("SKILLPORT_AUTH__ISSUER", "https://login.example.com/realms/acme"),
                 ("SKILLPORT_AUTH__CLIENT_ID", "skillport"),
                 ("SKILLPORT_AUTH__CLIENT_SECRET_SECRET", "OIDC_SECRET"),
@@ -1666,7 +1746,8 @@ mod tests {
             other => panic!("{other:?}"),
         }
 
-        let google = "[server]\npublic_url = \"https://s.example.com\"\n[auth]\nprovider = \"google\"\n\
+        let google = "[server]\npublic_url = \"https://s.example.com\"\ndownload_key_secret = \"DOWNLOAD_KEY\"\n\
+                      [auth]\nprovider = \"google\"\n\
                       client_id = \"1-abc.apps.googleusercontent.com\"\nclient_secret_secret = \"CS\"\n\
                       allowed_domains = [\"Example.COM\"]";
         match ok(google, &secrets).auth {
@@ -1677,7 +1758,8 @@ mod tests {
             other => panic!("{other:?}"),
         }
 
-        let auth0 = "[server]\npublic_url = \"https://s.example.com\"\n[auth]\nprovider = \"auth0\"\n\
+        let auth0 = "[server]\npublic_url = \"https://s.example.com\"\ndownload_key_secret = \"DOWNLOAD_KEY\"\n\
+                     [auth]\nprovider = \"auth0\"\n\
                      domain = \"acme.eu.auth0.com\"\nclient_id = \"abc\"\nclient_secret_secret = \"CS\"\n\
                      roles_claim = \"https://s.example.com/roles\"";
         match ok(auth0, &secrets).auth {
@@ -2043,5 +2125,78 @@ mod tests {
         assert!(!line.contains("tok-value") && !line.contains("cs-value"), "{line}");
         assert!(line.contains("auth github (org acme)"), "{line}");
         assert!(line.contains("tools (github acme/tools@main, token from GITHUB_TOKEN)"), "{line}");
+    }
+    // --- download links ----------------------------------------------------------------------------------------------
+
+    #[test]
+    fn local_needs_no_download_key() {
+        let config = ok("", &[]);
+        assert!(config.server.download_key.is_none() && config.server.download_key_secret.is_none());
+        assert_eq!(config.server.download_ttl_seconds, 900);
+        let config = ok("[server]\ndownload_ttl_seconds = 60", &[]);
+        assert_eq!(config.server.download_ttl_seconds, 60);
+    }
+
+    #[test]
+    fn download_key_is_resolved_from_its_secret() {
+        let config = ok(GITHUB_AUTH, &[("GITHUB_CLIENT_SECRET", "x")]);
+        assert_eq!(config.server.download_key_secret.as_deref(), Some("DOWNLOAD_KEY"));
+        assert_eq!(config.server.download_key.as_ref().map(Secret::expose), Some(DOWNLOAD_KEY_VALUE));
+        for printed in [config.describe(), format!("{config:?}")] {
+            assert!(!printed.contains(DOWNLOAD_KEY_VALUE), "download key printed in: {printed}");
+        }
+        // A Worker var names it as well as the file does.
+        let config =
+            ok("", &[("SKILLPORT_SERVER__DOWNLOAD_KEY_SECRET", "DL"), ("DL", "an-env-key-an-env-key-an-env-key-42")]);
+        assert_eq!(
+            config.server.download_key.as_ref().map(Secret::expose),
+            Some("an-env-key-an-env-key-an-env-key-42")
+        );
+    }
+
+    #[test]
+    fn download_key_is_required_with_a_real_provider() {
+        let without = GITHUB_AUTH.replace("download_key_secret = \"DOWNLOAD_KEY\"", "");
+        let errors = fails(&without, &[("GITHUB_CLIENT_SECRET", "x")]);
+        assert_eq!(errors.len(), 1, "{errors:#?}");
+        let error = error_at(&errors, "server.download_key_secret", ADMIN_LAYER);
+        assert!(error.message.contains("required for fetch_skill download links"), "{error}");
+        assert!(error.message.contains("`github` provider"), "{error}");
+        assert!(error.message.contains("wrangler secret put DOWNLOAD_KEY"), "{error}");
+
+        // Set by Worker vars alone, the error says so.
+        let errors = fails(
+            "",
+            &[
+                ("SKILLPORT_SERVER__PUBLIC_URL", "https://skills.example.com"),
+                ("SKILLPORT_AUTH", r#"{provider="github",client_id="x",client_secret_secret="GH"}"#),
+                ("GH", "s"),
+            ],
+        );
+        error_at(&errors, "server.download_key_secret", WORKER_LAYER);
+    }
+
+    #[test]
+    fn download_key_secret_must_be_set_and_long_enough() {
+        let errors = fails("[server]\ndownload_key_secret = \"NOPE\"", &[]);
+        let error = error_at(&errors, "server.download_key_secret", ADMIN_LAYER);
+        assert_eq!(error.message, "names the secret `NOPE`, which is not set; add it with `wrangler secret put NOPE`");
+
+        let errors = fails("[server]\ndownload_key_secret = \"SHORT\"", &[("SHORT", "tooshort-value")]);
+        let error = error_at(&errors, "server.download_key_secret", ADMIN_LAYER);
+        assert!(error.message.contains("shorter than 32 characters"), "{error}");
+        let shown = ConfigErrors(errors.clone()).to_string();
+        assert!(!shown.contains("tooshort-value"), "{shown}");
+
+        let errors = fails("[server]\ndownload_key_secret = \"\"", &[]);
+        error_at(&errors, "server.download_key_secret", ADMIN_LAYER);
+    }
+
+    #[test]
+    fn download_ttl_is_bounded() {
+        let errors = fails("", &[("SKILLPORT_SERVER__DOWNLOAD_TTL_SECONDS", "0")]);
+        assert_eq!(error_at(&errors, "server.download_ttl_seconds", WORKER_LAYER).message, "must be greater than 0");
+        let errors = fails("[server]\ndownload_ttl_seconds = 86401", &[]);
+        assert!(error_at(&errors, "server.download_ttl_seconds", ADMIN_LAYER).message.contains("at most 86400"));
     }
 }

@@ -6,7 +6,9 @@
 
 pub mod app;
 pub mod catalogue;
+pub mod clock;
 pub mod config;
+pub mod download;
 pub mod http;
 pub mod mcp;
 

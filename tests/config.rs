@@ -32,6 +32,8 @@ fn a_deployment_configured_by_worker_vars_alone() {
             r#"[{id = "tools", kind = "github", location = "acme/tools", token_secret = "GITHUB_TOKEN"}]"#,
         ),
         ("GITHUB_CLIENT_SECRET", "client-secret-value"),
+        ("SKILLPORT_SERVER__DOWNLOAD_KEY_SECRET", "DOWNLOAD_KEY"),
+        ("DOWNLOAD_KEY", "0123456789abcdef0123456789abcdef"),
         ("GITHUB_TOKEN", "token-value"),
     ]);
     let config = config::load_embedded(&env).unwrap_or_else(|e| panic!("{e}"));

@@ -3,6 +3,7 @@
 
 pub mod content;
 pub mod package;
+pub mod refresh;
 pub mod surface;
 pub mod updates;
 
@@ -20,6 +21,10 @@ pub struct MarketplaceEntry {
     /// The loaded marketplace, or why it could not be loaded at all (the rest of the catalogue is still served).
     pub loaded: Result<LoadedMarketplace, String>,
     pub files: FileSet,
+    /// When this copy was fetched (unix seconds), if it ever was.
+    pub fetched_at: Option<u64>,
+    /// The last refresh's failure while this (older) copy is still served.
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Default)]

@@ -463,13 +463,23 @@ mod tests {
         let loaded = load_marketplace(&set).map_err(|e| e.to_string());
         Catalogue {
             marketplaces: vec![
-                MarketplaceEntry { id: "m".into(), kind: "bundled", revision: Some(set.digest()), loaded, files: set },
+                MarketplaceEntry {
+                    id: "m".into(),
+                    kind: "bundled",
+                    revision: Some(set.digest()),
+                    loaded,
+                    files: set,
+                    fetched_at: Some(0),
+                    error: None,
+                },
                 MarketplaceEntry {
                     id: "down".into(),
                     kind: "github",
                     revision: None,
                     loaded: Err("HTTP 503".into()),
                     files: FileSet::new(),
+                    fetched_at: None,
+                    error: Some("HTTP 503".into()),
                 },
             ],
         }

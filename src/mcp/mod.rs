@@ -35,9 +35,11 @@ pub const UNSUPPORTED_PROTOCOL_VERSION: i64 = -32022;
 pub const INSTRUCTIONS: &str = "Skillport serves this organisation's Claude plugin marketplaces: plugins, and the \
 skills inside them. Use list_plugins to browse (filter by query, category, tag, marketplace or surface; follow \
 nextCursor for more), then get_plugin with a name from that list (`plugin@marketplace`, or the bare plugin name when \
-it is unique) to see its skills, files, version and digest. Skill files are also resources at \
-skill://<marketplace>/<plugin>/<skill>/<file>. Plugins whose status is not `servable` are listed with the reason \
-and cannot be fetched.";
+it is unique) to see its skills, files, version and digest. To install a skill, call fetch_skill \
+(`plugin@marketplace/skill`): it returns the files, a short-lived .skill download link and install steps for the \
+user's Claude surface. check_updates tells whether installed plugins or skills are still current. Skill files are \
+also resources at skill://<marketplace>/<plugin>/<skill>/<file>. Plugins whose status is not `servable` are listed \
+with the reason and cannot be fetched.";
 
 /// A small monochrome icon (SVG, data URI) for the server and its tools.
 pub const ICON: &str = "data:image/svg+xml;base64,PHN2ZyB4bWxucz0iaHR0cDovL3d3dy53My5vcmcvMjAwMC9zdmciIHZpZXdCb3g9IjAgMCAyNCAyNCI+PHBhdGggZD0iTTQgNGg3djdINHpNMTMgNGg3djdoLTd6TTQgMTNoN3Y3SDR6TTEzIDEzaDd2N2gtN3oiIGZpbGw9ImN1cnJlbnRDb2xvciIvPjwvc3ZnPg==";

@@ -1,14 +1,25 @@
 //! The catalogue tools: their metadata (what a model reads to choose them) and their calls.
+//!
+//! `list_plugins` and `get_plugin` browse; `fetch_skill` hands over one skill's files and a signed `.skill` download
+//! link (see `crate::download`) with install steps for the caller's surface; `check_updates` compares what a user
+//! installed with what the catalogue serves now.
 
 use super::{schema, Context, RpcError, RpcResult, ICON, INVALID_PARAMS};
-use crate::catalogue::{self, cursor, surface, Filter};
-use crate::config::Surface;
+use crate::catalogue::content::{self, Content};
+use crate::catalogue::updates::{self, Installed, Status};
+use crate::catalogue::{self, cursor, surface, Catalogue, Filter, LookupError, PluginRef};
+use crate::config::{SourceKind, Surface};
 use serde_json::{json, Map, Value};
+use skillport_sources::Skill;
 
 /// Results stay well under Claude.ai's 150,000-character tool-result limit; listings page instead.
 pub const MAX_RESULT_CHARS: usize = 100_000;
 const DEFAULT_PAGE: usize = 50;
 const MAX_PAGE: usize = 200;
+/// Most items one `check_updates` call answers.
+const MAX_INSTALLED: usize = 200;
+/// Longest `plugin@marketplace/skill` accepted by `check_updates` (64-character parts and separators fit easily).
+const MAX_NAME_LEN: usize = 256;
 
 fn surface_schema() -> Value {
     json!({"type": "string", "enum": ["claude-code", "claude-desktop", "claude-ai", "all"],
@@ -90,7 +101,120 @@ pub fn definitions() -> Vec<Value> {
             "annotations": annotations("Get plugin details"),
             "icons": icons(),
         }),
+        fetch_skill_definition(),
+        check_updates_definition(),
     ]
+}
+
+fn fetch_skill_definition() -> Value {
+    let file = json!({
+        "type": "object",
+        "properties": {
+            "path": {"type": "string"}, "size": {"type": "integer"}, "sha256": {"type": "string"},
+            "encoding": {"type": "string", "enum": ["utf-8", "base64"]},
+            "mimeType": {"type": "string"},
+            "content": {"type": "string"},
+            "omitted": {"type": "string"}
+        },
+        "required": ["path", "size", "sha256", "encoding", "mimeType"]
+    });
+    json!({
+        "name": "fetch_skill",
+        "title": "Fetch a skill",
+        "description": "Gets one skill so the user can install it: every file of the skill folder (text inline as utf-8, binary files such as images as base64; `encoding` says which), a short-lived download link to the skill as a `.skill` file, and install instructions for the user's Claude surface. `name` is `plugin@marketplace/skill` (as get_plugin shows), `plugin/skill`, a bare skill name when only one plugin has it, or `plugin@marketplace` when that plugin has exactly one skill. Give the user the `install` text and the download link; keep `version` and `digest` to pass to check_updates later. Files too large to include have `omitted` instead of `content`: read them at the skill:// URI it names.",
+        "inputSchema": {
+            "type": "object",
+            "properties": {
+                "name": {"type": "string", "minLength": 1, "description": "`plugin@marketplace/skill`, `plugin/skill`, a unique skill name, or a one-skill `plugin@marketplace`."},
+                "surface": {"type": "string", "enum": ["claude-code", "claude-desktop", "claude-ai"],
+                    "description": "Where the user will install the skill; decides the install instructions. Defaults to the calling client's surface."}
+            },
+            "required": ["name"],
+            "additionalProperties": false
+        },
+        "outputSchema": {
+            "type": "object",
+            "properties": {
+                "name": {"type": "string", "description": "`plugin@marketplace/skill`"},
+                "plugin": {"type": "string"}, "marketplace": {"type": "string"},
+                "version": {"type": "string"}, "digest": {"type": "string"},
+                "files": {"type": "array", "items": file},
+                "download": {
+                    "type": "object",
+                    "properties": {
+                        "url": {"type": "string"}, "expiresAt": {"type": "string"},
+                        "fileName": {"type": "string"}, "sha256": {"type": "string"}
+                    },
+                    "required": ["url", "expiresAt", "fileName", "sha256"]
+                },
+                "downloadError": {"type": "string"},
+                "install": {"type": "string"},
+                "resources": {"type": "array", "items": {"type": "string"}}
+            },
+            "required": ["name", "plugin", "marketplace", "digest", "files", "install", "resources"]
+        },
+        "annotations": annotations("Fetch a skill"),
+        "icons": icons(),
+    })
+}
+
+fn check_updates_definition() -> Value {
+    let result = json!({
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"}, "qualifiedName": {"type": "string"},
+            "status": {"type": "string", "enum": ["up_to_date", "update_available", "removed", "ambiguous", "unknown"]},
+            "reason": {"type": "string"},
+            "installedVersion": {"type": ["string", "null"]}, "latestVersion": {"type": ["string", "null"]},
+            "installedDigest": {"type": ["string", "null"]}, "latestDigest": {"type": ["string", "null"]},
+            "candidates": {"type": "array", "items": {"type": "string"}},
+            "detail": {"type": "string"}
+        },
+        "required": ["name", "status", "detail"]
+    });
+    json!({
+        "name": "check_updates",
+        "title": "Check installed skills for updates",
+        "description": "Tells whether plugins or skills the user installed are still current. Pass `installed`: one item per plugin or skill, with `name` as list_plugins or fetch_skill gave it (`plugin@marketplace` for a plugin, `plugin@marketplace/skill` for a skill) and the `version` and/or `digest` fetch_skill returned when it was installed (the digest catches changes made without a version bump). Each result has a `status`: `up_to_date`, `update_available` (fetch it again with fetch_skill), `removed` (no longer served; `detail` says why), `ambiguous` (retry with one of `candidates`) or `unknown` (nothing to compare, or its marketplace is unavailable right now), plus one `detail` sentence to relay. `summary` counts each status.",
+        "inputSchema": {
+            "type": "object",
+            "properties": {
+                "installed": {
+                    "type": "array", "minItems": 1, "maxItems": MAX_INSTALLED,
+                    "description": "What the user has installed, 1 to 200 items.",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "name": {"type": "string", "minLength": 1, "description": "`plugin@marketplace` or `plugin@marketplace/skill`."},
+                            "version": {"type": "string", "description": "The version installed, as fetch_skill reported it."},
+                            "digest": {"type": "string", "description": "The `sha256:` digest installed, as fetch_skill reported it."}
+                        },
+                        "required": ["name"],
+                        "additionalProperties": false
+                    }
+                }
+            },
+            "required": ["installed"],
+            "additionalProperties": false
+        },
+        "outputSchema": {
+            "type": "object",
+            "properties": {
+                "results": {"type": "array", "items": result},
+                "summary": {
+                    "type": "object",
+                    "properties": {
+                        "upToDate": {"type": "integer"}, "updateAvailable": {"type": "integer"},
+                        "removed": {"type": "integer"}, "ambiguous": {"type": "integer"}, "unknown": {"type": "integer"}
+                    },
+                    "required": ["upToDate", "updateAvailable", "removed", "ambiguous", "unknown"]
+                }
+            },
+            "required": ["results", "summary"]
+        },
+        "annotations": annotations("Check installed skills for updates"),
+        "icons": icons(),
+    })
 }
 
 pub fn list(params: &Value) -> RpcResult {
@@ -130,6 +254,8 @@ impl Call<'_> {
         Ok(match name {
             "list_plugins" => list_plugins(self.ctx, self.surface, &args),
             "get_plugin" => get_plugin(self.ctx, &args),
+            "fetch_skill" => fetch_skill(self.ctx, self.surface, &args, crate::clock::now_unix()),
+            "check_updates" => check_updates(self.ctx, &args),
             _ => unreachable!("every defined tool is dispatched"),
         })
     }
@@ -234,5 +360,617 @@ fn get_plugin(ctx: &Context<'_>, args: &Value) -> Value {
             out
         }
         Err(e) => tool_error(e.to_string()),
+    }
+}
+
+// --- fetch_skill -----------------------------------------------------------------------------------------------------
+
+/// Finds the one skill `name` means, or says (for the model) why it cannot: unknown, ambiguous with the candidates to
+/// choose from, a plugin with several skills, or a plugin that is not servable.
+fn resolve_skill<'a>(catalogue: &'a Catalogue, name: &str) -> Result<(PluginRef<'a>, &'a Skill), String> {
+    let name = name.trim();
+    if let Some((plugin, skill)) = name.split_once('/') {
+        let p = servable(catalogue.find(plugin.trim()).map_err(|e| e.to_string())?)?;
+        let skill = skill.trim().trim_end_matches('/');
+        // By name, else by folder name (the two differ when the frontmatter renames the skill).
+        let found =
+            p.plugin.skills.iter().find(|s| s.name == skill).or_else(|| {
+                p.plugin.skills.iter().find(|s| !skill.is_empty() && s.dir.rsplit('/').next() == Some(skill))
+            });
+        return found.map(|s| (p, s)).ok_or_else(|| {
+            format!("plugin `{}` has no skill `{skill}`; its skills: {}", p.qualified_name(), skill_names(&p))
+        });
+    }
+    if name.contains('@') {
+        return only_skill(servable(catalogue.find(name).map_err(|e| e.to_string())?)?);
+    }
+    // A bare name: a skill first, then a plugin with a single skill.
+    let hits: Vec<(PluginRef<'a>, &'a Skill)> = catalogue
+        .plugins()
+        .flat_map(|p| p.plugin.skills.iter().filter(|s| s.name == name).map(move |s| (p, s)))
+        .collect();
+    match hits.as_slice() {
+        [(p, s)] => Ok((servable(*p)?, s)),
+        [] => match catalogue.find(name) {
+            Ok(p) => only_skill(servable(p)?),
+            Err(LookupError::NotFound(_)) => Err(format!(
+                "no skill or plugin named `{name}` in the catalogue; call list_plugins (with `query`) to find the \
+                 name, then pass `plugin@marketplace/skill`"
+            )),
+            Err(e) => Err(e.to_string()),
+        },
+        many => {
+            let candidates: Vec<String> =
+                many.iter().map(|(p, s)| format!("{}/{}", p.qualified_name(), s.name)).collect();
+            Err(format!(
+                "`{name}` is ambiguous: several plugins have a skill by that name; pass one of {}",
+                candidates.join(", ")
+            ))
+        }
+    }
+}
+
+fn servable(p: PluginRef<'_>) -> Result<PluginRef<'_>, String> {
+    match p.plugin.status.reason() {
+        None => Ok(p),
+        Some(why) => Err(format!(
+            "`{}` is listed but its files cannot be served by this connector ({why}); it can only be installed from \
+             its own source",
+            p.qualified_name()
+        )),
+    }
+}
+
+fn skill_names(p: &PluginRef<'_>) -> String {
+    let names: Vec<String> = p.plugin.skills.iter().map(|s| format!("{}/{}", p.qualified_name(), s.name)).collect();
+    if names.is_empty() {
+        "none".into()
+    } else {
+        names.join(", ")
+    }
+}
+
+fn only_skill<'a>(p: PluginRef<'a>) -> Result<(PluginRef<'a>, &'a Skill), String> {
+    match p.plugin.skills.as_slice() {
+        [one] => Ok((p, one)),
+        [] => Err(format!(
+            "plugin `{}` has no skills (it may offer commands, agents or hooks only); get_plugin describes it",
+            p.qualified_name()
+        )),
+        _ => Err(format!(
+            "plugin `{}` has {} skills; name one of {}",
+            p.qualified_name(),
+            p.plugin.skills.len(),
+            skill_names(&p)
+        )),
+    }
+}
+
+/// How to install the skill on `surface` (every surface when unknown), in a sentence or two.
+fn install_text(
+    ctx: &Context<'_>,
+    surface: Option<Surface>,
+    p: &PluginRef<'_>,
+    skill: &Skill,
+    link: Option<&crate::download::Link>,
+) -> String {
+    let folder = crate::catalogue::package::package_folder(skill).unwrap_or(&skill.name);
+    let upload = match link {
+        Some(l) => format!(
+            "download {} from the download link (valid {} minutes) and upload it in Settings > Capabilities > Skills.",
+            l.file_name,
+            ctx.config.server.download_ttl_seconds.div_ceil(60)
+        ),
+        None => format!(
+            "save the files into a `{folder}/` folder, zip it as {folder}.skill and upload it in Settings > \
+             Capabilities > Skills."
+        ),
+    };
+    let copy = format!("copy the files into `~/.claude/skills/{folder}/`");
+    let code = match marketplace_add_source(ctx, p) {
+        Some(source) => {
+            let market = p.marketplace.loaded.as_ref().map(|l| l.manifest.name.as_str()).unwrap_or(&p.marketplace.id);
+            format!(
+                "run `/plugin marketplace add {source}` then `/plugin install {}@{market}`, or {copy}.",
+                p.plugin.name
+            )
+        }
+        None => format!("{copy}."),
+    };
+    let cap = |s: &str| {
+        let mut c = s.chars();
+        c.next().map(|f| f.to_uppercase().chain(c).collect::<String>()).unwrap_or_default()
+    };
+    match surface {
+        Some(Surface::ClaudeAi) | Some(Surface::ClaudeDesktop) => cap(&upload),
+        Some(Surface::ClaudeCode) => cap(&code),
+        None => format!("Claude.ai or Claude Desktop: {upload} Claude Code: {code}"),
+    }
+}
+
+/// What Claude Code's `/plugin marketplace add` takes for this marketplace, when it can reach it itself.
+fn marketplace_add_source(ctx: &Context<'_>, p: &PluginRef<'_>) -> Option<String> {
+    let m = ctx.config.marketplaces.iter().find(|m| m.id.as_str() == p.marketplace.id)?;
+    let host = |default: &str| {
+        m.api_base.as_ref().and_then(|u| u.host_str().map(str::to_string)).unwrap_or_else(|| default.to_string())
+    };
+    match m.kind {
+        SourceKind::Github if m.api_base.is_none() => Some(m.location.clone()),
+        SourceKind::Github => Some(format!("https://{}/{}.git", host("github.com"), m.location)),
+        SourceKind::Gitlab if !m.location.bytes().all(|b| b.is_ascii_digit()) => {
+            Some(format!("https://{}/{}.git", host("gitlab.com"), m.location))
+        }
+        SourceKind::Https => Some(m.location.clone()),
+        SourceKind::Gitlab | SourceKind::Bundled => None,
+    }
+}
+
+fn fetch_skill(ctx: &Context<'_>, default_surface: Option<Surface>, args: &Value, now: u64) -> Value {
+    let name = str_arg(args, "name").unwrap_or_default();
+    let (p, skill) = match resolve_skill(ctx.catalogue, &name) {
+        Ok(found) => found,
+        Err(message) => return tool_error(message),
+    };
+    let surface = str_arg(args, "surface").and_then(|s| surface::parse_surfaces(&s)).and_then(|v| v.first().copied());
+    let surface = surface.or(default_surface);
+    let qualified = format!("{}/{}", p.qualified_name(), skill.name);
+    let uri = |path: &str| super::skills::skill_uri(&p.marketplace.id, &p.plugin.name, &skill.name, path);
+
+    let mut files = Vec::with_capacity(skill.files.len());
+    for f in &skill.files {
+        let full = if skill.dir.is_empty() { f.path.clone() } else { format!("{}/{}", skill.dir, f.path) };
+        let Some(bytes) = p.marketplace.files.get(&full) else {
+            return tool_error(format!(
+                "`{qualified}` lists `{}`, which its marketplace copy does not hold; try again after the catalogue \
+                 refreshes",
+                f.path
+            ));
+        };
+        let (encoding, mime, text) = match content::classify(bytes) {
+            Content::Text(text) => ("utf-8", content::text_mime(&f.path), text.to_string()),
+            Content::Binary { mime } => ("base64", mime, content::base64_encode(bytes)),
+        };
+        files.push(json!({
+            "path": f.path, "size": f.size, "sha256": f.sha256, "encoding": encoding, "mimeType": mime, "content": text,
+        }));
+    }
+
+    let link = crate::download::link(ctx.config, &p, skill, now);
+    let mut out = Map::new();
+    out.insert("name".into(), json!(qualified));
+    out.insert("plugin".into(), json!(p.qualified_name()));
+    out.insert("marketplace".into(), json!(p.marketplace.id));
+    if let Some((version, _)) = updates::catalogue_version(&p) {
+        out.insert("version".into(), json!(version));
+    }
+    out.insert("digest".into(), json!(skill.digest));
+    out.insert("files".into(), Value::Array(files));
+    match &link {
+        Ok(l) => {
+            out.insert(
+                "download".into(),
+                json!({"url": l.url, "expiresAt": crate::clock::rfc3339(l.expires), "fileName": l.file_name, "sha256": l.sha256}),
+            );
+        }
+        Err(e) => {
+            out.insert("downloadError".into(), json!(format!("no download link: {e}")));
+        }
+    }
+    out.insert("install".into(), json!(install_text(ctx, surface, &p, skill, link.as_ref().ok())));
+    out.insert("resources".into(), json!(skill.files.iter().map(|f| uri(&f.path)).collect::<Vec<_>>()));
+    let mut structured = Value::Object(out);
+
+    // Over the result limit, the largest contents give way (each still readable as a resource) rather than the call
+    // failing; the text copy of the result doubles its size.
+    while structured.to_string().len() * 2 > MAX_RESULT_CHARS {
+        let Some(files) = structured["files"].as_array_mut() else { break };
+        let largest = files
+            .iter_mut()
+            .filter(|f| f.get("content").is_some())
+            .max_by_key(|f| f["content"].as_str().map_or(0, str::len));
+        let Some(file) = largest else {
+            return tool_error(format!(
+                "`{qualified}` has too many files to list in one result; read them through its skill:// resources \
+                 (skills/get or resources/list), starting at {}",
+                uri("SKILL.md")
+            ));
+        };
+        let path = file["path"].as_str().unwrap_or_default().to_string();
+        let o = file.as_object_mut().expect("a file is an object");
+        o.remove("content");
+        o.insert("omitted".into(), json!(format!("too large; read it at {}", uri(&path))));
+    }
+
+    let mut result = tool_ok(structured);
+    if let Some(content) = result["content"].as_array_mut() {
+        content.push(json!({
+            "type": "resource_link",
+            "uri": uri("SKILL.md"),
+            "name": format!("{}/SKILL.md", skill.name),
+            "mimeType": "text/markdown",
+            "description": skill.description,
+        }));
+    }
+    result
+}
+
+// --- check_updates ---------------------------------------------------------------------------------------------------
+
+/// The `installed` list, checked item by item (the generic schema check does not look inside array items).
+fn installed_items(args: &Value) -> Result<Vec<Installed>, String> {
+    let Some(list) = args.get("installed").and_then(Value::as_array) else {
+        return Err("`installed` must be an array of {name, version?, digest?}".into());
+    };
+    if list.is_empty() || list.len() > MAX_INSTALLED {
+        return Err(format!(
+            "`installed` must hold 1 to {MAX_INSTALLED} items, got {}; split a longer list over several calls",
+            list.len()
+        ));
+    }
+    let mut items = Vec::with_capacity(list.len());
+    for (i, item) in list.iter().enumerate() {
+        let Some(o) = item.as_object() else {
+            return Err(format!("`installed[{i}]` must be an object such as {{\"name\": \"plugin@marketplace/skill\", \"version\": \"1.0.0\"}}"));
+        };
+        if let Some(key) = o.keys().find(|k| !matches!(k.as_str(), "name" | "version" | "digest")) {
+            return Err(format!("`installed[{i}]` has an unknown key `{key}`; accepted: name, version, digest"));
+        }
+        let text = |key: &str| -> Result<Option<String>, String> {
+            match o.get(key) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(_) => Err(format!("`installed[{i}].{key}` must be a string")),
+            }
+        };
+        let name = text("name")?.filter(|n| !n.trim().is_empty());
+        let Some(name) = name else {
+            return Err(format!(
+                "`installed[{i}].name` is required: `plugin@marketplace` or `plugin@marketplace/skill`"
+            ));
+        };
+        if name.len() > MAX_NAME_LEN {
+            return Err(format!("`installed[{i}].name` is over {MAX_NAME_LEN} characters; no plugin or skill name is"));
+        }
+        items.push(Installed { name, version: text("version")?, digest: text("digest")? });
+    }
+    Ok(items)
+}
+
+fn check_updates(ctx: &Context<'_>, args: &Value) -> Value {
+    let items = match installed_items(args) {
+        Ok(items) => items,
+        Err(message) => return tool_error(format!("invalid arguments for check_updates: {message}")),
+    };
+    let results = updates::check(ctx.catalogue, &items);
+    let count = |status: Status| results.iter().filter(|r| r.status == status).count();
+    let summary = json!({
+        "upToDate": count(Status::UpToDate),
+        "updateAvailable": count(Status::UpdateAvailable),
+        "removed": count(Status::Removed),
+        "ambiguous": count(Status::Ambiguous),
+        "unknown": count(Status::Unknown),
+    });
+    let lines: Vec<String> = results
+        .iter()
+        .filter(|r| r.status != Status::UpToDate)
+        .map(|r| format!("- {}: {}", r.name, r.detail))
+        .collect();
+    let up_to_date = results.len() - lines.len();
+    let results = serde_json::to_value(&results).unwrap_or_else(|_| json!([]));
+    let mut out = tool_ok(json!({"results": results, "summary": summary}));
+    // The text copy of a long list would double it past the limit: clients that read only text get the summary and
+    // what needs attention instead; `structuredContent` stays complete.
+    if out.to_string().len() > MAX_RESULT_CHARS {
+        let mut text = format!("{up_to_date} up to date. Summary: {summary}");
+        for line in lines {
+            text.push('\n');
+            text.push_str(&line);
+        }
+        out["content"][0]["text"] = json!(text);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::block_on;
+    use crate::App;
+    use base64::Engine as _;
+    use std::collections::BTreeMap;
+
+    const LOGO: &[u8] =
+        include_bytes!("../../examples/marketplace/plugins/brand-kit/skills/brand-voice/assets/logo.png");
+    const SKILL_MD: &str = include_str!("../../examples/marketplace/plugins/brand-kit/skills/brand-voice/SKILL.md");
+
+    fn app_with(env: &[(&str, &str)]) -> App {
+        let env: BTreeMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let app = block_on(App::from_env(&env));
+        assert!(app.config.is_ok(), "{}", app.config.as_ref().err().map(|e| e.to_string()).unwrap_or_default());
+        app
+    }
+
+    /// Calls `tool` as a client on `surface` would.
+    fn call_on(app: &App, surface: Option<Surface>, tool: &str, args: Value) -> Value {
+        let cfg = app.config.as_ref().unwrap();
+        let ctx = Context { config: cfg, catalogue: &app.catalogue, client_surface: surface, headers: &[] };
+        Call { ctx: &ctx, surface }.call(&json!({"name": tool, "arguments": args})).unwrap()
+    }
+
+    fn call(app: &App, tool: &str, args: Value) -> Value {
+        call_on(app, None, tool, args)
+    }
+
+    fn error_text(result: &Value) -> String {
+        assert_eq!(result["isError"], true, "{result:#}");
+        result["content"][0]["text"].as_str().unwrap().to_string()
+    }
+
+    #[test]
+    fn every_tool_has_full_metadata() {
+        let defs = definitions();
+        let names: Vec<&str> = defs.iter().map(|d| d["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["list_plugins", "get_plugin", "fetch_skill", "check_updates"]);
+        for d in &defs {
+            for key in ["title", "description", "inputSchema", "outputSchema", "annotations", "icons"] {
+                assert!(d.get(key).is_some(), "{} lacks {key}", d["name"]);
+            }
+            let a = &d["annotations"];
+            assert_eq!(
+                (&a["readOnlyHint"], &a["destructiveHint"], &a["openWorldHint"]),
+                (&json!(true), &json!(false), &json!(false))
+            );
+            assert_eq!(d["inputSchema"]["type"], "object");
+            assert_eq!(d["outputSchema"]["type"], "object");
+        }
+    }
+
+    #[test]
+    fn fetch_skill_gives_every_file_text_or_base64() {
+        let app = app_with(&[]);
+        let r = call(&app, "fetch_skill", json!({"name": "brand-voice"}));
+        assert_eq!(r["isError"], false, "{r:#}");
+        let s = &r["structuredContent"];
+        assert_eq!(s["name"], "brand-kit@example/brand-voice");
+        assert_eq!(s["plugin"], "brand-kit@example");
+        assert_eq!(s["marketplace"], "example");
+        assert_eq!(s["version"], "0.3.1");
+        let p = app.catalogue.find("brand-kit@example").unwrap();
+        assert_eq!(s["digest"], p.plugin.skills[0].digest);
+        assert_eq!(serde_json::from_str::<Value>(r["content"][0]["text"].as_str().unwrap()).unwrap(), *s);
+
+        let files = s["files"].as_array().unwrap();
+        assert_eq!(files.len(), 2);
+        let md = files.iter().find(|f| f["path"] == "SKILL.md").unwrap();
+        assert_eq!(md["encoding"], "utf-8");
+        assert_eq!(md["mimeType"], "text/markdown");
+        assert_eq!(md["content"], SKILL_MD);
+        let png = files.iter().find(|f| f["path"] == "assets/logo.png").unwrap();
+        assert_eq!(png["encoding"], "base64");
+        assert_eq!(png["mimeType"], "image/png");
+        assert_eq!(png["size"], LOGO.len());
+        assert_eq!(png["sha256"], skillport_sources::sha256_digest(LOGO));
+        let decoded = base64::engine::general_purpose::STANDARD.decode(png["content"].as_str().unwrap()).unwrap();
+        assert_eq!(decoded, LOGO);
+
+        let download = &s["download"];
+        let url = download["url"].as_str().unwrap();
+        assert!(url.starts_with("http://localhost:8787/download/"), "{url}");
+        assert_eq!(download["fileName"], "brand-voice.skill");
+        assert!(download["sha256"].as_str().unwrap().starts_with("sha256:"));
+        let expires = download["expiresAt"].as_str().unwrap();
+        assert!(expires.ends_with('Z') && expires.len() == 20, "{expires}");
+        // The link works, and its bytes are the digest it announced.
+        let zip = app.handle(&crate::http::HttpRequest::new("GET", &url["http://localhost:8787".len()..]));
+        assert_eq!(zip.status, 200);
+        assert_eq!(skillport_sources::sha256_digest(&zip.body), download["sha256"]);
+
+        assert_eq!(
+            s["resources"],
+            json!([
+                "skill://example/brand-kit/brand-voice/SKILL.md",
+                "skill://example/brand-kit/brand-voice/assets/logo.png"
+            ])
+        );
+        assert_eq!(r["content"][1]["type"], "resource_link");
+    }
+
+    #[test]
+    fn fetch_skill_names() {
+        let app = app_with(&[]);
+        for name in [
+            "brand-kit@example/brand-voice",
+            "brand-kit/brand-voice",
+            "brand-kit@example",
+            "brand-kit",
+            " brand-voice ",
+        ] {
+            let r = call(&app, "fetch_skill", json!({"name": name}));
+            assert_eq!(r["structuredContent"]["name"], "brand-kit@example/brand-voice", "{name}: {r:#}");
+        }
+        // A plugin with several skills must be narrowed down, and the message says how.
+        let e = error_text(&call(&app, "fetch_skill", json!({"name": "writing-tools@example"})));
+        assert!(e.contains("has 2 skills"), "{e}");
+        assert!(
+            e.contains("writing-tools@example/conventional-commits")
+                && e.contains("writing-tools@example/release-notes"),
+            "{e}"
+        );
+        // Unknown names point at list_plugins.
+        for name in ["nope", "nope@example", "brand-kit@example/nope", "nope/brand-voice"] {
+            let e = error_text(&call(&app, "fetch_skill", json!({"name": name})));
+            assert!(
+                e.contains("list_plugins") || e.contains("its skills: brand-kit@example/brand-voice"),
+                "{name}: {e}"
+            );
+        }
+        // Bad arguments are tool errors too.
+        assert!(error_text(&call(&app, "fetch_skill", json!({}))).contains("missing required argument `name`"));
+        assert!(
+            error_text(&call(&app, "fetch_skill", json!({"name": "brand-voice", "surface": "tv"}))).contains("surface")
+        );
+    }
+
+    #[test]
+    fn fetch_skill_ambiguity_lists_candidates() {
+        let app = app_with(&[(
+            "SKILLPORT_MARKETPLACES",
+            r#"[{id="one",kind="bundled",location="marketplace"},{id="two",kind="bundled",location="marketplace"}]"#,
+        )]);
+        let e = error_text(&call(&app, "fetch_skill", json!({"name": "brand-voice"})));
+        assert!(e.contains("ambiguous"), "{e}");
+        assert!(e.contains("brand-kit@one/brand-voice") && e.contains("brand-kit@two/brand-voice"), "{e}");
+        let e = error_text(&call(&app, "fetch_skill", json!({"name": "brand-kit/brand-voice"})));
+        assert!(e.contains("brand-kit@one") && e.contains("brand-kit@two"), "{e}");
+        let r = call(&app, "fetch_skill", json!({"name": "brand-kit@two/brand-voice"}));
+        assert_eq!(r["structuredContent"]["name"], "brand-kit@two/brand-voice");
+    }
+
+    #[test]
+    fn install_text_per_surface() {
+        let app = app_with(&[]);
+        let install = |surface: Option<Surface>, args: Value| {
+            call_on(&app, surface, "fetch_skill", args)["structuredContent"]["install"].as_str().unwrap().to_string()
+        };
+        let web = install(Some(Surface::ClaudeAi), json!({"name": "brand-voice"}));
+        assert!(web.starts_with("Download brand-voice.skill") && web.contains("valid 15 minutes"), "{web}");
+        assert!(web.contains("Settings > Capabilities > Skills"), "{web}");
+        assert_eq!(install(Some(Surface::ClaudeDesktop), json!({"name": "brand-voice"})), web);
+        // The argument wins over the client's surface.
+        let code = install(Some(Surface::ClaudeAi), json!({"name": "brand-voice", "surface": "claude-code"}));
+        // A bundled marketplace cannot be added to Claude Code: only the copy remains.
+        assert_eq!(code, "Copy the files into `~/.claude/skills/brand-voice/`.");
+        let unknown = install(None, json!({"name": "brand-voice"}));
+        assert!(
+            unknown.contains("Claude.ai or Claude Desktop: download") && unknown.contains("Claude Code: copy"),
+            "{unknown}"
+        );
+    }
+
+    #[test]
+    fn claude_code_is_told_to_add_a_git_marketplace() {
+        let app = app_with(&[]);
+        let cfg = app.config.as_ref().unwrap().clone();
+        let mut cfg = cfg;
+        cfg.marketplaces[0].kind = SourceKind::Github;
+        cfg.marketplaces[0].location = "acme/plugins".into();
+        let ctx = Context { config: &cfg, catalogue: &app.catalogue, client_surface: None, headers: &[] };
+        let r = Call { ctx: &ctx, surface: Some(Surface::ClaudeCode) }
+            .call(&json!({"name": "fetch_skill", "arguments": {"name": "brand-voice"}}))
+            .unwrap();
+        assert_eq!(
+            r["structuredContent"]["install"],
+            "Run `/plugin marketplace add acme/plugins` then `/plugin install brand-kit@skillport-example`, or copy \
+             the files into `~/.claude/skills/brand-voice/`."
+        );
+    }
+
+    #[test]
+    fn fetch_skill_omits_the_largest_contents_over_the_limit() {
+        let app = app_with(&[]);
+        let p = app.catalogue.find("brand-kit@example").unwrap();
+        let skill = &p.plugin.skills[0];
+        let cfg = app.config.as_ref().unwrap();
+        let ctx = Context { config: cfg, catalogue: &app.catalogue, client_surface: None, headers: &[] };
+        // Shrink the effective limit by padding: call through the real function, then check the invariant on a
+        // skill whose logo alone is over the cap (built by hand).
+        let mut files = p.marketplace.files.clone();
+        let big = "x".repeat(MAX_RESULT_CHARS);
+        files.insert(&format!("{}/references/big.md", skill.dir), big.clone().into_bytes()).unwrap();
+        let mut big_skill = skill.clone();
+        big_skill.files.push(skillport_sources::SkillFile {
+            path: "references/big.md".into(),
+            size: big.len() as u64,
+            sha256: skillport_sources::sha256_digest(big.as_bytes()),
+        });
+        let mut catalogue = crate::catalogue::Catalogue::default();
+        let mut entry_plugin = p.plugin.clone();
+        entry_plugin.skills = vec![big_skill];
+        let mut loaded = p.marketplace.loaded.clone().unwrap();
+        loaded.plugins = vec![entry_plugin];
+        catalogue.marketplaces.push(crate::catalogue::MarketplaceEntry {
+            id: "example".into(),
+            kind: "bundled",
+            revision: p.marketplace.revision.clone(),
+            loaded: Ok(loaded),
+            files,
+            fetched_at: None,
+            error: None,
+        });
+        let ctx = Context { catalogue: &catalogue, ..ctx };
+        let r = Call { ctx: &ctx, surface: None }
+            .call(&json!({"name": "fetch_skill", "arguments": {"name": "brand-voice"}}))
+            .unwrap();
+        assert_eq!(r["isError"], false, "{}", r["content"][0]["text"]);
+        assert!(r.to_string().len() < MAX_RESULT_CHARS + 10_000);
+        let files = r["structuredContent"]["files"].as_array().unwrap();
+        let big = files.iter().find(|f| f["path"] == "references/big.md").unwrap();
+        assert!(big.get("content").is_none());
+        assert_eq!(big["omitted"], "too large; read it at skill://example/brand-kit/brand-voice/references/big.md");
+        assert_eq!(big["encoding"], "utf-8");
+        assert!(files.iter().filter(|f| f["path"] != "references/big.md").all(|f| f.get("content").is_some()));
+    }
+
+    #[test]
+    fn check_updates_statuses() {
+        let app = app_with(&[]);
+        let fetched = call(&app, "fetch_skill", json!({"name": "brand-voice"}))["structuredContent"].clone();
+        let (version, digest) = (fetched["version"].as_str().unwrap(), fetched["digest"].as_str().unwrap());
+        let r = call(
+            &app,
+            "check_updates",
+            json!({"installed": [
+                {"name": "brand-kit@example/brand-voice", "version": version, "digest": digest},
+                {"name": "brand-kit@example/brand-voice", "version": "0.2.0"},
+                {"name": "brand-kit@example/brand-voice", "version": version, "digest": "sha256:0000"},
+                {"name": "made-up@example"},
+                {"name": "writing-tools@example", "version": "1.2.0"},
+            ]}),
+        );
+        assert_eq!(r["isError"], false, "{r:#}");
+        let s = &r["structuredContent"];
+        let statuses: Vec<&str> =
+            s["results"].as_array().unwrap().iter().map(|x| x["status"].as_str().unwrap()).collect();
+        assert_eq!(statuses, ["up_to_date", "update_available", "update_available", "removed", "up_to_date"]);
+        assert_eq!(s["results"][1]["reason"], "version");
+        assert_eq!(s["results"][1]["latestVersion"], "0.3.1");
+        assert_eq!(s["results"][2]["reason"], "content");
+        assert_eq!(s["results"][3]["reason"], "not_in_catalogue");
+        assert_eq!(s["results"][0]["qualifiedName"], "brand-kit@example/brand-voice");
+        assert_eq!(
+            s["summary"],
+            json!({"upToDate": 2, "updateAvailable": 2, "removed": 1, "ambiguous": 0, "unknown": 0})
+        );
+        assert!(s["results"].as_array().unwrap().iter().all(|x| !x["detail"].as_str().unwrap().is_empty()));
+    }
+
+    #[test]
+    fn check_updates_refuses_bad_shapes_as_tool_errors() {
+        let app = app_with(&[]);
+        let too_many: Vec<Value> = (0..=MAX_INSTALLED).map(|i| json!({"name": format!("p{i}")})).collect();
+        for (args, expect) in [
+            (json!({}), "missing required argument `installed`"),
+            (json!({"installed": "brand-kit"}), "must be of type array"),
+            (json!({"installed": []}), "1 to 200 items"),
+            (json!({"installed": too_many}), "1 to 200 items, got 201"),
+            (json!({"installed": ["brand-kit"]}), "must be of type object"),
+            (json!({"installed": [{"version": "1"}]}), "`installed[0].name` is required"),
+            (json!({"installed": [{"name": ""}]}), "`installed[0].name` is required"),
+            (json!({"installed": [{"name": "a", "version": 1}]}), "`installed[0].version` must be a string"),
+            (json!({"installed": [{"name": "a", "sha": "x"}]}), "unknown key `sha`"),
+        ] {
+            let e = error_text(&call(&app, "check_updates", args.clone()));
+            assert!(e.contains(expect), "{args}: {e}");
+        }
+        // 200 items fit the result limit.
+        let many: Vec<Value> =
+            (0..MAX_INSTALLED).map(|_| json!({"name": "brand-kit@example/brand-voice", "version": "0.3.1"})).collect();
+        let r = call(&app, "check_updates", json!({"installed": many}));
+        assert_eq!(r["isError"], false);
+        assert!(r.to_string().len() <= MAX_RESULT_CHARS, "{} chars", r.to_string().len());
+        assert_eq!(r["structuredContent"]["results"].as_array().unwrap().len(), MAX_INSTALLED);
+        assert!(r["content"][0]["text"].as_str().unwrap().starts_with("200 up to date."));
+        let e = error_text(&call(&app, "check_updates", json!({"installed": [{"name": "x".repeat(300)}]})));
+        assert!(e.contains("over 256 characters"), "{e}");
     }
 }

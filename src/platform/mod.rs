@@ -3,11 +3,13 @@
 //! streams in a Durable Object (`sse`).
 
 mod sse;
+mod upstream;
 
 use crate::app::Action;
+use crate::catalogue::refresh::{self, MemoryStore, SnapshotStore};
 use crate::http::{HttpRequest, HttpResponse};
 use crate::App;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
@@ -15,6 +17,28 @@ use worker::{console_error, console_log, event, Context, Env, Request, Response,
 
 thread_local! {
     static APP: RefCell<Option<Rc<App>>> = const { RefCell::new(None) };
+    static REFRESHING: Cell<bool> = const { Cell::new(false) };
+    /// A refresh was asked for while one ran: it may have looked upstream before the change that prompted it.
+    static AGAIN: Cell<bool> = const { Cell::new(false) };
+    /// Without a KV binding, last good copies live as long as the isolate.
+    static MEMORY: Rc<MemoryStore> = Rc::new(MemoryStore::default());
+}
+
+/// KV binding holding last good copies of marketplaces.
+const KV_BINDING: &str = "CATALOGUE";
+
+fn now_unix() -> u64 {
+    (js_sys::Date::now() / 1000.0) as u64
+}
+
+async fn with_store<T>(env: &Env, f: impl AsyncFnOnce(&dyn SnapshotStore) -> T) -> T {
+    match env.kv(KV_BINDING) {
+        Ok(kv) => f(&upstream::KvStore(kv)).await,
+        Err(_) => {
+            let mem = MEMORY.with(|m| m.clone());
+            f(mem.as_ref()).await
+        }
+    }
 }
 
 /// Every string binding (vars and secrets) of the Worker. figment's `Env` provider cannot be used: a Worker has no
@@ -38,7 +62,10 @@ pub(crate) async fn app(env: &Env) -> Rc<App> {
     if let Some(app) = APP.with(|a| a.borrow().clone()) {
         return app;
     }
-    let app = Rc::new(App::from_env(&string_bindings(env)).await);
+    let config = crate::config::load_embedded(&string_bindings(env));
+    let app = Rc::new(
+        with_store(env, async |store| App::build(config, None, &upstream::WorkerFetch, store, now_unix()).await).await,
+    );
     let line = app.start_log_line();
     if app.config.is_ok() {
         console_log!("{line}");
@@ -93,9 +120,47 @@ pub(crate) fn to_worker(resp: HttpResponse) -> Result<Response> {
     Ok(r.with_status(resp.status).with_headers(headers))
 }
 
+/// Refreshes the catalogue and swaps it in; requests in flight keep the copy they started with.
+async fn refresh(env: Env) {
+    if REFRESHING.with(|r| r.replace(true)) {
+        AGAIN.with(|a| a.set(true));
+        return;
+    }
+    loop {
+        AGAIN.with(|a| a.set(false));
+        let current = app(&env).await;
+        let Ok(cfg) = &current.config else { break };
+        let next = with_store(&env, async |store| {
+            App::build(Ok(cfg.clone()), Some(&current.catalogue), &upstream::WorkerFetch, store, now_unix()).await
+        })
+        .await;
+        for m in &next.catalogue.marketplaces {
+            if let Some(e) = &m.error {
+                console_error!("skillport: refresh of marketplace {} failed, serving the last good copy: {e}", m.id);
+            }
+        }
+        APP.with(|a| *a.borrow_mut() = Some(Rc::new(next)));
+        if !AGAIN.with(|a| a.get()) {
+            break;
+        }
+    }
+    REFRESHING.with(|r| r.set(false));
+}
+
+#[event(scheduled)]
+async fn scheduled(_event: worker::ScheduledEvent, env: Env, _ctx: worker::ScheduleContext) {
+    refresh(env).await;
+}
+
 #[event(fetch)]
-async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
+async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<Response> {
     let app = app(&env).await;
+    // A due refresh runs after the response, never on the request path.
+    if let Ok(cfg) = &app.config {
+        if refresh::due(&app.catalogue, cfg, now_unix()) {
+            ctx.wait_until(refresh(env.clone()));
+        }
+    }
     let max_body = app.config.as_ref().map(|c| c.server.max_body_bytes).unwrap_or(1 << 20);
     let hreq = match to_http(&mut req, max_body).await {
         Ok(h) => h,

@@ -64,7 +64,7 @@ def test_typescript_sdk(worker):
     proc = run_peer(["clients/ts-client.mjs", worker.base + "/mcp"])
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert out["tools"] == ["list_plugins", "get_plugin"]
+    assert out["tools"] == ["list_plugins", "get_plugin", "fetch_skill", "check_updates"]
     assert out["total"] == 3
     assert out["logoSha256"] == hashlib.sha256(LOGO.read_bytes()).hexdigest()
 
@@ -75,7 +75,7 @@ def test_mcp_remote_over_stdio(worker):
                     timeout=90, env=dict(os.environ, MCP_REMOTE_CONFIG_DIR=str(ROOT / ".wrangler" / "mcp-remote")))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert out["tools"] == ["list_plugins", "get_plugin"]
+    assert out["tools"] == ["list_plugins", "get_plugin", "fetch_skill", "check_updates"]
     assert out["total"] == 3
     assert out["text"].startswith("# Commit types")
 

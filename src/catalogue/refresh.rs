@@ -1,0 +1,362 @@
+//! Keeping the catalogue current without ever being down because an upstream is.
+//!
+//! Each marketplace is a snapshot (revision, fetch time, files). A refresh asks the source with the previous
+//! revision, so an unchanged marketplace costs one conditional request; a changed one replaces the snapshot and is
+//! saved to the store (KV on Workers) as the last good copy; a failure keeps serving the previous snapshot and says
+//! how old it is. Tool calls never wait for this: the platform runs refreshes off the request path.
+
+use super::{Catalogue, MarketplaceEntry};
+use crate::config::{Config, MarketplaceConfig, SourceKind};
+use async_trait::async_trait;
+use sha2::{Digest, Sha256};
+use skillport_sources::archive::Limits;
+use skillport_sources::bundled::BundledSource;
+use skillport_sources::github::{GithubConfig, GithubRepo, GithubSource};
+use skillport_sources::gitlab::{GitlabAuth, GitlabConfig, GitlabProject, GitlabSource};
+use skillport_sources::http::{HttpClient, Secret};
+use skillport_sources::https::{HttpsConfig, HttpsSource};
+use skillport_sources::load::load_marketplace;
+use skillport_sources::remote::GitRef;
+use skillport_sources::{Fetched, FileSet, MarketplaceSource};
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+/// Where last good copies live between isolates: KV on Workers, memory in tests and the admin CLI.
+#[async_trait(?Send)]
+pub trait SnapshotStore {
+    async fn load(&self, key: &str) -> Option<Vec<u8>>;
+    async fn save(&self, key: &str, bytes: Vec<u8>);
+}
+
+/// The in-memory store: a real store, used natively.
+#[derive(Default)]
+pub struct MemoryStore {
+    map: RefCell<HashMap<String, Vec<u8>>>,
+}
+
+#[async_trait(?Send)]
+impl SnapshotStore for MemoryStore {
+    async fn load(&self, key: &str) -> Option<Vec<u8>> {
+        self.map.borrow().get(key).cloned()
+    }
+    async fn save(&self, key: &str, bytes: Vec<u8>) {
+        self.map.borrow_mut().insert(key.to_string(), bytes);
+    }
+}
+
+/// One marketplace as last fetched.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    pub revision: String,
+    pub fetched_at: u64,
+    pub files: FileSet,
+}
+
+const MAGIC: &[u8; 4] = b"SPS1";
+
+impl Snapshot {
+    /// A compact length-prefixed encoding: KV values are bytes, and JSON with base64 would cost a third more.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64 + self.files.iter().map(|(p, b)| p.len() + b.len() + 8).sum::<usize>());
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&self.fetched_at.to_le_bytes());
+        put(&mut out, self.revision.as_bytes());
+        out.extend_from_slice(&(self.files.len() as u32).to_le_bytes());
+        for (path, bytes) in self.files.iter() {
+            put(&mut out, path.as_bytes());
+            put(&mut out, bytes);
+        }
+        out
+    }
+
+    /// `None` for anything that is not a whole, well-formed snapshot; a damaged copy is ignored, never trusted.
+    pub fn decode(bytes: &[u8]) -> Option<Snapshot> {
+        let mut r = Reader { bytes, pos: 0 };
+        if r.take(4)? != MAGIC {
+            return None;
+        }
+        let fetched_at = u64::from_le_bytes(r.take(8)?.try_into().ok()?);
+        let revision = String::from_utf8(r.chunk()?.to_vec()).ok()?;
+        let count = u32::from_le_bytes(r.take(4)?.try_into().ok()?);
+        let mut files = FileSet::new();
+        for _ in 0..count {
+            let path = std::str::from_utf8(r.chunk()?).ok()?.to_string();
+            let data = r.chunk()?.to_vec();
+            files.insert(&path, data).ok()?;
+        }
+        (r.pos == bytes.len()).then_some(Snapshot { revision, fetched_at, files })
+    }
+}
+
+fn put(out: &mut Vec<u8>, b: &[u8]) {
+    out.extend_from_slice(&(b.len() as u32).to_le_bytes());
+    out.extend_from_slice(b);
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let end = self.pos.checked_add(n)?;
+        let s = self.bytes.get(self.pos..end)?;
+        self.pos = end;
+        Some(s)
+    }
+    fn chunk(&mut self) -> Option<&'a [u8]> {
+        let n = u32::from_le_bytes(self.take(4)?.try_into().ok()?) as usize;
+        self.take(n)
+    }
+}
+
+/// The store key of a marketplace: its id plus everything that says where it is read from, so a configuration
+/// change never serves the old location's copy.
+pub fn store_key(m: &MarketplaceConfig) -> String {
+    let mut h = Sha256::new();
+    for part in [
+        m.kind.as_str(),
+        &m.location,
+        m.git_ref.as_deref().unwrap_or(""),
+        m.api_base.as_ref().map(|u| u.as_str()).unwrap_or(""),
+    ] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    let hex: String = h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect();
+    format!("marketplace:{}:{hex}", m.id)
+}
+
+/// The source for one configured marketplace; bundled ones come from the files embedded at build time.
+pub fn source_for<'c>(
+    m: &MarketplaceConfig,
+    client: &'c dyn HttpClient,
+    max_file_bytes: u64,
+) -> Result<Box<dyn MarketplaceSource + 'c>, String> {
+    let limits = Limits { max_file_bytes, ..Limits::default() };
+    let git_ref =
+        |r: &Option<String>| r.as_ref().map(|r| GitRef::new(r.clone())).transpose().map_err(|e| e.to_string());
+    let token = m.token.as_ref().map(|t| Secret::new(t.expose()));
+    Ok(match m.kind {
+        SourceKind::Bundled => {
+            let files = crate::app::bundled_files(&m.location)
+                .ok_or_else(|| format!("no bundled marketplace `{}` is embedded in this build", m.location))?;
+            Box::new(BundledSource::new(files))
+        }
+        SourceKind::Github => {
+            let mut c =
+                GithubConfig::new(GithubRepo::parse(&m.location).map_err(|e| e.to_string())?).with_limits(limits);
+            if let Some(base) = &m.api_base {
+                c = c.with_api_base(base.as_str().trim_end_matches('/'));
+            }
+            if let Some(r) = git_ref(&m.git_ref)? {
+                c = c.with_ref(r);
+            }
+            if let Some(t) = token {
+                c = c.with_token(t);
+            }
+            Box::new(GithubSource::new(c, client))
+        }
+        SourceKind::Gitlab => {
+            let mut c =
+                GitlabConfig::new(GitlabProject::parse(&m.location).map_err(|e| e.to_string())?).with_limits(limits);
+            if let Some(base) = &m.api_base {
+                c = c.with_api_base(base.as_str().trim_end_matches('/'));
+            }
+            if let Some(r) = git_ref(&m.git_ref)? {
+                c = c.with_ref(r);
+            }
+            if let Some(t) = token {
+                c = c.with_auth(GitlabAuth::PrivateToken(t));
+            }
+            Box::new(GitlabSource::new(c, client))
+        }
+        SourceKind::Https => {
+            let mut c = HttpsConfig::new(m.location.clone()).map_err(|e| e.to_string())?.with_limits(limits);
+            if let Some(t) = token {
+                c = c.with_header("authorization", Secret::new(format!("Bearer {}", t.expose())));
+            }
+            Box::new(HttpsSource::new(c, client))
+        }
+    })
+}
+
+fn entry(m: &MarketplaceConfig, snap: Snapshot, error: Option<String>) -> MarketplaceEntry {
+    MarketplaceEntry {
+        id: m.id.to_string(),
+        kind: m.kind.as_str(),
+        revision: Some(snap.revision),
+        loaded: load_marketplace(&snap.files).map_err(|e| e.to_string()),
+        files: snap.files,
+        fetched_at: Some(snap.fetched_at),
+        error,
+    }
+}
+
+fn snapshot_of(e: &MarketplaceEntry) -> Option<Snapshot> {
+    Some(Snapshot { revision: e.revision.clone()?, fetched_at: e.fetched_at?, files: e.files.clone() })
+}
+
+/// Brings one marketplace up to date. `previous` is what this isolate serves now; without it the store's last good
+/// copy is used, and when that is younger than `max_age` no upstream request is made at all.
+pub async fn refresh_one(
+    m: &MarketplaceConfig,
+    previous: Option<&MarketplaceEntry>,
+    client: &dyn HttpClient,
+    store: &dyn SnapshotStore,
+    now: u64,
+    max_age: u64,
+    max_file_bytes: u64,
+) -> MarketplaceEntry {
+    let key = store_key(m);
+    let mut last = previous.and_then(snapshot_of);
+    if last.is_none() {
+        last = store.load(&key).await.and_then(|b| Snapshot::decode(&b));
+        if let Some(s) = &last {
+            if now.saturating_sub(s.fetched_at) < max_age {
+                return entry(m, s.clone(), None);
+            }
+        }
+    }
+    let source = match source_for(m, client, max_file_bytes) {
+        Ok(s) => s,
+        Err(e) => return failed(m, last, e),
+    };
+    match source.fetch(last.as_ref().map(|s| s.revision.as_str())).await {
+        // Not saved again: KV writes are metered, and a stored copy that looks old costs one conditional request.
+        Ok(Fetched::NotModified) => match last {
+            Some(mut s) => {
+                s.fetched_at = now;
+                entry(m, s, None)
+            }
+            None => failed(m, None, "the source answered not-modified, but no copy is at hand".into()),
+        },
+        Ok(Fetched::Tree { revision, files }) => {
+            let snap = Snapshot { revision, fetched_at: now, files };
+            // Only a tree whose marketplace.json loads becomes the last good copy.
+            if let Err(e) = load_marketplace(&snap.files) {
+                return failed(m, last, format!("the new revision {} is not a valid marketplace: {e}", snap.revision));
+            }
+            // Bundled marketplaces are in the binary already.
+            if m.kind != SourceKind::Bundled {
+                store.save(&key, snap.encode()).await;
+            }
+            entry(m, snap, None)
+        }
+        Err(e) => failed(m, last, e.to_string()),
+    }
+}
+
+fn failed(m: &MarketplaceConfig, last: Option<Snapshot>, error: String) -> MarketplaceEntry {
+    match last {
+        Some(s) => entry(m, s, Some(error)),
+        None => MarketplaceEntry {
+            id: m.id.to_string(),
+            kind: m.kind.as_str(),
+            revision: None,
+            loaded: Err(error.clone()),
+            files: FileSet::new(),
+            fetched_at: None,
+            error: Some(error),
+        },
+    }
+}
+
+/// Brings every configured marketplace up to date, concurrently.
+pub async fn refresh_all(
+    cfg: &Config,
+    previous: Option<&Catalogue>,
+    client: &dyn HttpClient,
+    store: &dyn SnapshotStore,
+    now: u64,
+) -> Catalogue {
+    let max_age = cfg.catalogue.refresh_seconds;
+    let futures = cfg.marketplaces.iter().map(|m| {
+        let prev = previous.and_then(|c| c.marketplaces.iter().find(|e| e.id == m.id.as_str()));
+        refresh_one(m, prev, client, store, now, max_age, cfg.catalogue.max_file_bytes)
+    });
+    Catalogue { marketplaces: futures_util::future::join_all(futures).await }
+}
+
+/// True when any marketplace is older than the refresh interval.
+pub fn due(catalogue: &Catalogue, cfg: &Config, now: u64) -> bool {
+    catalogue.marketplaces.iter().any(|m| match m.fetched_at {
+        Some(t) => now.saturating_sub(t) >= cfg.catalogue.refresh_seconds,
+        None => true,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::block_on;
+    use skillport_sources::http::{HttpError, HttpRequest, HttpResponse};
+    use std::cell::Cell;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn snapshots_round_trip_and_reject_damage() {
+        let mut files = FileSet::new();
+        files.insert("a/b.md", b"hello".to_vec()).unwrap();
+        files.insert("c.bin", vec![0, 1, 2, 255]).unwrap();
+        let s = Snapshot { revision: "abc;e=\"x\"".into(), fetched_at: 42, files };
+        let bytes = s.encode();
+        assert_eq!(Snapshot::decode(&bytes), Some(s));
+        for cut in [0, 3, 4, 12, bytes.len() - 1] {
+            assert_eq!(Snapshot::decode(&bytes[..cut]), None, "{cut}");
+        }
+        let mut extra = bytes.clone();
+        extra.push(0);
+        assert_eq!(Snapshot::decode(&extra), None);
+    }
+
+    /// A real HTTP client would need a server; this one answers like a GitHub that is down, and counts.
+    struct Down(Cell<usize>);
+    #[async_trait::async_trait(?Send)]
+    impl HttpClient for Down {
+        async fn send(&self, _req: HttpRequest) -> Result<HttpResponse, HttpError> {
+            self.0.set(self.0.get() + 1);
+            Ok(HttpResponse::new(503))
+        }
+    }
+
+    fn cfg(env: &[(&str, &str)]) -> Config {
+        let env: BTreeMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        crate::config::load_embedded(&env).unwrap()
+    }
+
+    #[test]
+    fn stale_if_error_serves_the_stored_copy_and_says_so() {
+        let cfg = cfg(&[("SKILLPORT_MARKETPLACES", r#"[{id="gh",kind="github",location="acme/plugins"}]"#)]);
+        let m = &cfg.marketplaces[0];
+        let store = MemoryStore::default();
+        // A copy saved an hour ago by another isolate (the example marketplace's files stand in for the repo).
+        let files = crate::app::bundled_files("marketplace").unwrap();
+        let snap = Snapshot { revision: "sha1".into(), fetched_at: 1000, files };
+        block_on(store.save(&store_key(m), snap.encode()));
+        let client = Down(Cell::new(0));
+        let now = 1000 + 3600;
+        let e = block_on(refresh_one(m, None, &client, &store, now, 300, 1 << 20));
+        assert_eq!(client.0.get(), 1, "one request to learn the upstream is down");
+        assert_eq!(e.loaded.as_ref().unwrap().plugins.len(), 3);
+        assert_eq!(e.fetched_at, Some(1000));
+        assert!(e.error.as_deref().unwrap().contains("503"), "{:?}", e.error);
+        // A fresh stored copy is used with no upstream request at all.
+        let client = Down(Cell::new(0));
+        let e = block_on(refresh_one(m, None, &client, &store, 1100, 300, 1 << 20));
+        assert_eq!((client.0.get(), e.error.is_none()), (0, true));
+        // Nothing stored and upstream down: the marketplace is reported, not fatal.
+        let empty = MemoryStore::default();
+        let e = block_on(refresh_one(m, None, &Down(Cell::new(0)), &empty, now, 300, 1 << 20));
+        assert!(e.loaded.is_err());
+    }
+
+    #[test]
+    fn store_keys_change_with_location() {
+        let a = cfg(&[("SKILLPORT_MARKETPLACES", r#"[{id="gh",kind="github",location="acme/plugins"}]"#)]);
+        let b = cfg(&[("SKILLPORT_MARKETPLACES", r#"[{id="gh",kind="github",location="acme/other"}]"#)]);
+        assert_ne!(store_key(&a.marketplaces[0]), store_key(&b.marketplaces[0]));
+        assert!(store_key(&a.marketplaces[0]).starts_with("marketplace:gh:"));
+    }
+}

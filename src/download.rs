@@ -1,0 +1,271 @@
+//! `GET /download/<token>`: one skill as a `.skill` ZIP, through a signed, short-lived link that `fetch_skill` hands
+//! out, so a user of Claude.ai or Claude Desktop can upload it in Settings > Capabilities > Skills.
+//!
+//! Downloads are deliberately NOT behind the MCP sign-in: the browser that follows the link carries no bearer token.
+//! The signed token is the capability. It names one skill at one content digest, is signed with this deployment's
+//! key (HMAC-SHA256, `server.download_key_secret`) and expires after `server.download_ttl_seconds` (15 minutes by
+//! default), so a leaked link gives access to that one skill's bytes, as they were when the link was issued, for
+//! minutes. A link whose skill has changed since is refused rather than serving other bytes than it promised.
+//!
+//! Not for: deciding who may fetch which skill (the MCP tool call that issues the link does), or the ZIP format
+//! (`catalogue::package`).
+
+use crate::catalogue::package::{self, DownloadError};
+use crate::catalogue::{Catalogue, PluginRef};
+use crate::config::{AuthConfig, Config};
+use crate::http::HttpResponse;
+use sha2::{Digest, Sha256};
+use skillport_sources::Skill;
+
+/// The path prefix of download links, as the routing table matches it.
+pub const PREFIX: &str = "/download/";
+
+/// The development key's seed: `local` only ever serves loopback, so a key anyone can derive protects nothing worth
+/// a secret, and saves a developer from creating one.
+const DEV_KEY_SEED: &[u8] = b"skillport: local development download key (loopback only)";
+
+/// The key links are signed with: the configured secret, else (with the `local` provider only) the development key.
+/// `None` when neither applies, which configuration validation already refuses.
+pub fn signing_key(cfg: &Config) -> Option<Vec<u8>> {
+    if let Some(key) = &cfg.server.download_key {
+        return Some(key.expose().as_bytes().to_vec());
+    }
+    matches!(cfg.auth, AuthConfig::Local { .. }).then(|| Sha256::digest(DEV_KEY_SEED).to_vec())
+}
+
+/// Largest `.skill` served: the largest file this deployment serves at all (`catalogue.max_file_bytes`).
+pub fn max_bytes(cfg: &Config) -> u64 {
+    cfg.catalogue.max_file_bytes
+}
+
+/// A download link for one skill.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    pub url: String,
+    pub expires: u64,
+    pub file_name: String,
+    /// `sha256:` of the ZIP's bytes (the archive is deterministic, so the download has exactly this digest).
+    pub sha256: String,
+}
+
+/// Builds the link (and, to learn its digest, the archive) for a skill of `plugin`, valid from `now` for the
+/// configured time. The error is a sentence for the model.
+pub fn link(cfg: &Config, plugin: &PluginRef<'_>, skill: &Skill, now: u64) -> Result<Link, String> {
+    let key = signing_key(cfg)
+        .ok_or("no download key is configured (server.download_key_secret), so no download link can be signed")?;
+    let zip = package::build_skill_zip(&plugin.marketplace.files, skill, max_bytes(cfg)).map_err(|e| e.to_string())?;
+    let file_name =
+        package::package_file_name(skill).ok_or_else(|| format!("skill `{}` has no usable name", skill.name))?;
+    let expires = now.saturating_add(cfg.server.download_ttl_seconds);
+    let token = package::sign_download(&key, &plugin.qualified_name(), &skill.name, &skill.digest, expires);
+    let url = cfg.server.public_url.join(&format!("{PREFIX}{token}")).map_err(|e| e.to_string())?;
+    Ok(Link { url: url.to_string(), expires, file_name, sha256: skillport_sources::sha256_digest(&zip) })
+}
+
+/// Answers `GET /download/<token>` (`path` is the request path) for the routing table.
+pub fn serve(cfg: &Config, catalogue: &Catalogue, path: &str) -> HttpResponse {
+    let token = path.strip_prefix(PREFIX).unwrap_or("");
+    let key = signing_key(cfg).unwrap_or_default();
+    handle(catalogue, &key, token, crate::clock::now_unix(), max_bytes(cfg))
+}
+
+/// Verifies `token`, finds its skill and answers with the skill's `.skill` ZIP. Refused: a bad signature or garbage
+/// (403), an expired link or a skill that changed or left the catalogue since the link was issued (410). Pure, and
+/// never panics, whatever the token.
+pub fn handle(catalogue: &Catalogue, key: &[u8], token: &str, now: u64, max_bytes: u64) -> HttpResponse {
+    let claim = match package::verify_download(key, token, now) {
+        Ok(claim) => claim,
+        Err(DownloadError::Expired) => {
+            return refuse(410, "this download link has expired; ask Claude to fetch the skill again for a new link")
+        }
+        Err(_) => return refuse(403, "this download link is not valid; ask Claude to fetch the skill again"),
+    };
+    let gone = || {
+        refuse(
+            410,
+            &format!(
+                "{}/{} is no longer served by this connector; ask Claude to look for it again",
+                claim.plugin, claim.skill
+            ),
+        )
+    };
+    let Ok(plugin) = catalogue.find(&claim.plugin) else { return gone() };
+    if !plugin.plugin.status.is_servable() {
+        return gone();
+    }
+    let Some(skill) = plugin.plugin.skills.iter().find(|s| s.name == claim.skill) else { return gone() };
+    if skill.digest != claim.digest {
+        return refuse(
+            410,
+            &format!(
+                "{}/{} has changed since this link was issued; ask Claude to fetch the skill again for a link to the \
+                 current version",
+                claim.plugin, claim.skill
+            ),
+        );
+    }
+    let (zip, file_name) = match (
+        package::build_skill_zip(&plugin.marketplace.files, skill, max_bytes),
+        package::package_file_name(skill),
+    ) {
+        (Ok(zip), Some(name)) => (zip, name),
+        (Err(e), _) => return refuse(500, &format!("the skill could not be packaged: {e}")),
+        (_, None) => return refuse(500, "the skill has no usable name to package it under"),
+    };
+    HttpResponse::new(200)
+        .header("content-type", "application/zip")
+        // `file_name` is a valid skill name or a folder name from the tree: no quote, slash or control character.
+        .header("content-disposition", &format!("attachment; filename=\"{}\"", file_name.replace(['"', '\\'], "_")))
+        .header("cache-control", "private, max-age=0")
+        .header("x-content-type-options", "nosniff")
+        .body(zip)
+}
+
+fn refuse(status: u16, reason: &str) -> HttpResponse {
+    HttpResponse::text(status, &format!("{reason}\n")).header("cache-control", "no-store")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::block_on;
+    use crate::App;
+    use std::collections::BTreeMap;
+    use std::io::{Cursor, Read};
+
+    const LOGO: &[u8] = include_bytes!("../examples/marketplace/plugins/brand-kit/skills/brand-voice/assets/logo.png");
+    const SKILL_MD: &[u8] = include_bytes!("../examples/marketplace/plugins/brand-kit/skills/brand-voice/SKILL.md");
+    const NOW: u64 = 1_800_000_000;
+
+    fn app() -> App {
+        block_on(App::from_env(&BTreeMap::new()))
+    }
+
+    fn key(app: &App) -> Vec<u8> {
+        signing_key(app.config.as_ref().unwrap()).unwrap()
+    }
+
+    fn brand_voice_digest(app: &App) -> String {
+        let p = app.catalogue.find("brand-kit@example").unwrap();
+        p.plugin.skills.iter().find(|s| s.name == "brand-voice").unwrap().digest.clone()
+    }
+
+    fn text(r: &HttpResponse) -> String {
+        String::from_utf8_lossy(&r.body).into_owned()
+    }
+
+    #[test]
+    fn a_valid_link_serves_the_skill_zip() {
+        let app = app();
+        let cfg = app.config.as_ref().unwrap();
+        let p = app.catalogue.find("brand-kit@example").unwrap();
+        let skill = p.plugin.skills.iter().find(|s| s.name == "brand-voice").unwrap();
+        let l = link(cfg, &p, skill, NOW).unwrap();
+        assert_eq!(l.expires, NOW + 900);
+        assert_eq!(l.file_name, "brand-voice.skill");
+        let token = l.url.strip_prefix("http://localhost:8787/download/").expect(&l.url);
+
+        let r = handle(&app.catalogue, &key(&app), token, NOW + 899, max_bytes(cfg));
+        assert_eq!(r.status, 200, "{}", text(&r));
+        assert_eq!(r.get_header("content-type"), Some("application/zip"));
+        assert_eq!(r.get_header("content-disposition"), Some("attachment; filename=\"brand-voice.skill\""));
+        assert_eq!(r.get_header("cache-control"), Some("private, max-age=0"));
+        assert_eq!(skillport_sources::sha256_digest(&r.body), l.sha256);
+
+        let mut archive = zip::ZipArchive::new(Cursor::new(&r.body[..])).unwrap();
+        let mut files = BTreeMap::new();
+        for i in 0..archive.len() {
+            let mut entry = archive.by_index(i).unwrap();
+            assert!(entry.name().starts_with("brand-voice/"), "{}", entry.name());
+            if !entry.is_dir() {
+                let mut data = Vec::new();
+                entry.read_to_end(&mut data).unwrap();
+                files.insert(entry.name().to_string(), data);
+            }
+        }
+        assert_eq!(files["brand-voice/SKILL.md"], SKILL_MD);
+        assert_eq!(files["brand-voice/assets/logo.png"], LOGO);
+        assert_eq!(files.len(), 2);
+
+        // Through the routing table, without any sign-in.
+        let req =
+            crate::http::HttpRequest::new("GET", &format!("{PREFIX}{token}")).with_header("host", "localhost:8787");
+        let routed = app.handle(&req);
+        assert_eq!(routed.status, 200, "{}", text(&routed));
+        assert_eq!(routed.body, r.body);
+    }
+
+    #[test]
+    fn bad_links_are_refused_with_a_reason() {
+        let app = app();
+        let (k, digest) = (key(&app), brand_voice_digest(&app));
+        let max = 10 << 20;
+        let good = package::sign_download(&k, "brand-kit@example", "brand-voice", &digest, NOW + 60);
+        assert_eq!(handle(&app.catalogue, &k, &good, NOW, max).status, 200);
+
+        // Tampered: one character of the signature changed.
+        let mut tampered = good.clone().into_bytes();
+        let last = tampered.len() - 1;
+        tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+        let r = handle(&app.catalogue, &k, &String::from_utf8(tampered).unwrap(), NOW, max);
+        assert_eq!(r.status, 403);
+        assert!(text(&r).contains("not valid"), "{}", text(&r));
+        // Signed with another key.
+        let other = package::sign_download(
+            b"another key, also 32 bytes long!",
+            "brand-kit@example",
+            "brand-voice",
+            &digest,
+            NOW + 60,
+        );
+        assert_eq!(handle(&app.catalogue, &k, &other, NOW, max).status, 403);
+
+        // Expired.
+        let r = handle(&app.catalogue, &k, &good, NOW + 60, max);
+        assert_eq!(r.status, 410);
+        assert!(text(&r).contains("expired"), "{}", text(&r));
+
+        // Content changed since the link was issued: a correctly signed token for an older digest.
+        let stale = package::sign_download(&k, "brand-kit@example", "brand-voice", "sha256:00", NOW + 60);
+        let r = handle(&app.catalogue, &k, &stale, NOW, max);
+        assert_eq!(r.status, 410);
+        assert!(text(&r).contains("has changed") && text(&r).contains("fetch the skill again"), "{}", text(&r));
+
+        // Gone from the catalogue.
+        for (plugin, skill) in
+            [("brand-kit@example", "nope"), ("nope@example", "brand-voice"), ("brand-kit@x", "brand-voice")]
+        {
+            let t = package::sign_download(&k, plugin, skill, &digest, NOW + 60);
+            assert_eq!(handle(&app.catalogue, &k, &t, NOW, max).status, 410, "{plugin}/{skill}");
+        }
+
+        // Too large to package: refused, not truncated.
+        assert_eq!(handle(&app.catalogue, &k, &good, NOW, 10).status, 500);
+
+        // Garbage, and no key at all.
+        for g in ["", "x", ".", "a.b", "%00", &"A".repeat(5000), "é.ü"] {
+            let r = handle(&app.catalogue, &k, g, NOW, max);
+            assert_eq!(r.status, 403, "{g:?}");
+            assert_eq!(r.get_header("content-type"), Some("text/plain; charset=utf-8"));
+        }
+        assert_eq!(handle(&app.catalogue, b"", &good, NOW, max).status, 403);
+        let req = crate::http::HttpRequest::new("GET", "/download/garbage").with_header("host", "localhost:8787");
+        assert_eq!(app.handle(&req).status, 403);
+    }
+
+    #[test]
+    fn the_configured_key_is_used_and_local_falls_back_to_the_development_key() {
+        let app = app();
+        let dev = key(&app);
+        assert_eq!(dev.len(), 32);
+        let env: BTreeMap<String, String> = [
+            ("SKILLPORT_SERVER__DOWNLOAD_KEY_SECRET", "DOWNLOAD_KEY"),
+            ("DOWNLOAD_KEY", "k3y-k3y-k3y-k3y-k3y-k3y-k3y-k3y-k3y"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let cfg = crate::config::load_embedded(&env).unwrap();
+        assert_eq!(signing_key(&cfg).unwrap(), b"k3y-k3y-k3y-k3y-k3y-k3y-k3y-k3y-k3y");
+    }
+}

@@ -1,0 +1,182 @@
+"""Marketplace sources end to end: the worker in workerd reads real git repositories (made here with real commits)
+through a GitHub API stand-in, a GitLab API stand-in and a plain HTTPS archive host (tests/standins/forge.py),
+merges them with the bundled marketplace, and is checked with the Python MCP SDK. Upstream requests are counted
+from the stand-in's own log."""
+
+import base64
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from mcp import Client
+
+from conftest import ROOT, free_port
+
+pytestmark = pytest.mark.anyio
+EXAMPLE = ROOT / "examples" / "marketplace"
+
+
+def git(repo, *args):
+    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
+
+
+def make_repo(path: Path, name: str):
+    shutil.copytree(EXAMPLE, path)
+    mj = path / ".claude-plugin" / "marketplace.json"
+    data = json.loads(mj.read_text())
+    data["name"] = name
+    mj.write_text(json.dumps(data, indent=2))
+    git(path, "init", "-q", "-b", "main")
+    git(path, "-c", "user.name=Test", "-c", "user.email=t@example.com", "add", "-A")
+    git(path, "-c", "user.name=Test", "-c", "user.email=t@example.com", "commit", "-q", "-m", "initial marketplace")
+
+
+class Forge:
+    def __init__(self, root: Path):
+        self.root = root
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen([sys.executable, str(ROOT / "tests/standins/forge.py"), "--port", str(self.port),
+                                      "--repos", str(root)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(self.base + "/_requests", timeout=1)
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("forge did not start")
+
+    def requests(self):
+        return json.loads(urllib.request.urlopen(self.base + "/_requests").read())
+
+    def forget(self):
+        urllib.request.urlopen(urllib.request.Request(self.base + "/_requests", method="DELETE"))
+
+    def fail(self, **fault):
+        req = urllib.request.Request(self.base + "/_control", data=json.dumps(fault).encode(), method="POST",
+                                     headers={"content-type": "application/json"})
+        urllib.request.urlopen(req)
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def forge(tmp_path_factory):
+    root = tmp_path_factory.mktemp("forge")
+    make_repo(root / "github" / "acme" / "plugins", "acme-github")
+    make_repo(root / "gitlab" / "tools" / "skills", "tools-gitlab")
+    shutil.copytree(EXAMPLE, root / "static" / "webmarket")
+    f = Forge(root)
+    yield f
+    f.stop()
+
+
+def marketplaces(forge):
+    return ("[" + ",".join([
+        f'{{id="gh",kind="github",location="acme/plugins",api_base="{forge.base}"}}',
+        f'{{id="gl",kind="gitlab",location="tools/skills",api_base="{forge.base}/api/v4"}}',
+        f'{{id="web",kind="https",location="{forge.base}/archive/webmarket.zip"}}',
+        '{id="example",kind="bundled",location="marketplace"}',
+    ]) + "]")
+
+
+def by_kind(reqs):
+    out = {"github": 0, "gitlab": 0, "https": 0}
+    for r in reqs:
+        p = r["path"]
+        if p.startswith("/repos/") or p.startswith("/_codeload/"):
+            out["github"] += 1
+        elif p.startswith("/api/v4/"):
+            out["gitlab"] += 1
+        elif p.startswith("/archive/") or p.startswith("/static/"):
+            out["https"] += 1
+    return out
+
+
+def one_request(base):
+    """Exactly one HTTP request (a client session makes several, and each would schedule a refresh)."""
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                       "params": {"name": "list_plugins", "arguments": {"surface": "all", "limit": 200}}}).encode()
+    req = urllib.request.Request(base + "/mcp", data=body, method="POST", headers={
+        "content-type": "application/json", "accept": "application/json, text/event-stream"})
+    return json.loads(urllib.request.urlopen(req, timeout=30).read())["result"]["structuredContent"]
+
+
+async def list_all(base):
+    async with Client(base + "/mcp", mode="legacy") as c:
+        r = await c.call_tool("list_plugins", {"surface": "all", "limit": 200})
+        return r.structured_content
+
+
+async def test_merged_catalogue_cold_and_warm(forge, start_worker):
+    forge.forget()
+    w = start_worker({"SKILLPORT_MARKETPLACES": marketplaces(forge),
+                      "SKILLPORT_CATALOGUE__REFRESH_SECONDS": "3600"}, name="sources")
+    data = await list_all(w.base)
+    cold = by_kind(forge.requests())
+    # Cold load: GitHub = commit lookup + tarball (302) + codeload; GitLab = default branch, commit, archive;
+    # HTTPS archive = one download. At most 5 each, whatever the marketplace's size.
+    assert 1 <= cold["github"] <= 5 and 1 <= cold["gitlab"] <= 5 and cold["https"] == 1, cold
+    names = {p["name"] for p in data["plugins"]}
+    for mkt in ["gh", "gl", "web", "example"]:
+        assert {f"writing-tools@{mkt}", f"brand-kit@{mkt}", f"repo-tools@{mkt}"} <= names
+    assert data["total"] == 12
+
+    # Warm: tool calls make no upstream request at all.
+    forge.forget()
+    async with Client(w.base + "/mcp", mode="legacy") as c:
+        for _ in range(10):
+            await c.call_tool("list_plugins", {"surface": "all"})
+        got = await c.call_tool("get_plugin", {"name": "brand-kit@gh"})
+        assert got.structured_content["marketplace"] == "gh"
+        png = await c.read_resource("skill://gh/brand-kit/brand-voice/assets/logo.png")
+        logo = (EXAMPLE / "plugins/brand-kit/skills/brand-voice/assets/logo.png").read_bytes()
+        assert base64.b64decode(png.contents[0].blob) == logo
+        # An unqualified name present in four marketplaces is ambiguous, and says so.
+        amb = await c.call_tool("get_plugin", {"name": "brand-kit"})
+        assert amb.is_error and "ambiguous" in amb.content[0].text
+    assert by_kind(forge.requests()) == {"github": 0, "gitlab": 0, "https": 0}
+
+
+async def test_refresh_unchanged_new_commit_and_outage(forge, start_worker):
+    w = start_worker({"SKILLPORT_MARKETPLACES": marketplaces(forge),
+                      "SKILLPORT_CATALOGUE__REFRESH_SECONDS": "0"}, name="refresh")
+    one_request(w.base)
+    time.sleep(1.5)  # the refresh the first request scheduled runs after its response
+    forge.forget()
+    one_request(w.base)
+    time.sleep(1.5)
+    unchanged = by_kind(forge.requests())
+    assert unchanged == {"github": 1, "gitlab": 1, "https": 1}, forge.requests()
+    assert all(r["headers"].get("if-none-match") for r in forge.requests()), forge.requests()
+
+    async with Client(w.base + "/mcp", mode="legacy") as c:
+        before = (await c.call_tool("get_plugin", {"name": "repo-tools@gh"})).structured_content["digest"]
+    repo = forge.root / "github" / "acme" / "plugins"
+    skill = repo / "plugins/repo-tools/skills/repo-map/SKILL.md"
+    skill.write_text(skill.read_text() + "\n5. Note the licence.\n")
+    git(repo, "-c", "user.name=Test", "-c", "user.email=t@example.com", "commit", "-q", "-am", "repo-map: licence")
+    one_request(w.base)  # schedules the refresh that sees the new commit
+    time.sleep(2)
+    async with Client(w.base + "/mcp", mode="legacy") as c:
+        after = (await c.call_tool("get_plugin", {"name": "repo-tools@gh"})).structured_content
+        assert after["digest"] != before
+        text = await c.read_resource("skill://gh/repo-tools/repo-map/SKILL.md")
+        assert "Note the licence." in text.contents[0].text
+
+    # GitHub goes down: the last good copy is still served, and the worker log says so.
+    forge.fail(fail="500", count=50, path="/repos/")
+    one_request(w.base)
+    time.sleep(2)
+    data = one_request(w.base)
+    assert "repo-tools@gh" in {p["name"] for p in data["plugins"]}
+    w.wait_for_log("refresh of marketplace gh failed")
+    forge.fail(clear=True)
