@@ -157,6 +157,29 @@ impl Catalogue {
     }
 }
 
+/// What a caller should know about marketplaces that are not current: never loaded (their plugins are missing from
+/// the listing), or served from an older copy because the last refresh failed (with how old that copy is).
+pub fn marketplace_notes(catalogue: &Catalogue, now: u64) -> Vec<Value> {
+    catalogue
+        .marketplaces
+        .iter()
+        .filter_map(|m| match (&m.loaded, &m.error) {
+            (Err(e), _) => Some(json!({"marketplace": m.id, "error": e, "served": false})),
+            (Ok(_), Some(e)) => {
+                let fetched = m.fetched_at.unwrap_or(0);
+                Some(json!({
+                    "marketplace": m.id,
+                    "error": e,
+                    "served": true,
+                    "copyFetchedAt": crate::clock::rfc3339(fetched),
+                    "copyAgeSeconds": now.saturating_sub(fetched),
+                }))
+            }
+            (Ok(_), None) => None,
+        })
+        .collect()
+}
+
 /// Compact JSON of a plugin for listings.
 pub fn summary_json(p: &PluginRef<'_>) -> Value {
     let entry = p.plugin.entry.as_ref();

@@ -72,7 +72,8 @@ pub fn definitions() -> Vec<Value> {
                     "plugins": {"type": "array", "items": plugin_summary},
                     "total": {"type": "integer"},
                     "nextCursor": {"type": "string"},
-                    "marketplaceErrors": {"type": "array", "items": {"type": "object"}}
+                    "marketplaceErrors": {"type": "array", "items": {"type": "object"},
+                        "description": "Marketplaces that could not be loaded, or whose last refresh failed and whose older copy is served (with its age)."}
                 },
                 "required": ["plugins", "total"]
             },
@@ -321,14 +322,9 @@ fn list_plugins(ctx: &Context<'_>, default_surface: Option<Surface>, args: &Valu
     if let Some(s) = surface {
         out.insert("surface".into(), json!(surface::name(s)));
     }
-    let errors: Vec<Value> = ctx
-        .catalogue
-        .marketplaces
-        .iter()
-        .filter_map(|m| m.loaded.as_ref().err().map(|e| json!({"marketplace": m.id, "error": e})))
-        .collect();
-    if !errors.is_empty() {
-        out.insert("marketplaceErrors".into(), Value::Array(errors));
+    let notes = catalogue::marketplace_notes(ctx.catalogue, crate::clock::now_unix());
+    if !notes.is_empty() {
+        out.insert("marketplaceErrors".into(), Value::Array(notes));
     }
     tool_ok(Value::Object(out))
 }

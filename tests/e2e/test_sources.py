@@ -172,11 +172,40 @@ async def test_refresh_unchanged_new_commit_and_outage(forge, start_worker):
         text = await c.read_resource("skill://gh/repo-tools/repo-map/SKILL.md")
         assert "Note the licence." in text.contents[0].text
 
-    # GitHub goes down: the last good copy is still served, and the worker log says so.
-    forge.fail(fail="500", count=50, path="/repos/")
-    one_request(w.base)
-    time.sleep(2)
-    data = one_request(w.base)
-    assert "repo-tools@gh" in {p["name"] for p in data["plugins"]}
-    w.wait_for_log("refresh of marketplace gh failed")
+    # GitHub goes down, then answers garbage, then resets connections: each time the last good copy is still
+    # served, the result says how old it is, and the worker log names the failure.
+    for fault, words in [("500", "500"), ("malformed", "refresh"), ("reset", "refresh")]:
+        forge.fail(clear=True)
+        forge.fail(fail=fault, count=50, path="/repos/")
+        one_request(w.base)
+        time.sleep(2)
+        data = one_request(w.base)
+        assert "repo-tools@gh" in {p["name"] for p in data["plugins"]}, fault
+        notes = {n["marketplace"]: n for n in data.get("marketplaceErrors", [])}
+        assert notes["gh"]["served"] is True and notes["gh"]["copyAgeSeconds"] >= 0, (fault, notes)
+        assert "gl" not in notes and "web" not in notes
+        w.wait_for_log("refresh of marketplace gh failed")
     forge.fail(clear=True)
+
+
+async def test_broken_items_are_reported_on_the_item(forge, start_worker, tmp_path):
+    """A missing plugin folder and a SKILL.md without frontmatter: the rest of the marketplace is served."""
+    repo = forge.root / "github" / "acme" / "broken"
+    make_repo(repo, "acme-broken")
+    shutil.rmtree(repo / "plugins" / "repo-tools")
+    voice = repo / "plugins/brand-kit/skills/brand-voice/SKILL.md"
+    voice.write_text("# Brand voice\n\nNo frontmatter here.\n")
+    git(repo, "-c", "user.name=Test", "-c", "user.email=t@example.com", "add", "-A")
+    git(repo, "-c", "user.name=Test", "-c", "user.email=t@example.com", "commit", "-q", "-m", "break things")
+    w = start_worker({"SKILLPORT_MARKETPLACES":
+                      f'[{{id="broken",kind="github",location="acme/broken",api_base="{forge.base}"}}]'}, name="broken")
+    data = one_request(w.base)
+    got = {p["plugin"]: p for p in data["plugins"]}
+    assert got["writing-tools"]["status"] == "servable"
+    assert got["repo-tools"]["status"] == "invalid" and "plugins/repo-tools" in got["repo-tools"]["reason"]
+    async with Client(w.base + "/mcp", mode="legacy") as c:
+        kit = (await c.call_tool("get_plugin", {"name": "brand-kit"})).structured_content
+        problems = " ".join(kit["skills"][0]["problems"])
+        assert "frontmatter" in problems, kit
+        ok = await c.call_tool("fetch_skill", {"name": "writing-tools@broken/conventional-commits"})
+        assert not ok.is_error
