@@ -198,6 +198,26 @@ fn snapshot_of(e: &MarketplaceEntry) -> Option<Snapshot> {
     Some(Snapshot { revision: e.revision.clone()?, fetched_at: e.fetched_at?, files: e.files.clone() })
 }
 
+/// The clock rules of a refresh.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    /// A stored copy younger than this is used without asking upstream.
+    pub max_age: u64,
+    /// How long after its fetch a copy may still be served while upstream fails.
+    pub stale_for: u64,
+    pub max_file_bytes: u64,
+}
+
+impl Timing {
+    pub fn of(cfg: &Config) -> Timing {
+        Timing {
+            max_age: cfg.catalogue.refresh_seconds,
+            stale_for: cfg.catalogue.stale_seconds,
+            max_file_bytes: cfg.catalogue.max_file_bytes,
+        }
+    }
+}
+
 /// Brings one marketplace up to date. `previous` is what this isolate serves now; without it the store's last good
 /// copy is used, and when that is younger than `max_age` no upstream request is made at all.
 pub async fn refresh_one(
@@ -206,9 +226,15 @@ pub async fn refresh_one(
     client: &dyn HttpClient,
     store: &dyn SnapshotStore,
     now: u64,
-    max_age: u64,
-    max_file_bytes: u64,
+    limits: &Timing,
 ) -> MarketplaceEntry {
+    let (max_age, max_file_bytes) = (limits.max_age, limits.max_file_bytes);
+    let failed = |m: &MarketplaceConfig, last: Option<Snapshot>, error: String| {
+        // Past `stale_seconds` an old copy is no longer served: a marketplace that stays unreachable disappears
+        // rather than being served from a copy nobody can vouch for.
+        let last = last.filter(|s| now.saturating_sub(s.fetched_at) <= limits.stale_for);
+        failed(m, last, error)
+    };
     let key = store_key(m);
     let mut last = previous.and_then(snapshot_of);
     if last.is_none() {
@@ -271,10 +297,10 @@ pub async fn refresh_all(
     store: &dyn SnapshotStore,
     now: u64,
 ) -> Catalogue {
-    let max_age = cfg.catalogue.refresh_seconds;
+    let timing = Timing::of(cfg);
     let futures = cfg.marketplaces.iter().map(|m| {
         let prev = previous.and_then(|c| c.marketplaces.iter().find(|e| e.id == m.id.as_str()));
-        refresh_one(m, prev, client, store, now, max_age, cfg.catalogue.max_file_bytes)
+        refresh_one(m, prev, client, store, now, &timing)
     });
     Catalogue { marketplaces: futures_util::future::join_all(futures).await }
 }
@@ -337,18 +363,23 @@ mod tests {
         block_on(store.save(&store_key(m), snap.encode()));
         let client = Down(Cell::new(0));
         let now = 1000 + 3600;
-        let e = block_on(refresh_one(m, None, &client, &store, now, 300, 1 << 20));
+        let t = Timing { max_age: 300, stale_for: 86400, max_file_bytes: 1 << 20 };
+        let e = block_on(refresh_one(m, None, &client, &store, now, &t));
         assert_eq!(client.0.get(), 1, "one request to learn the upstream is down");
         assert_eq!(e.loaded.as_ref().unwrap().plugins.len(), 3);
         assert_eq!(e.fetched_at, Some(1000));
         assert!(e.error.as_deref().unwrap().contains("503"), "{:?}", e.error);
         // A fresh stored copy is used with no upstream request at all.
         let client = Down(Cell::new(0));
-        let e = block_on(refresh_one(m, None, &client, &store, 1100, 300, 1 << 20));
+        let e = block_on(refresh_one(m, None, &client, &store, 1100, &t));
         assert_eq!((client.0.get(), e.error.is_none()), (0, true));
+        // Past stale_seconds the old copy is dropped and the failure reported instead.
+        let short = Timing { stale_for: 60, ..t };
+        let e = block_on(refresh_one(m, None, &Down(Cell::new(0)), &store, now, &short));
+        assert!(e.loaded.is_err());
         // Nothing stored and upstream down: the marketplace is reported, not fatal.
         let empty = MemoryStore::default();
-        let e = block_on(refresh_one(m, None, &Down(Cell::new(0)), &empty, now, 300, 1 << 20));
+        let e = block_on(refresh_one(m, None, &Down(Cell::new(0)), &empty, now, &t));
         assert!(e.loaded.is_err());
     }
 
