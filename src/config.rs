@@ -439,32 +439,9 @@ impl Config {
     }
 }
 
-/// A secret's value. `Debug` and `Display` print `[redacted]`, so a secret that reaches a log line or an error by
-/// accident shows nothing; the value is only reachable through [`Secret::expose`], which is easy to grep for.
-#[derive(Clone)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
+/// A secret's value: the one `Secret` type of the workspace (its `Debug` and `Display` print `[redacted]`; the value
+/// is only reachable through `expose`, which is easy to grep for).
+pub use skillport_sources::http::Secret;
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Errors

@@ -170,7 +170,7 @@ impl<C: HttpClient> HttpClient for CountingClient<C> {
     }
 }
 
-/// A credential (token, header value). `Debug` and `Display` print `***`, so it cannot reach a log line or an error
+/// A credential (token, header value). `Debug` and `Display` print `[redacted]`, so it cannot reach a log line or an error
 /// message by accident; [`expose`](Self::expose) is the one way to read it, at the point a header is built.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -187,13 +187,13 @@ impl Secret {
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
+        f.write_str("[redacted]")
     }
 }
 
 impl fmt::Display for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
+        f.write_str("[redacted]")
     }
 }
 
@@ -311,7 +311,7 @@ mod tests {
     #[test]
     fn secrets_and_requests_do_not_print_credentials() {
         let secret = Secret::new("ghp_topsecret");
-        assert_eq!(format!("{secret:?} {secret}"), "Secret(***) ***");
+        assert_eq!(format!("{secret:?} {secret}"), "[redacted] [redacted]");
         let req = HttpRequest::get("https://x").header("Authorization", format!("Bearer {}", secret.expose()));
         assert!(!format!("{req:?}").contains("topsecret"));
         assert_eq!(req.header_value("AUTHORIZATION"), Some("Bearer ghp_topsecret"));

@@ -6,14 +6,16 @@
 //!   this crate depends on no HTTP library and the Workers build plugs in `worker::Fetch`),
 //! - describes the JSON formats Claude Code uses ([`model`]), keeping every field it does not know so nothing is lost,
 //! - parses `SKILL.md` files ([`skill`]),
-//! - and resolves plugins and skills the way Claude Code does ([`load`]), judging each plugin on its own: one bad
-//!   entry never fails the marketplace.
+//! - resolves plugins and skills the way Claude Code does ([`load`]), judging each plugin on its own: one bad
+//!   entry never fails the marketplace,
+//! - and reads plugins that live outside their marketplace's repository from the forges it knows ([`external`]).
 //!
 //! It is not the catalogue: it does not merge marketplaces, apply access rules, choose versions or speak MCP. It does
 //! no I/O of its own beyond what a source does, so everything here runs the same natively and on Workers (wasm32).
 
 pub mod archive;
 pub mod bundled;
+pub mod external;
 pub mod files;
 pub mod github;
 pub mod gitlab;
@@ -28,12 +30,16 @@ mod testutil;
 
 pub use archive::{ArchiveFormat, Limits};
 pub use bundled::BundledSource;
+pub use external::{ExternalRef, GitKind, Hosts};
 pub use files::{join, sha256_digest, FileSet, PathError};
 pub use github::{GithubConfig, GithubRepo, GithubSource};
 pub use gitlab::{GitlabAuth, GitlabConfig, GitlabProject, GitlabSource};
 pub use http::{CountingClient, HttpClient, HttpError, HttpRequest, HttpResponse, Secret};
 pub use https::{index_for, HttpsConfig, HttpsSource, INDEX_FILE};
-pub use load::{load_marketplace, LoadError, LoadedMarketplace, LoadedPlugin, PluginStatus, Skill, SkillFile};
+pub use load::{
+    external_folder, load_marketplace, load_marketplace_with, LoadError, LoadedMarketplace, LoadedPlugin, PluginStatus,
+    Skill, SkillFile, EXTERNAL_ROOT,
+};
 pub use model::{
     MarketplaceManifest, MarketplaceMetadata, PathList, Person, PluginEntry, PluginManifest, PluginSource,
 };

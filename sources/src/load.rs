@@ -9,6 +9,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::external::{self, Hosts};
 use crate::files::{digest_of_entries, join, sha256_digest, FileSet, PathError};
 use crate::model::{json_type, MarketplaceManifest, MarketplaceMetadata, PluginEntry, PluginManifest, PluginSource};
 use crate::skill::parse_skill_md_unchecked;
@@ -17,6 +18,16 @@ use crate::skill::parse_skill_md_unchecked;
 pub const MARKETPLACE_FILE: &str = ".claude-plugin/marketplace.json";
 /// Where a plugin's own manifest lives, relative to the plugin folder.
 pub const PLUGIN_FILE: &str = ".claude-plugin/plugin.json";
+/// The reserved folder of a marketplace tree where the caller puts the files of plugins fetched from elsewhere
+/// (`github`, `url`, `git-subdir`, `archive` sources), one folder per plugin name: see [`external_folder`].
+pub const EXTERNAL_ROOT: &str = ".skillport-external";
+
+/// `.skillport-external/<plugin name>`, where an external plugin's files go; `None` when the name cannot be one
+/// folder (it holds `/`, is `..`, ...).
+pub fn external_folder(plugin_name: &str) -> Option<String> {
+    let folder = join(EXTERNAL_ROOT, plugin_name).ok()?;
+    (!plugin_name.contains('/') && folder.len() > EXTERNAL_ROOT.len() + 1).then_some(folder)
+}
 
 /// Why a marketplace could not be read at all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -156,8 +167,9 @@ pub enum Placement {
     Invalid { reason: String },
 }
 
-/// Decides where a plugin's files are. The one place that knows which source kinds can be served: remote kinds
-/// (github, url, git-subdir, archive) become servable here once a source for their host exists.
+/// Decides where a plugin's files are, from the entry alone. Remote kinds (github, url, git-subdir, archive) are
+/// `Elsewhere` here; the loader then looks for them under [`EXTERNAL_ROOT`], where the caller puts what
+/// [`external::fetch`] read.
 pub fn place_source(source: &PluginSource, metadata: Option<&MarketplaceMetadata>) -> Placement {
     match source {
         PluginSource::Relative(path) => {
@@ -189,6 +201,30 @@ pub fn place_source(source: &PluginSource, metadata: Option<&MarketplaceMetadata
     }
 }
 
+fn is_external(source: &PluginSource) -> bool {
+    matches!(
+        source,
+        PluginSource::Github { .. }
+            | PluginSource::Url { .. }
+            | PluginSource::GitSubdir { .. }
+            | PluginSource::Archive { .. }
+    )
+}
+
+/// An external plugin is in the tree once the caller put its files under [`EXTERNAL_ROOT`]; until then the reason
+/// says whether fetching it is possible at all.
+fn place_external(files: &FileSet, entry: &PluginEntry, hosts: &Hosts) -> Placement {
+    if let Some(folder) = external_folder(&entry.name).filter(|folder| files.is_dir(folder)) {
+        return Placement::InTree(folder);
+    }
+    let described = entry.source.describe();
+    let reason = match external::resolve(&entry.source, hosts) {
+        Ok(_) => format!("plugin source {described} is outside this marketplace and has not been fetched yet"),
+        Err(why) => format!("plugin source {described} is outside this marketplace and cannot be read: {why}"),
+    };
+    Placement::Elsewhere { reason }
+}
+
 /// `./x` is relative to the marketplace root; a bare `x` is relative to `metadata.pluginRoot` when that is set.
 fn relative_plugin_root(path: &str, plugin_root: Option<&str>) -> Result<String, String> {
     if path.is_empty() {
@@ -208,15 +244,22 @@ fn relative_plugin_root(path: &str, plugin_root: Option<&str>) -> Result<String,
     join(&base, path).map_err(describe)
 }
 
-/// Reads `.claude-plugin/marketplace.json` from `files` and resolves every plugin entry.
+/// Reads `.claude-plugin/marketplace.json` from `files` and resolves every plugin entry. External plugins are read
+/// from [`EXTERNAL_ROOT`] when the caller put them there; the others are judged against [`Hosts::default`].
 pub fn load_marketplace(files: &FileSet) -> Result<LoadedMarketplace, LoadError> {
+    load_marketplace_with(files, &Hosts::default())
+}
+
+/// [`load_marketplace`], with the forges this Skillport reads: an external plugin that is not in the tree is "not
+/// fetched yet" when its host is one of `hosts`, else not servable for the reason [`external::resolve`] gives.
+pub fn load_marketplace_with(files: &FileSet, hosts: &Hosts) -> Result<LoadedMarketplace, LoadError> {
     let bytes = files.get(MARKETPLACE_FILE).ok_or(LoadError::MissingManifest)?;
     let (manifest, problems) = parse_marketplace_manifest(bytes)?;
     let plugins = manifest
         .plugins
         .iter()
         .enumerate()
-        .map(|(index, raw)| load_plugin(files, manifest.metadata.as_ref(), index, raw))
+        .map(|(index, raw)| load_plugin(files, manifest.metadata.as_ref(), hosts, index, raw))
         .collect();
     Ok(LoadedMarketplace { manifest, plugins, problems })
 }
@@ -256,7 +299,13 @@ fn parse_marketplace_manifest(bytes: &[u8]) -> Result<(MarketplaceManifest, Vec<
     Ok((manifest, problems))
 }
 
-fn load_plugin(files: &FileSet, metadata: Option<&MarketplaceMetadata>, index: usize, raw: &Value) -> LoadedPlugin {
+fn load_plugin(
+    files: &FileSet,
+    metadata: Option<&MarketplaceMetadata>,
+    hosts: &Hosts,
+    index: usize,
+    raw: &Value,
+) -> LoadedPlugin {
     let name = raw
         .get("name")
         .and_then(Value::as_str)
@@ -280,7 +329,10 @@ fn load_plugin(files: &FileSet, metadata: Option<&MarketplaceMetadata>, index: u
             return plugin;
         }
     };
-    let placement = place_source(&entry.source, metadata);
+    let placement = match place_source(&entry.source, metadata) {
+        Placement::Elsewhere { .. } if is_external(&entry.source) => place_external(files, &entry, hosts),
+        other => other,
+    };
     plugin.entry = Some(entry);
     let root = match placement {
         Placement::InTree(root) => root,
@@ -775,20 +827,67 @@ mod tests {
                 {"name": "a", "source": {"source": "git-subdir", "url": "https://github.com/x/y.git", "path": "plugins/z"}},
                 {"name": "b", "source": {"source": "github", "repo": "x/y", "ref": "v1"}},
                 {"name": "c", "source": {"source": "svn", "url": "svn://x"}},
+                {"name": "d", "source": {"source": "url", "url": "https://example.org/x/y.git"}},
+                {"name": "e", "source": {"source": "url", "url": "git@github.com:x/y.git"}},
             ]}),
             &[],
         );
         let loaded = load_marketplace(&files).unwrap();
         assert_eq!(
             reason(&loaded.plugins[0]),
-            "plugin source `git-subdir` (https://github.com/x/y.git, path plugins/z) is outside this marketplace; no source for that host is configured"
+            "plugin source `git-subdir` (https://github.com/x/y.git, path plugins/z) is outside this marketplace and has not been fetched yet"
         );
         assert!(reason(&loaded.plugins[1]).contains("`github` (x/y at v1)"));
         assert_eq!(reason(&loaded.plugins[2]), "plugin source kind `svn` is not supported");
+        assert_eq!(
+            reason(&loaded.plugins[3]),
+            "plugin source `url` (https://example.org/x/y.git) is outside this marketplace and cannot be read: host example.org is not a GitHub or GitLab host this Skillport is configured to read"
+        );
+        assert!(reason(&loaded.plugins[4]).contains("is an ssh URL"), "{}", reason(&loaded.plugins[4]));
         assert!(loaded
             .plugins
             .iter()
             .all(|p| matches!(p.status, PluginStatus::NotServable { .. }) && p.entry.is_some()));
+        // With example.org configured as a GitLab host, `d` is only waiting to be fetched.
+        let mut hosts = Hosts::default();
+        hosts.add_gitlab("example.org", "https://example.org/api/v4").unwrap();
+        let loaded = load_marketplace_with(&files, &hosts).unwrap();
+        assert!(reason(&loaded.plugins[3]).ends_with("has not been fetched yet"));
+    }
+
+    #[test]
+    fn external_plugin_in_the_reserved_folder_resolves_like_a_relative_one() {
+        let source = json!({"source": "git-subdir", "url": "https://github.com/x/y.git", "path": "plugins/ext",
+            "sha": "30287f5e3f122a646d1ac5ca3ab96e130c52a3ad"});
+        let files = tree(
+            json!({"name": "m", "plugins": [
+                {"name": "ext", "source": source, "version": "2.0.0"},
+                {"name": "other", "source": {"source": "github", "repo": "x/z"}},
+            ]}),
+            &[
+                (".skillport-external/ext/.claude-plugin/plugin.json", r#"{"name": "ext", "version": "2.0.0"}"#),
+                (".skillport-external/ext/skills/alpha/SKILL.md", GOOD_SKILL),
+                (".skillport-external/ext/skills/alpha/notes.md", "notes"),
+                (".skillport-external/ext/commands/go.md", "# go"),
+                // Another plugin's folder is not this one's, however similar the name.
+                (".skillport-external/other-plugin/skills/alpha/SKILL.md", GOOD_SKILL),
+            ],
+        );
+        let loaded = load_marketplace(&files).unwrap();
+        let ext = &loaded.plugins[0];
+        assert_eq!(ext.status, PluginStatus::Servable);
+        assert_eq!(ext.root.as_deref(), Some(".skillport-external/ext"));
+        assert_eq!(ext.manifest.as_ref().map(|m| m.name.as_str()), Some("ext"));
+        assert_eq!(ext.commands, ["go"]);
+        let skill = &ext.skills[0];
+        assert_eq!((skill.name.as_str(), skill.dir.as_str()), ("alpha", ".skillport-external/ext/skills/alpha"));
+        assert_eq!(skill.files.len(), 2);
+        assert!(ext.problems.is_empty(), "{:?}", ext.problems);
+        assert!(reason(&loaded.plugins[1]).ends_with("has not been fetched yet"));
+        assert_eq!(external_folder("ext").as_deref(), Some(".skillport-external/ext"));
+        for bad in ["", ".", "..", "a/b", "a\\b"] {
+            assert_eq!(external_folder(bad), None, "{bad}");
+        }
     }
 
     #[test]

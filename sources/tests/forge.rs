@@ -7,11 +7,12 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+use skillport_sources::external::{self, Hosts};
 use skillport_sources::http::block_on_ready;
 use skillport_sources::{
-    load_marketplace, CountingClient, Fetched, GithubConfig, GithubRepo, GithubSource, GitlabAuth, GitlabConfig,
-    GitlabProject, GitlabSource, HttpClient, HttpError, HttpRequest, HttpResponse, HttpsConfig, HttpsSource,
-    MarketplaceSource, Secret, SourceError,
+    load_marketplace, load_marketplace_with, CountingClient, Fetched, FileSet, GithubConfig, GithubRepo, GithubSource,
+    GitlabAuth, GitlabConfig, GitlabProject, GitlabSource, HttpClient, HttpError, HttpRequest, HttpResponse,
+    HttpsConfig, HttpsSource, Limits, MarketplaceSource, PluginSource, PluginStatus, Secret, SourceError,
 };
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -113,14 +114,15 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-fn start() -> Option<Forge> {
+/// `tag` keeps the folders of tests running in parallel in one process apart.
+fn start(tag: &str) -> Option<Forge> {
     if Command::new("git").arg("--version").output().is_err()
         || Command::new("python3").arg("--version").output().is_err()
     {
         eprintln!("skipped: git or python3 missing");
         return None;
     }
-    let dir = std::env::temp_dir().join(format!("skillport-forge-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("skillport-forge-{}-{tag}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let example = Path::new(ROOT).join("../examples/marketplace");
     let work = dir.join("github/acme/market");
@@ -152,7 +154,7 @@ fn skills(files: &skillport_sources::FileSet) -> Vec<(String, String)> {
 
 #[test]
 fn sources_against_the_forge_standin() {
-    let Some(forge) = start() else { return };
+    let Some(forge) = start("sources") else { return };
     let counting = CountingClient::new(StdClient);
 
     let github = GithubSource::new(
@@ -234,4 +236,66 @@ fn sources_against_the_forge_standin() {
         assert_eq!(block_on_ready(https.fetch(Some(&revision))).unwrap(), Fetched::NotModified);
         assert_eq!(counting.reset(), 2);
     }
+}
+
+#[test]
+fn external_github_plugin_against_the_forge_standin() {
+    let Some(forge) = start("external") else { return };
+    // A second repository holding the plugin in a folder, as the official marketplace's `git-subdir` entries do.
+    let repo = forge.dir.join("github/ext/tools");
+    for (path, content) in [
+        ("README.md", "tools"),
+        ("plugins/x/.claude-plugin/plugin.json", r#"{"name": "x", "version": "1.2.0"}"#),
+        ("plugins/x/skills/s/SKILL.md", "---\nname: s\ndescription: Does s.\n---\n# S\n"),
+        ("plugins/x/commands/run.md", "# run"),
+        ("plugins/y/skills/t/SKILL.md", "---\nname: t\ndescription: T.\n---\n"),
+    ] {
+        let target = repo.join(path);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::write(target, content).unwrap();
+    }
+    git(&repo, &["init", "-q", "-b", "main"]);
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "tools"]);
+    let sha = String::from_utf8(
+        Command::new("git").arg("-C").arg(&repo).args(["rev-parse", "HEAD"]).output().unwrap().stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_string();
+
+    let host = forge.base.strip_prefix("http://").unwrap().to_string();
+    let mut hosts = Hosts::default();
+    hosts.add_github(&host, &forge.base).unwrap();
+    let entry = serde_json::json!({"name": "x", "source": {"source": "git-subdir",
+        "url": format!("{}/ext/tools.git", forge.base), "path": "plugins/x", "ref": "main", "sha": sha}});
+    let source: PluginSource = serde_json::from_value(entry["source"].clone()).unwrap();
+    let r = external::resolve(&source, &hosts).unwrap();
+    assert!(r.is_immutable());
+    assert!(external::resolve(&source, &Hosts::default()).unwrap_err().contains(&format!("host {host} is not")));
+
+    let counting = CountingClient::new(StdClient);
+    let token_for = |api_base: &str| (api_base == forge.base).then(|| Secret::new("t0k"));
+    let plugin = block_on_ready(external::fetch(&r, &counting, &token_for, &Limits::default())).unwrap();
+    assert_eq!(counting.reset(), 2);
+    let paths: Vec<&str> = plugin.iter().map(|(p, _)| p).collect();
+    assert_eq!(paths, [".claude-plugin/plugin.json", "commands/run.md", "skills/s/SKILL.md"]);
+    // Without the token the stand-in hides the repository, as GitHub does.
+    let err = block_on_ready(external::fetch(&r, &counting, &|_| None, &Limits::default())).unwrap_err();
+    assert!(matches!(err, SourceError::NotFound(_)), "{err}");
+
+    let mut files = FileSet::new();
+    let manifest = serde_json::json!({"name": "m", "plugins": [entry]});
+    files.insert(".claude-plugin/marketplace.json", serde_json::to_vec(&manifest).unwrap()).unwrap();
+    let before = load_marketplace_with(&files, &hosts).unwrap();
+    assert!(before.plugins[0].status.reason().unwrap().ends_with("has not been fetched yet"));
+    external::place(&mut files, "x", &plugin).unwrap();
+    let loaded = load_marketplace(&files).unwrap();
+    let x = &loaded.plugins[0];
+    assert_eq!(x.status, PluginStatus::Servable);
+    assert_eq!(x.version(), Some("1.2.0"));
+    assert_eq!(x.commands, ["run"]);
+    let skills: Vec<(&str, Option<&str>)> =
+        x.skills.iter().map(|s| (s.name.as_str(), s.description.as_deref())).collect();
+    assert_eq!(skills, [("s", Some("Does s."))]);
 }

@@ -1,0 +1,433 @@
+//! OpenID Connect providers (generic, Google, Auth0) against a stand-in provider whose ID tokens are signed here.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use skillport_providers::auth0::{Auth0Provider, Auth0Settings};
+use skillport_providers::google::{GoogleProvider, GoogleSettings};
+use skillport_providers::oidc::{OidcProvider, OidcSettings};
+use skillport_providers::{CallbackParams, ClientId, IdentityProvider, ProviderError, Secret};
+use skillport_sources::http::{block_on_ready, HttpError, HttpResponse};
+
+const ISSUER: &str = "https://idp.example.com";
+
+fn client_id() -> ClientId {
+    ClientId::new(CLIENT_ID.into())
+}
+
+fn oidc(groups_claims: &[&str]) -> OidcProvider {
+    let mut settings = OidcSettings::new(ISSUER, client_id(), Some(Secret::new(CLIENT_SECRET)));
+    settings.groups_claims = groups_claims.iter().map(|s| s.to_string()).collect();
+    OidcProvider::new(settings).unwrap()
+}
+
+fn invalid_token(result: Result<skillport_providers::Identity, ProviderError>) -> String {
+    match result {
+        Err(ProviderError::InvalidToken(why)) => why,
+        other => panic!("expected InvalidToken, got {other:?}"),
+    }
+}
+
+#[test]
+fn auth0_valid_token_gives_identity_with_namespaced_roles() {
+    let key = Key::rsa_a("k1");
+    let idp = Idp::new("https://tenant.eu.auth0.com/", &[&key], None);
+    let mut settings = Auth0Settings::new("tenant.eu.auth0.com", client_id(), Secret::new(CLIENT_SECRET));
+    settings.roles_claim = Some("https://skillport.example.com/roles".into());
+    settings.groups_claim = Some("https://skillport.example.com/groups".into());
+    let provider = Auth0Provider::new(settings).unwrap();
+    assert_eq!(provider.kind(), "auth0");
+
+    let kept = start(&provider, &idp.http);
+    let url = &kept.authorize_url;
+    assert!(url.starts_with("https://tenant.eu.auth0.com/authorize?"), "{url}");
+    assert_eq!(param(url, "state").as_deref(), Some(STATE));
+    assert_eq!(param(url, "client_id").as_deref(), Some(CLIENT_ID));
+    assert_eq!(param(url, "redirect_uri").as_deref(), Some(REDIRECT_URI));
+    assert_eq!(param(url, "response_type").as_deref(), Some("code"));
+    assert_eq!(param(url, "code_challenge_method").as_deref(), Some("S256"));
+    assert!(param(url, "code_challenge").is_some_and(|c| c.len() == 43));
+    let nonce = kept.nonce.as_ref().unwrap().expose().to_string();
+    assert_eq!(param(url, "nonce").as_deref(), Some(nonce.as_str()));
+    let scope = param(url, "scope").unwrap();
+    assert!(scope.split(' ').any(|s| s == "openid") && scope.contains("email"), "{scope}");
+    assert!(!url.contains(kept.pkce_verifier.expose()), "the verifier stays with us");
+
+    let mut claims = idp.claims(&nonce);
+    claims["https://skillport.example.com/roles"] = json!(["admin", "editor"]);
+    claims["https://skillport.example.com/groups"] = json!("engineering");
+    claims["updated_at"] = json!("2025-01-01T00:00:00.000Z");
+    idp.answer_id_token(&key.sign(&claims));
+    let identity = finish(&provider, &idp.http, &callback(&kept), &kept).unwrap();
+    assert_eq!(identity.provider, "auth0");
+    assert_eq!(identity.subject, "user-42");
+    assert_eq!(identity.email.as_deref(), Some("ada@example.com"));
+    assert!(identity.email_verified);
+    assert_eq!(identity.name.as_deref(), Some("Ada Lovelace"));
+    assert_eq!(identity.domain.as_deref(), Some("example.com"));
+    assert_eq!(identity.groups, ["admin", "editor", "engineering"]);
+
+    // The exchange: code, PKCE verifier and (Auth0's default) client_secret_post.
+    let token_request = idp.http.requests().into_iter().find(|r| r.method == "POST").expect("a token request");
+    let fields = form(&token_request.body);
+    let field = |n: &str| fields.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
+    assert_eq!(field("grant_type"), Some("authorization_code"));
+    assert_eq!(field("code"), Some(CODE));
+    assert_eq!(field("code_verifier"), Some(kept.pkce_verifier.expose()));
+    assert_eq!(field("redirect_uri"), Some(REDIRECT_URI));
+    assert_eq!(field("client_secret"), Some(CLIENT_SECRET));
+    assert_eq!(token_request.header_value("user-agent"), Some("skillport"));
+}
+
+#[test]
+fn es256_token_and_userinfo_groups() {
+    let key = Key::ec("ec1");
+    let idp =
+        Idp::new(ISSUER, &[&key], Some(json!({"sub": "user-42", "groups": ["ops", "dev"], "email": "x@evil.com"})));
+    let provider = oidc(&["groups"]);
+    let identity = sign_in(&provider, &idp, |nonce| key.sign(&idp.claims(nonce))).unwrap();
+    assert_eq!(identity.provider, "oidc");
+    assert_eq!(identity.groups, ["ops", "dev"], "groups from userinfo");
+    assert_eq!(identity.email.as_deref(), Some("ada@example.com"), "the validated ID token wins over userinfo");
+    // The token request used HTTP Basic (the generic default).
+    let token_request = idp.http.requests().into_iter().find(|r| r.method == "POST").unwrap();
+    assert!(token_request.header_value("authorization").is_some_and(|v| v.starts_with("Basic ")));
+}
+
+#[test]
+fn userinfo_for_another_subject_is_refused() {
+    let key = Key::rsa_a("k1");
+    let idp = Idp::new(ISSUER, &[&key], Some(json!({"sub": "someone-else", "groups": ["admin"]})));
+    let why = invalid_token(sign_in(&oidc(&["groups"]), &idp, |nonce| key.sign(&idp.claims(nonce))));
+    assert!(why.contains("subject"), "{why}");
+}
+
+#[test]
+fn bad_signature_is_refused() {
+    let (good, other) = (Key::rsa_a("k1"), Key::rsa_b("k1"));
+    let idp = Idp::new(ISSUER, &[&good], None);
+    // Signed by a key the provider never published, claiming the published key's id.
+    let why = invalid_token(sign_in(&oidc(&[]), &idp, |nonce| other.sign_as("k1", &idp.claims(nonce))));
+    assert!(why.contains("signature"), "{why}");
+
+    // A tampered payload under a genuine signature.
+    let why = invalid_token(sign_in(&oidc(&[]), &idp, |nonce| {
+        let genuine = good.sign(&idp.claims(nonce));
+        let mut claims = idp.claims(nonce);
+        claims["email"] = json!("root@example.com");
+        let forged = good.sign(&claims);
+        let (head, _) = forged.rsplit_once('.').unwrap();
+        let (_, signature) = genuine.rsplit_once('.').unwrap();
+        format!("{head}.{signature}")
+    }));
+    assert!(why.contains("signature"), "{why}");
+}
+
+#[test]
+fn wrong_audience_is_refused() {
+    let key = Key::rsa_a("k1");
+    let idp = Idp::new(ISSUER, &[&key], None);
+    let why = invalid_token(sign_in(&oidc(&[]), &idp, |nonce| {
+        let mut claims = idp.claims(nonce);
+        claims["aud"] = json!("another-client");
+        key.sign(&claims)
+    }));
+    assert!(why.contains("audience"), "{why}");
+    // Ours among untrusted others is refused too.
+    let why = invalid_token(sign_in(&oidc(&[]), &idp, |nonce| {
+        let mut claims = idp.claims(nonce);
+        claims["aud"] = json!([CLIENT_ID, "another-client"]);
+        key.sign(&claims)
+    }));
+    assert!(why.contains("audience"), "{why}");
+}
+
+#[test]
+fn wrong_issuer_is_refused() {
+    let key = Key::rsa_a("k1");
+    let idp = Idp::new(ISSUER, &[&key], None);
+    let why = invalid_token(sign_in(&oidc(&[]), &idp, |nonce| {
+        let mut claims = idp.claims(nonce);
+        claims["iss"] = json!("https://evil.example.com");
+        key.sign(&claims)
+    }));
+    assert!(why.contains("issuer"), "{why}");
+}
+
+#[test]
+fn expired_token_is_refused_beyond_the_leeway() {
+    let key = Key::rsa_a("k1");
+    let idp = Idp::new(ISSUER, &[&key], None);
+    let expiring = |exp: u64| {
+        let idp = &idp;
+        let key = &key;
+        move |nonce: &str| {
+            let mut claims = idp.claims(nonce);
+            claims["iat"] = json!(NOW - 4000);
+            claims["exp"] = json!(exp);
+            key.sign(&claims)
+        }
+    };
+    let why = invalid_token(sign_in(&oidc(&[]), &idp, expiring(NOW - 120)));
+    assert!(why.contains("expired"), "{why}");
+    // Thirty seconds of skew is tolerated.
+    sign_in(&oidc(&[]), &idp, expiring(NOW - 30)).unwrap();
+    // A token issued well in the future is refused.
+    let why = invalid_token(sign_in(&oidc(&[]), &idp, |nonce| {
+        let mut claims = idp.claims(nonce);
+        claims["iat"] = json!(NOW + 600);
+        claims["exp"] = json!(NOW + 4200);
+        key.sign(&claims)
+    }));
+    assert!(why.contains("expired"), "{why}");
+}
+
+#[test]
+fn wrong_nonce_is_refused() {
+    let key = Key::rsa_a("k1");
+    let idp = Idp::new(ISSUER, &[&key], None);
+    let why = invalid_token(sign_in(&oidc(&[]), &idp, |_| key.sign(&idp.claims("a-nonce-from-another-sign-in"))));
+    assert!(why.contains("nonce"), "{why}");
+    let why = invalid_token(sign_in(&oidc(&[]), &idp, |nonce| {
+        let mut claims = idp.claims(nonce);
+        claims.as_object_mut().unwrap().remove("nonce");
+        key.sign(&claims)
+    }));
+    assert!(why.contains("nonce"), "{why}");
+}
+
+#[test]
+fn unknown_kid_refetches_the_key_set_once() {
+    let (old, new) = (Key::rsa_a("2024"), Key::ec("2025"));
+    let idp = Idp::new(ISSUER, &[&old], None);
+    let provider = oidc(&[]);
+    // First sign-in with the old key: discovery and JWKS are fetched once and kept.
+    sign_in(&provider, &idp, |nonce| old.sign(&idp.claims(nonce))).unwrap();
+    assert_eq!((idp.count("/openid-configuration"), idp.jwks_fetches.get()), (1, 1));
+    // The provider rotates: tokens now name a key the cached set lacks.
+    idp.jwks.borrow_mut().push(new.jwk());
+    let identity = sign_in(&provider, &idp, |nonce| new.sign(&idp.claims(nonce))).unwrap();
+    assert_eq!(identity.subject, "user-42");
+    assert_eq!((idp.count("/openid-configuration"), idp.jwks_fetches.get()), (1, 2));
+    // And the refreshed set is kept.
+    sign_in(&provider, &idp, |nonce| new.sign(&idp.claims(nonce))).unwrap();
+    assert_eq!(idp.jwks_fetches.get(), 2);
+
+    // A kid that is still unknown after the refetch: refused, after exactly one more fetch.
+    let stranger = Key::rsa_b("nobody");
+    let why = invalid_token(sign_in(&provider, &idp, |nonce| stranger.sign(&idp.claims(nonce))));
+    assert!(why.contains("key"), "{why}");
+    assert_eq!(idp.jwks_fetches.get(), 3);
+}
+
+#[test]
+fn unverified_email_is_refused() {
+    let key = Key::rsa_a("k1");
+    let idp = Idp::new(ISSUER, &[&key], None);
+    let unverified = |nonce: &str| {
+        let mut claims = idp.claims(nonce);
+        claims["email_verified"] = json!(false);
+        key.sign(&claims)
+    };
+    let result = sign_in(&oidc(&[]), &idp, unverified);
+    assert!(matches!(&result, Err(ProviderError::Rejected(why)) if why.contains("verified")), "{result:?}");
+
+    // With the rule off, the user gets in without a domain, so domain rules cannot match an unverified address.
+    let mut settings = OidcSettings::new(ISSUER, client_id(), Some(Secret::new(CLIENT_SECRET)));
+    settings.require_verified_email = false;
+    let lenient = OidcProvider::new(settings.clone()).unwrap();
+    let identity = sign_in(&lenient, &idp, unverified).unwrap();
+    assert!(!identity.email_verified);
+    assert_eq!(identity.domain, None);
+    settings.allowed_domains = vec!["example.com".into()];
+    let restricted = OidcProvider::new(settings).unwrap();
+    let result = sign_in(&restricted, &idp, unverified);
+    assert!(matches!(result, Err(ProviderError::Rejected(_))), "{result:?}");
+}
+
+#[test]
+fn allowed_domains_apply_to_the_verified_email() {
+    let key = Key::rsa_a("k1");
+    let idp = Idp::new(ISSUER, &[&key], None);
+    let mut settings = OidcSettings::new(ISSUER, client_id(), Some(Secret::new(CLIENT_SECRET)));
+    settings.allowed_domains = vec!["example.org".into()];
+    let provider = OidcProvider::new(settings).unwrap();
+    let result = sign_in(&provider, &idp, |nonce| key.sign(&idp.claims(nonce)));
+    assert!(matches!(&result, Err(ProviderError::Rejected(why)) if why.contains("example.com")), "{result:?}");
+}
+
+fn google(allowed: &[&str]) -> GoogleProvider {
+    let settings =
+        GoogleSettings::new(client_id(), Secret::new(CLIENT_SECRET), allowed.iter().map(|s| s.to_string()).collect());
+    GoogleProvider::new(settings).unwrap()
+}
+
+fn google_idp(key: &Key) -> Idp {
+    Idp::new("https://accounts.google.com", &[key], None)
+}
+
+#[test]
+fn google_allowed_hd_signs_in_with_hd_as_domain() {
+    let key = Key::rsa_a("g1");
+    let idp = google_idp(&key);
+    let provider = google(&["example.com"]);
+    let kept = start(&provider, &idp.http);
+    assert_eq!(param(&kept.authorize_url, "hd").as_deref(), Some("example.com"), "the chooser hint");
+    let nonce = kept.nonce.as_ref().unwrap().expose().to_string();
+    let mut claims = idp.claims(&nonce);
+    claims["hd"] = json!("Example.com");
+    idp.answer_id_token(&key.sign(&claims));
+    let identity = finish(&provider, &idp.http, &callback(&kept), &kept).unwrap();
+    assert_eq!(identity.provider, "google");
+    assert_eq!(identity.domain.as_deref(), Some("example.com"));
+}
+
+#[test]
+fn google_hd_not_allowed_is_refused() {
+    let key = Key::rsa_a("g1");
+    let idp = google_idp(&key);
+    let result = sign_in(&google(&["example.com", "example.org"]), &idp, |nonce| {
+        let mut claims = idp.claims(nonce);
+        claims["hd"] = json!("evil.com");
+        claims["email"] = json!("mallory@example.com"); // the email domain does not count: hd does
+        key.sign(&claims)
+    });
+    assert!(matches!(&result, Err(ProviderError::Rejected(why)) if why.contains("evil.com")), "{result:?}");
+}
+
+#[test]
+fn google_hd_missing_is_refused() {
+    let key = Key::rsa_a("g1");
+    let idp = google_idp(&key);
+    let provider = google(&["example.com", "example.org"]);
+    let kept = start(&provider, &idp.http);
+    assert_eq!(param(&kept.authorize_url, "hd").as_deref(), Some("*"));
+    // A consumer account (no hd) whose email happens to be in an allowed domain.
+    let result = sign_in(&provider, &idp, |nonce| key.sign(&idp.claims(nonce)));
+    assert!(matches!(result, Err(ProviderError::Rejected(_))), "{result:?}");
+}
+
+#[test]
+fn google_unverified_email_is_refused() {
+    let key = Key::rsa_a("g1");
+    let idp = google_idp(&key);
+    let result = sign_in(&google(&["example.com"]), &idp, |nonce| {
+        let mut claims = idp.claims(nonce);
+        claims["hd"] = json!("example.com");
+        claims["email_verified"] = json!(false);
+        key.sign(&claims)
+    });
+    assert!(matches!(result, Err(ProviderError::Rejected(_))), "{result:?}");
+}
+
+#[test]
+fn upstream_access_denied_is_denied() {
+    let key = Key::rsa_a("k1");
+    let idp = Idp::new(ISSUER, &[&key], None);
+    let provider = oidc(&[]);
+    let kept = start(&provider, &idp.http);
+    let callback =
+        CallbackParams::from_query(&format!("error=access_denied&error_description=User+cancelled&state={STATE}"));
+    assert_eq!(finish(&provider, &idp.http, &callback, &kept), Err(ProviderError::Denied));
+    assert_eq!(idp.http.requests().iter().filter(|r| r.method == "POST").count(), 0, "nothing exchanged");
+}
+
+#[test]
+fn state_mismatch_is_bad_state() {
+    let key = Key::rsa_a("k1");
+    let idp = Idp::new(ISSUER, &[&key], None);
+    let provider = oidc(&[]);
+    let kept = start(&provider, &idp.http);
+    let callback = CallbackParams::from_query(&format!("code={CODE}&state=forged"));
+    let error = finish(&provider, &idp.http, &callback, &kept).unwrap_err();
+    assert_eq!(error, ProviderError::BadState);
+    assert_no_secret(&error, &[]);
+}
+
+#[test]
+fn expired_code_is_exchange_error() {
+    let key = Key::rsa_a("k1");
+    let idp = Idp::new(ISSUER, &[&key], None);
+    let provider = oidc(&[]);
+    let kept = start(&provider, &idp.http);
+    idp.answer_token(json_response(
+        400,
+        &json!({"error": "invalid_grant", "error_description": format!("code {CODE} expired")}),
+    ));
+    let error = finish(&provider, &idp.http, &callback(&kept), &kept).unwrap_err();
+    assert_eq!(error, ProviderError::Exchange("invalid_grant".into()));
+    assert_no_secret(&error, &[kept.pkce_verifier.expose()]);
+    idp.answer_token(json_response(401, &json!({"error": "invalid_client"})));
+    let error = finish(&provider, &idp.http, &callback(&kept), &kept).unwrap_err();
+    assert!(matches!(error, ProviderError::Misconfigured(_)), "{error:?}");
+}
+
+#[test]
+fn provider_503_is_unavailable() {
+    let key = Key::rsa_a("k1");
+    let idp = Idp::new(ISSUER, &[&key], None);
+    let provider = oidc(&[]);
+    let kept = start(&provider, &idp.http);
+    idp.answer_token(HttpResponse::new(503).with_body(format!("upstream down; your code was {CODE}")));
+    let error = finish(&provider, &idp.http, &callback(&kept), &kept).unwrap_err();
+    assert!(matches!(&error, ProviderError::Unavailable(why) if why.contains("503")), "{error:?}");
+    assert_no_secret(&error, &[]);
+
+    // Discovery down: the next sign-in can still start once it is back (a failure is not cached).
+    let idp = Idp::new(ISSUER, &[&key], None);
+    idp.http.on_get(&format!("{ISSUER}/.well-known/openid-configuration"), HttpResponse::new(503));
+    let provider = oidc(&[]);
+    let error = block_on_ready(provider.start(&idp.http, REDIRECT_URI, STATE)).unwrap_err();
+    assert!(matches!(error, ProviderError::Unavailable(_)), "{error:?}");
+    let fresh = Idp::new(ISSUER, &[&key], None);
+    let doc = block_on_ready(skillport_sources::http::HttpClient::send(
+        &fresh.http,
+        skillport_sources::http::HttpRequest::get(format!("{ISSUER}/.well-known/openid-configuration")),
+    ))
+    .unwrap();
+    idp.http.on_get(&format!("{ISSUER}/.well-known/openid-configuration"), doc);
+    block_on_ready(provider.start(&idp.http, REDIRECT_URI, STATE)).expect("discovery is retried once it is back");
+    let provider = oidc(&[]);
+
+    // A transport failure.
+    let idp = Idp::new(ISSUER, &[&key], None);
+    idp.http.route("GET", &format!("{ISSUER}/.well-known/openid-configuration"), |_| Err(HttpError::Timeout));
+    let error = block_on_ready(provider.start(&idp.http, REDIRECT_URI, STATE)).unwrap_err();
+    assert!(matches!(&error, ProviderError::Unavailable(why) if why.contains("timed out")), "{error:?}");
+}
+
+#[test]
+fn discovery_for_another_issuer_is_misconfigured() {
+    let key = Key::rsa_a("k1");
+    let idp = Idp::new("https://other.example.com", &[&key], None);
+    // Serve other.example.com's document at our issuer's address.
+    let doc = block_on_ready(skillport_sources::http::HttpClient::send(
+        &idp.http,
+        skillport_sources::http::HttpRequest::get("https://other.example.com/.well-known/openid-configuration"),
+    ))
+    .unwrap();
+    idp.http.on_get(&format!("{ISSUER}/.well-known/openid-configuration"), doc);
+    let error = block_on_ready(oidc(&[]).start(&idp.http, REDIRECT_URI, STATE)).unwrap_err();
+    assert!(matches!(error, ProviderError::Misconfigured(_)), "{error:?}");
+}
+
+#[test]
+fn no_secret_in_any_error() {
+    // Every variant, built the way providers build them, plus those the flows above produced.
+    let key = Key::rsa_a("k1");
+    let idp = Idp::new(ISSUER, &[&key], None);
+    let provider = oidc(&[]);
+    let kept = start(&provider, &idp.http);
+    for response in [
+        HttpResponse::new(500).with_body(CLIENT_SECRET),
+        json_response(400, &json!({"error": CODE})),
+        json_response(200, &json!({"access_token": ACCESS_TOKEN, "token_type": "Bearer"})),
+        json_response(200, &json!({"access_token": ACCESS_TOKEN, "token_type": "Bearer", "id_token": "eyJnot.a.jwt"})),
+        json_response(400, &json!({"error": "invalid_request", "error_description": ACCESS_TOKEN})),
+    ] {
+        idp.answer_token(response);
+        let error = finish(&provider, &idp.http, &callback(&kept), &kept).unwrap_err();
+        assert_no_secret(&error, &[kept.pkce_verifier.expose(), kept.nonce.as_ref().unwrap().expose()]);
+    }
+}
