@@ -11,11 +11,12 @@ use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 use skillport_sources::archive::Limits;
 use skillport_sources::bundled::BundledSource;
+use skillport_sources::external::{self, Hosts};
 use skillport_sources::github::{GithubConfig, GithubRepo, GithubSource};
 use skillport_sources::gitlab::{GitlabAuth, GitlabConfig, GitlabProject, GitlabSource};
 use skillport_sources::http::{HttpClient, Secret};
 use skillport_sources::https::{HttpsConfig, HttpsSource};
-use skillport_sources::load::load_marketplace;
+use skillport_sources::load::{external_folder, load_marketplace, load_marketplace_with, EXTERNAL_ROOT};
 use skillport_sources::remote::GitRef;
 use skillport_sources::{Fetched, FileSet, MarketplaceSource};
 use std::cell::RefCell;
@@ -182,12 +183,111 @@ pub fn source_for<'c>(
     })
 }
 
+/// The forges external plugins of this marketplace may be read from: github.com and gitlab.com, plus the
+/// marketplace's own GitHub Enterprise / self-managed GitLab host.
+pub fn hosts_for(m: &MarketplaceConfig) -> Hosts {
+    let mut hosts = Hosts::default();
+    if let Some(base) = &m.api_base {
+        let web = match (base.host_str(), base.port()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => h.to_string(),
+            _ => String::new(),
+        };
+        let api = base.as_str().trim_end_matches('/');
+        let _ = match m.kind {
+            SourceKind::Github => hosts.add_github(&web, api).map(|_| ()),
+            SourceKind::Gitlab => hosts.add_gitlab(&web, api).map(|_| ()),
+            _ => Ok(()),
+        };
+    }
+    hosts
+}
+
+/// External plugin fetches per refresh: two requests each on GitHub, so a refresh stays well inside the 50
+/// subrequests a Worker may make; the rest follow on later refreshes, each cached for good once pinned by sha.
+pub const EXTERNAL_FETCHES_PER_REFRESH: usize = 15;
+
+/// Fetches (or takes from the store) the plugins of this marketplace whose source is another repository or an
+/// archive, and places them where the loader finds them. `fresh` is a tree straight from upstream: anything it
+/// carries under the reserved folder is dropped, so a marketplace cannot pose as a fetched plugin.
+async fn attach_externals(
+    m: &MarketplaceConfig,
+    files: FileSet,
+    fresh: bool,
+    client: &dyn HttpClient,
+    store: &dyn SnapshotStore,
+    max_file_bytes: u64,
+) -> FileSet {
+    let reserved = format!("{EXTERNAL_ROOT}/");
+    let mut out = if fresh {
+        let mut clean = FileSet::new();
+        for (p, b) in files.iter().filter(|(p, _)| !p.starts_with(&reserved)) {
+            let _ = clean.insert(p, b.to_vec());
+        }
+        clean
+    } else {
+        files
+    };
+    let hosts = hosts_for(m);
+    let Ok(loaded) = load_marketplace_with(&out, &hosts) else { return out };
+    let limits = Limits { max_file_bytes, ..Limits::default() };
+    let token = m.token.clone();
+    let own_base = m.api_base.as_ref().map(|u| u.as_str().trim_end_matches('/').to_string());
+    let token_for = |api: &str| if own_base.as_deref() == Some(api) { token.clone() } else { None };
+    let mut budget = EXTERNAL_FETCHES_PER_REFRESH;
+    for plugin in &loaded.plugins {
+        let Some(entry) = &plugin.entry else { continue };
+        let Ok(r) = external::resolve(&entry.source, &hosts) else { continue };
+        let Some(folder) = external_folder(&plugin.name) else { continue };
+        if out.is_dir(&folder) {
+            continue;
+        }
+        let key = format!("external:{}", r.key());
+        let cached = if r.is_immutable() { store.load(&key).await.and_then(|b| Snapshot::decode(&b)) } else { None };
+        let files = match cached {
+            Some(s) => s.files,
+            None if budget > 0 => {
+                budget -= 1;
+                match external::fetch(&r, client, &token_for, &limits).await {
+                    Ok(f) => {
+                        if r.is_immutable() {
+                            store
+                                .save(&key, Snapshot { revision: r.key(), fetched_at: 0, files: f.clone() }.encode())
+                                .await;
+                        }
+                        f
+                    }
+                    Err(e) => {
+                        log_line(&format!(
+                            "skillport: external plugin {}@{} ({r}) could not be fetched: {e}",
+                            plugin.name, m.id
+                        ));
+                        continue;
+                    }
+                }
+            }
+            None => continue,
+        };
+        if let Err(e) = external::place(&mut out, &plugin.name, &files) {
+            log_line(&format!("skillport: external plugin {}@{} could not be placed: {e}", plugin.name, m.id));
+        }
+    }
+    out
+}
+
+fn log_line(line: &str) {
+    #[cfg(target_arch = "wasm32")]
+    worker::console_error!("{line}");
+    #[cfg(not(target_arch = "wasm32"))]
+    eprintln!("{line}");
+}
+
 fn entry(m: &MarketplaceConfig, snap: Snapshot, error: Option<String>) -> MarketplaceEntry {
     MarketplaceEntry {
         id: m.id.to_string(),
         kind: m.kind.as_str(),
         revision: Some(snap.revision),
-        loaded: load_marketplace(&snap.files).map_err(|e| e.to_string()),
+        loaded: load_marketplace_with(&snap.files, &hosts_for(m)).map_err(|e| e.to_string()),
         files: snap.files,
         fetched_at: Some(snap.fetched_at),
         error,
@@ -254,11 +354,18 @@ pub async fn refresh_one(
         Ok(Fetched::NotModified) => match last {
             Some(mut s) => {
                 s.fetched_at = now;
+                let before = s.files.len();
+                s.files = attach_externals(m, s.files, false, client, store, max_file_bytes).await;
+                // Plugins fetched since the last save make the stored copy worth rewriting.
+                if s.files.len() != before && m.kind != SourceKind::Bundled {
+                    store.save(&key, s.encode()).await;
+                }
                 entry(m, s, None)
             }
             None => failed(m, None, "the source answered not-modified, but no copy is at hand".into()),
         },
         Ok(Fetched::Tree { revision, files }) => {
+            let files = attach_externals(m, files, true, client, store, max_file_bytes).await;
             let snap = Snapshot { revision, fetched_at: now, files };
             // Only a tree whose marketplace.json loads becomes the last good copy.
             if let Err(e) = load_marketplace(&snap.files) {

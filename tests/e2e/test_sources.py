@@ -209,3 +209,48 @@ async def test_broken_items_are_reported_on_the_item(forge, start_worker, tmp_pa
         assert "frontmatter" in problems, kit
         ok = await c.call_tool("fetch_skill", {"name": "writing-tools@broken/conventional-commits"})
         assert not ok.is_error
+
+
+async def test_external_plugin_sources(forge, start_worker):
+    """A marketplace whose plugins live in other repositories (git-subdir pinned by sha, github by ref) and one
+    that cannot run on Workers (npm): the first two are fetched and served, the npm one is listed with its reason."""
+    ext = forge.root / "github" / "ext" / "plugin-repo"
+    skill = ext / "plugins" / "ext-tool" / "skills" / "ext-skill"
+    skill.mkdir(parents=True)
+    (skill / "SKILL.md").write_text("---\nname: ext-skill\ndescription: A skill that lives in another repository.\n---\n\nBody.\n")
+    (ext / "plugins" / "ext-tool" / ".claude-plugin").mkdir(parents=True)
+    (ext / "plugins" / "ext-tool" / ".claude-plugin" / "plugin.json").write_text('{"name": "ext-tool", "version": "2.0.0"}')
+    git(ext, "init", "-q", "-b", "main")
+    git(ext, "add", "-A")
+    git(ext, "-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-q", "-m", "ext plugin")
+    sha = subprocess.run(["git", "-C", str(ext), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+
+    market = forge.root / "github" / "acme" / "withext"
+    (market / ".claude-plugin").mkdir(parents=True)
+    host = forge.base.removeprefix("http://")
+    (market / ".claude-plugin" / "marketplace.json").write_text(json.dumps({"name": "withext", "plugins": [
+        {"name": "ext-tool", "source": {"source": "git-subdir", "url": f"http://{host}/ext/plugin-repo.git",
+                                        "path": "plugins/ext-tool", "sha": sha}},
+        {"name": "whole-repo", "source": {"source": "github", "repo": "acme/plugins", "ref": "main"}},
+        {"name": "from-npm", "source": {"source": "npm", "package": "@acme/tool"}},
+    ]}))
+    git(market, "init", "-q", "-b", "main")
+    git(market, "add", "-A")
+    git(market, "-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-q", "-m", "marketplace")
+
+    forge.forget()
+    w = start_worker({"SKILLPORT_MARKETPLACES":
+                      f'[{{id="wx",kind="github",location="acme/withext",api_base="{forge.base}"}}]'}, name="external")
+    data = one_request(w.base)
+    got = {p["plugin"]: p for p in data["plugins"]}
+    # `github` sources name github.com, which this machine cannot reach: listed with the reason, never dropped.
+    assert got["whole-repo"]["status"] == "not_servable", got["whole-repo"]
+    assert got["from-npm"]["status"] == "not_servable" and "Workers" in got["from-npm"]["reason"]
+    assert got["ext-tool"]["status"] == "servable", got["ext-tool"]
+    assert got["ext-tool"]["version"] == "2.0.0"
+    assert by_kind(forge.requests())["github"] <= 3 + 3 + 3  # marketplace, ext repo, github.com attempt is not ours
+    async with Client(w.base + "/mcp", mode="legacy") as c:
+        fetched = await c.call_tool("fetch_skill", {"name": "ext-tool@wx/ext-skill"})
+        assert not fetched.is_error, fetched.content[0].text
+        files = {f["path"]: f for f in fetched.structured_content["files"]}
+        assert files["SKILL.md"]["content"] == (skill / "SKILL.md").read_text()
