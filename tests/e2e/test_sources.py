@@ -169,6 +169,13 @@ async def test_refresh_unchanged_new_commit_and_outage(forge, start_worker):
     async with Client(w.base + "/mcp", mode="legacy") as c:
         after = (await c.call_tool("get_plugin", {"name": "repo-tools@gh"})).structured_content
         assert after["digest"] != before
+        # What a client that installed the old copy learns: content changed without a version bump.
+        upd = (await c.call_tool("check_updates", {"installed": [
+            {"name": "repo-tools@gh", "digest": before}, {"name": "writing-tools@gh", "version": "1.2.0"},
+            {"name": "gone@gh", "version": "1.0.0"}]})).structured_content
+        status = {r["name"]: r["status"] for r in upd["results"]}
+        assert status == {"repo-tools@gh": "update_available", "writing-tools@gh": "up_to_date",
+                          "gone@gh": "removed"}, upd
         text = await c.read_resource("skill://gh/repo-tools/repo-map/SKILL.md")
         assert "Note the licence." in text.contents[0].text
 

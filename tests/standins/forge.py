@@ -68,6 +68,65 @@ def git(repo: str, *args: str, binary: bool = False):
     return out.stdout if binary else out.stdout.decode().strip()
 
 
+# -- GitHub response bodies, in the shapes of GitHub's OpenAPI description (tests/e2e/test_forge_shapes.py) ---------
+
+def gh_user(login: str, web: str, api: str) -> dict:
+    uid = int(hashlib.sha1(login.encode()).hexdigest()[:7], 16)
+    u = f"{api}/users/{login}"
+    return {"login": login, "id": uid, "node_id": f"U_{uid}", "avatar_url": f"{web}/{login}.png", "gravatar_id": "",
+            "url": u, "html_url": f"{web}/{login}", "followers_url": f"{u}/followers",
+            "following_url": f"{u}/following{{/other_user}}", "gists_url": f"{u}/gists{{/gist_id}}",
+            "starred_url": f"{u}/starred{{/owner}}{{/repo}}", "subscriptions_url": f"{u}/subscriptions",
+            "organizations_url": f"{u}/orgs", "repos_url": f"{u}/repos", "events_url": f"{u}/events{{/privacy}}",
+            "received_events_url": f"{u}/received_events", "type": "Organization", "site_admin": False}
+
+
+def gh_repo(owner: str, name: str, private: bool, branch: str, web: str, api: str, when: str) -> dict:
+    rid = int(hashlib.sha1(f"{owner}/{name}".encode()).hexdigest()[:7], 16)
+    base = f"{api}/repos/{owner}/{name}"
+    body = {"id": rid, "node_id": f"R_{rid}", "name": name, "full_name": f"{owner}/{name}",
+            "owner": gh_user(owner, web, api), "private": private, "html_url": f"{web}/{owner}/{name}",
+            "description": None, "fork": False, "url": base, "homepage": None, "language": None,
+            "default_branch": branch, "visibility": "private" if private else "public",
+            "clone_url": f"{web}/{owner}/{name}.git", "git_url": f"git://{web.split('://')[-1]}/{owner}/{name}.git",
+            "ssh_url": f"git@{web.split('://')[-1]}:{owner}/{name}.git", "svn_url": f"{web}/{owner}/{name}",
+            "mirror_url": None, "archived": False, "disabled": False, "license": None,
+            "has_issues": True, "has_projects": False, "has_wiki": False, "has_pages": False,
+            "has_discussions": False, "size": 0, "pushed_at": when, "created_at": when, "updated_at": when}
+    for key in ("forks", "forks_count", "open_issues", "open_issues_count", "stargazers_count", "watchers",
+                "watchers_count", "network_count", "subscribers_count"):
+        body[key] = 0
+    templates = {"archive": "{archive_format}{/ref}", "assignees": "{/user}", "blobs": "{/sha}", "branches": "{/branch}",
+                 "collaborators": "{/collaborator}", "comments": "{/number}", "commits": "{/sha}",
+                 "compare": "{base}...{head}", "contents": "{+path}", "contributors": "", "deployments": "",
+                 "downloads": "", "events": "", "forks": "", "git_commits": "{/sha}", "git_refs": "{/sha}",
+                 "git_tags": "{/sha}", "hooks": "", "issue_comment": "{/number}", "issue_events": "{/number}",
+                 "issues": "{/number}", "keys": "{/key_id}", "labels": "{/name}", "languages": "", "merges": "",
+                 "milestones": "{/number}", "notifications": "{?since,all,participating}", "pulls": "{/number}",
+                 "releases": "{/id}", "stargazers": "", "statuses": "/{sha}", "subscribers": "",
+                 "subscription": "", "tags": "", "teams": "", "trees": "{/sha}"}
+    paths = {"git_commits": "git/commits", "git_refs": "git/refs", "git_tags": "git/tags", "blobs": "git/blobs",
+             "trees": "git/trees", "issue_comment": "issues/comments", "issue_events": "issues/events"}
+    for key, tail in templates.items():
+        body[f"{key}_url"] = f"{base}/{paths.get(key, key)}{tail}"
+    return body
+
+
+def gh_commit(repo: str, sha: str, web: str, api: str, owner: str, name: str) -> dict:
+    fmt = git(repo, "log", "-1", "--format=%an%x00%ae%x00%aI%x00%cn%x00%ce%x00%cI%x00%T%x00%P", sha) or ""
+    an, ae, ad, cn, ce, cd, tree, parents = (fmt.split("\x00") + [""] * 8)[:8]
+    base = f"{api}/repos/{owner}/{name}"
+    return {"url": f"{base}/commits/{sha}", "sha": sha, "node_id": f"C_{sha[:12]}",
+            "html_url": f"{web}/{owner}/{name}/commit/{sha}", "comments_url": f"{base}/commits/{sha}/comments",
+            "commit": {"url": f"{base}/git/commits/{sha}", "message": git(repo, "log", "-1", "--format=%B", sha) or "",
+                       "author": {"name": an, "email": ae, "date": ad},
+                       "committer": {"name": cn, "email": ce, "date": cd},
+                       "comment_count": 0, "tree": {"sha": tree, "url": f"{base}/git/trees/{tree}"}},
+            "author": None, "committer": None,
+            "parents": [{"sha": p, "url": f"{base}/commits/{p}", "html_url": f"{web}/{owner}/{name}/commit/{p}"}
+                        for p in parents.split()]}
+
+
 class Forge:
     """The state behind the handler: repositories, faults, the request log."""
 
@@ -316,10 +375,10 @@ class Handler(BaseHTTPRequestHandler):
         with self.forge.lock:
             self.forge.remaining = max(0, self.forge.remaining - 1)
         base = f"http://{self.headers.get('Host')}/repos/{owner}/{name}"
+        web = f"http://{self.headers.get('Host')}"
         if not rest:
-            return self.send(200, {"id": abs(hash(repo)) % 10**8, "name": name, "full_name": f"{owner}/{name}",
-                                   "private": bool(self.forge.token), "owner": {"login": owner},
-                                   "default_branch": default_branch(repo), "url": base})
+            when = git(repo, "log", "-1", "--format=%cI") or "2026-01-01T00:00:00Z"
+            return self.send(200, gh_repo(owner, name, bool(self.forge.token), default_branch(repo), web, web, when))
         if rest[0] == "commits" and len(rest) > 1:
             ref = urllib.parse.unquote("/".join(rest[1:]))
             sha = resolve(repo, ref)
@@ -329,10 +388,7 @@ class Handler(BaseHTTPRequestHandler):
             if "application/vnd.github.sha" in (self.headers.get("Accept") or ""):
                 return self.conditional(f'"{hashlib.sha1(sha.encode()).hexdigest()}"', sha,
                                         "application/vnd.github.sha; charset=utf-8")
-            message = git(repo, "log", "-1", "--format=%B", sha)
-            tree = git(repo, "rev-parse", f"{sha}^{{tree}}")
-            body = {"sha": sha, "url": f"{base}/commits/{sha}",
-                    "commit": {"message": message, "tree": {"sha": tree, "url": f"{base}/git/trees/{tree}"}}}
+            body = gh_commit(repo, sha, web, web, owner, name)
             return self.conditional(f'W/"{hashlib.sha1(json.dumps(body).encode()).hexdigest()}"', body)
         if rest[0] == "tarball":
             ref = urllib.parse.unquote("/".join(rest[1:])) or "HEAD"
