@@ -599,4 +599,16 @@ mod tests {
         assert!(note.event.is_none());
         assert_eq!(crate::mcp::sse::step(&ctx, b"{").http.status, 400);
     }
+
+    #[test]
+    fn renamed_plugins_are_found_under_their_old_name() {
+        let mut app = app_with(&[]);
+        let m = &mut app.catalogue.marketplaces[0];
+        m.loaded.as_mut().unwrap().manifest.renames.insert("commit-tools".into(), "writing-tools".into());
+        let r = call(&app, "get_plugin", json!({"name": "commit-tools"}));
+        assert_eq!(r["structuredContent"]["name"], "writing-tools@example");
+        let r = call(&app, "get_plugin", json!({"name": "commit-tools@example"}));
+        assert_eq!(r["structuredContent"]["name"], "writing-tools@example");
+        assert_eq!(call(&app, "get_plugin", json!({"name": "never-existed"}))["isError"], true);
+    }
 }

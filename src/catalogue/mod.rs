@@ -137,8 +137,35 @@ impl Catalogue {
     }
 
     /// Finds a plugin by `plugin@marketplace`, or by bare name when exactly one marketplace has it.
+    /// A plugin renamed through its marketplace's `renames` map is found under its old name too, as Claude Code
+    /// resolves it.
     pub fn find(&self, name: &str) -> Result<PluginRef<'_>, LookupError> {
         let name = name.trim();
+        match self.find_exact(name) {
+            Err(LookupError::NotFound(_)) => {
+                let (old, market) = match name.rsplit_once('@') {
+                    Some((p, m)) => (p, Some(m)),
+                    None => (name, None),
+                };
+                let renamed: Vec<String> = self
+                    .marketplaces
+                    .iter()
+                    .filter(|m| market.is_none_or(|x| x == m.id))
+                    .filter_map(|m| {
+                        let new = m.loaded.as_ref().ok()?.manifest.renames.get(old)?;
+                        Some(format!("{new}@{}", m.id))
+                    })
+                    .collect();
+                match renamed.as_slice() {
+                    [one] => self.find_exact(one),
+                    _ => self.find_exact(name),
+                }
+            }
+            other => other,
+        }
+    }
+
+    fn find_exact(&self, name: &str) -> Result<PluginRef<'_>, LookupError> {
         if let Some((plugin, market)) = name.rsplit_once('@') {
             return self
                 .plugins()
