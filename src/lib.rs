@@ -11,6 +11,7 @@ pub mod config;
 pub mod download;
 pub mod http;
 pub mod mcp;
+pub mod oauth;
 
 #[cfg(target_arch = "wasm32")]
 mod platform;

@@ -1,0 +1,410 @@
+//! Asking the user: the consent page, its CSRF token, and the signed cookie that remembers which clients a user has
+//! approved in this browser (so the page is shown once per client per user).
+//!
+//! Why consent at all, when the user just signed in: any website can register a client and start an authorization
+//! for it; without a page that names the client and where the code goes, a signed-in user could be walked through
+//! a flow that hands their access to someone else (the "confused deputy" of the MCP security best practices).
+//! The one exception is [`may_auto_approve`]: the `local` development provider with a loopback redirect URI.
+//!
+//! The CSRF token is an HMAC of the pending authorization's id: the lead stores a pending authorization under a random
+//! id (and should bind that id to the browser, e.g. in a short-lived cookie), renders the page with
+//! [`consent_page`], and on the POST checks [`verify_csrf`] before acting on the decision.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
+use skillport_providers::Identity;
+
+use super::authorize::PendingAuthorization;
+use super::crypto::ServerKeys;
+use super::registration::is_loopback_redirect;
+use super::{ClientId, OAuthError, RedirectUri};
+use crate::http::{HttpRequest, HttpResponse};
+
+/// The consent cookie. `__Host-` makes browsers insist on `Secure`, `Path=/` and no `Domain`, so no sibling
+/// subdomain can set or read it.
+pub const CONSENT_COOKIE: &str = "__Host-skillport_consent";
+/// How long approvals are remembered.
+pub const CONSENT_MAX_AGE_SECONDS: u64 = 180 * 86_400;
+/// Most clients remembered (the oldest are forgotten first), which keeps the cookie under 1 KB.
+const MAX_REMEMBERED: usize = 24;
+const COOKIE_DOMAIN: &[u8] = b"skillport consent cookie v1\0";
+const CSRF_DOMAIN: &[u8] = b"skillport consent csrf v1\0";
+const COOKIE_VERSION: u8 = 1;
+const ID_LEN: usize = 16;
+
+/// The `local` development provider, and only with a loopback redirect URI, may skip the consent page: the only user
+/// is the developer at the keyboard, and the code can only go to their own machine.
+pub fn may_auto_approve(provider_kind: &str, redirect_uri: &RedirectUri) -> bool {
+    provider_kind == "local" && is_loopback_redirect(redirect_uri)
+}
+
+/// Security headers of every page this server renders: nothing loads but inline style, forms post only to us, and
+/// no one may frame it (clickjacking an Approve button).
+pub fn page_headers(resp: HttpResponse) -> HttpResponse {
+    resp.header(
+        "content-security-policy",
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+    )
+    .header("x-frame-options", "DENY")
+    .header("cache-control", "no-store")
+    .header("referrer-policy", "no-referrer")
+    .header("x-content-type-options", "nosniff")
+}
+
+/// Escapes text for HTML element content and quoted attribute values.
+pub fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;color:#222}\
+    h1{font-size:1.3rem}.who{color:#555}code{background:#f3f3f3;padding:0 .2rem}\
+    form{display:flex;gap:.75rem;margin-top:1.5rem}button{font-size:1rem;padding:.5rem 1.2rem;cursor:pointer}\
+    .approve{background:#1a56db;color:#fff;border:0;border-radius:4px}";
+
+fn html_page(status: u16, title: &str, body: &str) -> HttpResponse {
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" \
+         content=\"width=device-width,initial-scale=1\"><title>{}</title><style>{STYLE}</style></head><body>{body}\
+         </body></html>",
+        html_escape(title)
+    );
+    page_headers(HttpResponse::new(status).header("content-type", "text/html; charset=utf-8").body(html.into_bytes()))
+}
+
+/// An error page (never a redirect): for authorization requests whose client or redirect URI cannot be trusted.
+pub fn error_page(status: u16, title: &str, message: &str) -> HttpResponse {
+    let body = format!("<h1>{}</h1><p>{}</p>", html_escape(title), html_escape(message));
+    html_page(status, title, &body)
+}
+
+/// A CSRF token for the consent form of pending authorization `pending_id`.
+pub fn csrf_token(keys: &ServerKeys, pending_id: &str) -> String {
+    URL_SAFE_NO_PAD.encode(keys.cookie_mac(CSRF_DOMAIN, &[pending_id.as_bytes()]))
+}
+
+/// Checks a consent form's CSRF token, in constant time.
+pub fn verify_csrf(keys: &ServerKeys, pending_id: &str, token: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    let expected = csrf_token(keys, pending_id);
+    expected.len() == token.len() && bool::from(expected.as_bytes().ct_eq(token.as_bytes()))
+}
+
+/// The consent page for `pending`, posting to `action` with the pending id and its CSRF token. `server_name` is this
+/// deployment's name; `user` is who signed in (shown so a user on a shared machine sees which account is used).
+pub fn consent_page(
+    keys: &ServerKeys,
+    server_name: &str,
+    pending: &PendingAuthorization,
+    user: &Identity,
+    action: &str,
+    pending_id: &str,
+) -> HttpResponse {
+    let client = pending.client_name.as_deref().unwrap_or(pending.client_id.as_str());
+    let who = user.email.as_deref().or(user.name.as_deref()).unwrap_or(&user.subject);
+    let body = format!(
+        "<h1>Allow {client} to use {server}?</h1>\
+         <p class=\"who\">Signed in as {who}.</p>\
+         <p><strong>{client}</strong> will be able to list and read the plugins and skills {server} gives you access \
+         to, acting as you.</p>\
+         <p>After you approve, you will be sent back to <code>{host}</code>. Only approve if you started connecting \
+         {client} yourself.</p>\
+         <form method=\"post\" action=\"{action}\">\
+         <input type=\"hidden\" name=\"pending\" value=\"{pending_id}\">\
+         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+         <button class=\"approve\" type=\"submit\" name=\"decision\" value=\"approve\">Approve</button>\
+         <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button>\
+         </form>",
+        client = html_escape(client),
+        server = html_escape(server_name),
+        who = html_escape(who),
+        host = html_escape(&pending.redirect_uri.host()),
+        action = html_escape(action),
+        pending_id = html_escape(pending_id),
+        csrf = html_escape(&csrf_token(keys, pending_id)),
+    );
+    html_page(200, "Authorize access", &body)
+}
+
+/// What the user chose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsentDecision {
+    Approve,
+    Deny,
+}
+
+/// Reads the consent form's POST body: the pending authorization's id and the decision, after checking the CSRF
+/// token. The lead then loads the pending authorization by that id (and checks it belongs to this browser).
+pub fn read_consent_form(keys: &ServerKeys, body: &[u8]) -> Result<(String, ConsentDecision), OAuthError> {
+    let form = super::parse_form(body)?;
+    let pending = form
+        .get("pending")
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| OAuthError::InvalidRequest("the consent form is incomplete; start connecting again".into()))?;
+    let csrf = form.get("csrf").map(String::as_str).unwrap_or("");
+    if !verify_csrf(keys, pending, csrf) {
+        return Err(OAuthError::InvalidRequest("the consent form has expired or was not ours; start again".into()));
+    }
+    let decision = match form.get("decision").map(String::as_str) {
+        Some("approve") => ConsentDecision::Approve,
+        Some("deny") => ConsentDecision::Deny,
+        _ => return Err(OAuthError::InvalidRequest("the consent form has no decision".into())),
+    };
+    Ok((pending.clone(), decision))
+}
+
+/// The clients one user has approved in this browser, read from and written to a signed cookie. It records hashes
+/// (of the user's provider and subject, and of each client id), so it names neither.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ConsentCookie {
+    user: [u8; ID_LEN],
+    clients: Vec<[u8; ID_LEN]>,
+}
+
+fn short_hash(parts: &[&[u8]]) -> [u8; ID_LEN] {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_be_bytes());
+        h.update(p);
+    }
+    let full = h.finalize();
+    let mut out = [0u8; ID_LEN];
+    out.copy_from_slice(&full[..ID_LEN]);
+    out
+}
+
+fn user_id(identity: &Identity) -> [u8; ID_LEN] {
+    short_hash(&[identity.provider.as_bytes(), identity.subject.as_bytes()])
+}
+
+fn client_hash(client: &ClientId) -> [u8; ID_LEN] {
+    short_hash(&[client.as_str().as_bytes()])
+}
+
+impl ConsentCookie {
+    /// The cookie of `req`, if present, well-signed and unexpired; empty otherwise (a bad cookie only means the page
+    /// is shown again).
+    pub fn from_request(keys: &ServerKeys, req: &HttpRequest, now: u64) -> ConsentCookie {
+        req.header("cookie")
+            .and_then(|h| cookie_value(h, CONSENT_COOKIE))
+            .and_then(|v| Self::decode(keys, v, now))
+            .unwrap_or_default()
+    }
+
+    /// True when `identity` approved `client` in this browser.
+    pub fn has_approved(&self, identity: &Identity, client: &ClientId) -> bool {
+        self.user == user_id(identity) && self.clients.contains(&client_hash(client))
+    }
+
+    /// Remembers that `identity` approved `client`. Another user's approvals are dropped: one browser, one user's list.
+    pub fn approve(&mut self, identity: &Identity, client: &ClientId) {
+        let user = user_id(identity);
+        if self.user != user {
+            *self = ConsentCookie { user, clients: Vec::new() };
+        }
+        let c = client_hash(client);
+        self.clients.retain(|x| *x != c);
+        self.clients.push(c);
+        if self.clients.len() > MAX_REMEMBERED {
+            let excess = self.clients.len() - MAX_REMEMBERED;
+            self.clients.drain(..excess);
+        }
+    }
+
+    /// The `Set-Cookie` header value: `HttpOnly; Secure; SameSite=Lax; Path=/`.
+    pub fn set_cookie(&self, keys: &ServerKeys, now: u64) -> String {
+        format!(
+            "{CONSENT_COOKIE}={}; Max-Age={CONSENT_MAX_AGE_SECONDS}; Path=/; HttpOnly; Secure; SameSite=Lax",
+            self.encode(keys, now.saturating_add(CONSENT_MAX_AGE_SECONDS))
+        )
+    }
+
+    /// `version, expiry (u64 BE), user, clients...` base64url, `.`, HMAC base64url.
+    fn encode(&self, keys: &ServerKeys, expires: u64) -> String {
+        let mut payload = vec![COOKIE_VERSION];
+        payload.extend_from_slice(&expires.to_be_bytes());
+        payload.extend_from_slice(&self.user);
+        for c in &self.clients {
+            payload.extend_from_slice(c);
+        }
+        let mac = keys.cookie_mac(COOKIE_DOMAIN, &[&payload]);
+        format!("{}.{}", URL_SAFE_NO_PAD.encode(&payload), URL_SAFE_NO_PAD.encode(mac))
+    }
+
+    fn decode(keys: &ServerKeys, value: &str, now: u64) -> Option<ConsentCookie> {
+        if value.len() > 4096 {
+            return None;
+        }
+        let (payload, mac) = value.split_once('.')?;
+        let payload = URL_SAFE_NO_PAD.decode(payload).ok()?;
+        let mac = URL_SAFE_NO_PAD.decode(mac).ok()?;
+        let expected = keys.cookie_mac(COOKIE_DOMAIN, &[&payload]);
+        use subtle::ConstantTimeEq;
+        if mac.len() != expected.len() || !bool::from(expected.ct_eq(&mac)) {
+            return None;
+        }
+        let (&version, rest) = payload.split_first()?;
+        let (expires, rest) = rest.split_first_chunk::<8>()?;
+        if version != COOKIE_VERSION
+            || now >= u64::from_be_bytes(*expires)
+            || rest.len() % ID_LEN != 0
+            || rest.is_empty()
+        {
+            return None;
+        }
+        let mut chunks = rest.chunks_exact(ID_LEN).map(|c| <[u8; ID_LEN]>::try_from(c).ok());
+        let user = chunks.next()??;
+        let clients = chunks.collect::<Option<Vec<_>>>()?;
+        Some(ConsentCookie { user, clients })
+    }
+}
+
+/// The value of cookie `name` in a `Cookie` header.
+fn cookie_value<'a>(header: &'a str, name: &str) -> Option<&'a str> {
+    header.split(';').filter_map(|kv| kv.trim().split_once('=')).find(|(k, _)| *k == name).map(|(_, v)| v.trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oauth::testutil::{identity, keys, CLAUDE_CALLBACK};
+    use crate::oauth::{PkceChallenge, ResourceUri};
+
+    fn pending(name: &str) -> PendingAuthorization {
+        PendingAuthorization {
+            client_id: ClientId::new("client-1"),
+            client_name: Some(name.into()),
+            redirect_uri: RedirectUri::new(CLAUDE_CALLBACK),
+            state: None,
+            code_challenge: PkceChallenge::new("x"),
+            resource: ResourceUri::new("https://skills.example.com/mcp"),
+            scope: "mcp".into(),
+            created_at: 0,
+        }
+    }
+
+    fn cookie_req(set_cookie: &str) -> HttpRequest {
+        let pair = set_cookie.split(';').next().unwrap();
+        HttpRequest::new("GET", "/authorize").with_header("cookie", &format!("other=1; {pair}"))
+    }
+
+    #[test]
+    fn auto_approval_only_for_local_and_loopback() {
+        assert!(may_auto_approve("local", &RedirectUri::new("http://localhost:6274/cb")));
+        assert!(may_auto_approve("local", &RedirectUri::new("http://127.0.0.1:33418/")));
+        assert!(may_auto_approve("local", &RedirectUri::new("http://[::1]:1/cb")));
+        assert!(!may_auto_approve("local", &RedirectUri::new(CLAUDE_CALLBACK)));
+        assert!(!may_auto_approve("github", &RedirectUri::new("http://localhost:6274/cb")));
+        assert!(!may_auto_approve("local", &RedirectUri::new("http://localhost.evil.com/cb")));
+    }
+
+    #[test]
+    fn page_names_client_and_host_and_escapes() {
+        let r =
+            consent_page(&keys(), "Skillport", &pending("<script>alert(1)</script>"), &identity(), "/consent", "p1");
+        let html = String::from_utf8(r.body.clone()).unwrap();
+        assert!(!html.contains("<script>"));
+        assert!(html.contains("&lt;script&gt;"));
+        assert!(html.contains("claude.ai"));
+        assert!(html.contains("ada@example.com"));
+        assert!(html.contains("method=\"post\""));
+        assert!(html.contains(&csrf_token(&keys(), "p1")));
+        assert_eq!(
+            r.get_header("content-security-policy"),
+            Some("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
+        );
+        assert_eq!(r.get_header("x-frame-options"), Some("DENY"));
+        assert_eq!(r.get_header("cache-control"), Some("no-store"));
+    }
+
+    #[test]
+    fn consent_form_needs_its_csrf_token() {
+        let csrf = csrf_token(&keys(), "p1");
+        let ok = format!("pending=p1&csrf={csrf}&decision=approve");
+        assert_eq!(read_consent_form(&keys(), ok.as_bytes()).unwrap(), ("p1".into(), ConsentDecision::Approve));
+        let deny = format!("pending=p1&csrf={csrf}&decision=deny");
+        assert_eq!(read_consent_form(&keys(), deny.as_bytes()).unwrap().1, ConsentDecision::Deny);
+        // Another pending id's token, no token, a forged one.
+        let other = format!("pending=p2&csrf={csrf}&decision=approve");
+        for body in [other.as_str(), "pending=p1&decision=approve", "pending=p1&csrf=AAAA&decision=approve"] {
+            assert!(read_consent_form(&keys(), body.as_bytes()).is_err(), "{body}");
+        }
+    }
+
+    #[test]
+    fn cookie_remembers_approvals_per_user_and_client() {
+        let k = keys();
+        let me = identity();
+        let mut c = ConsentCookie::default();
+        assert!(!c.has_approved(&me, &ClientId::new("client-1")));
+        c.approve(&me, &ClientId::new("client-1"));
+        let set = c.set_cookie(&k, 1000);
+        assert!(set.starts_with("__Host-skillport_consent="));
+        for attr in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/"] {
+            assert!(set.contains(attr), "{set}");
+        }
+        assert!(!set.contains("client-1"));
+        let read = ConsentCookie::from_request(&k, &cookie_req(&set), 2000);
+        assert!(read.has_approved(&me, &ClientId::new("client-1")));
+        assert!(!read.has_approved(&me, &ClientId::new("client-2")));
+        let mut someone_else = me.clone();
+        someone_else.subject = "999".into();
+        assert!(!read.has_approved(&someone_else, &ClientId::new("client-1")));
+        // Expired.
+        let later = ConsentCookie::from_request(&k, &cookie_req(&set), 1000 + CONSENT_MAX_AGE_SECONDS);
+        assert!(!later.has_approved(&me, &ClientId::new("client-1")));
+    }
+
+    #[test]
+    fn tampered_or_foreign_cookie_is_ignored() {
+        let k = keys();
+        let me = identity();
+        let mut c = ConsentCookie::default();
+        c.approve(&me, &ClientId::new("client-1"));
+        let set = c.set_cookie(&k, 0);
+        let value = set.split(';').next().unwrap().split_once('=').unwrap().1;
+        let (payload, mac) = value.split_once('.').unwrap();
+        let mut bytes = URL_SAFE_NO_PAD.decode(payload).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        let forged = format!("{CONSENT_COOKIE}={}.{mac}", URL_SAFE_NO_PAD.encode(bytes));
+        assert_eq!(ConsentCookie::from_request(&k, &cookie_req(&forged), 1), ConsentCookie::default());
+        let other_key = ServerKeys::derive(b"another master secret of 32 bytes or more");
+        assert_eq!(ConsentCookie::from_request(&other_key, &cookie_req(&set), 1), ConsentCookie::default());
+        assert_eq!(
+            ConsentCookie::from_request(&k, &cookie_req("__Host-skillport_consent=garbage"), 1),
+            ConsentCookie::default()
+        );
+    }
+
+    #[test]
+    fn cookie_is_bounded() {
+        let mut c = ConsentCookie::default();
+        for i in 0..100 {
+            c.approve(&identity(), &ClientId::new(format!("client-{i}")));
+        }
+        assert_eq!(c.clients.len(), MAX_REMEMBERED);
+        assert!(c.has_approved(&identity(), &ClientId::new("client-99")));
+        assert!(!c.has_approved(&identity(), &ClientId::new("client-0")));
+        assert!(c.set_cookie(&keys(), 0).len() < 1024);
+    }
+
+    #[test]
+    fn error_page_is_escaped_and_framed_safely() {
+        let r = error_page(400, "Bad", "<b>x</b>");
+        assert_eq!(r.status, 400);
+        assert!(String::from_utf8(r.body.clone()).unwrap().contains("&lt;b&gt;"));
+        assert_eq!(r.get_header("x-frame-options"), Some("DENY"));
+    }
+}

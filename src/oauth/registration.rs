@@ -1,0 +1,571 @@
+//! How clients become known: Dynamic Client Registration (RFC 7591) at `/register`, and Client ID Metadata Documents
+//! (an https URL as `client_id`, whose JSON document names the client and its redirect URIs).
+//!
+//! The one rule both share is [`validate_redirect_uri`]: https, or http on a loopback host; never a fragment, a
+//! wildcard, user info or another scheme (`javascript:`, `data:`, custom schemes). Redirect URIs are later matched
+//! exactly, byte for byte, so what is accepted here is exactly where codes can ever be sent.
+//!
+//! Fetching a metadata document is the lead's (over the Workers `fetch` seam), after [`cimd_fetch_allowed`]. That
+//! check can only judge the URL: a Worker cannot resolve DNS itself, so a public name that resolves to a private
+//! address is not caught here. On Cloudflare that is contained by the platform (a Worker's `fetch` does not reach
+//! private networks, nor the Worker's own zone's origin behind a name it cannot see), which is why literal addresses
+//! and `localhost` names are what this refuses.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use serde::Deserialize;
+use url::{Host, Url};
+
+use super::crypto::{random_token, Random};
+use super::store::{ClientAuthMethod, ClientRecord, GrantStore};
+use super::{ClientId, ClientSecret, OAuthError, RedirectUri};
+use crate::http::{HttpRequest, HttpResponse};
+
+/// Longest redirect URI accepted.
+const MAX_REDIRECT_URI_LEN: usize = 2000;
+/// Most redirect URIs one client may register.
+const MAX_REDIRECT_URIS: usize = 10;
+/// Longest client name, in characters: it is shown on the consent page.
+const MAX_CLIENT_NAME_CHARS: usize = 100;
+/// Largest metadata document read (the CIMD draft suggests 5 KB).
+pub const MAX_CIMD_BYTES: usize = 5 * 1024;
+
+/// Checks one redirect URI and returns it as registered. Accepted: `https://host/...`, and `http://` on
+/// `localhost`, `127.0.0.1` or `[::1]` (native apps listen on loopback; RFC 8252). The string must be in the URL's
+/// canonical form (or lack only the root path's `/`), so what the user is shown, what the browser follows and what is
+/// compared are the same.
+pub fn validate_redirect_uri(raw: &str) -> Result<RedirectUri, OAuthError> {
+    let bad = |why: &str| Err(OAuthError::InvalidRedirectUri(format!("redirect URI `{}`: {why}", shorten(raw))));
+    if raw.is_empty() || raw.len() > MAX_REDIRECT_URI_LEN {
+        return bad("must be 1-2000 characters long");
+    }
+    if raw.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return bad("must not contain spaces or control characters");
+    }
+    if raw.contains('#') {
+        return bad("must not contain a fragment");
+    }
+    if raw.contains('*') {
+        return bad("must not contain a wildcard");
+    }
+    let Ok(url) = Url::parse(raw) else { return bad("is not an absolute URL") };
+    if !url.username().is_empty() || url.password().is_some() {
+        return bad("must not contain user info");
+    }
+    match (url.scheme(), url.host()) {
+        ("https", Some(_)) => {}
+        ("http", Some(host)) if is_loopback_redirect_host(&host) => {}
+        ("http", _) => return bad("http is only allowed on a loopback host (localhost, 127.0.0.1, [::1])"),
+        _ => return bad("must be an https URL (or http on a loopback host)"),
+    }
+    let canonical = url.as_str();
+    if raw != canonical && format!("{raw}/") != canonical {
+        return bad("must be written in its canonical form");
+    }
+    Ok(RedirectUri::new(raw))
+}
+
+fn is_loopback_redirect_host(host: &Host<&str>) -> bool {
+    match host {
+        Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
+        Host::Ipv4(ip) => *ip == Ipv4Addr::LOCALHOST,
+        Host::Ipv6(ip) => *ip == Ipv6Addr::LOCALHOST,
+    }
+}
+
+/// True for a redirect URI on a loopback host (what `local` auto-approval needs).
+pub fn is_loopback_redirect(uri: &RedirectUri) -> bool {
+    Url::parse(uri.as_str()).ok().is_some_and(|u| u.host().is_some_and(|h| is_loopback_redirect_host(&h)))
+}
+
+fn shorten(s: &str) -> String {
+    let short: String = s.chars().take(100).filter(|c| !c.is_control()).collect();
+    if short.len() < s.len() {
+        format!("{short}...")
+    } else {
+        short
+    }
+}
+
+fn validate_redirect_uris(uris: Option<Vec<String>>) -> Result<Vec<RedirectUri>, OAuthError> {
+    let uris = uris.unwrap_or_default();
+    if uris.is_empty() {
+        return Err(OAuthError::InvalidRedirectUri("redirect_uris is required and must not be empty".into()));
+    }
+    if uris.len() > MAX_REDIRECT_URIS {
+        return Err(OAuthError::InvalidRedirectUri(format!("at most {MAX_REDIRECT_URIS} redirect_uris")));
+    }
+    let mut out: Vec<RedirectUri> = Vec::new();
+    for u in uris {
+        let u = validate_redirect_uri(&u)?;
+        if !out.contains(&u) {
+            out.push(u);
+        }
+    }
+    Ok(out)
+}
+
+fn validate_client_name(name: Option<String>) -> Result<Option<String>, OAuthError> {
+    let Some(name) = name else { return Ok(None) };
+    let name = name.trim().to_owned();
+    if name.is_empty() {
+        return Ok(None);
+    }
+    if name.chars().count() > MAX_CLIENT_NAME_CHARS {
+        return Err(OAuthError::InvalidClientMetadata(format!(
+            "client_name must be at most {MAX_CLIENT_NAME_CHARS} characters"
+        )));
+    }
+    // Control characters, and the bidirectional overrides that could make a name read as another on the consent page.
+    let sneaky = |c: char| c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+    if name.chars().any(sneaky) {
+        return Err(OAuthError::InvalidClientMetadata("client_name must not contain control characters".into()));
+    }
+    Ok(Some(name))
+}
+
+/// The parts of client metadata Skillport reads; the rest is ignored (RFC 7591 2).
+#[derive(Debug, Deserialize)]
+struct ClientMetadata {
+    client_id: Option<String>,
+    redirect_uris: Option<Vec<String>>,
+    token_endpoint_auth_method: Option<String>,
+    grant_types: Option<Vec<String>>,
+    response_types: Option<Vec<String>>,
+    client_name: Option<String>,
+    client_secret: Option<serde_json::Value>,
+}
+
+fn parse_metadata(body: &[u8]) -> Result<ClientMetadata, OAuthError> {
+    serde_json::from_slice(body)
+        .map_err(|e| OAuthError::InvalidClientMetadata(format!("the client metadata is not valid JSON here: {e}")))
+}
+
+fn check_grant_and_response_types(m: &ClientMetadata) -> Result<(), OAuthError> {
+    if let Some(types) = &m.grant_types {
+        if let Some(t) = types.iter().find(|t| !matches!(t.as_str(), "authorization_code" | "refresh_token")) {
+            return Err(OAuthError::InvalidClientMetadata(format!(
+                "grant_type `{}` is not supported (authorization_code, refresh_token)",
+                shorten(t)
+            )));
+        }
+    }
+    if let Some(types) = &m.response_types {
+        if types.iter().any(|t| t != "code") {
+            return Err(OAuthError::InvalidClientMetadata("only the `code` response_type is supported".into()));
+        }
+    }
+    Ok(())
+}
+
+/// Registers a client from an RFC 7591 request body. Returns the record stored and, for a confidential client, its
+/// secret (shown once in the response; only its hash is kept).
+pub async fn register(
+    store: &dyn GrantStore,
+    rng: &dyn Random,
+    body: &[u8],
+    now: u64,
+) -> Result<(ClientRecord, Option<ClientSecret>), OAuthError> {
+    let m = parse_metadata(body)?;
+    let redirect_uris = validate_redirect_uris(m.redirect_uris.clone())?;
+    check_grant_and_response_types(&m)?;
+    let auth_method = match m.token_endpoint_auth_method.as_deref() {
+        // RFC 7591's default is client_secret_basic; MCP clients register as public clients and say so.
+        None => ClientAuthMethod::ClientSecretBasic,
+        Some(s) => ClientAuthMethod::parse(s).ok_or_else(|| {
+            OAuthError::InvalidClientMetadata(format!(
+                "token_endpoint_auth_method `{}` is not supported (none, client_secret_post, client_secret_basic)",
+                shorten(s)
+            ))
+        })?,
+    };
+    let client_name = validate_client_name(m.client_name)?;
+    let secret = (auth_method != ClientAuthMethod::None).then(|| ClientSecret::new(random_token(rng)));
+    let record = ClientRecord {
+        client_id: ClientId::new(random_token(rng)),
+        redirect_uris,
+        client_name,
+        auth_method,
+        secret_hash: secret.as_ref().map(ClientSecret::hash),
+        issued_at: now,
+        metadata_document: false,
+    };
+    store.put_client(&record).await?;
+    Ok((record, secret))
+}
+
+/// `POST /register`: 201 with the client's metadata (RFC 7591 3.2.1), or 400 with `invalid_redirect_uri` /
+/// `invalid_client_metadata`.
+pub async fn handle_register(store: &dyn GrantStore, rng: &dyn Random, req: &HttpRequest, now: u64) -> HttpResponse {
+    if req.method != "POST" {
+        return HttpResponse::new(405).header("allow", "POST");
+    }
+    match register(store, rng, &req.body, now).await {
+        Ok((record, secret)) => {
+            let mut body = serde_json::json!({
+                "client_id": record.client_id.as_str(),
+                "client_id_issued_at": record.issued_at,
+                "redirect_uris": record.redirect_uris,
+                "grant_types": ["authorization_code", "refresh_token"],
+                "response_types": ["code"],
+                "token_endpoint_auth_method": record.auth_method.as_str(),
+            });
+            if let Some(name) = &record.client_name {
+                body["client_name"] = name.as_str().into();
+            }
+            if let Some(secret) = &secret {
+                body["client_secret"] = secret.expose().into();
+                body["client_secret_expires_at"] = 0.into();
+            }
+            HttpResponse::json(201, &body).header("cache-control", "no-store").header("pragma", "no-cache")
+        }
+        Err(e) => e.to_response(),
+    }
+}
+
+impl super::OAuthServer<'_> {
+    /// `POST /register`; see [`handle_register`].
+    pub async fn handle_register(&self, req: &HttpRequest, now: u64) -> HttpResponse {
+        handle_register(self.store, self.rng, req, now).await
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Client ID Metadata Documents
+// ---------------------------------------------------------------------------------------------------------------------
+
+/// True when `id` is a Client ID Metadata Document URL: https, with a path past `/`, no fragment, no user info, in
+/// canonical form (so no `.`/`..` segments).
+pub fn is_cimd_client_id(id: &str) -> bool {
+    let Ok(url) = Url::parse(id) else { return false };
+    url.scheme() == "https"
+        && url.host().is_some()
+        && url.username().is_empty()
+        && url.password().is_none()
+        && url.fragment().is_none()
+        && url.path() != "/"
+        && !url.path().is_empty()
+        && url.as_str() == id
+}
+
+/// Reads a fetched metadata document for `client_id` into a (public) client record. The document must name itself
+/// (`client_id` equal to the URL it came from), list valid redirect URIs, and not claim a secret.
+pub fn validate_cimd(client_id: &str, document: &[u8], now: u64) -> Result<ClientRecord, OAuthError> {
+    if !is_cimd_client_id(client_id) {
+        return Err(OAuthError::InvalidClient("client_id is not a client metadata document URL".into()));
+    }
+    if document.len() > MAX_CIMD_BYTES {
+        return Err(OAuthError::InvalidClientMetadata(format!(
+            "the client metadata document is larger than {MAX_CIMD_BYTES} bytes"
+        )));
+    }
+    let m = parse_metadata(document)?;
+    if m.client_id.as_deref() != Some(client_id) {
+        return Err(OAuthError::InvalidClientMetadata(
+            "the client metadata document's client_id is not the URL it was fetched from".into(),
+        ));
+    }
+    if m.client_secret.is_some() {
+        return Err(OAuthError::InvalidClientMetadata("a client metadata document must not carry a secret".into()));
+    }
+    match m.token_endpoint_auth_method.as_deref() {
+        None | Some("none") => {}
+        Some(other) => {
+            return Err(OAuthError::InvalidClientMetadata(format!(
+                "token_endpoint_auth_method `{}` is not supported for metadata document clients (none)",
+                shorten(other)
+            )))
+        }
+    }
+    check_grant_and_response_types(&m)?;
+    Ok(ClientRecord {
+        client_id: ClientId::new(client_id),
+        redirect_uris: validate_redirect_uris(m.redirect_uris)?,
+        client_name: validate_client_name(m.client_name)?,
+        auth_method: ClientAuthMethod::None,
+        secret_hash: None,
+        issued_at: now,
+        metadata_document: true,
+    })
+}
+
+/// Whether the Worker may fetch a metadata document from `url`: https (http too when not `production`), and not a
+/// literal private, loopback, link-local or otherwise non-public address, nor a `localhost` name. DNS names are not
+/// resolved (a Worker cannot); see the module documentation.
+pub fn cimd_fetch_allowed(url: &str, production: bool) -> Result<(), String> {
+    let url = Url::parse(url).map_err(|_| "the client_id is not a URL".to_owned())?;
+    match url.scheme() {
+        "https" => {}
+        "http" if !production => {}
+        other => return Err(format!("client metadata documents are fetched over https only, not `{other}`")),
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("the client metadata URL must not contain user info".into());
+    }
+    match url.host() {
+        None => Err("the client metadata URL has no host".into()),
+        Some(Host::Domain(d)) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            if d == "localhost" || d.ends_with(".localhost") {
+                Err(format!("`{d}` is a loopback name"))
+            } else {
+                Ok(())
+            }
+        }
+        Some(Host::Ipv4(ip)) => public_ip(IpAddr::V4(ip)),
+        Some(Host::Ipv6(ip)) => public_ip(IpAddr::V6(ip)),
+    }
+}
+
+fn public_ip(ip: IpAddr) -> Result<(), String> {
+    let refused = match ip {
+        IpAddr::V4(v4) => non_public_v4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => non_public_v4(v4),
+            None => {
+                let s = v6.segments();
+                v6.is_loopback()
+                    || v6.is_unspecified()
+                    || v6.is_multicast()
+                    || (s[0] & 0xfe00) == 0xfc00 // unique local fc00::/7
+                    || (s[0] & 0xffc0) == 0xfe80 // link-local fe80::/10
+                    || (s[0] & 0xffc0) == 0xfec0 // site-local fec0::/10 (deprecated)
+                    || (s[..6] == [0; 6]) // IPv4-compatible ::a.b.c.d (deprecated)
+            }
+        },
+    };
+    if refused {
+        Err(format!("{ip} is not a public address"))
+    } else {
+        Ok(())
+    }
+}
+
+fn non_public_v4(ip: Ipv4Addr) -> bool {
+    let o = ip.octets();
+    ip.is_private() // 10/8, 172.16/12, 192.168/16
+        || ip.is_loopback() // 127/8
+        || ip.is_link_local() // 169.254/16 (cloud metadata lives here)
+        || ip.is_unspecified()
+        || ip.is_broadcast()
+        || ip.is_multicast()
+        || o[0] == 0 // "this network"
+        || (o[0] == 100 && (o[1] & 0xc0) == 64) // carrier-grade NAT 100.64/10
+        || o[0] >= 240 // reserved
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oauth::store::MemoryGrantStore;
+    use crate::oauth::testutil::{block_on, CountingRandom, CLAUDE_CALLBACK};
+    use serde_json::json;
+
+    fn post(body: serde_json::Value) -> HttpResponse {
+        let store = MemoryGrantStore::new();
+        let req = HttpRequest::new("POST", "/register").with_body(serde_json::to_vec(&body).unwrap());
+        block_on(handle_register(&store, &CountingRandom::default(), &req, 1000))
+    }
+
+    fn refused(uri: &str) {
+        let r = post(json!({"redirect_uris": [uri], "token_endpoint_auth_method": "none"}));
+        assert_eq!(r.status, 400, "{uri}");
+        assert_eq!(r.json_body()["error"], "invalid_redirect_uri", "{uri}");
+    }
+
+    #[test]
+    fn claude_callbacks_are_accepted() {
+        for uri in [CLAUDE_CALLBACK, "https://claude.com/api/mcp/auth_callback"] {
+            assert_eq!(validate_redirect_uri(uri).unwrap().as_str(), uri);
+        }
+        for uri in ["http://localhost:6274/callback", "http://127.0.0.1:33418/", "http://[::1]:8080/cb"] {
+            assert!(validate_redirect_uri(uri).is_ok(), "{uri}");
+        }
+    }
+
+    #[test]
+    fn public_client_registers() {
+        let r = post(json!({
+            "redirect_uris": [CLAUDE_CALLBACK],
+            "token_endpoint_auth_method": "none",
+            "client_name": "Claude",
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+        }));
+        assert_eq!(r.status, 201);
+        let b = r.json_body();
+        assert!(b["client_id"].as_str().unwrap().len() >= 32);
+        assert_eq!(b["client_id_issued_at"], 1000);
+        assert_eq!(b["redirect_uris"], json!([CLAUDE_CALLBACK]));
+        assert_eq!(b["token_endpoint_auth_method"], "none");
+        assert_eq!(b["client_name"], "Claude");
+        assert!(b.get("client_secret").is_none());
+        assert_eq!(r.get_header("cache-control"), Some("no-store"));
+    }
+
+    #[test]
+    fn confidential_client_gets_a_secret_stored_only_as_its_hash() {
+        let store = MemoryGrantStore::new();
+        let body = json!({"redirect_uris": [CLAUDE_CALLBACK], "token_endpoint_auth_method": "client_secret_post"});
+        let req = HttpRequest::new("POST", "/register").with_body(serde_json::to_vec(&body).unwrap());
+        let r = block_on(handle_register(&store, &CountingRandom::default(), &req, 1));
+        assert_eq!(r.status, 201);
+        let secret = r.json_body()["client_secret"].as_str().unwrap().to_owned();
+        let dump = store.dump().to_string();
+        assert!(!dump.contains(&secret), "secret stored in clear");
+        let id = ClientId::new(r.json_body()["client_id"].as_str().unwrap());
+        let rec = block_on(store.get_client(&id)).unwrap().unwrap();
+        assert_eq!(rec.secret_hash, Some(ClientSecret::new(secret).hash()));
+    }
+
+    #[test]
+    fn http_non_loopback_is_refused() {
+        refused("http://claude.ai/api/mcp/auth_callback");
+        refused("http://192.168.1.10/cb");
+        refused("http://localhost.evil.com/cb");
+    }
+
+    #[test]
+    fn javascript_redirect_is_refused() {
+        refused("javascript:alert(1)");
+        refused("JavaScript://claude.ai/%0aalert(1)");
+    }
+
+    #[test]
+    fn data_redirect_is_refused() {
+        refused("data:text/html,<script>alert(1)</script>");
+    }
+
+    #[test]
+    fn fragment_redirect_is_refused() {
+        refused("https://claude.ai/api/mcp/auth_callback#frag");
+    }
+
+    #[test]
+    fn wildcard_redirect_is_refused() {
+        refused("https://*.claude.ai/cb");
+        refused("https://claude.ai/*");
+    }
+
+    #[test]
+    fn userinfo_and_non_canonical_redirects_are_refused() {
+        refused("https://claude.ai@evil.com/api/mcp/auth_callback");
+        refused("https://claude.ai\\@evil.com/cb");
+        refused("https://CLAUDE.ai/cb");
+        refused("https://claude.ai/a/../cb");
+        refused("custom-app://callback");
+    }
+
+    #[test]
+    fn missing_redirect_uris_are_refused() {
+        let r = post(json!({"token_endpoint_auth_method": "none"}));
+        assert_eq!(r.json_body()["error"], "invalid_redirect_uri");
+        let r = post(json!({"redirect_uris": [], "token_endpoint_auth_method": "none"}));
+        assert_eq!(r.status, 400);
+    }
+
+    #[test]
+    fn bad_metadata_is_refused() {
+        for body in [
+            json!({"redirect_uris": [CLAUDE_CALLBACK], "token_endpoint_auth_method": "private_key_jwt"}),
+            json!({"redirect_uris": [CLAUDE_CALLBACK], "grant_types": ["implicit"]}),
+            json!({"redirect_uris": [CLAUDE_CALLBACK], "response_types": ["token"]}),
+            json!({"redirect_uris": [CLAUDE_CALLBACK], "client_name": "x".repeat(101)}),
+            json!({"redirect_uris": [CLAUDE_CALLBACK], "client_name": "Claude\u{202E}resU"}),
+            json!({"redirect_uris": [CLAUDE_CALLBACK], "client_name": "a\nb"}),
+            json!({"redirect_uris": CLAUDE_CALLBACK}),
+        ] {
+            let r = post(body.clone());
+            assert_eq!(r.status, 400, "{body}");
+            assert_eq!(r.json_body()["error"], "invalid_client_metadata", "{body}");
+        }
+        let store = MemoryGrantStore::new();
+        let req = HttpRequest::new("POST", "/register").with_body(b"not json".to_vec());
+        let r = block_on(handle_register(&store, &CountingRandom::default(), &req, 1));
+        assert_eq!(r.json_body()["error"], "invalid_client_metadata");
+    }
+
+    // --- Client ID Metadata Documents ----------------------------------------------------------------------------
+
+    const CIMD: &str = "https://claude.ai/oauth/mcp-oauth-client-metadata";
+
+    #[test]
+    fn cimd_ids() {
+        assert!(is_cimd_client_id(CIMD));
+        for id in ["https://claude.ai", "https://claude.ai/", "http://claude.ai/x", "https://u@claude.ai/x", "abc123"] {
+            assert!(!is_cimd_client_id(id), "{id}");
+        }
+        assert!(!is_cimd_client_id("https://claude.ai/x#f"));
+    }
+
+    #[test]
+    fn cimd_document_is_validated() {
+        let doc = json!({"client_id": CIMD, "client_name": "Claude", "redirect_uris": [CLAUDE_CALLBACK],
+                         "token_endpoint_auth_method": "none"});
+        let rec = validate_cimd(CIMD, doc.to_string().as_bytes(), 5).unwrap();
+        assert!(rec.metadata_document && rec.allows_redirect(CLAUDE_CALLBACK));
+        assert_eq!(rec.auth_method, ClientAuthMethod::None);
+
+        let other = json!({"client_id": "https://evil.com/doc", "redirect_uris": [CLAUDE_CALLBACK]});
+        assert!(matches!(
+            validate_cimd(CIMD, other.to_string().as_bytes(), 5),
+            Err(OAuthError::InvalidClientMetadata(_))
+        ));
+        let bad_uri = json!({"client_id": CIMD, "redirect_uris": ["javascript:alert(1)"]});
+        assert!(matches!(
+            validate_cimd(CIMD, bad_uri.to_string().as_bytes(), 5),
+            Err(OAuthError::InvalidRedirectUri(_))
+        ));
+        let secret = json!({"client_id": CIMD, "redirect_uris": [CLAUDE_CALLBACK], "client_secret": "s"});
+        assert!(validate_cimd(CIMD, secret.to_string().as_bytes(), 5).is_err());
+        let big = vec![b' '; MAX_CIMD_BYTES + 1];
+        assert!(validate_cimd(CIMD, &big, 5).is_err());
+    }
+
+    #[test]
+    fn cimd_fetch_refuses_private_addresses() {
+        for url in [
+            "https://10.0.0.1/c",
+            "https://172.16.5.4/c",
+            "https://192.168.0.1/c",
+            "https://[fc00::1]/c",
+            "https://[fd12::1]/c",
+        ] {
+            assert!(cimd_fetch_allowed(url, true).is_err(), "{url}");
+        }
+    }
+
+    #[test]
+    fn cimd_fetch_refuses_loopback() {
+        for url in [
+            "https://127.0.0.1/c",
+            "https://[::1]/c",
+            "https://localhost/c",
+            "https://app.localhost/c",
+            "https://0x7f.1/c",
+            "https://2130706433/c",
+            "https://[::ffff:127.0.0.1]/c",
+            "https://0.0.0.0/c",
+        ] {
+            assert!(cimd_fetch_allowed(url, true).is_err(), "{url}");
+            assert!(cimd_fetch_allowed(url, false).is_err(), "{url}");
+        }
+    }
+
+    #[test]
+    fn cimd_fetch_refuses_link_local() {
+        for url in ["https://169.254.169.254/latest/meta-data", "https://[fe80::1]/c", "https://[::ffff:169.254.1.1]/c"]
+        {
+            assert!(cimd_fetch_allowed(url, true).is_err(), "{url}");
+        }
+    }
+
+    #[test]
+    fn cimd_fetch_needs_https_in_production() {
+        assert!(cimd_fetch_allowed("http://claude.ai/doc", true).is_err());
+        assert!(cimd_fetch_allowed("http://claude.ai/doc", false).is_ok());
+        assert!(cimd_fetch_allowed(CIMD, true).is_ok());
+        assert!(cimd_fetch_allowed("https://8.8.8.8/doc", true).is_ok());
+        assert!(cimd_fetch_allowed("ftp://claude.ai/doc", false).is_err());
+    }
+}

@@ -1,0 +1,1007 @@
+//! `/token` (RFC 6749 with OAuth 2.1's rules), `/revoke` (RFC 7009), and the bearer check of every MCP request.
+//!
+//! - `authorization_code`: the client authenticates (confidential clients) or names itself (public ones); the code
+//!   is taken from the store atomically, so it is redeemed once; a second redemption is a replay and revokes the
+//!   grant (and so every token already issued from it, RFC 6749 4.1.2); the PKCE verifier, the redirect URI and the
+//!   resource must match the authorization request.
+//! - `refresh_token`: every use rotates the token; the previous one keeps working until the new one is first used
+//!   (so a client whose response was lost can retry), after which presenting it is a replay and revokes the grant
+//!   (OAuth 2.1 section 4.3.1, refresh token rotation).
+//! - Access tokens are opaque (32 random bytes), bound to one resource, and only as good as their grant.
+
+use super::crypto::{random_token, ServerKeys};
+use super::metadata::{resource_of_uri, resource_uri, unauthorized_response, Resource};
+use super::store::{AccessRecord, ClientAuthMethod, ClientRecord, CodeTake, GrantRecord, GrantStore, Rotation};
+use super::{
+    parse_form, AccessToken, ClientId, ClientSecret, OAuthError, OAuthServer, PkceChallenge, PkceVerifier,
+    RefreshToken, ResourceUri, TokenHash,
+};
+use crate::http::{HttpRequest, HttpResponse};
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
+use skillport_providers::Identity;
+use std::collections::BTreeMap;
+
+/// A successful token response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenResponse {
+    pub access_token: AccessToken,
+    pub refresh_token: RefreshToken,
+    pub expires_in: u64,
+    pub scope: String,
+}
+
+impl TokenResponse {
+    /// RFC 6749 5.1, never cached.
+    pub fn to_response(&self) -> HttpResponse {
+        HttpResponse::json(
+            200,
+            &serde_json::json!({
+                "access_token": self.access_token.expose(),
+                "token_type": "Bearer",
+                "expires_in": self.expires_in,
+                "refresh_token": self.refresh_token.expose(),
+                "scope": self.scope,
+            }),
+        )
+        .header("cache-control", "no-store")
+        .header("pragma", "no-cache")
+    }
+}
+
+impl OAuthServer<'_> {
+    /// `POST /token`.
+    pub async fn handle_token(&self, req: &HttpRequest, now: u64) -> HttpResponse {
+        if req.method != "POST" {
+            return HttpResponse::new(405).header("allow", "POST");
+        }
+        match self.exchange(req, now).await {
+            Ok(tokens) => tokens.to_response(),
+            Err(e) => e.to_response(),
+        }
+    }
+
+    /// The token endpoint's logic, for callers that want the typed result.
+    pub async fn exchange(&self, req: &HttpRequest, now: u64) -> Result<TokenResponse, OAuthError> {
+        let form = parse_form(&req.body)?;
+        let client = self.authenticate_client(req, &form).await?;
+        match form.get("grant_type").map(String::as_str) {
+            Some("authorization_code") => self.redeem_code(&client, &form, now).await,
+            Some("refresh_token") => self.refresh(&client, &form, now).await,
+            Some(other) => Err(OAuthError::UnsupportedGrantType(other.chars().take(50).collect())),
+            None => Err(OAuthError::InvalidRequest("grant_type is missing".into())),
+        }
+    }
+
+    /// Who is calling: `Authorization: Basic` or the form's `client_id` (and `client_secret`). An unknown client, or a
+    /// confidential one with a wrong or missing secret, is `invalid_client` (401: Claude then registers again).
+    async fn authenticate_client(
+        &self,
+        req: &HttpRequest,
+        form: &BTreeMap<String, String>,
+    ) -> Result<ClientRecord, OAuthError> {
+        let basic = match req.header("authorization") {
+            Some(h) if h.len() > 6 && h[..6].eq_ignore_ascii_case("basic ") => Some(parse_basic(&h[6..])?),
+            _ => None,
+        };
+        let form_id = form.get("client_id").filter(|s| !s.is_empty());
+        let form_secret = form.get("client_secret").filter(|s| !s.is_empty());
+        let (id, secret) = match (basic, form_id) {
+            (Some((id, secret)), maybe_form_id) => {
+                if form_secret.is_some() {
+                    return Err(OAuthError::InvalidRequest("use one client authentication method, not two".into()));
+                }
+                if maybe_form_id.is_some_and(|f| *f != id) {
+                    return Err(OAuthError::InvalidClient("client_id differs from the authenticated client".into()));
+                }
+                (id, Some(secret))
+            }
+            (None, Some(id)) => (id.clone(), form_secret.cloned()),
+            (None, None) => return Err(OAuthError::InvalidClient("client_id is missing".into())),
+        };
+        let client = self
+            .store
+            .get_client(&ClientId::new(id))
+            .await?
+            .ok_or_else(|| OAuthError::InvalidClient("unknown client; register again".into()))?;
+        match (client.auth_method, &client.secret_hash) {
+            (ClientAuthMethod::None, _) => Ok(client),
+            (_, Some(expected)) => {
+                let given = secret.ok_or_else(|| OAuthError::InvalidClient("client authentication failed".into()))?;
+                if ClientSecret::new(given).hash().ct_eq(expected) {
+                    Ok(client)
+                } else {
+                    Err(OAuthError::InvalidClient("client authentication failed".into()))
+                }
+            }
+            (_, None) => Err(OAuthError::InvalidClient("client authentication failed".into())),
+        }
+    }
+
+    async fn redeem_code(
+        &self,
+        client: &ClientRecord,
+        form: &BTreeMap<String, String>,
+        now: u64,
+    ) -> Result<TokenResponse, OAuthError> {
+        let required = |k: &str| {
+            form.get(k).filter(|v| !v.is_empty()).ok_or_else(|| OAuthError::InvalidRequest(format!("{k} is missing")))
+        };
+        let code = required("code")?;
+        let verifier = PkceVerifier::new(required("code_verifier")?.as_str());
+        let redirect_uri = required("redirect_uri")?;
+
+        let record = match self.store.take_code(&TokenHash::of(code)).await? {
+            CodeTake::Taken(r) => r,
+            CodeTake::AlreadyUsed { grant_id } => {
+                self.store.revoke_grant(&grant_id).await?;
+                return Err(OAuthError::InvalidGrant(
+                    "the authorization code was already used; every token issued from it is revoked".into(),
+                ));
+            }
+            CodeTake::Unknown => return Err(OAuthError::InvalidGrant("the authorization code is not valid".into())),
+        };
+        // The code is spent from here on, whatever follows: a wrong verifier cannot be retried.
+        if record.client_id != client.client_id {
+            return Err(OAuthError::InvalidGrant("the authorization code was issued to another client".into()));
+        }
+        if now >= record.expires_at {
+            return Err(OAuthError::InvalidGrant("the authorization code has expired".into()));
+        }
+        if record.redirect_uri.as_str() != redirect_uri {
+            return Err(OAuthError::InvalidGrant("redirect_uri differs from the authorization request's".into()));
+        }
+        if !verify_pkce(&verifier, &record.code_challenge) {
+            return Err(OAuthError::InvalidGrant("the PKCE code_verifier does not match the code_challenge".into()));
+        }
+        self.check_resource(form, &record.resource)?;
+        let grant = self
+            .store
+            .get_grant(&record.grant_id)
+            .await?
+            .filter(|g| !g.revoked)
+            .ok_or_else(|| OAuthError::InvalidGrant("the authorization was revoked".into()))?;
+
+        let refresh = RefreshToken::new(random_token(self.rng));
+        if !self.store.begin_refresh(&grant.grant_id, &refresh.hash(), now, self.settings.refresh_ttl_seconds).await? {
+            return Err(OAuthError::InvalidGrant("the authorization was revoked".into()));
+        }
+        self.issue_access(&grant, refresh, now).await
+    }
+
+    async fn refresh(
+        &self,
+        client: &ClientRecord,
+        form: &BTreeMap<String, String>,
+        now: u64,
+    ) -> Result<TokenResponse, OAuthError> {
+        let presented = form
+            .get("refresh_token")
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| OAuthError::InvalidRequest("refresh_token is missing".into()))?;
+        let presented = TokenHash::of(presented);
+        let invalid = || OAuthError::InvalidGrant("the refresh token is not valid".into());
+        // Checked before rotating: another client's token, or a wrong resource, must change nothing.
+        let grant_id = self.store.refresh_grant(&presented).await?.ok_or_else(invalid)?;
+        let grant = self.store.get_grant(&grant_id).await?.ok_or_else(invalid)?;
+        if grant.client_id != client.client_id {
+            return Err(OAuthError::InvalidGrant("the refresh token was issued to another client".into()));
+        }
+        self.check_resource(form, &grant.resource)?;
+
+        let next = RefreshToken::new(random_token(self.rng));
+        match self.store.rotate_refresh(&presented, &next.hash(), now, self.settings.refresh_ttl_seconds).await? {
+            Rotation::Rotated(grant) => self.issue_access(&grant, next, now).await,
+            Rotation::Replayed(_) => Err(OAuthError::InvalidGrant(
+                "the refresh token was already replaced and used; the authorization is revoked".into(),
+            )),
+            Rotation::Dead => Err(OAuthError::InvalidGrant("the authorization has expired or was revoked".into())),
+            Rotation::Unknown => Err(invalid()),
+        }
+    }
+
+    /// RFC 8707: a `resource` in the token request must be the one the grant is for.
+    fn check_resource(&self, form: &BTreeMap<String, String>, bound: &ResourceUri) -> Result<(), OAuthError> {
+        match form.get("resource").filter(|r| !r.is_empty()) {
+            Some(r) if r != bound.as_str() || resource_of_uri(self.public_url, r).is_none() => {
+                Err(OAuthError::InvalidTarget("resource differs from the one authorized".into()))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    async fn issue_access(
+        &self,
+        grant: &GrantRecord,
+        refresh_token: RefreshToken,
+        now: u64,
+    ) -> Result<TokenResponse, OAuthError> {
+        let access_token = AccessToken::new(random_token(self.rng));
+        let record = AccessRecord {
+            grant_id: grant.grant_id.clone(),
+            client_id: grant.client_id.clone(),
+            resource: grant.resource.clone(),
+            scope: grant.scope.clone(),
+            expires_at: now.saturating_add(self.settings.access_ttl_seconds),
+        };
+        self.store.put_access(&access_token.hash(), &record).await?;
+        Ok(TokenResponse {
+            access_token,
+            refresh_token,
+            expires_in: self.settings.access_ttl_seconds,
+            scope: grant.scope.clone(),
+        })
+    }
+
+    /// `POST /revoke` (RFC 7009): 200 whatever the token was (unknown, expired, another client's), so nothing can be
+    /// learned by probing. A refresh token revokes its whole grant; an access token only itself. Only a failed client
+    /// authentication (401) or a missing `token` (400) is an error.
+    pub async fn handle_revoke(&self, req: &HttpRequest, _now: u64) -> HttpResponse {
+        if req.method != "POST" {
+            return HttpResponse::new(405).header("allow", "POST");
+        }
+        match self.revoke(req).await {
+            Ok(()) => HttpResponse::new(200).header("cache-control", "no-store"),
+            Err(e) => e.to_response(),
+        }
+    }
+
+    async fn revoke(&self, req: &HttpRequest) -> Result<(), OAuthError> {
+        let form = parse_form(&req.body)?;
+        let client = self.authenticate_client(req, &form).await?;
+        let token = form
+            .get("token")
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| OAuthError::InvalidRequest("token is missing".into()))?;
+        let hash = TokenHash::of(token);
+        if let Some(grant_id) = self.store.refresh_grant(&hash).await? {
+            if let Some(grant) = self.store.get_grant(&grant_id).await? {
+                if grant.client_id == client.client_id {
+                    self.store.revoke_grant(&grant_id).await?;
+                }
+            }
+            return Ok(());
+        }
+        if let Some(access) = self.store.get_access(&hash).await? {
+            if access.client_id == client.client_id {
+                self.store.delete_access(&hash).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl OAuthServer<'_> {
+    /// The sign-in check of an MCP request on `/mcp`, `/sse` or `/sse/message`: its bearer token must be valid for
+    /// the resource the path belongs to. On failure, the 401 with the `WWW-Authenticate` challenge to answer with.
+    pub async fn verify(&self, req: &HttpRequest, now: u64) -> Result<Identity, HttpResponse> {
+        let resource = Resource::of_path(&req.path).unwrap_or(Resource::Mcp);
+        let Some(token) = bearer_token(req) else {
+            return Err(unauthorized_response(self.public_url, &req.path, false));
+        };
+        match verify_access_token(self.store, self.keys, &token, &resource_uri(self.public_url, resource), now).await {
+            Ok(identity) => Ok(identity),
+            Err(OAuthError::Storage(e)) => Err(OAuthError::Storage(e).to_response()),
+            Err(_) => Err(unauthorized_response(self.public_url, &req.path, true)),
+        }
+    }
+}
+
+/// `Basic base64(urlencode(id) ":" urlencode(secret))` (RFC 6749 2.3.1).
+fn parse_basic(encoded: &str) -> Result<(String, String), OAuthError> {
+    let bad = || OAuthError::InvalidClient("malformed Basic authorization".into());
+    let decoded = STANDARD.decode(encoded.trim()).map_err(|_| bad())?;
+    let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
+    let (id, secret) = decoded.split_once(':').ok_or_else(bad)?;
+    let unescape = |s: &str| -> String {
+        url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default()
+    };
+    let id = unescape(id);
+    if id.is_empty() {
+        return Err(bad());
+    }
+    Ok((id, unescape(secret)))
+}
+
+/// PKCE S256 (RFC 7636 4.6): the verifier is 43-128 characters of `[A-Za-z0-9-._~]` and
+/// BASE64URL(SHA256(verifier)) equals the challenge (compared in constant time).
+pub fn verify_pkce(verifier: &PkceVerifier, challenge: &PkceChallenge) -> bool {
+    let v = verifier.expose();
+    let well_formed = (43..=128).contains(&v.len())
+        && v.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
+    if !well_formed {
+        return false;
+    }
+    let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(v.as_bytes()));
+    use subtle::ConstantTimeEq;
+    computed.len() == challenge.as_str().len() && bool::from(computed.as_bytes().ct_eq(challenge.as_str().as_bytes()))
+}
+
+/// The bearer token of a request (`Authorization: Bearer <token>`), if any. Tokens in the query are not accepted
+/// (`bearer_methods_supported: ["header"]`).
+pub fn bearer_token(req: &HttpRequest) -> Option<AccessToken> {
+    let h = req.header("authorization")?.trim();
+    let (scheme, token) = h.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| AccessToken::new(token))
+}
+
+/// The check of every MCP request: the token is known, unexpired, issued for `resource`, and its grant is live.
+/// Returns the signed-in identity. On error, answer with [`super::metadata::unauthorized_response`].
+pub async fn verify_access_token(
+    store: &dyn GrantStore,
+    keys: &ServerKeys,
+    token: &AccessToken,
+    resource: &ResourceUri,
+    now: u64,
+) -> Result<Identity, OAuthError> {
+    let record = store
+        .get_access(&token.hash())
+        .await?
+        .ok_or_else(|| OAuthError::InvalidToken("the access token is not valid".into()))?;
+    if now >= record.expires_at {
+        return Err(OAuthError::InvalidToken("the access token has expired".into()));
+    }
+    if &record.resource != resource {
+        return Err(OAuthError::InvalidToken("the access token was issued for another resource".into()));
+    }
+    let grant = store
+        .get_grant(&record.grant_id)
+        .await?
+        .filter(|g| !g.revoked)
+        .ok_or_else(|| OAuthError::InvalidToken("the access token was revoked".into()))?;
+    keys.open_identity(&grant.grant_id, &grant.identity)
+        .map_err(|_| OAuthError::InvalidToken("the access token's authorization cannot be read".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oauth::authorize::tests::{challenge, client, query, VERIFIER};
+    use crate::oauth::authorize::validate_authorization_request;
+    use crate::oauth::metadata::{resource_uri, Resource};
+    use crate::oauth::store::MemoryGrantStore;
+    use crate::oauth::testutil::{block_on, identity, keys, public_url, CountingRandom, CLAUDE_CALLBACK};
+    use crate::oauth::{AuthorizationCode, TokenSettings};
+    use url::Url;
+
+    struct World {
+        store: MemoryGrantStore,
+        keys: ServerKeys,
+        rng: CountingRandom,
+        url: Url,
+    }
+
+    impl World {
+        fn new() -> World {
+            let w = World {
+                store: MemoryGrantStore::new(),
+                keys: keys(),
+                rng: CountingRandom::default(),
+                url: public_url(),
+            };
+            block_on(w.store.put_client(&client())).unwrap();
+            w
+        }
+
+        fn endpoint(&self) -> OAuthServer<'_> {
+            OAuthServer {
+                store: &self.store,
+                keys: &self.keys,
+                rng: &self.rng,
+                public_url: &self.url,
+                settings: TokenSettings::default(),
+            }
+        }
+
+        /// Runs /authorize for the test client (with `overrides`) and returns the code.
+        fn code(&self, overrides: &[(&str, Option<&str>)], now: u64) -> AuthorizationCode {
+            let c = block_on(self.store.get_client(&ClientId::new("client-1"))).unwrap();
+            let p = validate_authorization_request(&self.url, c.as_ref(), &query(overrides), now).unwrap();
+            let resp = block_on(self.endpoint().complete_authorization(&p, &identity(), now)).unwrap();
+            let loc = Url::parse(resp.get_header("location").unwrap()).unwrap();
+            AuthorizationCode::new(loc.query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned())
+        }
+
+        fn post(&self, path: &str, params: &[(&str, &str)], now: u64) -> HttpResponse {
+            let mut ser = url::form_urlencoded::Serializer::new(String::new());
+            for (k, v) in params {
+                ser.append_pair(k, v);
+            }
+            let req = HttpRequest::new("POST", path)
+                .with_header("content-type", "application/x-www-form-urlencoded")
+                .with_body(ser.finish());
+            self.post_req(req, now)
+        }
+
+        fn post_req(&self, req: HttpRequest, now: u64) -> HttpResponse {
+            if req.path == "/revoke" {
+                block_on(self.endpoint().handle_revoke(&req, now))
+            } else {
+                block_on(self.endpoint().handle_token(&req, now))
+            }
+        }
+
+        fn redeem(&self, code: &AuthorizationCode, now: u64) -> HttpResponse {
+            self.post(
+                "/token",
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("code", code.expose()),
+                    ("code_verifier", VERIFIER),
+                    ("redirect_uri", CLAUDE_CALLBACK),
+                    ("client_id", "client-1"),
+                ],
+                now,
+            )
+        }
+
+        fn refresh(&self, token: &str, now: u64) -> HttpResponse {
+            self.post(
+                "/token",
+                &[("grant_type", "refresh_token"), ("refresh_token", token), ("client_id", "client-1")],
+                now,
+            )
+        }
+
+        fn verify(&self, token: &str, resource: Resource, now: u64) -> Result<Identity, OAuthError> {
+            block_on(verify_access_token(
+                &self.store,
+                &self.keys,
+                &AccessToken::new(token),
+                &resource_uri(&self.url, resource),
+                now,
+            ))
+        }
+    }
+
+    fn tokens(r: &HttpResponse) -> (String, String) {
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        let b = r.json_body();
+        (b["access_token"].as_str().unwrap().to_owned(), b["refresh_token"].as_str().unwrap().to_owned())
+    }
+
+    fn error(r: &HttpResponse) -> String {
+        r.json_body()["error"].as_str().unwrap_or_default().to_owned()
+    }
+
+    #[test]
+    fn code_flow_issues_tokens_that_verify() {
+        let w = World::new();
+        let code = w.code(&[], 100);
+        let r = w.redeem(&code, 110);
+        assert_eq!(r.get_header("cache-control"), Some("no-store"));
+        let b = r.json_body();
+        assert_eq!(b["token_type"], "Bearer");
+        assert_eq!(b["expires_in"], 3600);
+        assert_eq!(b["scope"], "mcp");
+        let (access, refresh) = tokens(&r);
+        assert_eq!(access.len(), 43);
+        assert_ne!(access, refresh);
+        assert_eq!(w.verify(&access, Resource::Mcp, 200).unwrap(), identity());
+    }
+
+    #[test]
+    fn code_replay_fails_and_revokes_the_first_tokens() {
+        let w = World::new();
+        let code = w.code(&[], 100);
+        let (access, refresh) = tokens(&w.redeem(&code, 101));
+        assert!(w.verify(&access, Resource::Mcp, 102).is_ok());
+        let again = w.redeem(&code, 103);
+        assert_eq!(again.status, 400);
+        assert_eq!(error(&again), "invalid_grant");
+        assert!(matches!(w.verify(&access, Resource::Mcp, 104), Err(OAuthError::InvalidToken(_))));
+        assert_eq!(error(&w.refresh(&refresh, 105)), "invalid_grant");
+    }
+
+    #[test]
+    fn concurrent_redemptions_succeed_exactly_once() {
+        let w = World::new();
+        let code = w.code(&[], 100);
+        let endpoint = w.endpoint();
+        let reqs: Vec<HttpRequest> = (0..50)
+            .map(|_| {
+                let body = format!(
+                    "grant_type=authorization_code&code={}&code_verifier={VERIFIER}&redirect_uri={}&client_id=client-1",
+                    code.expose(),
+                    url::form_urlencoded::byte_serialize(CLAUDE_CALLBACK.as_bytes()).collect::<String>()
+                );
+                HttpRequest::new("POST", "/token").with_body(body)
+            })
+            .collect();
+        let results = block_on(futures_util::future::join_all(reqs.iter().map(|r| endpoint.handle_token(r, 101))));
+        let ok: Vec<_> = results.iter().filter(|r| r.status == 200).collect();
+        assert_eq!(ok.len(), 1);
+        assert!(results.iter().filter(|r| r.status != 200).all(|r| error(r) == "invalid_grant"));
+    }
+
+    /// A store that yields to the executor before every call, so that `join_all` really interleaves 50 redemptions
+    /// (the plain memory store never yields, so each future would run to completion in turn).
+    struct Interleaving<'a> {
+        inner: &'a MemoryGrantStore,
+        taken: std::cell::Cell<usize>,
+    }
+
+    async fn yield_now() {
+        let mut yielded = false;
+        std::future::poll_fn(|cx| {
+            if yielded {
+                std::task::Poll::Ready(())
+            } else {
+                yielded = true;
+                // join_all of many futures polls only those woken.
+                cx.waker().wake_by_ref();
+                std::task::Poll::Pending
+            }
+        })
+        .await
+    }
+
+    use crate::oauth::store::{AccessRecord, ClientRecord, CodeRecord, GrantRecord, StoreError};
+    use crate::oauth::GrantId;
+
+    #[async_trait::async_trait(?Send)]
+    impl GrantStore for Interleaving<'_> {
+        async fn put_client(&self, c: &ClientRecord) -> Result<(), StoreError> {
+            yield_now().await;
+            self.inner.put_client(c).await
+        }
+        async fn get_client(&self, id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
+            yield_now().await;
+            self.inner.get_client(id).await
+        }
+        async fn put_code(&self, code: &TokenHash, r: &CodeRecord) -> Result<(), StoreError> {
+            yield_now().await;
+            self.inner.put_code(code, r).await
+        }
+        async fn take_code(&self, code: &TokenHash) -> Result<CodeTake, StoreError> {
+            yield_now().await;
+            let t = self.inner.take_code(code).await?;
+            if matches!(t, CodeTake::Taken(_)) {
+                self.taken.set(self.taken.get() + 1);
+            }
+            Ok(t)
+        }
+        async fn put_grant(&self, g: &GrantRecord) -> Result<(), StoreError> {
+            yield_now().await;
+            self.inner.put_grant(g).await
+        }
+        async fn get_grant(&self, id: &GrantId) -> Result<Option<GrantRecord>, StoreError> {
+            yield_now().await;
+            self.inner.get_grant(id).await
+        }
+        async fn revoke_grant(&self, id: &GrantId) -> Result<(), StoreError> {
+            yield_now().await;
+            self.inner.revoke_grant(id).await
+        }
+        async fn begin_refresh(&self, g: &GrantId, t: &TokenHash, now: u64, ttl: u64) -> Result<bool, StoreError> {
+            yield_now().await;
+            self.inner.begin_refresh(g, t, now, ttl).await
+        }
+        async fn rotate_refresh(
+            &self,
+            p: &TokenHash,
+            n: &TokenHash,
+            now: u64,
+            ttl: u64,
+        ) -> Result<Rotation, StoreError> {
+            yield_now().await;
+            self.inner.rotate_refresh(p, n, now, ttl).await
+        }
+        async fn refresh_grant(&self, t: &TokenHash) -> Result<Option<GrantId>, StoreError> {
+            yield_now().await;
+            self.inner.refresh_grant(t).await
+        }
+        async fn put_access(&self, t: &TokenHash, r: &AccessRecord) -> Result<(), StoreError> {
+            yield_now().await;
+            self.inner.put_access(t, r).await
+        }
+        async fn get_access(&self, t: &TokenHash) -> Result<Option<AccessRecord>, StoreError> {
+            yield_now().await;
+            self.inner.get_access(t).await
+        }
+        async fn delete_access(&self, t: &TokenHash) -> Result<(), StoreError> {
+            yield_now().await;
+            self.inner.delete_access(t).await
+        }
+    }
+
+    #[test]
+    fn interleaved_redemptions_take_the_code_once_and_hand_out_no_live_token_twice() {
+        let w = World::new();
+        let code = w.code(&[], 100);
+        let store = Interleaving { inner: &w.store, taken: Default::default() };
+        let endpoint = OAuthServer { store: &store, ..w.endpoint() };
+        let body = format!(
+            "grant_type=authorization_code&code={}&code_verifier={VERIFIER}&redirect_uri={}&client_id=client-1",
+            code.expose(),
+            url::form_urlencoded::byte_serialize(CLAUDE_CALLBACK.as_bytes()).collect::<String>()
+        );
+        let reqs: Vec<HttpRequest> =
+            (0..50).map(|_| HttpRequest::new("POST", "/token").with_body(body.clone())).collect();
+        let results = block_on(futures_util::future::join_all(reqs.iter().map(|r| endpoint.handle_token(r, 101))));
+        assert_eq!(store.taken.get(), 1, "the code was taken more than once");
+        // The other 49 are replays that revoke the grant, so the one redemption that took the code either failed or
+        // holds tokens that no longer verify: no attacker racing the client ends up with a live token.
+        let ok: Vec<_> = results.iter().filter(|r| r.status == 200).collect();
+        assert!(ok.len() <= 1);
+        for r in ok {
+            let (access, _) = tokens(r);
+            assert!(w.verify(&access, Resource::Mcp, 102).is_err());
+        }
+    }
+
+    #[test]
+    fn wrong_pkce_verifier_is_refused() {
+        let w = World::new();
+        let code = w.code(&[], 100);
+        let wrong = "x".repeat(43);
+        let r = w.post(
+            "/token",
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", code.expose()),
+                ("code_verifier", &wrong),
+                ("redirect_uri", CLAUDE_CALLBACK),
+                ("client_id", "client-1"),
+            ],
+            101,
+        );
+        assert_eq!(error(&r), "invalid_grant");
+        // The code is spent: the right verifier cannot follow.
+        assert_eq!(error(&w.redeem(&code, 102)), "invalid_grant");
+    }
+
+    #[test]
+    fn pkce_rules() {
+        let ch = PkceChallenge::new(challenge(VERIFIER));
+        assert!(verify_pkce(&PkceVerifier::new(VERIFIER), &ch));
+        // The challenge itself as verifier (what `plain` would accept) fails.
+        assert!(!verify_pkce(&PkceVerifier::new(ch.as_str()), &ch));
+        let short = "a".repeat(42);
+        assert!(!verify_pkce(&PkceVerifier::new(&short), &PkceChallenge::new(challenge(&short))));
+        let long = "a".repeat(129);
+        assert!(!verify_pkce(&PkceVerifier::new(&long), &PkceChallenge::new(challenge(&long))));
+        let bad = format!("{}!", "a".repeat(43));
+        assert!(!verify_pkce(&PkceVerifier::new(&bad), &PkceChallenge::new(challenge(&bad))));
+        let max = "~".repeat(128);
+        assert!(verify_pkce(&PkceVerifier::new(&max), &PkceChallenge::new(challenge(&max))));
+    }
+
+    #[test]
+    fn redirect_uri_must_match_the_authorization_request() {
+        let w = World::new();
+        let code = w.code(&[], 100);
+        let r = w.post(
+            "/token",
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", code.expose()),
+                ("code_verifier", VERIFIER),
+                ("redirect_uri", "https://claude.com/api/mcp/auth_callback"),
+                ("client_id", "client-1"),
+            ],
+            101,
+        );
+        assert_eq!(error(&r), "invalid_grant");
+        let code = w.code(&[], 100);
+        let r = w.post(
+            "/token",
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", code.expose()),
+                ("code_verifier", VERIFIER),
+                ("client_id", "client-1"),
+            ],
+            101,
+        );
+        assert_eq!(error(&r), "invalid_request");
+    }
+
+    #[test]
+    fn expired_code_is_refused() {
+        let w = World::new();
+        let code = w.code(&[], 100);
+        assert_eq!(error(&w.redeem(&code, 160)), "invalid_grant");
+        let code = w.code(&[], 100);
+        assert_eq!(w.redeem(&code, 159).status, 200);
+    }
+
+    #[test]
+    fn code_of_another_client_is_refused() {
+        let w = World::new();
+        let mut other = client();
+        other.client_id = ClientId::new("client-2");
+        block_on(w.store.put_client(&other)).unwrap();
+        let code = w.code(&[], 100);
+        let r = w.post(
+            "/token",
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", code.expose()),
+                ("code_verifier", VERIFIER),
+                ("redirect_uri", CLAUDE_CALLBACK),
+                ("client_id", "client-2"),
+            ],
+            101,
+        );
+        assert_eq!(error(&r), "invalid_grant");
+    }
+
+    #[test]
+    fn token_for_another_resource_is_refused() {
+        let w = World::new();
+        let code = w.code(&[("resource", Some("https://skills.example.com/sse"))], 100);
+        let (access, _) = tokens(&w.redeem(&code, 101));
+        assert!(w.verify(&access, Resource::Sse, 102).is_ok());
+        assert!(matches!(w.verify(&access, Resource::Mcp, 102), Err(OAuthError::InvalidToken(_))));
+        let other = block_on(verify_access_token(
+            &w.store,
+            &w.keys,
+            &AccessToken::new(access),
+            &ResourceUri::new("https://elsewhere.example.com/mcp"),
+            102,
+        ));
+        assert!(other.is_err());
+    }
+
+    #[test]
+    fn token_request_for_another_resource_is_refused() {
+        let w = World::new();
+        let code = w.code(&[], 100);
+        let r = w.post(
+            "/token",
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", code.expose()),
+                ("code_verifier", VERIFIER),
+                ("redirect_uri", CLAUDE_CALLBACK),
+                ("client_id", "client-1"),
+                ("resource", "https://skills.example.com/sse"),
+            ],
+            101,
+        );
+        assert_eq!(error(&r), "invalid_target");
+    }
+
+    #[test]
+    fn expired_access_token_is_refused() {
+        let w = World::new();
+        let (access, _) = tokens(&w.redeem(&w.code(&[], 100), 100));
+        assert!(w.verify(&access, Resource::Mcp, 3699).is_ok());
+        assert!(matches!(w.verify(&access, Resource::Mcp, 3700), Err(OAuthError::InvalidToken(_))));
+    }
+
+    #[test]
+    fn unknown_access_token_is_refused() {
+        let w = World::new();
+        assert!(matches!(w.verify("nope", Resource::Mcp, 1), Err(OAuthError::InvalidToken(_))));
+    }
+
+    #[test]
+    fn revoked_refresh_token_revokes_the_grant() {
+        let w = World::new();
+        let (access, refresh) = tokens(&w.redeem(&w.code(&[], 100), 101));
+        let r = w.post("/revoke", &[("token", &refresh), ("client_id", "client-1")], 102);
+        assert_eq!(r.status, 200);
+        assert!(w.verify(&access, Resource::Mcp, 103).is_err());
+        assert_eq!(error(&w.refresh(&refresh, 104)), "invalid_grant");
+    }
+
+    #[test]
+    fn revoked_access_token_is_refused() {
+        let w = World::new();
+        let (access, refresh) = tokens(&w.redeem(&w.code(&[], 100), 101));
+        let r = w.post(
+            "/revoke",
+            &[("token", &access), ("token_type_hint", "access_token"), ("client_id", "client-1")],
+            102,
+        );
+        assert_eq!(r.status, 200);
+        assert!(w.verify(&access, Resource::Mcp, 103).is_err());
+        // The grant lives on: the refresh token still works.
+        assert_eq!(w.refresh(&refresh, 104).status, 200);
+    }
+
+    #[test]
+    fn revoke_answers_200_for_unknown_tokens_and_other_clients() {
+        let w = World::new();
+        let (access, _) = tokens(&w.redeem(&w.code(&[], 100), 101));
+        assert_eq!(w.post("/revoke", &[("token", "garbage"), ("client_id", "client-1")], 102).status, 200);
+        let mut other = client();
+        other.client_id = ClientId::new("client-2");
+        block_on(w.store.put_client(&other)).unwrap();
+        assert_eq!(w.post("/revoke", &[("token", &access), ("client_id", "client-2")], 102).status, 200);
+        assert!(w.verify(&access, Resource::Mcp, 103).is_ok(), "another client cannot revoke it");
+        assert_eq!(w.post("/revoke", &[("token", &access), ("client_id", "nobody")], 102).status, 401);
+    }
+
+    #[test]
+    fn refresh_rotates() {
+        let w = World::new();
+        let (_, r1) = tokens(&w.redeem(&w.code(&[], 100), 101));
+        let (a2, r2) = tokens(&w.refresh(&r1, 200));
+        assert_ne!(r1, r2);
+        assert_eq!(w.verify(&a2, Resource::Mcp, 201).unwrap(), identity());
+        let (_, r3) = tokens(&w.refresh(&r2, 300));
+        assert_ne!(r2, r3);
+    }
+
+    #[test]
+    fn previous_refresh_token_has_grace_until_the_new_one_is_used() {
+        let w = World::new();
+        let (_, r1) = tokens(&w.redeem(&w.code(&[], 100), 101));
+        let (_, _lost) = tokens(&w.refresh(&r1, 200));
+        // The response was lost: r1 again still works, and its new token too.
+        let (a3, r3) = tokens(&w.refresh(&r1, 201));
+        assert!(w.verify(&a3, Resource::Mcp, 202).is_ok());
+        assert_eq!(w.refresh(&r3, 203).status, 200);
+    }
+
+    #[test]
+    fn refresh_replay_after_the_new_token_was_used_revokes_the_grant() {
+        let w = World::new();
+        let (a1, r1) = tokens(&w.redeem(&w.code(&[], 100), 101));
+        let (a2, r2) = tokens(&w.refresh(&r1, 200));
+        let (a3, r3) = tokens(&w.refresh(&r2, 300));
+        // r1 was superseded and its successor r2 used: a replay.
+        let r = w.refresh(&r1, 400);
+        assert_eq!(error(&r), "invalid_grant");
+        for a in [a1, a2, a3] {
+            assert!(w.verify(&a, Resource::Mcp, 401).is_err());
+        }
+        assert_eq!(error(&w.refresh(&r3, 402)), "invalid_grant");
+    }
+
+    #[test]
+    fn refresh_token_of_another_client_changes_nothing() {
+        let w = World::new();
+        let (_, r1) = tokens(&w.redeem(&w.code(&[], 100), 101));
+        let mut other = client();
+        other.client_id = ClientId::new("client-2");
+        block_on(w.store.put_client(&other)).unwrap();
+        let r = w.post(
+            "/token",
+            &[("grant_type", "refresh_token"), ("refresh_token", &r1), ("client_id", "client-2")],
+            102,
+        );
+        assert_eq!(error(&r), "invalid_grant");
+        assert_eq!(w.refresh(&r1, 103).status, 200);
+    }
+
+    #[test]
+    fn expired_refresh_token_is_refused() {
+        let w = World::new();
+        let (_, r1) = tokens(&w.redeem(&w.code(&[], 100), 100));
+        assert_eq!(error(&w.refresh(&r1, 100 + 30 * 86_400)), "invalid_grant");
+    }
+
+    #[test]
+    fn unknown_client_is_invalid_client_401() {
+        let w = World::new();
+        let code = w.code(&[], 100);
+        let r = w.post(
+            "/token",
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", code.expose()),
+                ("code_verifier", VERIFIER),
+                ("redirect_uri", CLAUDE_CALLBACK),
+                ("client_id", "forgotten-client"),
+            ],
+            101,
+        );
+        assert_eq!(r.status, 401);
+        assert_eq!(error(&r), "invalid_client");
+        let r = w.post("/token", &[("grant_type", "refresh_token"), ("refresh_token", "x")], 101);
+        assert_eq!(r.status, 401);
+    }
+
+    #[test]
+    fn confidential_client_must_authenticate() {
+        let w = World::new();
+        let mut conf = client();
+        conf.client_id = ClientId::new("conf");
+        conf.auth_method = ClientAuthMethod::ClientSecretBasic;
+        conf.secret_hash = Some(ClientSecret::new("s3cret").hash());
+        block_on(w.store.put_client(&conf)).unwrap();
+        let issue = || {
+            let q = query(&[("client_id", Some("conf"))]);
+            let p = validate_authorization_request(&w.url, Some(&conf), &q, 100).unwrap();
+            let resp = block_on(w.endpoint().complete_authorization(&p, &identity(), 100)).unwrap();
+            let loc = Url::parse(resp.get_header("location").unwrap()).unwrap();
+            loc.query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned()
+        };
+        let body = |code: &str| {
+            format!(
+                "grant_type=authorization_code&code={code}&code_verifier={VERIFIER}&redirect_uri={}",
+                url::form_urlencoded::byte_serialize(CLAUDE_CALLBACK.as_bytes()).collect::<String>()
+            )
+        };
+        // No secret, wrong secret: 401.
+        let r =
+            w.post_req(HttpRequest::new("POST", "/token").with_body(format!("{}&client_id=conf", body(&issue()))), 101);
+        assert_eq!((r.status, error(&r)), (401, "invalid_client".into()));
+        let wrong = STANDARD.encode("conf:nope");
+        let r = w.post_req(
+            HttpRequest::new("POST", "/token")
+                .with_header("authorization", &format!("Basic {wrong}"))
+                .with_body(body(&issue())),
+            101,
+        );
+        assert_eq!(r.status, 401);
+        // Basic and post both work.
+        let right = STANDARD.encode("conf:s3cret");
+        let r = w.post_req(
+            HttpRequest::new("POST", "/token")
+                .with_header("authorization", &format!("Basic {right}"))
+                .with_body(body(&issue())),
+            101,
+        );
+        assert_eq!(r.status, 200);
+        let r = w.post_req(
+            HttpRequest::new("POST", "/token")
+                .with_body(format!("{}&client_id=conf&client_secret=s3cret", body(&issue()))),
+            101,
+        );
+        assert_eq!(r.status, 200);
+    }
+
+    #[test]
+    fn unsupported_and_missing_grant_types() {
+        let w = World::new();
+        let r = w.post("/token", &[("grant_type", "password"), ("client_id", "client-1")], 1);
+        assert_eq!(error(&r), "unsupported_grant_type");
+        let r = w.post("/token", &[("client_id", "client-1")], 1);
+        assert_eq!(error(&r), "invalid_request");
+    }
+
+    #[test]
+    fn tokens_are_never_stored_in_clear() {
+        let w = World::new();
+        let code = w.code(&[], 100);
+        let (a1, r1) = tokens(&w.redeem(&code, 101));
+        let (a2, r2) = tokens(&w.refresh(&r1, 102));
+        let dump = w.store.dump().to_string();
+        for secret in [code.expose(), &a1, &r1, &a2, &r2, VERIFIER] {
+            assert!(!dump.contains(secret), "stored in clear: {secret}");
+        }
+        // The identity is sealed, too.
+        for clear in ["ada@example.com", "12345", "acme"] {
+            assert!(!dump.contains(clear), "identity stored in clear: {clear}");
+        }
+        // And the store does hold them, hashed.
+        assert!(dump.contains(&String::from(TokenHash::of(&a2))));
+    }
+
+    #[test]
+    fn mcp_requests_are_verified_with_a_challenge() {
+        let w = World::new();
+        let (access, _) = tokens(&w.redeem(&w.code(&[], 100), 101));
+        let req = HttpRequest::new("POST", "/mcp").with_header("authorization", &format!("Bearer {access}"));
+        assert_eq!(block_on(w.endpoint().verify(&req, 102)).unwrap(), identity());
+        // The /mcp token does not open /sse.
+        let sse = HttpRequest::new("GET", "/sse").with_header("authorization", &format!("Bearer {access}"));
+        let r = block_on(w.endpoint().verify(&sse, 102)).unwrap_err();
+        assert_eq!(r.status, 401);
+        assert!(r
+            .get_header("www-authenticate")
+            .unwrap()
+            .contains("oauth-protected-resource/sse\", error=\"invalid_token\""));
+        let r = block_on(w.endpoint().verify(&HttpRequest::new("POST", "/mcp"), 102)).unwrap_err();
+        assert_eq!(
+            r.get_header("www-authenticate"),
+            Some(r#"Bearer resource_metadata="https://skills.example.com/.well-known/oauth-protected-resource/mcp""#)
+        );
+    }
+
+    #[test]
+    fn bearer_header_is_read() {
+        let req = HttpRequest::new("POST", "/mcp").with_header("authorization", "Bearer abc");
+        assert_eq!(bearer_token(&req).unwrap().expose(), "abc");
+        let req = HttpRequest::new("POST", "/mcp").with_header("authorization", "Basic abc");
+        assert!(bearer_token(&req).is_none());
+        assert!(bearer_token(&HttpRequest::new("POST", "/mcp")).is_none());
+    }
+}
