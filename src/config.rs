@@ -102,6 +102,8 @@ pub struct CatalogueConfig {
     pub stale_seconds: u64,
     /// Largest single plugin file served.
     pub max_file_bytes: u64,
+    /// How long one upstream request (GitHub, GitLab, HTTPS) may take before it counts as failed.
+    pub upstream_timeout_ms: u64,
 }
 
 /// A Claude surface a deployment, plugin or client belongs to.
@@ -718,6 +720,7 @@ struct RawCatalogue {
     refresh_seconds: Option<u64>,
     stale_seconds: Option<u64>,
     max_file_bytes: Option<u64>,
+    upstream_timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -1075,11 +1078,17 @@ impl<'a> Loader<'a> {
             let positive = if n == 0 { Err("must be greater than 0".to_owned()) } else { Ok(n) };
             self.check(&max_file_path, positive)
         });
+        let timeout_path = path.key("upstream_timeout_ms");
+        let upstream_timeout_ms = self.required(&timeout_path, raw.upstream_timeout_ms).and_then(|n| {
+            let ok = if (100..=60_000).contains(&n) { Ok(n) } else { Err("must be between 100 and 60000".to_owned()) };
+            self.check(&timeout_path, ok)
+        });
         Some(CatalogueConfig {
             surfaces: surfaces?,
             refresh_seconds: refresh_seconds?,
             stale_seconds: stale_seconds?,
             max_file_bytes: max_file_bytes?,
+            upstream_timeout_ms: upstream_timeout_ms?,
         })
     }
 
@@ -1514,6 +1523,15 @@ fn describe_kind(kind: &Kind) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn upstream_timeout_is_bounded() {
+        let env: BTreeMap<String, String> =
+            [("SKILLPORT_CATALOGUE__UPSTREAM_TIMEOUT_MS".to_string(), "5".to_string())].into_iter().collect();
+        let errors = load_embedded(&env).unwrap_err().to_string();
+        assert!(errors.contains("catalogue.upstream_timeout_ms") && errors.contains("Worker vars"), "{errors}");
+        assert_eq!(load_embedded(&BTreeMap::new()).unwrap().catalogue.upstream_timeout_ms, 15_000);
+    }
 
     /// The bindings `pairs`, plus a download-signing key under `DOWNLOAD_KEY` unless they set one: configurations
     /// with a real provider name it (`server.download_key_secret`), and tests of other keys need not repeat it.

@@ -27,6 +27,10 @@ thread_local! {
 /// KV binding holding last good copies of marketplaces.
 const KV_BINDING: &str = "CATALOGUE";
 
+fn timeout_of(config: &std::result::Result<crate::config::Config, crate::config::ConfigErrors>) -> u64 {
+    config.as_ref().map(|c| c.catalogue.upstream_timeout_ms).unwrap_or(15_000)
+}
+
 fn now_unix() -> u64 {
     (js_sys::Date::now() / 1000.0) as u64
 }
@@ -63,9 +67,8 @@ pub(crate) async fn app(env: &Env) -> Rc<App> {
         return app;
     }
     let config = crate::config::load_embedded(&string_bindings(env));
-    let app = Rc::new(
-        with_store(env, async |store| App::build(config, None, &upstream::WorkerFetch, store, now_unix()).await).await,
-    );
+    let client = upstream::WorkerFetch { timeout_ms: timeout_of(&config) };
+    let app = Rc::new(with_store(env, async |store| App::build(config, None, &client, store, now_unix()).await).await);
     let line = app.start_log_line();
     if app.config.is_ok() {
         console_log!("{line}");
@@ -131,7 +134,8 @@ async fn refresh(env: Env) {
         let current = app(&env).await;
         let Ok(cfg) = &current.config else { break };
         let next = with_store(&env, async |store| {
-            App::build(Ok(cfg.clone()), Some(&current.catalogue), &upstream::WorkerFetch, store, now_unix()).await
+            let client = upstream::WorkerFetch { timeout_ms: cfg.catalogue.upstream_timeout_ms };
+            App::build(Ok(cfg.clone()), Some(&current.catalogue), &client, store, now_unix()).await
         })
         .await;
         for m in &next.catalogue.marketplaces {

@@ -6,10 +6,10 @@ use futures_util::future::{select, Either};
 use skillport_sources::http::{HttpClient, HttpError, HttpRequest, HttpResponse};
 use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit};
 
-/// How long one upstream request may take before it counts as failed.
-const TIMEOUT_MS: u64 = 15_000;
-
-pub struct WorkerFetch;
+/// Upstream requests over the runtime's fetch, each abandoned after `timeout_ms` (`catalogue.upstream_timeout_ms`).
+pub struct WorkerFetch {
+    pub timeout_ms: u64,
+}
 
 #[async_trait::async_trait(?Send)]
 impl HttpClient for WorkerFetch {
@@ -36,7 +36,7 @@ impl HttpClient for WorkerFetch {
             let body = resp.bytes().await.map_err(|e| HttpError::Connect(e.to_string()))?;
             Ok(HttpResponse { status, headers, body })
         });
-        let timer = Box::pin(Delay::from(std::time::Duration::from_millis(TIMEOUT_MS)));
+        let timer = Box::pin(Delay::from(std::time::Duration::from_millis(self.timeout_ms)));
         match select(sending, timer).await {
             Either::Left((result, _)) => result,
             Either::Right(_) => {

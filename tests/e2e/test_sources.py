@@ -261,3 +261,20 @@ async def test_external_plugin_sources(forge, start_worker):
         assert not fetched.is_error, fetched.content[0].text
         files = {f["path"]: f for f in fetched.structured_content["files"]}
         assert files["SKILL.md"]["content"] == (skill / "SKILL.md").read_text()
+
+
+async def test_upstream_timeout_serves_the_last_good_copy(forge, start_worker):
+    w = start_worker({"SKILLPORT_MARKETPLACES": marketplaces(forge), "SKILLPORT_CATALOGUE__REFRESH_SECONDS": "0",
+                      "SKILLPORT_CATALOGUE__UPSTREAM_TIMEOUT_MS": "500"}, name="timeout")
+    one_request(w.base)
+    forge.fail(fail="timeout", count=20, path="/repos/", delay=3)
+    try:
+        t0 = time.time()
+        one_request(w.base)  # answered from the copy in hand; the refresh runs after the response
+        assert time.time() - t0 < 2
+        w.wait_for_log("timed out")
+        data = one_request(w.base)
+        assert "writing-tools@gh" in {p["name"] for p in data["plugins"]}
+        assert any(n["marketplace"] == "gh" and n["served"] for n in data.get("marketplaceErrors", []))
+    finally:
+        forge.fail(clear=True)
