@@ -611,4 +611,21 @@ mod tests {
         assert_eq!(r["structuredContent"]["name"], "writing-tools@example");
         assert_eq!(call(&app, "get_plugin", json!({"name": "never-existed"}))["isError"], true);
     }
+
+    #[test]
+    fn skills_list_pages_with_opaque_cursors() {
+        let list: Vec<String> =
+            (0..13).map(|i| format!(r#"{{id="m{i}",kind="bundled",location="marketplace"}}"#)).collect();
+        let app = app_with(&[("SKILLPORT_MARKETPLACES", &format!("[{}]", list.join(",")))]);
+        let first = rpc(&app, json!({"jsonrpc":"2.0","id":1,"method":"skills/list","params":{}})).json_body();
+        assert_eq!(first["result"]["skills"].as_array().unwrap().len(), 50);
+        let cursor = first["result"]["nextCursor"].as_str().unwrap().to_string();
+        let second =
+            rpc(&app, json!({"jsonrpc":"2.0","id":2,"method":"skills/list","params":{"cursor": cursor}})).json_body();
+        assert_eq!(second["result"]["skills"].as_array().unwrap().len(), 2);
+        assert!(second["result"].get("nextCursor").is_none());
+        let all = rpc(&app, json!({"jsonrpc":"2.0","id":3,"method":"resources/list","params":{}})).json_body();
+        assert_eq!(all["result"]["resources"].as_array().unwrap().len(), 78);
+        assert!(all["result"].get("nextCursor").is_none());
+    }
 }

@@ -149,7 +149,7 @@ pub fn source_for<'c>(
             let mut c =
                 GithubConfig::new(GithubRepo::parse(&m.location).map_err(|e| e.to_string())?).with_limits(limits);
             if let Some(base) = &m.api_base {
-                c = c.with_api_base(base.as_str().trim_end_matches('/'));
+                c = c.with_api_base(base.as_str());
             }
             if let Some(r) = git_ref(&m.git_ref)? {
                 c = c.with_ref(r);
@@ -163,7 +163,7 @@ pub fn source_for<'c>(
             let mut c =
                 GitlabConfig::new(GitlabProject::parse(&m.location).map_err(|e| e.to_string())?).with_limits(limits);
             if let Some(base) = &m.api_base {
-                c = c.with_api_base(base.as_str().trim_end_matches('/'));
+                c = c.with_api_base(base.as_str());
             }
             if let Some(r) = git_ref(&m.git_ref)? {
                 c = c.with_ref(r);

@@ -88,6 +88,7 @@ pub fn parse_skill_uri(uri: &str) -> Option<SkillUri> {
 }
 
 /// A servable skill of the catalogue with where it lives.
+#[derive(Clone)]
 struct SkillRef<'a> {
     marketplace: &'a MarketplaceEntry,
     plugin: &'a LoadedPlugin,
@@ -163,15 +164,14 @@ fn offset(params: &Value) -> Result<usize, RpcError> {
     }
 }
 
-fn page<T>(items: Vec<T>, start: usize, size: usize, key: &str) -> Value
-where
-    T: Into<Value>,
-{
-    let total = items.len();
-    let page: Vec<Value> = items.into_iter().skip(start).take(size).map(Into::into).collect();
+/// One page of `items`, turned into JSON by `render` only for the items on the page: listings of a large catalogue
+/// must not build (and sniff the content of) every file to return two hundred of them.
+fn page<I: Iterator>(items: I, start: usize, size: usize, key: &str, render: impl Fn(I::Item) -> Value) -> Value {
+    let mut items = items.skip(start);
+    let page: Vec<Value> = items.by_ref().take(size).map(render).collect();
     let mut out = Map::new();
     out.insert(key.into(), Value::Array(page));
-    if start + size < total {
+    if items.next().is_some() {
         out.insert("nextCursor".into(), json!(cursor::encode(start + size)));
     }
     Value::Object(out)
@@ -179,8 +179,7 @@ where
 
 pub fn skills_list(ctx: &Context<'_>, params: &Value) -> RpcResult {
     let start = offset(params)?;
-    let entries: Vec<Value> = skills(ctx).filter(SkillRef::listable).map(|s| s.entry()).collect();
-    Ok(page(entries, start, SKILLS_PAGE, "skills"))
+    Ok(page(skills(ctx).filter(SkillRef::listable), start, SKILLS_PAGE, "skills", |s| s.entry()))
 }
 
 pub fn skills_get(ctx: &Context<'_>, params: &Value) -> RpcResult {
@@ -207,10 +206,8 @@ fn resource(s: &SkillRef<'_>, path: &str, size: u64) -> Value {
 
 pub fn resources_list(ctx: &Context<'_>, params: &Value) -> RpcResult {
     let start = offset(params)?;
-    let all: Vec<Value> = skills(ctx)
-        .flat_map(|s| s.skill.files.iter().map(move |f| resource(&s, &f.path, f.size)).collect::<Vec<_>>())
-        .collect();
-    Ok(page(all, start, RESOURCES_PAGE, "resources"))
+    let files = skills(ctx).flat_map(|s| s.skill.files.iter().map(move |f| (s.clone(), f)));
+    Ok(page(files, start, RESOURCES_PAGE, "resources", |(s, f)| resource(&s, &f.path, f.size)))
 }
 
 pub fn templates_list(params: &Value) -> RpcResult {
@@ -272,7 +269,7 @@ pub fn directory_read(ctx: &Context<'_>, params: &Value) -> RpcResult {
     for d in dirs {
         children.push(json!({"uri": format!("{}/", s.uri(&d)), "name": d, "mimeType": "inode/directory"}));
     }
-    Ok(page(children, start, RESOURCES_PAGE, "resources"))
+    Ok(page(children.into_iter(), start, RESOURCES_PAGE, "resources", |v| v))
 }
 
 #[cfg(test)]
