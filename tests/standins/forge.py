@@ -4,7 +4,8 @@
 For Skillport's end-to-end tests: the marketplace sources (sources/src/github.rs, gitlab.rs, https.rs) talk to this
 server exactly as they would to api.github.com, gitlab.com or a CDN. Standard library only (plus the `git` binary).
 
-    python3 tests/standins/forge.py --port 8765 --repos DIR [--token T] [--host 127.0.0.1]
+    python3 tests/standins/forge.py --port 8765 [--repos DIR] [--token T] [--host 127.0.0.1]
+                                    [--gh-client-id ID] [--gh-client-secret S] [--gh-callback URL]
 
 DIR holds git repositories (bare or not), made by the tests with real commits:
     DIR/github/<owner>/<repo>            -> /repos/<owner>/<repo>/...
@@ -22,6 +23,22 @@ GitLab shapes (under /api/v4): /projects/:id; /repository/commits/:ref (ETag, 30
 (prefix <project>-<sha>-<sha>/); /repository/tree?recursive=true&per_page=N&pagination=keyset&ref= with
 `Link: <...>; rel="next"`; /repository/files/:path/raw?ref=. Numeric ids are given in sorted path order from 1.
 
+GitHub sign-in (the OAuth web flow with PKCE, as providers/src/github.rs drives it; web and API base are both this
+server's root, and the API answers under /api/v3 too, as GitHub Enterprise Server's does):
+    GET  /login/oauth/authorize?client_id&redirect_uri&scope&state&code_challenge&code_challenge_method=S256
+         signed out -> 302 /login?return_to=... (an HTML form posting `login`, `password` to POST /session, which sets
+         the `user_session` cookie and goes back); signed in -> 302 redirect_uri?code&state (codes: single use,
+         10 minutes, bound to client, redirect_uri and challenge; only S256).
+    POST /login/oauth/access_token  form body client_id, client_secret, code, redirect_uri, code_verifier; JSON with
+         `Accept: application/json`, else form-encoded; errors are 200 with `error` (incorrect_client_credentials,
+         redirect_uri_mismatch, bad_verification_code), as GitHub answers.
+    GET  /user, /user/emails (needs scope user:email), /user/memberships/orgs/{org}, /orgs/{org}/members/{login},
+         /orgs/{org}/teams/{team}/memberships/{login} (the last two need read:org) with `Authorization: Bearer <token>`.
+    Users (password `<login>-password`, but octocat's is `octo-password`): octocat (octocat@acme.example, verified;
+    admin of org acme, member of team acme/platform), mallory (mallory@evil.example, verified; no org),
+    eve (eve@acme.example, primary NOT verified; no org). The OAuth app: --gh-client-id (gh-client),
+    --gh-client-secret (gh-secret), --gh-callback (optional registered callback: redirect_uri must be under it).
+
 With --token T (or FORGE_TOKEN), /repos and /api/v4 need `Authorization: Bearer T` (or `token T`) or, on GitLab,
 `PRIVATE-TOKEN: T`: none -> 404 (as both hide private projects), a wrong one -> 401.
 
@@ -29,7 +46,8 @@ Test controls (not part of any real API):
     POST /_control  {"fail": "500"|"502"|"timeout"|"malformed"|"reset"|"429"|"ratelimit", "count": N,
                      "path": "optional substring the request path must contain", "delay": seconds for timeout}
                     {"clear": true} removes pending faults. FORGE_FAIL="500:2" sets one at start.
-    GET /_requests  the requests served so far: [{"method", "path", "headers": {selected lower-case headers}}]
+    GET /_requests  the requests served so far (not /_control, /_requests): [{"method", "path", "headers": {selected
+                    lower-case headers}}]; POSTs to the sign-in paths are logged and take faults too
     DELETE /_requests  forget them.
 
 Self-check: python3 tests/standins/forge.py --selftest
@@ -41,19 +59,23 @@ import argparse
 import base64
 import gzip
 import hashlib
+import html
 import io
 import json
 import os
+import secrets
 import socket
 import struct
 import subprocess
 import sys
 import tarfile
+import tempfile
 import threading
 import time
 import urllib.parse
 import zipfile
 from email.utils import formatdate
+from http.cookies import SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LOGGED_HEADERS = ("accept", "authorization", "private-token", "if-none-match", "if-modified-since", "user-agent",
@@ -127,12 +149,120 @@ def gh_commit(repo: str, sha: str, web: str, api: str, owner: str, name: str) ->
                         for p in parents.split()]}
 
 
+# -- GitHub sign-in: the OAuth app, its users, codes, tokens and browser sessions ------------------------------------
+
+GH_USERS = {
+    "octocat": {"password": "octo-password", "id": 583231, "name": "The Octocat",
+                "emails": [{"email": "octocat@acme.example", "primary": True, "verified": True, "visibility": "public"},
+                           {"email": "583231+octocat@users.noreply.github.com", "primary": False, "verified": True,
+                            "visibility": None}],
+                "orgs": {"acme": "admin"}, "teams": {"acme": {"platform": "member"}}},
+    "mallory": {"password": "mallory-password", "id": 31337, "name": "Mallory",
+                "emails": [{"email": "mallory@evil.example", "primary": True, "verified": True, "visibility": None}],
+                "orgs": {}, "teams": {}},
+    "eve": {"password": "eve-password", "id": 6660001, "name": None,
+            "emails": [{"email": "eve@acme.example", "primary": True, "verified": False, "visibility": None}],
+            "orgs": {}, "teams": {}},
+}
+GH_ORGS = {"acme": {"id": 9000001, "teams": {"platform": 4100001, "sales": 4100002}}}
+GH_OAUTH_DOCS = "/apps/managing-oauth-apps/troubleshooting-oauth-app-access-token-request-errors/"
+GH_TOKEN_ERRORS = {
+    "incorrect_client_credentials": ("The client_id and/or client_secret passed are incorrect.",
+                                     "#incorrect-client-credentials"),
+    "redirect_uri_mismatch": ("The redirect_uri MUST match the registered callback URL for this application.",
+                              "#redirect-uri-mismatch2"),
+    "bad_verification_code": ("The code passed is incorrect or expired.", "#bad-verification-code"),
+}
+
+
+class GitHubOAuth:
+    """One OAuth app and the sign-in state GitHub keeps: browser sessions, authorization codes, access tokens."""
+
+    CODE_TTL = 600
+
+    def __init__(self, client_id: str = "gh-client", client_secret: str = "gh-secret", callback: str | None = None):
+        self.client_id, self.client_secret, self.callback = client_id, client_secret, callback
+        self.lock = threading.Lock()
+        self.sessions: dict[str, str] = {}
+        self.codes: dict[str, dict] = {}
+        self.tokens: dict[str, dict] = {}
+
+    def redirect_allowed(self, redirect_uri: str) -> bool:
+        """GitHub's rule: same host and port as the registered callback, path at or under its path."""
+        if not self.callback:
+            return True
+        want, got = urllib.parse.urlsplit(self.callback), urllib.parse.urlsplit(redirect_uri)
+        base = want.path.rstrip("/")
+        return ((got.scheme, got.netloc) == (want.scheme, want.netloc)
+                and (got.path == want.path or got.path.startswith(base + "/")))
+
+    def check_password(self, login: str, password: str) -> bool:
+        user = GH_USERS.get(login)
+        return bool(user) and secrets.compare_digest(user["password"].encode(), password.encode())
+
+    def new_session(self, login: str) -> str:
+        sid = secrets.token_urlsafe(24)
+        with self.lock:
+            self.sessions[sid] = login
+        return sid
+
+    def new_code(self, login: str, redirect_uri: str, scopes: list[str], challenge: str | None) -> str:
+        code = secrets.token_hex(10)
+        with self.lock:
+            self.codes[code] = {"login": login, "redirect_uri": redirect_uri, "scopes": scopes,
+                                "challenge": challenge, "expires": time.time() + self.CODE_TTL}
+        return code
+
+    def exchange(self, form: dict) -> dict:
+        """The token endpoint's answer (GitHub's shape, errors included) for a submitted form."""
+        def error(code: str) -> dict:
+            description, anchor = GH_TOKEN_ERRORS[code]
+            return {"error": code, "error_description": description, "error_uri": GH_OAUTH_DOCS + anchor}
+
+        if form.get("client_id") != self.client_id or not secrets.compare_digest(
+                form.get("client_secret", "").encode(), self.client_secret.encode()):
+            return error("incorrect_client_credentials")
+        with self.lock:
+            grant = self.codes.pop(form.get("code", ""), None)  # spent by any attempt, as GitHub's are
+        if grant is None or grant["expires"] < time.time():
+            return error("bad_verification_code")
+        if form.get("redirect_uri") and form["redirect_uri"] != grant["redirect_uri"]:
+            return error("redirect_uri_mismatch")
+        if grant["challenge"] is not None:
+            digest = hashlib.sha256(form.get("code_verifier", "").encode()).digest()
+            if base64.urlsafe_b64encode(digest).rstrip(b"=").decode() != grant["challenge"]:
+                return error("bad_verification_code")
+        token = "gho_" + secrets.token_urlsafe(27)
+        with self.lock:
+            self.tokens[token] = {"login": grant["login"], "scopes": grant["scopes"]}
+        return {"access_token": token, "token_type": "bearer", "scope": ",".join(grant["scopes"])}
+
+
+GH_PARENT_SCOPES = {"user:email": ("user",), "read:user": ("user",), "read:org": ("write:org", "admin:org")}
+
+
+def gh_scope_covers(granted: list[str], *wanted: str) -> bool:
+    """Whether the granted scopes include one of `wanted`, or a scope above it (`user` covers `user:email`)."""
+    return any(w in granted or any(p in granted for p in GH_PARENT_SCOPES.get(w, ())) for w in wanted)
+
+
+def gh_login_page(return_to: str, error: str | None = None, login: str = "") -> str:
+    flash = f'<div class="flash-error" role="alert">{html.escape(error)}</div>' if error else ""
+    return (f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Sign in to GitHub</title></head><body>"
+            f"<h1>Sign in to GitHub</h1>{flash}<form action=\"/session\" method=\"post\">"
+            f'<label>Username or email address <input type="text" name="login" value="{html.escape(login)}"></label>'
+            f'<label>Password <input type="password" name="password"></label>'
+            f'<input type="hidden" name="return_to" value="{html.escape(return_to)}">'
+            f'<input type="submit" name="commit" value="Sign in"></form></body></html>')
+
+
 class Forge:
     """The state behind the handler: repositories, faults, the request log."""
 
-    def __init__(self, repos_dir: str, token: str | None):
+    def __init__(self, repos_dir: str, token: str | None, oauth: GitHubOAuth | None = None):
         self.dir = os.path.abspath(repos_dir)
         self.token = token
+        self.oauth = oauth or GitHubOAuth()
         self.lock = threading.Lock()
         self.faults: list[dict] = []
         self.log: list[dict] = []
@@ -234,7 +364,7 @@ class Handler(BaseHTTPRequestHandler):
         for name, value in (headers or {}).items():
             self.send_header(name, value)
         given = {name.lower() for name in (headers or {})}
-        if self.path.startswith("/repos/") and "x-ratelimit-remaining" not in given:
+        if self.path.startswith(("/repos/", "/api/v3/repos/")) and "x-ratelimit-remaining" not in given:
             self.send_header("x-ratelimit-limit", "5000")
             self.send_header("x-ratelimit-remaining", str(self.forge.remaining))
             self.send_header("x-ratelimit-reset", str(int(time.time()) + 3600))
@@ -314,6 +444,15 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- routing ---------------------------------------------------------------------------------------------------
     def do_POST(self):
+        path = urllib.parse.urlsplit(self.path).path
+        if path in ("/session", "/login/oauth/access_token"):
+            self.record()
+            if self.inject():
+                return
+            try:
+                return self.gh_session() if path == "/session" else self.gh_access_token()
+            except Exception as error:  # a stand-in bug must show up as a 500, not a hung test
+                return self.send(500, {"message": f"forge error: {error!r}"})
         if self.path == "/_control":
             length = int(self.headers.get("Content-Length") or 0)
             order = json.loads(self.rfile.read(length) or b"{}")
@@ -347,7 +486,15 @@ class Handler(BaseHTTPRequestHandler):
         url = urllib.parse.urlsplit(self.path)
         query = dict(urllib.parse.parse_qsl(url.query))
         parts = url.path.split("/")[1:]
+        if parts[:2] == ["api", "v3"]:  # GitHub Enterprise Server's API base
+            parts = parts[2:]
         try:
+            if url.path == "/login/oauth/authorize":
+                return self.gh_authorize(query)
+            if url.path == "/login":
+                return self.gh_login_form(query)
+            if parts[:1] in (["user"], ["orgs"]):
+                return self.gh_account(parts)
             if parts[:1] == ["repos"]:
                 return self.github(parts[1:], query)
             if parts[:1] == ["_codeload"]:
@@ -433,6 +580,150 @@ class Handler(BaseHTTPRequestHandler):
             return self.not_found()
         self.send(200, data, {"Content-Disposition": f"attachment; filename={owner}-{name}-{sha[:7]}.tar.gz"},
                   "application/x-gzip")
+
+    # -- GitHub sign-in (web flow) and the signed-in user's API --------------------------------------------------
+    def read_form(self) -> dict:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length).decode() if length else ""
+        if "json" in (self.headers.get("Content-Type") or ""):
+            return {key: str(value) for key, value in json.loads(raw or "{}").items()}
+        return dict(urllib.parse.parse_qsl(raw, keep_blank_values=True))
+
+    def html_page(self, status: int, body: str, headers: dict | None = None):
+        self.send(status, body, {"Cache-Control": "no-store", **(headers or {})}, "text/html; charset=utf-8")
+
+    def gh_authorize(self, query: dict):
+        oauth = self.forge.oauth
+        if query.get("client_id") != oauth.client_id:
+            return self.html_page(404, "<!DOCTYPE html><h1>404</h1><p>This is not the web page you are looking for.</p>")
+        redirect_uri = query.get("redirect_uri") or oauth.callback
+        if not redirect_uri:
+            return self.html_page(400, "<!DOCTYPE html><h1>redirect_uri is required</h1>")
+
+        def back(target: str, **params):
+            if query.get("state") is not None:
+                params["state"] = query["state"]
+            split = urllib.parse.urlsplit(target)
+            joined = "&".join(filter(None, [split.query, urllib.parse.urlencode(params)]))
+            return self.send(302, b"", {"Location": split._replace(query=joined).geturl()})
+
+        if not oauth.redirect_allowed(redirect_uri):
+            description, anchor = GH_TOKEN_ERRORS["redirect_uri_mismatch"]
+            return back(oauth.callback, error="redirect_uri_mismatch", error_description=description,
+                        error_uri="/apps/managing-oauth-apps/troubleshooting-authorization-request-errors/" + anchor)
+        challenge = query.get("code_challenge")
+        if challenge is not None or query.get("code_challenge_method") is not None:
+            valid = challenge and len(challenge) == 43 and all(c.isalnum() or c in "-_" for c in challenge)
+            if query.get("code_challenge_method") != "S256" or not valid:
+                return back(redirect_uri, error="invalid_request",
+                            error_description="code_challenge must be a S256 challenge (code_challenge_method=S256)")
+        cookie = SimpleCookie(self.headers.get("Cookie") or "").get("user_session")
+        login = cookie and oauth.sessions.get(cookie.value)
+        if not login:
+            here = f"http://{self.headers.get('Host')}"
+            return self.send(302, b"", {"Location": f"{here}/login?" + urllib.parse.urlencode(
+                {"client_id": oauth.client_id, "return_to": self.path})})
+        scopes = [scope for scope in query.get("scope", "").replace(",", " ").split() if scope]
+        return back(redirect_uri, code=oauth.new_code(login, redirect_uri, scopes, challenge))
+
+    @staticmethod
+    def local_path(target: str | None) -> str:
+        return target if target and target.startswith("/") and not target.startswith("//") else "/"
+
+    def gh_login_form(self, query: dict):
+        self.html_page(200, gh_login_page(self.local_path(query.get("return_to"))))
+
+    def gh_session(self):
+        form = self.read_form()
+        return_to = self.local_path(form.get("return_to"))
+        login = form.get("login", "")
+        if not self.forge.oauth.check_password(login, form.get("password", "")):
+            return self.html_page(200, gh_login_page(return_to, "Incorrect username or password.", login))
+        cookie = f"user_session={self.forge.oauth.new_session(login)}; Path=/; HttpOnly; SameSite=Lax"
+        self.send(302, b"", {"Location": f"http://{self.headers.get('Host')}{return_to}", "Set-Cookie": cookie})
+
+    def gh_access_token(self):
+        form = {**dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query)), **self.read_form()}
+        scheme, _, credentials = (self.headers.get("Authorization") or "").partition(" ")
+        if scheme.lower() == "basic" and "client_id" not in form:
+            client_id, _, secret = base64.b64decode(credentials).decode(errors="replace").partition(":")
+            form.update(client_id=urllib.parse.unquote(client_id), client_secret=urllib.parse.unquote(secret))
+        answer = self.forge.oauth.exchange(form)
+        if "application/json" in (self.headers.get("Accept") or ""):
+            return self.send(200, answer)
+        self.send(200, urllib.parse.urlencode(answer), content_type="application/x-www-form-urlencoded; charset=utf-8")
+
+    def gh_account(self, parts: list[str]):
+        """The signed-in user's API: /user, /user/emails, org and team membership."""
+        scheme, _, token = (self.headers.get("Authorization") or "").partition(" ")
+        if scheme.lower() not in ("bearer", "token") or not token:
+            return self.send(401, {"message": "Requires authentication", "documentation_url": GITHUB_DOCS,
+                                   "status": "401"})
+        grant = self.forge.oauth.tokens.get(token.strip())
+        if grant is None:
+            return self.send(401, {"message": "Bad credentials", "documentation_url": GITHUB_DOCS, "status": "401"})
+        login, scopes = grant["login"], grant["scopes"]
+        user = GH_USERS[login]
+        web = f"http://{self.headers.get('Host')}"
+        api = web + ("/api/v3" if self.path.startswith("/api/v3/") else "")
+        headers = {"X-OAuth-Scopes": ", ".join(scopes)}
+        parts = [urllib.parse.unquote(part) for part in parts]
+
+        def refused(accepted: str, message: str):
+            return self.send(403, {"message": message, "documentation_url": GITHUB_DOCS, "status": "403"},
+                             {**headers, "X-Accepted-OAuth-Scopes": accepted})
+
+        if parts == ["user"]:
+            public = next((e["email"] for e in user["emails"] if e["visibility"] == "public"), None)
+            body = {**gh_user(login, web, api), "id": user["id"], "node_id": f"U_{user['id']}", "type": "User",
+                    "name": user["name"], "email": public, "company": None, "blog": "", "location": None,
+                    "hireable": None, "bio": None, "twitter_username": None, "public_repos": 0, "public_gists": 0,
+                    "followers": 0, "following": 0, "created_at": "2011-01-25T18:44:36Z",
+                    "updated_at": "2026-01-01T00:00:00Z"}
+            return self.send(200, body, headers)
+        if parts == ["user", "emails"]:
+            if not gh_scope_covers(scopes, "user:email"):
+                return self.not_found()
+            return self.send(200, user["emails"], {**headers, "X-Accepted-OAuth-Scopes": "user, user:email"})
+        org = parts[3] if parts[:3] == ["user", "memberships", "orgs"] and len(parts) == 4 else (
+            parts[1] if parts[:1] == ["orgs"] and len(parts) > 1 else None)
+        if org not in GH_ORGS:
+            return self.not_found()
+        member_of = (lambda who: org in GH_USERS.get(who, {}).get("orgs", {}))
+        if parts[:3] == ["user", "memberships", "orgs"]:
+            if not gh_scope_covers(scopes, "read:org"):
+                return refused("read:org, user",
+                               "You need at least read:org scope or user scope to list your organization memberships.")
+            if not member_of(login):
+                return self.not_found()
+            org_body = {"login": org, "id": GH_ORGS[org]["id"], "node_id": f"O_{GH_ORGS[org]['id']}",
+                        "url": f"{api}/orgs/{org}", "repos_url": f"{api}/orgs/{org}/repos",
+                        "events_url": f"{api}/orgs/{org}/events", "hooks_url": f"{api}/orgs/{org}/hooks",
+                        "issues_url": f"{api}/orgs/{org}/issues",
+                        "members_url": f"{api}/orgs/{org}/members{{/member}}",
+                        "public_members_url": f"{api}/orgs/{org}/public_members{{/member}}",
+                        "avatar_url": f"{web}/{org}.png", "description": None}
+            return self.send(200, {"url": f"{api}/orgs/{org}/memberships/{login}", "state": "active",
+                                   "role": user["orgs"][org], "organization_url": f"{api}/orgs/{org}",
+                                   "organization": org_body,
+                                   "user": {**gh_user(login, web, api), "id": user["id"], "type": "User"}}, headers)
+        if len(parts) == 4 and parts[2] in ("members", "public_members"):
+            # Private membership is visible to members with read:org; anyone else is sent to the public list.
+            if parts[2] == "members" and not (gh_scope_covers(scopes, "read:org") and member_of(login)):
+                return self.send(302, b"", {**headers, "Location": f"{api}/orgs/{org}/public_members/{parts[3]}"})
+            if parts[2] == "members" and member_of(parts[3]):
+                return self.send(204, b"", headers)
+            return self.not_found()
+        if len(parts) == 6 and parts[2] == "teams" and parts[4] == "memberships":
+            team, who = parts[3], parts[5]
+            if not gh_scope_covers(scopes, "read:org"):
+                return refused("read:org", "Resource not accessible by integration")
+            role = GH_USERS.get(who, {}).get("teams", {}).get(org, {}).get(team)
+            if team not in GH_ORGS[org]["teams"] or not member_of(login) or role is None:
+                return self.not_found()
+            return self.send(200, {"url": f"{api}/teams/{GH_ORGS[org]['teams'][team]}/memberships/{who}",
+                                   "role": role, "state": "active"}, headers)
+        self.not_found()
 
     # -- GitLab ----------------------------------------------------------------------------------------------------
     def gitlab(self, ident: str, rest: list[str], query: dict):
@@ -545,8 +836,9 @@ class Handler(BaseHTTPRequestHandler):
         self.conditional(f'"{hashlib.sha256(data).hexdigest()[:16]}"', data, "application/octet-stream")
 
 
-def make_server(repos: str, port: int = 0, host: str = "127.0.0.1", token: str | None = None) -> ThreadingHTTPServer:
-    forge = Forge(repos, token)
+def make_server(repos: str | None = None, port: int = 0, host: str = "127.0.0.1", token: str | None = None,
+                oauth: GitHubOAuth | None = None) -> ThreadingHTTPServer:
+    forge = Forge(repos or tempfile.mkdtemp(prefix="forge-empty-"), token, oauth)
     handler = type("BoundHandler", (Handler,), {"forge": forge})
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
@@ -557,16 +849,132 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--repos", required=True)
+    parser.add_argument("--repos", help="the git repositories to serve (none when left out)")
     parser.add_argument("--token", default=os.environ.get("FORGE_TOKEN"))
+    parser.add_argument("--gh-client-id", default="gh-client", help="the GitHub OAuth app's client id")
+    parser.add_argument("--gh-client-secret", default="gh-secret", help="the GitHub OAuth app's client secret")
+    parser.add_argument("--gh-callback", help="the OAuth app's registered callback URL (any redirect_uri when left out)")
     args = parser.parse_args(argv)
-    server = make_server(args.repos, args.port, args.host, args.token)
+    oauth = GitHubOAuth(args.gh_client_id, args.gh_client_secret, args.gh_callback)
+    server = make_server(args.repos, args.port, args.host, args.token, oauth)
     print(f"forge listening on http://{args.host}:{server.server_address[1]}", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def github_signin_checks(request, check):
+    """The GitHub web flow and the user API, as a browser and providers/src/github.rs use them."""
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    cb = "http://127.0.0.1:9/oauth/callback"
+
+    def pkce():
+        verifier = secrets.token_urlsafe(32)
+        return verifier, base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+
+    def authorize(cookie=None, challenge=None, scope="read:user user:email read:org", **extra):
+        params = {"client_id": "gh-client", "redirect_uri": cb, "scope": scope, "state": "st8", **extra}
+        if challenge:
+            params.update(code_challenge=challenge, code_challenge_method="S256")
+        return request("GET", "/login/oauth/authorize?" + urllib.parse.urlencode(params),
+                       {"Cookie": cookie} if cookie else {})
+
+    def callback_query(headers):
+        location = headers.get("location", "")
+        check(location.startswith(cb + "?"), f"to the callback: {location}")
+        return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(location).query))
+
+    def token(code, verifier, secret="gh-secret", accept="application/json"):
+        body = urllib.parse.urlencode({"client_id": "gh-client", "client_secret": secret, "code": code,
+                                       "redirect_uri": cb, "code_verifier": verifier})
+        status, headers, data = request("POST", "/login/oauth/access_token", {**form, "Accept": accept}, body)
+        check(status == 200, f"token endpoint answers 200, errors included ({status})")
+        return json.loads(data) if "json" in accept else dict(urllib.parse.parse_qsl(data.decode()))
+
+    def sign_in(login, password):
+        verifier, challenge = pkce()
+        status, headers, _ = authorize(challenge=challenge)
+        login_url = urllib.parse.urlsplit(headers["location"])
+        check(status == 302 and login_url.path == "/login", f"signed out -> /login ({status})")
+        status, _, page = request("GET", login_url.path + "?" + login_url.query)
+        return_to = html.unescape(page.decode().split('name="return_to" value="')[1].split('"')[0])
+        check(status == 200 and 'type="password"' in page.decode(), "login form")
+        body = urllib.parse.urlencode({"login": login, "password": "wrong", "return_to": return_to})
+        status, _, page = request("POST", "/session", form, body)
+        check(status == 200 and b"Incorrect username or password." in page, "a wrong password shows the form again")
+        body = urllib.parse.urlencode({"login": login, "password": password, "return_to": return_to})
+        status, headers, _ = request("POST", "/session", form, body)
+        cookie = headers.get("set-cookie", "").split(";")[0]
+        check(status == 302 and cookie.startswith("user_session="), "signed in, session cookie")
+        status, headers, _ = request("GET", urllib.parse.urlsplit(headers["location"]).path + "?" +
+                                     urllib.parse.urlsplit(headers["location"]).query, {"Cookie": cookie})
+        query = callback_query(headers)
+        check(status == 302 and query["state"] == "st8" and query["code"], "code and state to the callback")
+        return cookie, query["code"], verifier
+
+    cookie, code, verifier = sign_in("octocat", "octo-password")
+    check(token(code, "x" * 43)["error"] == "bad_verification_code", "a wrong verifier is refused")
+    check(token(code, verifier)["error"] == "bad_verification_code", "... and spends the code")
+    verifier, challenge = pkce()
+    code = callback_query(authorize(cookie, challenge)[1])["code"]  # the session skips the form
+    check(token(code, verifier, secret="nope")["error"] == "incorrect_client_credentials", "wrong client secret")
+    answer = token(code, verifier)
+    check(answer.get("token_type") == "bearer" and answer["access_token"].startswith("gho_")
+          and answer["scope"] == "read:user,user:email,read:org", f"token: {answer}")
+    check(token(code, verifier)["error"] == "bad_verification_code", "a code is single-use")
+    verifier, challenge = pkce()
+    code = callback_query(authorize(cookie, challenge)[1])["code"]
+    check(token(code, verifier, accept="*/*").get("token_type") == "bearer", "form-encoded token answer")
+
+    bearer = {"Authorization": "Bearer " + answer["access_token"], "Accept": "application/vnd.github+json"}
+    for base in ("", "/api/v3"):
+        status, headers, body = request("GET", base + "/user", bearer)
+        user = json.loads(body)
+        check(status == 200 and user["login"] == "octocat" and user["id"] == 583231 and user["name"] == "The Octocat"
+              and user["type"] == "User", f"/user at {base or '/'}")
+        check(headers.get("x-oauth-scopes") == "read:user, user:email, read:org", "X-OAuth-Scopes")
+    status, _, body = request("GET", "/user/emails", bearer)
+    primary = [e for e in json.loads(body) if e["primary"]]
+    check(status == 200 and primary == [{"email": "octocat@acme.example", "primary": True, "verified": True,
+                                         "visibility": "public"}], f"emails {body!r}")
+    status, _, body = request("GET", "/user/memberships/orgs/acme", bearer)
+    check(status == 200 and json.loads(body)["state"] == "active" and json.loads(body)["role"] == "admin"
+          and json.loads(body)["organization"]["login"] == "acme", "org membership")
+    status, _, body = request("GET", "/orgs/acme/teams/platform/memberships/octocat", bearer)
+    check(status == 200 and json.loads(body)["state"] == "active", "team membership")
+    check(request("GET", "/orgs/acme/teams/sales/memberships/octocat", bearer)[0] == 404, "not in team sales")
+    check(request("GET", "/orgs/acme/members/octocat", bearer)[0] == 204, "org member check")
+    check(request("GET", "/orgs/acme/members/mallory", bearer)[0] == 404, "mallory is no member")
+    check(request("GET", "/user/memberships/orgs/nope", bearer)[0] == 404, "unknown org")
+    check(request("GET", "/user")[0] == 401 and request("GET", "/user", {"Authorization": "Bearer gho_x"})[0] == 401,
+          "no token / a wrong token -> 401")
+
+    # mallory: no org; a token with fewer scopes; no PKCE (GitHub allows that).
+    m_cookie, _, _ = sign_in("mallory", "mallory-password")
+    status, headers, _ = authorize()
+    check(status == 302 and "/login?" in headers["location"], "no cookie, no session")
+    code = callback_query(authorize(m_cookie, scope="read:user")[1])["code"]
+    answer = token(code, "")
+    check(answer.get("scope") == "read:user", f"mallory's token without PKCE: {answer}")
+    bearer = {"Authorization": "token " + answer["access_token"]}
+    check(json.loads(request("GET", "/user", bearer)[2])["login"] == "mallory", "token auth scheme")
+    check(request("GET", "/user/emails", bearer)[0] == 404, "emails need user:email")
+    check(request("GET", "/user/memberships/orgs/acme", bearer)[0] == 403, "org membership needs read:org")
+    status, headers, _ = request("GET", "/orgs/acme/members/octocat", bearer)
+    check(status == 302 and "/public_members/octocat" in headers["location"], "non-members see public members only")
+    code = callback_query(authorize(m_cookie, scope="read:org user:email")[1])["code"]
+    bearer = {"Authorization": "Bearer " + token(code, "")["access_token"]}
+    check(request("GET", "/user/memberships/orgs/acme", bearer)[0] == 404, "mallory is in no org")
+    check(request("GET", "/orgs/acme/teams/platform/memberships/mallory", bearer)[0] == 404, "nor team")
+
+    status, headers, _ = authorize(m_cookie, code_challenge="abc", code_challenge_method="plain")
+    check(callback_query(headers)["error"] == "invalid_request", "only S256")
+    check(authorize(client_id="other")[0] == 404, "unknown client id")
+    app = GitHubOAuth(callback="http://127.0.0.1:9/oauth")
+    check(app.redirect_allowed("http://127.0.0.1:9/oauth/callback") and not app.redirect_allowed("http://127.0.0.1:8/oauth")
+          and not app.redirect_allowed("http://127.0.0.1:9/oauthx"), "redirect_uri under the registered callback")
 
 
 # -- self-check ----------------------------------------------------------------------------------------------------
@@ -738,6 +1146,7 @@ def selftest() -> int:
         check(status == 200 and len(log) == 8, f"request log: {len(log)}")
         check(log[0]["headers"].get("authorization") == "Bearer t0k" and log[0]["method"] == "GET", "log headers")
         check(log[3]["headers"].get("accept") == "application/vnd.github.sha", "log accept")
+        github_signin_checks(request, check)
         server.shutdown()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
