@@ -5,7 +5,10 @@ use crate::catalogue::refresh::{self, MemoryStore, SnapshotStore};
 use crate::catalogue::Catalogue;
 use crate::config::{self, AuthConfig, Config, ConfigErrors};
 use crate::http::{HttpRequest, HttpResponse};
-use skillport_providers::local::{is_loopback_host, LocalProvider};
+use crate::oauth::flow::{SignIn, CALLBACK_PATH, CONSENT_PATH};
+use crate::oauth::{GrantStore, OAuthServer, Random};
+use crate::signin::{Provider, SignInSetup};
+use skillport_providers::local::is_loopback_host;
 use skillport_providers::Identity;
 use skillport_sources::http::{
     HttpClient, HttpError, HttpRequest as SourceHttpRequest, HttpResponse as SourceHttpResponse,
@@ -20,6 +23,19 @@ mod embedded {
 pub struct App {
     pub config: Result<Config, ConfigErrors>,
     pub catalogue: Catalogue,
+    /// The identity provider and OAuth keys; an error (never holding a secret) when they could not be set up.
+    pub signin: Result<SignInSetup, String>,
+}
+
+/// What a request is served with beyond the app itself: the platform's storage, network, randomness and clock.
+pub struct Services<'a> {
+    /// Clients, codes, grants and tokens (a Durable Object in the Worker).
+    pub grants: &'a dyn GrantStore,
+    /// Outbound HTTP (identity providers, client metadata documents).
+    pub http: &'a dyn HttpClient,
+    pub rng: &'a dyn Random,
+    /// Unix seconds.
+    pub now: u64,
 }
 
 /// Files of a marketplace folder embedded at build time from `examples/<name>/`.
@@ -62,7 +78,11 @@ impl App {
             Ok(cfg) => refresh::refresh_all(cfg, previous, client, store, now).await,
             Err(_) => Catalogue::default(),
         };
-        App { config, catalogue }
+        let signin = match &config {
+            Ok(cfg) => crate::signin::setup(cfg).map_err(|e| e.to_string()),
+            Err(_) => Err("the configuration is invalid".to_owned()),
+        };
+        App { config, catalogue, signin }
     }
 
     /// The line logged when an isolate starts: what is configured, never a secret.
@@ -70,11 +90,16 @@ impl App {
         match &self.config {
             Ok(cfg) => {
                 let mut line = format!("skillport: configuration loaded: {}", cfg.describe());
-                if matches!(cfg.auth, AuthConfig::Local { .. }) {
-                    line.push_str(
-                        "; auth: local development sign-in, /mcp is OPEN without sign-in to requests on a loopback host \
-                         (refused on any other host)",
-                    );
+                match (&cfg.auth, &self.signin) {
+                    (_, Err(e)) => line.push_str(&format!("; SIGN-IN IS BROKEN, /mcp will answer 503: {e}")),
+                    (AuthConfig::Local { open: true, .. }, _) => line.push_str(
+                        "; auth: local development sign-in, /mcp is OPEN without a token to requests on a loopback \
+                         host (refused on any other host)",
+                    ),
+                    (AuthConfig::Local { open: false, .. }, _) => line.push_str(
+                        "; auth: local development sign-in, automatic through the OAuth flow on loopback hosts",
+                    ),
+                    _ => {}
                 }
                 for m in &self.catalogue.marketplaces {
                     match &m.loaded {
@@ -94,44 +119,64 @@ impl App {
         }
     }
 
-    /// Signs the request in with the configured provider, or says why not.
-    fn identify(&self, cfg: &Config, req: &HttpRequest) -> Result<Identity, HttpResponse> {
-        match &cfg.auth {
-            AuthConfig::Local { user } => LocalProvider::new(user.clone()).sign_in(req.host()).map_err(|e| {
+    /// Signs an MCP request in: its bearer token, or, with `local` and `auth.open`, the development user for a
+    /// loopback request that brings none.
+    async fn authenticate(
+        &self,
+        cfg: &Config,
+        setup: &SignInSetup,
+        req: &HttpRequest,
+        svc: &Services<'_>,
+    ) -> Result<Identity, HttpResponse> {
+        if let Provider::Local(local) = &setup.provider {
+            // Whatever the token, `local` serves loopback hosts only.
+            let me = local.sign_in(req.host()).map_err(|e| {
                 HttpResponse::json(403, &serde_json::json!({"error": "forbidden", "error_description": e.to_string()}))
-            }),
-            other => Err(HttpResponse::json(
-                503,
-                &serde_json::json!({
-                    "error": "temporarily_unavailable",
-                    "error_description": format!(
-                        "sign-in through the `{}` provider is configured, but this build of Skillport does not yet include the OAuth server for it",
-                        other.kind()
-                    )
-                }),
-            )),
+            })?;
+            if matches!(cfg.auth, AuthConfig::Local { open: true, .. }) && req.header("authorization").is_none() {
+                return Ok(me);
+            }
+        }
+        self.oauth(cfg, setup, svc).verify(req, svc.now).await
+    }
+
+    fn oauth<'a>(&self, cfg: &'a Config, setup: &'a SignInSetup, svc: &Services<'a>) -> OAuthServer<'a> {
+        OAuthServer {
+            store: svc.grants,
+            keys: &setup.keys,
+            rng: svc.rng,
+            public_url: &cfg.server.public_url,
+            settings: setup.settings,
         }
     }
 
-    /// Answers a request that needs nothing but this isolate; the legacy SSE transport's stream lives in a Durable
-    /// Object, so `/sse` requests come back as an [`Action`] for the platform to carry out.
+    /// Serves one request natively, with an in-memory grant store kept per thread, no network and the system
+    /// clock: for tests and tools.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn handle(&self, req: &HttpRequest) -> HttpResponse {
-        match self.dispatch(req) {
-            Action::Respond(r) => r,
-            Action::OpenSse | Action::SseMessage { .. } => with_cors(
-                req,
-                HttpResponse::text(501, "the legacy SSE transport needs the Workers runtime (a Durable Object)\n"),
-            ),
+        thread_local! {
+            static GRANTS: crate::oauth::MemoryGrantStore = crate::oauth::MemoryGrantStore::new();
         }
+        GRANTS.with(|grants| {
+            let svc = Services { grants, http: &NoNetwork, rng: &crate::oauth::OsRandom, now: crate::clock::now_unix() };
+            match block_on(self.serve(req, &svc)) {
+                Action::Respond(r) => r,
+                Action::OpenSse { .. } | Action::SseMessage { .. } => with_cors(
+                    req,
+                    HttpResponse::text(501, "the legacy SSE transport needs the Workers runtime (a Durable Object)\n"),
+                ),
+            }
+        })
     }
 
-    pub fn dispatch(&self, req: &HttpRequest) -> Action {
+    /// Serves one request: the configuration check, then the routing table.
+    pub async fn serve(&self, req: &HttpRequest, svc: &Services<'_>) -> Action {
         match &self.config {
             Err(_) => Action::Respond(HttpResponse::text(
                 500,
                 "Skillport's configuration is invalid, so it cannot serve requests. The details are in the Worker log (wrangler tail).",
             )),
-            Ok(cfg) => match self.route(cfg, req) {
+            Ok(cfg) => match self.route(cfg, req, svc).await {
                 Action::Respond(r) => Action::Respond(with_cors(req, r)),
                 other => other,
             },
@@ -139,14 +184,23 @@ impl App {
     }
 
     /// The context MCP messages of this request are answered in.
-    pub fn mcp_context<'a>(&'a self, cfg: &'a Config, headers: &'a [(String, String)]) -> crate::mcp::Context<'a> {
-        crate::mcp::Context { config: cfg, catalogue: &self.catalogue, client_surface: None, headers }
+    pub fn mcp_context<'a>(
+        &'a self,
+        cfg: &'a Config,
+        headers: &'a [(String, String)],
+        identity: &'a Identity,
+    ) -> crate::mcp::Context<'a> {
+        crate::mcp::Context { config: cfg, catalogue: &self.catalogue, client_surface: None, headers, identity }
     }
 
     /// The routing table: every endpoint in one place.
-    fn route(&self, cfg: &Config, req: &HttpRequest) -> Action {
+    async fn route(&self, cfg: &Config, req: &HttpRequest, svc: &Services<'_>) -> Action {
         use Action::Respond;
-        if let Some(origin) = req.header("origin") {
+        let path = req.path.as_str();
+        let mcp_path = matches!(path, "/mcp" | "/sse" | "/sse/message");
+        // DNS-rebinding protection for the MCP endpoints. The OAuth endpoints are public by design (browser-based
+        // clients call them cross-origin) and the pages are protected by their own CSRF checks.
+        if let (true, Some(origin)) = (mcp_path, req.header("origin")) {
             if !origin_allowed(cfg, origin) {
                 return Respond(HttpResponse::json(
                     403,
@@ -157,48 +211,126 @@ impl App {
         if req.method == "OPTIONS" {
             return Respond(HttpResponse::new(204));
         }
-        let path = req.path.as_str();
-        if matches!(path, "/mcp" | "/sse" | "/sse/message") {
-            if let Err(resp) = self.identify(cfg, req) {
-                return Respond(resp);
+        if req.method == "GET" {
+            if let Some(doc) = crate::oauth::metadata::well_known_response(&cfg.server.public_url, &cfg.server.name, path)
+            {
+                return Respond(doc);
             }
         }
-        match (req.method.as_str(), path) {
-            (_, "/mcp") => Respond(crate::mcp::transport::handle(&self.mcp_context(cfg, &req.headers), req)),
-            ("GET", "/sse") => Action::OpenSse,
-            ("POST", "/sse/message") => match crate::mcp::sse::session_from_query(&req.query) {
-                Some(s) => Action::SseMessage { session: s.to_string() },
-                None => Respond(HttpResponse::text(
-                    400,
-                    "missing or malformed sessionId; open a stream with GET /sse first\n",
-                )),
-            },
-            (_, "/sse") | (_, "/sse/message") => {
-                Respond(HttpResponse::new(405).header("allow", "GET (/sse), POST (/sse/message)"))
+        let setup = match &self.signin {
+            Ok(s) => s,
+            Err(_) if !mcp_path && !crate::oauth::is_oauth_path(path) => return Respond(self.route_public(cfg, req)),
+            Err(e) => {
+                return Respond(HttpResponse::json(
+                    503,
+                    &serde_json::json!({"error": "temporarily_unavailable", "error_description": format!("sign-in is not set up: {e}")}),
+                ))
             }
+        };
+        if mcp_path {
+            let identity = match self.authenticate(cfg, setup, req, svc).await {
+                Ok(i) => i,
+                Err(resp) => {
+                    // A client without a token yet is the normal start of sign-in, not worth a line.
+                    if req.header("authorization").is_some() || resp.status != 401 {
+                        let detail = format!("HTTP {} on {path}", resp.status);
+                        crate::audit::record(
+                            svc.now,
+                            &crate::audit::Event {
+                                action: "refused",
+                                outcome: "refused",
+                                detail: Some(&detail),
+                                ..Default::default()
+                            },
+                        );
+                    }
+                    return Respond(resp);
+                }
+            };
+            return match (req.method.as_str(), path) {
+                (_, "/mcp") => {
+                    Respond(crate::mcp::transport::handle(&self.mcp_context(cfg, &req.headers, &identity), req))
+                }
+                ("GET", "/sse") => Action::OpenSse { identity },
+                ("POST", "/sse/message") => match crate::mcp::sse::session_from_query(&req.query) {
+                    Some(s) => Action::SseMessage { session: s.to_string(), identity },
+                    None => Respond(HttpResponse::text(
+                        400,
+                        "missing or malformed sessionId; open a stream with GET /sse first\n",
+                    )),
+                },
+                _ => Respond(HttpResponse::new(405).header("allow", "GET (/sse), POST (/sse/message)")),
+            };
+        }
+        let oauth = self.oauth(cfg, setup, svc);
+        let flow = || SignIn {
+            oauth: self.oauth(cfg, setup, svc),
+            upstream: setup.upstream(),
+            http: svc.http,
+            server_name: &cfg.server.name,
+            now: svc.now,
+        };
+        Respond(match (req.method.as_str(), path) {
+            ("POST", "/register") => oauth.handle_register(req, svc.now).await,
+            ("POST", "/token") => {
+                let resp = oauth.handle_token(req, svc.now).await;
+                audit_token(req, &resp, svc.now);
+                resp
+            }
+            ("POST", "/revoke") => oauth.handle_revoke(req, svc.now).await,
+            ("GET", "/authorize") => flow().authorize(req).await,
+            ("GET", CALLBACK_PATH) => flow().callback(req).await,
+            ("POST", CONSENT_PATH) => flow().consent(req).await,
+            (_, p) if crate::oauth::is_oauth_path(p) => HttpResponse::new(405),
+            _ => self.route_public(cfg, req),
+        })
+    }
+
+    /// What needs no sign-in.
+    fn route_public(&self, cfg: &Config, req: &HttpRequest) -> HttpResponse {
+        match (req.method.as_str(), req.path.as_str()) {
             // Not behind sign-in: the signed, short-lived token is the capability (see `download`).
-            ("GET", p) if p.starts_with(crate::download::PREFIX) => {
-                Respond(crate::download::serve(cfg, &self.catalogue, p))
-            }
-            ("GET", "/") => Respond(HttpResponse::text(
+            ("GET", p) if p.starts_with(crate::download::PREFIX) => crate::download::serve(cfg, &self.catalogue, p),
+            ("GET", "/") => HttpResponse::text(
                 200,
                 "Skillport: Claude plugin marketplaces over MCP. Add this server's /mcp URL as a custom connector.\n",
-            )),
-            _ => Respond(HttpResponse::text(404, "not found\n")),
+            ),
+            _ => HttpResponse::text(404, "not found\n"),
         }
     }
+}
+
+/// The audit line of a token request: which grant type for which client, and the outcome (the error code when
+/// refused). Never the code or token itself.
+fn audit_token(req: &HttpRequest, resp: &HttpResponse, now: u64) {
+    let form: BTreeMap<String, String> = url::form_urlencoded::parse(&req.body).into_owned().collect();
+    let body = if resp.status == 200 { serde_json::Value::Null } else { resp.json_body() };
+    let detail = match body.get("error").and_then(|e| e.as_str()) {
+        Some(code) => format!("{} refused: {code}", form.get("grant_type").map_or("?", |g| g.as_str())),
+        None => form.get("grant_type").cloned().unwrap_or_default(),
+    };
+    // Only a client id that is one of ours or a metadata URL reaches the line, cut short.
+    let client: Option<String> = form.get("client_id").map(|c| c.chars().take(200).collect());
+    crate::audit::record(
+        now,
+        &crate::audit::Event {
+            action: "token",
+            outcome: if resp.status == 200 { "ok" } else { "refused" },
+            client: client.as_deref(),
+            detail: Some(&detail),
+            ..Default::default()
+        },
+    );
 }
 
 /// What the platform must do with a request.
 #[derive(Debug)]
 pub enum Action {
     Respond(HttpResponse),
-    /// Open a legacy SSE stream (a new session).
-    OpenSse,
-    /// Deliver a POSTed message to the SSE session that holds the stream.
-    SseMessage {
-        session: String,
-    },
+    /// Open a legacy SSE stream (a new session) for the signed-in user.
+    OpenSse { identity: Identity },
+    /// Deliver a POSTed message to the SSE session that holds the stream; only its owner may.
+    SseMessage { session: String, identity: Identity },
 }
 
 /// DNS-rebinding protection: a browser may call us only from our own origin, or from loopback while developing
@@ -229,6 +361,12 @@ fn with_cors(req: &HttpRequest, resp: HttpResponse) -> HttpResponse {
         .header("access-control-max-age", "86400")
 }
 
+/// The `local` provider's default user, for tests.
+#[cfg(test)]
+pub(crate) fn dev_identity() -> Identity {
+    skillport_providers::local::LocalProvider::new(Default::default()).sign_in("localhost").expect("loopback")
+}
+
 /// Drives a future that never waits on I/O (the bundled source) to completion, for native tests and tools.
 pub fn block_on<F: std::future::Future>(fut: F) -> F::Output {
     let mut fut = std::pin::pin!(fut);
@@ -245,8 +383,10 @@ mod tests {
     use super::*;
     use serde_json::{json, Value};
 
+    /// The app for `env`, with `/mcp` open to loopback requests unless `env` says otherwise.
     fn app_with(env: &[(&str, &str)]) -> App {
-        let env: BTreeMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut env: BTreeMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        env.entry("SKILLPORT_AUTH__OPEN".into()).or_insert("true".into());
         block_on(App::from_env(&env))
     }
 
@@ -393,18 +533,126 @@ mod tests {
         assert!(!log.contains("s3cr3t-value"));
     }
 
+    fn form(path: &str, body: &str) -> HttpRequest {
+        HttpRequest::new("POST", path)
+            .with_header("host", "localhost:8787")
+            .with_header("content-type", "application/x-www-form-urlencoded")
+            .with_body(body.as_bytes().to_vec())
+    }
+
+    fn get(path_and_query: &str) -> HttpRequest {
+        let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+        let mut r = HttpRequest::new("GET", path).with_header("host", "localhost:8787");
+        r.query = query.to_string();
+        r
+    }
+
+    fn query_of(location: &str) -> BTreeMap<String, String> {
+        url::Url::parse(location).unwrap().query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+    }
+
+    /// The local provider runs the production flow: discovery, registration, PKCE, an automatic sign-in, token.
     #[test]
-    fn other_providers_are_refused_until_the_oauth_server_exists() {
-        let app = app_with(&[
+    fn local_sign_in_runs_the_whole_oauth_flow() {
+        let app = app_with(&[("SKILLPORT_AUTH__OPEN", "false")]);
+        let ping = serde_json::to_vec(&json!({"jsonrpc":"2.0","id":1,"method":"ping"})).unwrap();
+        let mcp = HttpRequest::new("POST", "/mcp")
+            .with_header("host", "localhost:8787")
+            .with_header("content-type", "application/json")
+            .with_header("accept", "application/json, text/event-stream")
+            .with_body(ping);
+        let r = app.handle(&mcp);
+        assert_eq!(r.status, 401);
+        let challenge = r.get_header("www-authenticate").unwrap();
+        assert!(challenge.contains("resource_metadata=\"http://localhost:8787/.well-known/oauth-protected-resource/mcp\""));
+        let prm = app.handle(&get("/.well-known/oauth-protected-resource/mcp")).json_body();
+        assert_eq!(prm["resource"], "http://localhost:8787/mcp");
+        let asm = app.handle(&get("/.well-known/oauth-authorization-server")).json_body();
+        assert_eq!(asm["code_challenge_methods_supported"], json!(["S256"]));
+
+        let reg = app.handle(
+            &HttpRequest::new("POST", "/register")
+                .with_header("host", "localhost:8787")
+                .with_header("content-type", "application/json")
+                .with_body(
+                    serde_json::to_vec(&json!({"redirect_uris": ["http://127.0.0.1:33418/cb"], "client_name": "t",
+                        "token_endpoint_auth_method": "none"}))
+                    .unwrap(),
+                ),
+        );
+        assert_eq!(reg.status, 201, "{:?}", reg.json_body());
+        let client_id = reg.json_body()["client_id"].as_str().unwrap().to_string();
+        let verifier = "v".repeat(50);
+        let challenge = crate::oauth::authorize::tests::challenge(&verifier);
+        let auth = app.handle(&get(&format!(
+            "/authorize?response_type=code&client_id={client_id}&redirect_uri=http%3A%2F%2F127.0.0.1%3A33418%2Fcb\
+             &code_challenge={challenge}&code_challenge_method=S256&state=xyz&resource=http%3A%2F%2Flocalhost%3A8787%2Fmcp"
+        )));
+        assert_eq!(auth.status, 302, "{}", String::from_utf8_lossy(&auth.body));
+        let q = query_of(auth.get_header("location").unwrap());
+        assert_eq!(q["state"], "xyz");
+        assert_eq!(q["iss"], "http://localhost:8787");
+        let token = app.handle(&form(
+            "/token",
+            &format!(
+                "grant_type=authorization_code&code={}&client_id={client_id}&redirect_uri=http%3A%2F%2F127.0.0.1%3A33418%2Fcb\
+                 &code_verifier={verifier}&resource=http%3A%2F%2Flocalhost%3A8787%2Fmcp",
+                q["code"]
+            ),
+        ));
+        assert_eq!(token.status, 200, "{:?}", token.json_body());
+        let access = token.json_body()["access_token"].as_str().unwrap().to_string();
+        let ok = app.handle(&mcp.clone().with_header("authorization", &format!("Bearer {access}")));
+        assert_eq!(ok.status, 200);
+        assert_eq!(app.handle(&mcp.clone().with_header("authorization", "Bearer forged")).status, 401);
+        // On another host the local provider refuses, token or not.
+        let mut foreign = mcp.with_header("authorization", &format!("Bearer {access}"));
+        foreign.headers.retain(|(k, _)| k != "host");
+        assert_eq!(app.handle(&foreign.with_header("host", "skills.example.com")).status, 403);
+    }
+
+    #[test]
+    fn a_remote_provider_needs_its_key_and_starts_upstream() {
+        let env = [
             ("SKILLPORT_SERVER__PUBLIC_URL", "https://skillport.example.com"),
-            ("SKILLPORT_AUTH", r#"{provider="github",client_id="x",client_secret_secret="GH_SECRET"}"#),
-            ("GH_SECRET", "s"),
+            (
+                "SKILLPORT_AUTH",
+                r#"{provider="github",client_id="gh-client",client_secret_secret="GH_SECRET",master_key_secret="OAUTH_KEY"}"#,
+            ),
+            ("GH_SECRET", "gh-s3cr3t"),
+            ("OAUTH_KEY", "0123456789abcdef0123456789abcdef-key"),
             ("SKILLPORT_SERVER__DOWNLOAD_KEY_SECRET", "DOWNLOAD_KEY"),
             ("DOWNLOAD_KEY", "0123456789abcdef0123456789abcdef"),
-        ]);
+        ];
+        let app = app_with(&env);
         assert!(app.config.is_ok(), "{:?}", app.config.as_ref().err().map(|e| e.to_string()));
         let r = rpc(&app, json!({"jsonrpc":"2.0","id":1,"method":"ping"}));
-        assert_eq!(r.status, 503);
+        assert_eq!(r.status, 401);
+        let reg = app.handle(
+            &HttpRequest::new("POST", "/register")
+                .with_header("content-type", "application/json")
+                .with_body(serde_json::to_vec(&json!({"redirect_uris": ["https://claude.ai/api/mcp/auth_callback"]})).unwrap()),
+        );
+        let client_id = reg.json_body()["client_id"].as_str().unwrap().to_string();
+        let challenge = crate::oauth::authorize::tests::challenge(&"v".repeat(50));
+        let auth = app.handle(&get(&format!(
+            "/authorize?response_type=code&client_id={client_id}&redirect_uri=https%3A%2F%2Fclaude.ai%2Fapi%2Fmcp%2Fauth_callback\
+             &code_challenge={challenge}&code_challenge_method=S256"
+        )));
+        assert_eq!(auth.status, 302);
+        let location = auth.get_header("location").unwrap();
+        assert!(location.starts_with("https://github.com/login/oauth/authorize?"), "{location}");
+        let q = query_of(location);
+        assert_eq!(q["redirect_uri"], "https://skillport.example.com/callback");
+        assert_eq!(q["client_id"], "gh-client");
+        let cookie = auth.headers.iter().find(|(k, _)| k == "set-cookie").unwrap().1.clone();
+        assert!(cookie.starts_with("__Host-skillport_signin=") && cookie.contains("HttpOnly") && cookie.contains("Secure"));
+        // A callback from another browser (no cookie) is refused, and the state is spent.
+        let cb = app.handle(&get(&format!("/callback?code=abc&state={}", q["state"])));
+        assert_eq!(cb.status, 400);
+        assert!(String::from_utf8_lossy(&cb.body).contains("another browser"));
+        let again = app.handle(&get(&format!("/callback?code=abc&state={}", q["state"])));
+        assert!(String::from_utf8_lossy(&again.body).contains("expired or was already used"));
     }
 
     fn modern(app: &App, method: &str, mut params: Value, extra: &[(&str, &str)]) -> HttpResponse {
@@ -589,7 +837,8 @@ mod tests {
     fn legacy_sse_step_answers_on_the_stream() {
         let app = app_with(&[]);
         let cfg = app.config.as_ref().unwrap();
-        let ctx = app.mcp_context(cfg, &[]);
+        let dev = dev_identity();
+        let ctx = app.mcp_context(cfg, &[], &dev);
         let step = crate::mcp::sse::step(&ctx, br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2024-11-05","capabilities":{},"clientInfo":{"name":"Claude Desktop","version":"1"}}}"#);
         assert_eq!(step.http.status, 202);
         assert_eq!(step.declared_surface, Some(Some(crate::config::Surface::ClaudeDesktop)));

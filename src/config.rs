@@ -73,6 +73,20 @@ pub struct Config {
     pub auth: AuthConfig,
     pub catalogue: CatalogueConfig,
     pub access: AccessConfig,
+    /// The OAuth server's key and token lifetimes (from `[auth]`).
+    pub tokens: TokenConfig,
+}
+
+/// What the OAuth authorization server needs beyond the provider: its master key and how long what it issues lives.
+#[derive(Debug, Clone)]
+pub struct TokenConfig {
+    /// The name of the Worker secret holding the master key (at least 32 characters) from which the keys sealing
+    /// identities, signing consent cookies and CSRF tokens are derived. Required with every provider but `local`.
+    pub master_key_secret: Option<String>,
+    pub master_key: Option<Secret>,
+    pub code_ttl_seconds: u64,
+    pub access_ttl_seconds: u64,
+    pub refresh_ttl_seconds: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -301,19 +315,27 @@ impl MarketplaceConfig {
 #[derive(Debug, Clone)]
 pub enum AuthConfig {
     /// Everyone is the one development user. Only accepted with a loopback `server.public_url`.
-    Local { user: LocalUser },
+    Local {
+        user: LocalUser,
+        /// `auth.open`: `/mcp` and `/sse` answer loopback requests without a token (tests, benchmarks, tools that
+        /// cannot sign in). Off by default, so a local run goes through the same OAuth flow as production.
+        open: bool,
+    },
     Github {
         client_id: String,
         /// Resolved from `client_secret_secret`, the name of a Worker secret.
         client_secret: Secret,
         /// GitHub Enterprise Server's API; github.com when unset.
         api_base: Option<Url>,
+        /// Where users sign in, when it is not the API base without `/api/v3` (GHES) or github.com.
+        web_base: Option<Url>,
         /// The organisation whose membership (and `teams`) the identity carries.
         org: Option<String>,
         teams: Vec<String>,
     },
     Oidc {
-        issuer: Url,
+        /// Exactly as written (an issuer is compared as a string: a trailing `/` matters), checked to be a URL.
+        issuer: String,
         client_id: String,
         client_secret: Secret,
         /// Always includes `openid`.
@@ -325,6 +347,8 @@ pub enum AuthConfig {
         client_secret: Secret,
         /// Lower-case Workspace domains allowed to sign in; any Google account when empty.
         allowed_domains: Vec<String>,
+        /// `auth.issuer`: another issuer speaking for Google (a test provider, a proxy); Google's when unset.
+        issuer: Option<String>,
     },
     Auth0 {
         /// The tenant's bare, lower-case domain, e.g. `acme.eu.auth0.com`.
@@ -333,6 +357,8 @@ pub enum AuthConfig {
         client_secret: Secret,
         roles_claim: Option<String>,
         groups_claim: Option<String>,
+        /// `auth.issuer`: the issuer when it is not `https://<domain>/` (a test provider).
+        issuer: Option<String>,
     },
 }
 
@@ -350,7 +376,10 @@ impl AuthConfig {
 
     fn describe(&self) -> String {
         match self {
-            AuthConfig::Local { user } => format!("local (everyone is {})", user.email),
+            AuthConfig::Local { user, open: false } => format!("local (everyone is {})", user.email),
+            AuthConfig::Local { user, open: true } => {
+                format!("local (everyone is {}; open to loopback requests without a token)", user.email)
+            }
             AuthConfig::Github { org, teams, api_base, .. } => {
                 let mut details = Vec::new();
                 if let Some(api_base) = api_base {
@@ -750,6 +779,12 @@ struct RawAuth {
     allowed_domains: Option<Vec<Text>>,
     domain: Option<Text>,
     roles_claim: Option<Text>,
+    web_base: Option<Text>,
+    open: Option<bool>,
+    master_key_secret: Option<Text>,
+    code_ttl_seconds: Option<u64>,
+    access_ttl_seconds: Option<u64>,
+    refresh_ttl_seconds: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -797,6 +832,14 @@ impl<'a> Loader<'a> {
         let catalogue = self.catalogue();
         let marketplaces = self.marketplaces();
         let auth = self.auth(server.as_ref().map(|s| &s.public_url));
+        let tokens = auth.as_ref().and_then(|a| self.tokens(a));
+        let mut server = server;
+        if let (Some(server), Some(tokens)) = (&mut server, &tokens) {
+            // Without a key of their own, download links are signed with one derived from the OAuth master key.
+            if server.download_key.is_none() {
+                server.download_key = tokens.master_key.as_ref().map(derive_download_key);
+            }
+        }
         if let (Some(server), Some(auth)) = (&server, &auth) {
             self.check_download_key(server, auth);
         }
@@ -807,6 +850,7 @@ impl<'a> Loader<'a> {
             auth: auth?,
             catalogue: catalogue?,
             access: access?,
+            tokens: tokens?,
         })
     }
 
@@ -1044,7 +1088,8 @@ impl<'a> Loader<'a> {
         self.fail(
             &path,
             format!(
-                "required for fetch_skill download links with the `{}` provider: create a random key with \
+                "required for fetch_skill download links with the `{}` provider (unless auth.master_key_secret is \
+                 set, from which it is then derived): create a random key with \
                  `openssl rand -base64 32 | wrangler secret put DOWNLOAD_KEY` and set this key to \"DOWNLOAD_KEY\"",
                 auth.kind()
             ),
@@ -1211,7 +1256,7 @@ impl<'a> Loader<'a> {
                         );
                     }
                 }
-                AuthConfig::Local { user: raw.user.unwrap_or_default() }
+                AuthConfig::Local { user: raw.user.unwrap_or_default(), open: raw.open.unwrap_or(false) }
             }
             "github" => {
                 let client_id = self.required_text(&path.key("client_id"), raw.client_id);
@@ -1219,14 +1264,25 @@ impl<'a> Loader<'a> {
                 let api_path = path.key("api_base");
                 let api_base =
                     self.optional_text(&api_path, raw.api_base).and_then(|u| self.web_url(&api_path, &u, false));
+                let web_path = path.key("web_base");
+                let web_base =
+                    self.optional_text(&web_path, raw.web_base).and_then(|u| self.web_url(&web_path, &u, false));
                 let org = self.optional_text(&path.key("org"), raw.org);
                 let teams = self.text_list(&path.key("teams"), raw.teams);
-                AuthConfig::Github { client_id: client_id?, client_secret: client_secret?, api_base, org, teams }
+                AuthConfig::Github {
+                    client_id: client_id?,
+                    client_secret: client_secret?,
+                    api_base,
+                    web_base,
+                    org,
+                    teams,
+                }
             }
             "oidc" => {
                 let issuer_path = path.key("issuer");
-                let issuer =
-                    self.required_text(&issuer_path, raw.issuer).and_then(|u| self.web_url(&issuer_path, &u, false));
+                let issuer = self
+                    .required_text(&issuer_path, raw.issuer)
+                    .and_then(|u| self.web_url(&issuer_path, &u, false).map(|_| u));
                 let client_id = self.required_text(&path.key("client_id"), raw.client_id);
                 let client_secret = self.client_secret(&path, raw.client_secret_secret);
                 let scopes_path = path.key("scopes");
@@ -1251,7 +1307,8 @@ impl<'a> Loader<'a> {
                 let client_secret = self.client_secret(&path, raw.client_secret_secret);
                 let allowed_domains =
                     self.checked_list(&path.key("allowed_domains"), raw.allowed_domains, check_domain);
-                AuthConfig::Google { client_id: client_id?, client_secret: client_secret?, allowed_domains }
+                let issuer = self.issuer_override(&path, raw.issuer);
+                AuthConfig::Google { client_id: client_id?, client_secret: client_secret?, allowed_domains, issuer }
             }
             "auth0" => {
                 let domain_path = path.key("domain");
@@ -1262,12 +1319,14 @@ impl<'a> Loader<'a> {
                 let client_secret = self.client_secret(&path, raw.client_secret_secret);
                 let roles_claim = self.optional_text(&path.key("roles_claim"), raw.roles_claim);
                 let groups_claim = self.optional_text(&path.key("groups_claim"), raw.groups_claim);
+                let issuer = self.issuer_override(&path, raw.issuer);
                 AuthConfig::Auth0 {
                     domain: domain?,
                     client_id: client_id?,
                     client_secret: client_secret?,
                     roles_claim,
                     groups_claim,
+                    issuer,
                 }
             }
             other => {
@@ -1279,6 +1338,64 @@ impl<'a> Loader<'a> {
             }
         };
         (self.errors.len() == before).then_some(auth)
+    }
+
+    fn issuer_override(&mut self, auth: &KeyPath, raw: Option<Text>) -> Option<String> {
+        let path = auth.key("issuer");
+        self.optional_text(&path, raw).and_then(|u| self.web_url(&path, &u, false).map(|_| u))
+    }
+
+    /// `[auth]`'s OAuth server settings: the master key (required but for `local`) and token lifetimes.
+    fn tokens(&mut self, auth: &AuthConfig) -> Option<TokenConfig> {
+        let path = KeyPath::default().key("auth");
+        let raw: RawAuth = self.section("auth")?;
+        let before = self.errors.len();
+        let key_path = path.key("master_key_secret");
+        let master_key_secret = self.optional_text(&key_path, raw.master_key_secret);
+        let mut master_key = None;
+        match &master_key_secret {
+            Some(name) => {
+                master_key = self.secret(&key_path, name);
+                if master_key.as_ref().is_some_and(|k| k.expose().len() < MIN_DOWNLOAD_KEY_LEN) {
+                    self.fail(
+                        &key_path,
+                        format!(
+                            "names the secret `{name}`, which is shorter than {MIN_DOWNLOAD_KEY_LEN} characters; store \
+                             a random key instead: `openssl rand -base64 32 | wrangler secret put {name}`"
+                        ),
+                    );
+                }
+            }
+            None if !matches!(auth, AuthConfig::Local { .. }) => self.fail(
+                &key_path,
+                format!(
+                    "required with the `{}` provider: it protects sign-in state and consent; create one with \
+                     `openssl rand -base64 32 | wrangler secret put OAUTH_KEY` and set this key to \"OAUTH_KEY\"",
+                    auth.kind()
+                ),
+            ),
+            None => {}
+        }
+        let ttl = |this: &mut Self, key: &str, value: Option<u64>, max: u64| {
+            let p = path.key(key);
+            this.required(&p, value).and_then(|n| {
+                let ok = if n == 0 || n > max { Err(format!("must be between 1 and {max} seconds")) } else { Ok(n) };
+                this.check(&p, ok)
+            })
+        };
+        let code = ttl(self, "code_ttl_seconds", raw.code_ttl_seconds, 600);
+        let access = ttl(self, "access_ttl_seconds", raw.access_ttl_seconds, 86_400);
+        let refresh = ttl(self, "refresh_ttl_seconds", raw.refresh_ttl_seconds, 365 * 86_400);
+        if self.errors.len() != before {
+            return None;
+        }
+        Some(TokenConfig {
+            master_key_secret,
+            master_key,
+            code_ttl_seconds: code?,
+            access_ttl_seconds: access?,
+            refresh_ttl_seconds: refresh?,
+        })
     }
 
     fn access(&mut self) -> Option<AccessConfig> {
@@ -1359,6 +1476,16 @@ impl<'a> Loader<'a> {
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// An https URL, or http on a loopback host so tests and `wrangler dev` can use local stand-ins.
+/// The download-link key derived from the OAuth master key: HMAC-SHA256(master, purpose), hex. A separate purpose
+/// string keeps it unrelated to the OAuth server's own derived keys.
+fn derive_download_key(master: &Secret) -> Secret {
+    use hmac::{Hmac, Mac};
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(master.expose().as_bytes()).expect("any key length");
+    mac.update(b"skillport download links v1");
+    let bytes = mac.finalize().into_bytes();
+    Secret::new(bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
+
 fn check_web_url(text: &str, query_allowed: bool) -> Result<Url, String> {
     // A URL with `@` may carry a password; it is then not repeated in the message.
     let shown = if text.contains('@') { "this URL".to_owned() } else { format!("`{text}`") };
@@ -1538,6 +1665,7 @@ mod tests {
     fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         let mut env: BTreeMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         env.entry("DOWNLOAD_KEY".into()).or_insert_with(|| DOWNLOAD_KEY_VALUE.into());
+        env.entry("OAUTH_KEY".into()).or_insert_with(|| "oauth-key-0123456789abcdef0123456789abcdef".into());
         env
     }
 
@@ -1573,6 +1701,7 @@ mod tests {
         provider = "github"
         client_id = "Iv1.abc"
         client_secret_secret = "GITHUB_CLIENT_SECRET"
+        master_key_secret = "OAUTH_KEY"
     "#;
 
     // --- layers ------------------------------------------------------------------------------------------------------
@@ -1589,7 +1718,7 @@ mod tests {
         assert_eq!(config.catalogue.max_file_bytes, 5 * 1024 * 1024);
         assert_eq!(config.access, AccessConfig { default: AccessDecision::Allow, rules: vec![] });
         match &config.auth {
-            AuthConfig::Local { user } => assert_eq!(user, &LocalUser::default()),
+            AuthConfig::Local { user, .. } => assert_eq!(user, &LocalUser::default()),
             other => panic!("expected local, got {other:?}"),
         }
     }
@@ -1633,6 +1762,7 @@ mod tests {
                 ("SKILLPORT_AUTH__ISSUER", "https://login.example.com/realms/acme"),
                 ("SKILLPORT_AUTH__CLIENT_ID", "skillport"),
                 ("SKILLPORT_AUTH__CLIENT_SECRET_SECRET", "OIDC_SECRET"),
+                ("SKILLPORT_AUTH__MASTER_KEY_SECRET", "OAUTH_KEY"),
                 ("SKILLPORT_AUTH__GROUPS_CLAIM", "groups"),
                 ("OIDC_SECRET", "s3cret"),
                 ("SKILLPORT_CATALOGUE__SURFACES", "[claude-code, claude-ai]"),
@@ -1642,7 +1772,7 @@ mod tests {
         assert_eq!(config.catalogue.surfaces, vec![Surface::ClaudeCode, Surface::ClaudeAi]);
         match &config.auth {
             AuthConfig::Oidc { issuer, client_id, client_secret, scopes, groups_claim } => {
-                assert_eq!(issuer.as_str(), "https://login.example.com/realms/acme");
+                assert_eq!(issuer, "https://login.example.com/realms/acme");
                 assert_eq!(client_id, "skillport");
                 assert_eq!(client_secret.expose(), "s3cret");
                 assert_eq!(scopes, &["openid", "email", "profile"]);
@@ -1744,7 +1874,7 @@ mod tests {
         let google = "[server]\npublic_url = \"https://s.example.com\"\ndownload_key_secret = \"DOWNLOAD_KEY\"\n\
                       [auth]\nprovider = \"google\"\n\
                       client_id = \"1-abc.apps.googleusercontent.com\"\nclient_secret_secret = \"CS\"\n\
-                      allowed_domains = [\"Example.COM\"]";
+                      allowed_domains = [\"Example.COM\"]\nmaster_key_secret = \"OAUTH_KEY\"";
         match ok(google, &secrets).auth {
             AuthConfig::Google { allowed_domains, client_secret, .. } => {
                 assert_eq!(allowed_domains, ["example.com"]);
@@ -1756,7 +1886,7 @@ mod tests {
         let auth0 = "[server]\npublic_url = \"https://s.example.com\"\ndownload_key_secret = \"DOWNLOAD_KEY\"\n\
                      [auth]\nprovider = \"auth0\"\n\
                      domain = \"acme.eu.auth0.com\"\nclient_id = \"abc\"\nclient_secret_secret = \"CS\"\n\
-                     roles_claim = \"https://s.example.com/roles\"";
+                     roles_claim = \"https://s.example.com/roles\"\nmaster_key_secret = \"OAUTH_KEY\"";
         match ok(auth0, &secrets).auth {
             AuthConfig::Auth0 { domain, roles_claim, groups_claim, .. } => {
                 assert_eq!(domain, "acme.eu.auth0.com");
@@ -2150,16 +2280,17 @@ mod tests {
     }
 
     #[test]
-    fn download_key_is_required_with_a_real_provider() {
+    fn download_key_is_derived_from_the_master_key_when_not_set() {
         let without = GITHUB_AUTH.replace("download_key_secret = \"DOWNLOAD_KEY\"", "");
-        let errors = fails(&without, &[("GITHUB_CLIENT_SECRET", "x")]);
-        assert_eq!(errors.len(), 1, "{errors:#?}");
-        let error = error_at(&errors, "server.download_key_secret", ADMIN_LAYER);
-        assert!(error.message.contains("required for fetch_skill download links"), "{error}");
-        assert!(error.message.contains("`github` provider"), "{error}");
-        assert!(error.message.contains("wrangler secret put DOWNLOAD_KEY"), "{error}");
+        let derived = ok(&without, &[("GITHUB_CLIENT_SECRET", "x")]).server.download_key.unwrap();
+        assert_eq!(derived.expose().len(), 64);
+        assert_ne!(derived.expose(), DOWNLOAD_KEY_VALUE);
+        let again = ok(&without, &[("GITHUB_CLIENT_SECRET", "x")]).server.download_key.unwrap();
+        assert_eq!(derived.expose(), again.expose(), "stable across isolates");
+        let other = ok(&without, &[("GITHUB_CLIENT_SECRET", "x"), ("OAUTH_KEY", "another-master-key-0123456789abcdef")]);
+        assert_ne!(other.server.download_key.unwrap().expose(), derived.expose());
 
-        // Set by Worker vars alone, the error says so.
+        // Without either key, both are reported.
         let errors = fails(
             "",
             &[
@@ -2169,6 +2300,7 @@ mod tests {
             ],
         );
         error_at(&errors, "server.download_key_secret", WORKER_LAYER);
+        error_at(&errors, "auth.master_key_secret", WORKER_LAYER);
     }
 
     #[test]

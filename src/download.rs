@@ -7,6 +7,13 @@
 //! default), so a leaked link gives access to that one skill's bytes, as they were when the link was issued, for
 //! minutes. A link whose skill has changed since is refused rather than serving other bytes than it promised.
 //!
+//! Access rules (`crate::access`) are checked when the link is issued: `fetch_skill` resolves the skill through the
+//! caller's view of the catalogue and signs a link only for a skill that view shows. The download itself does not
+//! re-check them, because it has no one to check: the browser carries no sign-in, and the token names a skill, not a
+//! user. So a link stays usable by whoever holds it until it expires, even if the rules change meanwhile; a rule change
+//! takes effect for every new link at once, and for links already issued within `server.download_ttl_seconds`. An
+//! admin who needs a revocation to bite sooner shortens that time.
+//!
 //! Not for: deciding who may fetch which skill (the MCP tool call that issues the link does), or the ZIP format
 //! (`catalogue::package`).
 
@@ -89,7 +96,8 @@ pub fn handle(catalogue: &Catalogue, key: &[u8], token: &str, now: u64, max_byte
             ),
         )
     };
-    let Ok(plugin) = catalogue.find(&claim.plugin) else { return gone() };
+    // The unfiltered catalogue: the signature proves the access check passed when the link was issued (module doc).
+    let Ok(plugin) = catalogue.unfiltered().find(&claim.plugin) else { return gone() };
     if !plugin.plugin.status.is_servable() {
         return gone();
     }
@@ -146,7 +154,7 @@ mod tests {
     }
 
     fn brand_voice_digest(app: &App) -> String {
-        let p = app.catalogue.find("brand-kit@example").unwrap();
+        let p = app.catalogue.unfiltered().find("brand-kit@example").unwrap();
         p.plugin.skills.iter().find(|s| s.name == "brand-voice").unwrap().digest.clone()
     }
 
@@ -158,7 +166,7 @@ mod tests {
     fn a_valid_link_serves_the_skill_zip() {
         let app = app();
         let cfg = app.config.as_ref().unwrap();
-        let p = app.catalogue.find("brand-kit@example").unwrap();
+        let p = app.catalogue.unfiltered().find("brand-kit@example").unwrap();
         let skill = p.plugin.skills.iter().find(|s| s.name == "brand-voice").unwrap();
         let l = link(cfg, &p, skill, NOW).unwrap();
         assert_eq!(l.expires, NOW + 900);
@@ -267,5 +275,35 @@ mod tests {
         .collect();
         let cfg = crate::config::load_embedded(&env).unwrap();
         assert_eq!(signing_key(&cfg).unwrap(), b"k3y-k3y-k3y-k3y-k3y-k3y-k3y-k3y-k3y");
+    }
+
+    #[test]
+    fn access_links_are_minted_only_for_what_the_user_may_see_and_then_serve_without_sign_in() {
+        use crate::access::fixtures::{self, cases, tool};
+        use serde_json::json;
+        let app = fixtures::app_with(&[("SKILLPORT_AUTH__OPEN", "true")]);
+        for case in cases() {
+            for (name, visible) in [
+                ("brand-kit@two/brand-voice", !matches!(case.who, "group" | "org" | "email")),
+                ("writing-tools@one/release-notes", case.who != "domain"),
+                ("repo-tools@one/repo-map", case.who != "team"),
+                ("writing-tools@one/conventional-commits", true),
+            ] {
+                let r = tool(&app, &case.identity, "fetch_skill", json!({"name": name}));
+                let url = r["structuredContent"]["download"]["url"].as_str();
+                if !visible {
+                    // The check comes first: no link, no token, nothing that names the skill's download.
+                    assert_eq!((r["isError"].clone(), url), (json!(true), None), "{} {name}: {r:#}", case.who);
+                    assert!(!r.to_string().contains(PREFIX), "{} {name}", case.who);
+                    continue;
+                }
+                // A link the check let through is the capability: it serves the skill with no sign-in at all.
+                let url = url.unwrap_or_else(|| panic!("{} {name}: {r:#}", case.who));
+                let path = url.strip_prefix("http://localhost:8787").unwrap();
+                let got = app.handle(&crate::http::HttpRequest::new("GET", path).with_header("host", "localhost:8787"));
+                assert_eq!(got.status, 200, "{} {name}: {}", case.who, text(&got));
+                assert_eq!(skillport_sources::sha256_digest(&got.body), r["structuredContent"]["download"]["sha256"]);
+            }
+        }
     }
 }

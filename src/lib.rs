@@ -4,7 +4,9 @@
 //! Everything here is plain Rust tested natively; only `platform` (the fetch handler, env bindings) is compiled
 //! for `wasm32` alone. The routing table is `App::route` in `app.rs`.
 
+pub mod access;
 pub mod app;
+pub mod audit;
 pub mod catalogue;
 pub mod clock;
 pub mod config;
@@ -12,6 +14,7 @@ pub mod download;
 pub mod http;
 pub mod mcp;
 pub mod oauth;
+pub mod signin;
 
 #[cfg(target_arch = "wasm32")]
 mod platform;

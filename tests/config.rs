@@ -35,6 +35,8 @@ fn a_deployment_configured_by_worker_vars_alone() {
         ("SKILLPORT_SERVER__DOWNLOAD_KEY_SECRET", "DOWNLOAD_KEY"),
         ("DOWNLOAD_KEY", "0123456789abcdef0123456789abcdef"),
         ("GITHUB_TOKEN", "token-value"),
+        ("SKILLPORT_AUTH__MASTER_KEY_SECRET", "OAUTH_KEY"),
+        ("OAUTH_KEY", "oauth-master-key-0123456789abcdef0123"),
     ]);
     let config = config::load_embedded(&env).unwrap_or_else(|e| panic!("{e}"));
     let AuthConfig::Github { client_secret, org, .. } = &config.auth else { panic!("{:?}", config.auth) };

@@ -24,6 +24,8 @@ pub struct Auth0Settings {
     pub allowed_domains: Vec<String>,
     pub require_verified_email: bool,
     pub client_auth: ClientAuth,
+    /// The issuer when it is not `https://<domain>/` (a local test provider).
+    pub issuer_override: Option<String>,
 }
 
 impl Auth0Settings {
@@ -38,6 +40,7 @@ impl Auth0Settings {
             allowed_domains: Vec::new(),
             require_verified_email: true,
             client_auth: ClientAuth::Post,
+            issuer_override: None,
         }
     }
 
@@ -55,7 +58,7 @@ pub struct Auth0Provider {
 
 impl Auth0Provider {
     pub fn new(settings: Auth0Settings) -> Result<Self, ProviderError> {
-        let issuer = settings.issuer();
+        let issuer = settings.issuer_override.clone().unwrap_or_else(|| settings.issuer());
         let mut oidc = OidcSettings::new(issuer, settings.client_id, Some(settings.client_secret));
         if !settings.scopes.is_empty() {
             oidc.scopes = settings.scopes;

@@ -20,11 +20,13 @@ pub struct GoogleSettings {
     pub scopes: Vec<String>,
     /// Workspace domains (`hd`) allowed to sign in. Empty allows every Google account, consumer ones included.
     pub allowed_domains: Vec<String>,
+    /// Another issuer speaking Google's protocol (a local test provider, a proxy); [`GOOGLE_ISSUER`] when `None`.
+    pub issuer: Option<String>,
 }
 
 impl GoogleSettings {
     pub fn new(client_id: ClientId, client_secret: Secret, allowed_domains: Vec<String>) -> Self {
-        GoogleSettings { client_id, client_secret, scopes: Vec::new(), allowed_domains }
+        GoogleSettings { client_id, client_secret, scopes: Vec::new(), allowed_domains, issuer: None }
     }
 }
 
@@ -35,7 +37,8 @@ pub struct GoogleProvider {
 
 impl GoogleProvider {
     pub fn new(settings: GoogleSettings) -> Result<Self, ProviderError> {
-        let mut oidc = OidcSettings::new(GOOGLE_ISSUER, settings.client_id, Some(settings.client_secret));
+        let issuer = settings.issuer.unwrap_or_else(|| GOOGLE_ISSUER.to_owned());
+        let mut oidc = OidcSettings::new(issuer, settings.client_id, Some(settings.client_secret));
         if !settings.scopes.is_empty() {
             oidc.scopes = settings.scopes;
         }

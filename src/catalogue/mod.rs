@@ -1,5 +1,10 @@
 //! The merged catalogue: every configured marketplace, loaded, named `plugin@marketplace`, filterable by surface,
 //! marketplace, category, tag and free text. Pure data: fetching belongs to the sources, caching to the platform.
+//!
+//! Users see the catalogue through a [`View`]: [`Catalogue::view`] applies one user's access rules (`crate::access`),
+//! so a plugin or skill they may not see is absent from every listing, search, count and name resolution of the view,
+//! and the [`PluginRef`]s it hands out show only the skills the user may see. [`Catalogue::unfiltered`] sees everything,
+//! for what serves no user (the start-up log, download links already checked when issued, tests).
 
 pub mod content;
 pub mod package;
@@ -7,9 +12,11 @@ pub mod refresh;
 pub mod surface;
 pub mod updates;
 
+use crate::access::Access;
 use crate::config::Surface;
 use serde_json::{json, Map, Value};
-use skillport_sources::load::{LoadedMarketplace, LoadedPlugin, PluginStatus};
+use sha2::{Digest, Sha256};
+use skillport_sources::load::{LoadedMarketplace, LoadedPlugin, PluginStatus, Skill};
 use skillport_sources::FileSet;
 
 /// One configured marketplace and what loading it gave.
@@ -32,16 +39,41 @@ pub struct Catalogue {
     pub marketplaces: Vec<MarketplaceEntry>,
 }
 
-/// A plugin of the catalogue, with the marketplace it belongs to.
+/// A plugin of the catalogue, with the marketplace it belongs to, as one user sees it.
 #[derive(Debug, Clone, Copy)]
 pub struct PluginRef<'a> {
     pub marketplace: &'a MarketplaceEntry,
     pub plugin: &'a LoadedPlugin,
+    /// The access rules of the user this plugin is shown to, which decide which of its skills [`PluginRef::skills`]
+    /// gives; `None` gives them all (an unfiltered view).
+    pub access: Option<&'a Access<'a>>,
 }
 
-impl PluginRef<'_> {
+impl<'a> PluginRef<'a> {
     pub fn qualified_name(&self) -> String {
         format!("{}@{}", self.plugin.name, self.marketplace.id)
+    }
+
+    /// Whether the user this plugin is shown to may see `skill` of it.
+    pub fn shows(&self, skill: &Skill) -> bool {
+        self.access.is_none_or(|a| a.sees_skill(&self.marketplace.id, &self.plugin.name, &skill.name))
+    }
+
+    /// The skills the user may see. Everything shown about a plugin's skills comes from here, never from
+    /// `plugin.skills` directly.
+    pub fn skills(&self) -> impl Iterator<Item = &'a Skill> + 'a {
+        let this = *self;
+        self.plugin.skills.iter().filter(move |s| this.shows(s))
+    }
+
+    /// The plugin's content digest over the skills the user may see: the loader's `LoadedPlugin::digest` when they
+    /// see them all, else the same construction over the visible ones, so a hidden skill neither shows in nor moves
+    /// the digest this user is given.
+    pub fn digest(&self) -> String {
+        if self.plugin.skills.iter().all(|s| self.shows(s)) {
+            return self.plugin.digest();
+        }
+        digest_of_skills(self.skills())
     }
 
     pub fn surfaces(&self) -> Vec<Surface> {
@@ -103,7 +135,8 @@ impl Filter {
             if let Some(e) = entry {
                 hay.extend(e.keywords.iter().map(|k| k.to_lowercase()));
             }
-            for s in &p.plugin.skills {
+            // Only skills the user may see: a hidden skill's name must not make its plugin match.
+            for s in p.skills() {
                 hay.push(s.name.to_lowercase());
                 if let Some(d) = &s.description {
                     hay.push(d.to_lowercase());
@@ -126,20 +159,61 @@ pub enum LookupError {
 }
 
 impl Catalogue {
-    pub fn plugins(&self) -> impl Iterator<Item = PluginRef<'_>> {
-        self.marketplaces.iter().flat_map(|m| {
-            m.loaded.iter().flat_map(move |l| l.plugins.iter().map(move |p| PluginRef { marketplace: m, plugin: p }))
+    /// The catalogue as the user `access` describes sees it.
+    pub fn view<'a>(&'a self, access: &'a Access<'a>) -> View<'a> {
+        View { catalogue: self, access: Some(access) }
+    }
+
+    /// Everything, whatever the access rules: only for what serves no particular user.
+    pub fn unfiltered(&self) -> View<'_> {
+        View { catalogue: self, access: None }
+    }
+}
+
+/// The catalogue as one user sees it: plugins the access rules hide are in none of its answers.
+#[derive(Debug, Clone, Copy)]
+pub struct View<'a> {
+    pub catalogue: &'a Catalogue,
+    access: Option<&'a Access<'a>>,
+}
+
+impl<'a> View<'a> {
+    pub fn access(&self) -> Option<&'a Access<'a>> {
+        self.access
+    }
+
+    /// Every plugin of every loaded marketplace the user may see, in catalogue order.
+    pub fn plugins(self) -> impl Iterator<Item = PluginRef<'a>> + 'a {
+        self.catalogue.marketplaces.iter().flat_map(move |m| {
+            m.loaded.iter().flat_map(move |l| l.plugins.iter().filter_map(move |p| self.plugin_ref(m, p)))
         })
     }
 
-    pub fn list(&self, filter: &Filter) -> Vec<PluginRef<'_>> {
+    /// `plugin` of `marketplace`, when the user may see it.
+    pub fn plugin_ref(self, marketplace: &'a MarketplaceEntry, plugin: &'a LoadedPlugin) -> Option<PluginRef<'a>> {
+        let visible = self.access.is_none_or(|a| a.sees_plugin(&marketplace.id, &plugin.name));
+        visible.then_some(PluginRef { marketplace, plugin, access: self.access })
+    }
+
+    /// The configured marketplaces whose id the user may be shown (see `crate::access`).
+    pub fn marketplaces(self) -> impl Iterator<Item = &'a MarketplaceEntry> + 'a {
+        self.catalogue.marketplaces.iter().filter(move |m| self.access.is_none_or(|a| a.sees_marketplace(&m.id)))
+    }
+
+    /// The marketplace `id`, unless it is not configured or the user may not be shown it (the same `None`).
+    pub fn marketplace(self, id: &str) -> Option<&'a MarketplaceEntry> {
+        self.marketplaces().find(|m| m.id == id)
+    }
+
+    pub fn list(self, filter: &Filter) -> Vec<PluginRef<'a>> {
         self.plugins().filter(|p| filter.matches(p)).collect()
     }
 
-    /// Finds a plugin by `plugin@marketplace`, or by bare name when exactly one marketplace has it.
+    /// Finds a plugin by `plugin@marketplace`, or by bare name when exactly one marketplace has it, among the plugins
+    /// the user may see: a hidden plugin is answered as one that does not exist, and never makes a name ambiguous.
     /// A plugin renamed through its marketplace's `renames` map is found under its old name too, as Claude Code
     /// resolves it.
-    pub fn find(&self, name: &str) -> Result<PluginRef<'_>, LookupError> {
+    pub fn find(self, name: &str) -> Result<PluginRef<'a>, LookupError> {
         let name = name.trim();
         match self.find_exact(name) {
             Err(LookupError::NotFound(_)) => {
@@ -148,8 +222,7 @@ impl Catalogue {
                     None => (name, None),
                 };
                 let renamed: Vec<String> = self
-                    .marketplaces
-                    .iter()
+                    .marketplaces()
                     .filter(|m| market.is_none_or(|x| x == m.id))
                     .filter_map(|m| {
                         let new = m.loaded.as_ref().ok()?.manifest.renames.get(old)?;
@@ -157,7 +230,7 @@ impl Catalogue {
                     })
                     .collect();
                 match renamed.as_slice() {
-                    [one] => self.find_exact(one),
+                    [one] => self.find_exact(one).map_err(|_| LookupError::NotFound(name.to_string())),
                     _ => self.find_exact(name),
                 }
             }
@@ -165,7 +238,7 @@ impl Catalogue {
         }
     }
 
-    fn find_exact(&self, name: &str) -> Result<PluginRef<'_>, LookupError> {
+    fn find_exact(self, name: &str) -> Result<PluginRef<'a>, LookupError> {
         if let Some((plugin, market)) = name.rsplit_once('@') {
             return self
                 .plugins()
@@ -184,12 +257,25 @@ impl Catalogue {
     }
 }
 
+/// `sha256:` over the sorted lines `"<skill folder>\0<skill digest>\n"`: how `LoadedPlugin::digest` is built.
+fn digest_of_skills<'s>(skills: impl Iterator<Item = &'s Skill>) -> String {
+    let mut entries: Vec<(&str, &str)> = skills.map(|s| (s.dir.as_str(), s.digest.as_str())).collect();
+    entries.sort();
+    let mut hasher = Sha256::new();
+    for (dir, digest) in entries {
+        hasher.update(dir.as_bytes());
+        hasher.update(b"\0");
+        hasher.update(digest.as_bytes());
+        hasher.update(b"\n");
+    }
+    format!("sha256:{:x}", hasher.finalize())
+}
+
 /// What a caller should know about marketplaces that are not current: never loaded (their plugins are missing from
-/// the listing), or served from an older copy because the last refresh failed (with how old that copy is).
-pub fn marketplace_notes(catalogue: &Catalogue, now: u64) -> Vec<Value> {
-    catalogue
-        .marketplaces
-        .iter()
+/// the listing), or served from an older copy because the last refresh failed (with how old that copy is). Only
+/// marketplaces the view's user may be shown.
+pub fn marketplace_notes(view: View<'_>, now: u64) -> Vec<Value> {
+    view.marketplaces()
         .filter_map(|m| match (&m.loaded, &m.error) {
             (Err(e), _) => Some(json!({"marketplace": m.id, "error": e, "served": false})),
             (Ok(_), Some(e)) => {
@@ -236,9 +322,7 @@ pub fn summary_json(p: &PluginRef<'_>) -> Value {
     o.insert(
         "skills".into(),
         Value::Array(
-            p.plugin
-                .skills
-                .iter()
+            p.skills()
                 .map(|s| {
                     let mut so = Map::new();
                     so.insert("name".into(), json!(s.name));
@@ -301,16 +385,14 @@ pub fn detail_json(p: &PluginRef<'_>) -> Value {
             }
         }
     }
-    o.insert("digest".into(), json!(p.plugin.digest()));
+    o.insert("digest".into(), json!(p.digest()));
     if let Some(rev) = &p.marketplace.revision {
         o.insert("marketplaceRevision".into(), json!(rev));
     }
     o.insert(
         "skills".into(),
         Value::Array(
-            p.plugin
-                .skills
-                .iter()
+            p.skills()
                 .map(|s| {
                     json!({
                         "name": s.name,

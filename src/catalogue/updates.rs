@@ -9,14 +9,18 @@
 //! content digest), as Claude Code records it. A revision moves with every change to the marketplace, so when the
 //! catalogue has only a revision the digest decides whenever one is given.
 //!
-//! Not for: fetching anything, or installing: this is a pure function of the catalogue and the list.
+//! Everything is answered from the caller's [`View`]: a plugin or skill the access rules hide from them answers exactly
+//! as one that does not exist (removed, not in the catalogue), a marketplace they may not be shown as one that is not
+//! configured, and a bare name is only ever ambiguous between things they can see.
+//!
+//! Not for: fetching anything, or installing: this is a pure function of the catalogue view and the list.
 
 use std::cmp::Ordering;
 
 use serde::{Deserialize, Serialize};
 use skillport_sources::Skill;
 
-use super::{Catalogue, PluginRef};
+use super::{PluginRef, View};
 
 /// One item the user has installed, as the client reports it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -102,9 +106,9 @@ pub fn catalogue_version<'a>(p: &PluginRef<'a>) -> Option<(&'a str, VersionSourc
     p.marketplace.revision.as_deref().map(|r| (r, VersionSource::Revision))
 }
 
-/// Answers every item, in order.
-pub fn check(catalogue: &Catalogue, items: &[Installed]) -> Vec<UpdateResult> {
-    items.iter().map(|item| check_one(catalogue, item)).collect()
+/// Answers every item, in order, as the user of `view` sees the catalogue.
+pub fn check(view: View<'_>, items: &[Installed]) -> Vec<UpdateResult> {
+    items.iter().map(|item| check_one(view, item)).collect()
 }
 
 /// `Some(true)` when `latest` is a newer semver than `installed` (by precedence: `1.0.0-beta.2 < 1.0.0`,
@@ -151,7 +155,7 @@ impl Target<'_> {
 
     fn digest(&self) -> String {
         match self {
-            Target::Plugin(p) => p.plugin.digest(),
+            Target::Plugin(p) => p.digest(),
             Target::Skill(_, s) => s.digest.clone(),
         }
     }
@@ -172,7 +176,7 @@ impl Early {
     }
 }
 
-fn check_one(catalogue: &Catalogue, item: &Installed) -> UpdateResult {
+fn check_one(view: View<'_>, item: &Installed) -> UpdateResult {
     let clean = |s: &Option<String>| s.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
     let mut result = UpdateResult {
         name: item.name.clone(),
@@ -186,7 +190,7 @@ fn check_one(catalogue: &Catalogue, item: &Installed) -> UpdateResult {
         candidates: Vec::new(),
         detail: String::new(),
     };
-    let target = match resolve(catalogue, item.name.trim()) {
+    let target = match resolve(view, item.name.trim()) {
         Ok(target) => target,
         Err(early) => {
             result.status = early.status;
@@ -218,7 +222,7 @@ fn check_one(catalogue: &Catalogue, item: &Installed) -> UpdateResult {
     result
 }
 
-fn resolve<'a>(catalogue: &'a Catalogue, name: &str) -> Result<Target<'a>, Early> {
+fn resolve<'a>(view: View<'a>, name: &str) -> Result<Target<'a>, Early> {
     let (plugin_part, skill) = match name.split_once('/') {
         Some((p, s)) if !s.trim().is_empty() => (p.trim(), Some(s.trim())),
         Some((p, _)) => (p.trim(), None),
@@ -228,7 +232,7 @@ fn resolve<'a>(catalogue: &'a Catalogue, name: &str) -> Result<Target<'a>, Early
         return Err(Early::new(Status::Removed, Reason::NotInCatalogue, format!("`{name}` names no plugin")));
     }
     if plugin_part.contains('@') || skill.is_some() {
-        let plugin = resolve_plugin(catalogue, plugin_part)?;
+        let plugin = resolve_plugin(view, plugin_part)?;
         return match skill {
             None => Ok(Target::Plugin(plugin)),
             Some(skill) => find_skill(&plugin, skill).map(|s| Target::Skill(plugin, s)).ok_or_else(|| {
@@ -243,34 +247,33 @@ fn resolve<'a>(catalogue: &'a Catalogue, name: &str) -> Result<Target<'a>, Early
         };
     }
     // A bare name: a plugin first, as Claude Code's own names are; else a skill of any plugin.
-    let plugins: Vec<PluginRef<'a>> = catalogue.plugins().filter(|p| p.plugin.name == name).collect();
+    let plugins: Vec<PluginRef<'a>> = view.plugins().filter(|p| p.plugin.name == name).collect();
     if plugins.len() == 1 {
         return Ok(Target::Plugin(plugins[0]));
     }
     if plugins.len() > 1 {
         return Err(ambiguous(name, plugins.iter().map(PluginRef::qualified_name).collect()));
     }
-    let skills: Vec<(PluginRef<'a>, &'a Skill)> = catalogue
-        .plugins()
-        .flat_map(|p| p.plugin.skills.iter().filter(|s| s.name == name).map(move |s| (p, s)))
-        .collect();
+    let skills: Vec<(PluginRef<'a>, &'a Skill)> =
+        view.plugins().flat_map(|p| p.skills().filter(|s| s.name == name).map(move |s| (p, s))).collect();
     match skills.as_slice() {
         [(p, s)] => Ok(Target::Skill(*p, s)),
-        [] => Err(not_found(catalogue, name)),
+        [] => Err(not_found(view, name)),
         many => Err(ambiguous(name, many.iter().map(|(p, s)| format!("{}/{}", p.qualified_name(), s.name)).collect())),
     }
 }
 
-fn resolve_plugin<'a>(catalogue: &'a Catalogue, name: &str) -> Result<PluginRef<'a>, Early> {
+fn resolve_plugin<'a>(view: View<'a>, name: &str) -> Result<PluginRef<'a>, Early> {
     let Some((plugin, market)) = name.rsplit_once('@') else {
-        let hits: Vec<PluginRef<'a>> = catalogue.plugins().filter(|p| p.plugin.name == name).collect();
+        let hits: Vec<PluginRef<'a>> = view.plugins().filter(|p| p.plugin.name == name).collect();
         return match hits.as_slice() {
             [one] => Ok(*one),
-            [] => Err(not_found(catalogue, name)),
+            [] => Err(not_found(view, name)),
             many => Err(ambiguous(name, many.iter().map(PluginRef::qualified_name).collect())),
         };
     };
-    let Some(entry) = catalogue.marketplaces.iter().find(|m| m.id == market) else {
+    // A marketplace the user may not be shown answers as one that is not configured.
+    let Some(entry) = view.marketplace(market) else {
         return Err(Early::new(
             Status::Removed,
             Reason::MarketplaceNotConfigured,
@@ -287,8 +290,9 @@ fn resolve_plugin<'a>(catalogue: &'a Catalogue, name: &str) -> Result<PluginRef<
             ))
         }
     };
-    match loaded.plugin(plugin) {
-        Some(p) => Ok(PluginRef { marketplace: entry, plugin: p }),
+    // A plugin the user may not see answers as one the marketplace does not list.
+    match loaded.plugin(plugin).and_then(|p| view.plugin_ref(entry, p)) {
+        Some(p) => Ok(p),
         None => Err(Early::new(
             Status::Removed,
             Reason::NotInCatalogue,
@@ -297,10 +301,13 @@ fn resolve_plugin<'a>(catalogue: &'a Catalogue, name: &str) -> Result<PluginRef<
     }
 }
 
-/// By name, else by folder name (an install may have recorded either when they differ).
+/// By name, else by folder name (an install may have recorded either when they differ), among the skills the user
+/// may see.
 fn find_skill<'a>(plugin: &PluginRef<'a>, skill: &str) -> Option<&'a Skill> {
-    let skills = &plugin.plugin.skills;
-    skills.iter().find(|s| s.name == skill).or_else(|| skills.iter().find(|s| s.dir.rsplit('/').next() == Some(skill)))
+    plugin
+        .skills()
+        .find(|s| s.name == skill)
+        .or_else(|| plugin.skills().find(|s| s.dir.rsplit('/').next() == Some(skill)))
 }
 
 fn ambiguous(name: &str, candidates: Vec<String>) -> Early {
@@ -313,9 +320,10 @@ fn ambiguous(name: &str, candidates: Vec<String>) -> Early {
     }
 }
 
-/// Not found anywhere: removed, unless a marketplace that could not be loaded might still hold it.
-fn not_found(catalogue: &Catalogue, name: &str) -> Early {
-    let down: Vec<&str> = catalogue.marketplaces.iter().filter(|m| m.loaded.is_err()).map(|m| m.id.as_str()).collect();
+/// Not found anywhere: removed, unless a marketplace that could not be loaded (and that the user may be shown) might
+/// still hold it.
+fn not_found(view: View<'_>, name: &str) -> Early {
+    let down: Vec<&str> = view.marketplaces().filter(|m| m.loaded.is_err()).map(|m| m.id.as_str()).collect();
     if down.is_empty() {
         Early::new(Status::Removed, Reason::NotInCatalogue, format!("no marketplace lists `{name}` any more"))
     } else {
@@ -429,7 +437,7 @@ fn compare(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalogue::MarketplaceEntry;
+    use crate::catalogue::{Catalogue, MarketplaceEntry};
     use serde_json::json;
     use skillport_sources::{load_marketplace, FileSet};
     use std::collections::BTreeMap;
@@ -490,7 +498,7 @@ mod tests {
     }
 
     fn one(catalogue: &Catalogue, name: &str, version: Option<&str>, digest: Option<&str>) -> UpdateResult {
-        check(catalogue, &[item(name, version, digest)]).remove(0)
+        check(catalogue.unfiltered(), &[item(name, version, digest)]).remove(0)
     }
 
     #[test]
@@ -537,7 +545,7 @@ mod tests {
     #[test]
     fn digest_only_change_is_a_content_update() {
         let cat = example();
-        let digest = cat.find("writing-tools@example").unwrap().plugin.digest();
+        let digest = cat.unfiltered().find("writing-tools@example").unwrap().plugin.digest();
         let r = one(&cat, "writing-tools@example", Some("1.2.0"), Some("sha256:0000"));
         assert_eq!((r.status, r.reason), (Status::UpdateAvailable, Some(Reason::Content)));
         assert_eq!(r.latest_digest.as_deref(), Some(digest.as_str()));
@@ -553,7 +561,7 @@ mod tests {
     #[test]
     fn without_a_declared_version_the_revision_and_digest_decide() {
         let cat = example();
-        let p = cat.find("repo-tools@example").unwrap();
+        let p = cat.unfiltered().find("repo-tools@example").unwrap();
         let (revision, source) = catalogue_version(&p).unwrap();
         assert_eq!(source, VersionSource::Revision);
         assert_eq!(Some(revision), p.marketplace.revision.as_deref());
@@ -594,7 +602,7 @@ mod tests {
     #[test]
     fn skills_compare_their_own_digest() {
         let cat = example();
-        let p = cat.find("brand-kit@example").unwrap();
+        let p = cat.unfiltered().find("brand-kit@example").unwrap();
         let skill_digest = p.plugin.skills[0].digest.clone();
         for name in ["brand-kit@example/brand-voice", "brand-kit/brand-voice", "brand-voice"] {
             let r = one(&cat, name, None, Some(&skill_digest));
@@ -659,7 +667,7 @@ mod tests {
     fn results_serialise_for_structured_content() {
         let cat = example();
         let results = check(
-            &cat,
+            cat.unfiltered(),
             &[
                 item("writing-tools@example", Some("1.1.0"), None),
                 item("gone@example", None, None),

@@ -61,11 +61,19 @@ pub struct Context<'a> {
     pub client_surface: Option<Surface>,
     /// Lower-cased HTTP headers of the request, for the stateless era's header checks; empty on SSE.
     pub headers: &'a [(String, String)],
+    /// Who is asking: the signed-in user (the `local` provider's user in development). Access rules read it.
+    pub identity: &'a skillport_providers::Identity,
 }
 
 impl Context<'_> {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The access rules as they apply to the signed-in user: every handler that returns catalogue data reads the
+    /// catalogue through `catalogue.view(&ctx.access())`, never the catalogue itself.
+    pub fn access(&self) -> crate::access::Access<'_> {
+        crate::access::Access::new(&self.config.access, self.identity)
     }
 }
 

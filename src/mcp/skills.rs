@@ -3,10 +3,15 @@
 //! Every file of every servable skill is a resource at `skill://<marketplace>/<plugin>/<skill>/<path>`; a skill is
 //! named by its entry file `…/<skill>/SKILL.md`. `skills/list` gives each skill's frontmatter exactly as its
 //! SKILL.md declares it and every file with its size and `sha256:` digest, so a host can verify what it reads.
+//!
+//! Every method reads the catalogue through the caller's `catalogue::View` (their access rules): a skill they may not
+//! see (or whose plugin they may not see) is in no listing or page, and reading, getting or listing the directory of
+//! any of its URIs answers the very `Resource not found` a URI that never existed gets. The resource templates are
+//! fixed patterns that name nothing in the catalogue.
 
 use super::{Context, RpcError, RpcResult, INVALID_PARAMS, RESOURCE_NOT_FOUND};
 use crate::catalogue::content::{self, Content};
-use crate::catalogue::{cursor, MarketplaceEntry};
+use crate::catalogue::{cursor, MarketplaceEntry, View};
 use serde_json::{json, Map, Value};
 use skillport_sources::load::{LoadedPlugin, Skill};
 
@@ -133,14 +138,15 @@ impl SkillRef<'_> {
     }
 }
 
-fn skills<'a>(ctx: &'a Context<'_>) -> impl Iterator<Item = SkillRef<'a>> + 'a {
-    ctx.catalogue.plugins().filter(|p| p.plugin.status.is_servable()).flat_map(|p| {
-        p.plugin.skills.iter().map(move |s| SkillRef { marketplace: p.marketplace, plugin: p.plugin, skill: s })
-    })
+/// Every servable skill the user of `view` may see.
+fn skills<'a>(view: View<'a>) -> impl Iterator<Item = SkillRef<'a>> + 'a {
+    view.plugins()
+        .filter(|p| p.plugin.status.is_servable())
+        .flat_map(|p| p.skills().map(move |s| SkillRef { marketplace: p.marketplace, plugin: p.plugin, skill: s }))
 }
 
-fn find_skill<'a>(ctx: &'a Context<'_>, u: &SkillUri) -> Option<SkillRef<'a>> {
-    skills(ctx).find(|s| s.marketplace.id == u.marketplace && s.plugin.name == u.plugin && s.skill.name == u.skill)
+fn find_skill<'a>(view: View<'a>, u: &SkillUri) -> Option<SkillRef<'a>> {
+    skills(view).find(|s| s.marketplace.id == u.marketplace && s.plugin.name == u.plugin && s.skill.name == u.skill)
 }
 
 fn uri_param(params: &Value) -> Result<&str, RpcError> {
@@ -179,14 +185,18 @@ fn page<I: Iterator>(items: I, start: usize, size: usize, key: &str, render: imp
 
 pub fn skills_list(ctx: &Context<'_>, params: &Value) -> RpcResult {
     let start = offset(params)?;
-    Ok(page(skills(ctx).filter(SkillRef::listable), start, SKILLS_PAGE, "skills", |s| s.entry()))
+    let access = ctx.access();
+    Ok(page(skills(ctx.catalogue.view(&access)).filter(SkillRef::listable), start, SKILLS_PAGE, "skills", |s| {
+        s.entry()
+    }))
 }
 
 pub fn skills_get(ctx: &Context<'_>, params: &Value) -> RpcResult {
     let uri = uri_param(params)?;
+    let access = ctx.access();
     let found = parse_skill_uri(uri)
         .filter(|u| u.path.is_empty() || u.path == "SKILL.md")
-        .and_then(|u| find_skill(ctx, &u))
+        .and_then(|u| find_skill(ctx.catalogue.view(&access), &u))
         .filter(SkillRef::listable);
     match found {
         Some(s) => Ok(json!({"skill": s.entry()})),
@@ -206,7 +216,8 @@ fn resource(s: &SkillRef<'_>, path: &str, size: u64) -> Value {
 
 pub fn resources_list(ctx: &Context<'_>, params: &Value) -> RpcResult {
     let start = offset(params)?;
-    let files = skills(ctx).flat_map(|s| s.skill.files.iter().map(move |f| (s.clone(), f)));
+    let access = ctx.access();
+    let files = skills(ctx.catalogue.view(&access)).flat_map(|s| s.skill.files.iter().map(move |f| (s.clone(), f)));
     Ok(page(files, start, RESOURCES_PAGE, "resources", |(s, f)| resource(&s, &f.path, f.size)))
 }
 
@@ -228,7 +239,8 @@ pub fn templates_list(params: &Value) -> RpcResult {
 pub fn resources_read(ctx: &Context<'_>, params: &Value) -> RpcResult {
     let uri = uri_param(params)?;
     let u = parse_skill_uri(uri).ok_or_else(|| not_found(uri))?;
-    let s = find_skill(ctx, &u).ok_or_else(|| not_found(uri))?;
+    let access = ctx.access();
+    let s = find_skill(ctx.catalogue.view(&access), &u).ok_or_else(|| not_found(uri))?;
     let path = if u.path.is_empty() { "SKILL.md".to_string() } else { u.path.clone() };
     if !s.skill.files.iter().any(|f| f.path == path) {
         return Err(not_found(uri));
@@ -247,7 +259,8 @@ pub fn directory_read(ctx: &Context<'_>, params: &Value) -> RpcResult {
     let uri = uri_param(params)?;
     let start = offset(params)?;
     let u = parse_skill_uri(uri).ok_or_else(|| not_found(uri))?;
-    let s = find_skill(ctx, &u).ok_or_else(|| not_found(uri))?;
+    let access = ctx.access();
+    let s = find_skill(ctx.catalogue.view(&access), &u).ok_or_else(|| not_found(uri))?;
     let prefix = if u.path.is_empty() { String::new() } else { format!("{}/", u.path) };
     let mut children: Vec<Value> = Vec::new();
     let mut dirs: Vec<String> = Vec::new();
@@ -294,5 +307,127 @@ mod tests {
         assert_eq!(parse_skill_uri("skill://m/p/s/a%2Fb"), None);
         assert_eq!(parse_skill_uri("file:///etc/passwd"), None);
         assert_eq!(parse_skill_uri("skill://m/p"), None);
+    }
+
+    // --- access rules ------------------------------------------------------------------------------------------------
+    // Each method, for five users who each may not see something different (by group, domain, org, team and email):
+    // what they get equals what the catalogue without that something gives (`access::fixtures`).
+
+    use crate::access::fixtures::{self, ada, assert_hidden_is_absent, assert_hidden_is_absent_for_all, cases, rpc};
+
+    /// URIs of every file of every skill the hidden things hold, some that never existed, and a visible one.
+    fn uris() -> Vec<String> {
+        let mut uris = Vec::new();
+        for m in ["one", "two"] {
+            uris.push(skill_uri(m, "brand-kit", "brand-voice", "SKILL.md"));
+            uris.push(skill_uri(m, "brand-kit", "brand-voice", "assets/logo.png"));
+            uris.push(skill_uri(m, "brand-kit", "brand-voice", ""));
+            uris.push(skill_uri(m, "writing-tools", "release-notes", "SKILL.md"));
+            uris.push(skill_uri(m, "writing-tools", "conventional-commits", "references/types.md"));
+            uris.push(skill_uri(m, "repo-tools", "repo-map", "SKILL.md"));
+            uris.push(skill_uri(m, "repo-tools", "nope", "SKILL.md"));
+        }
+        uris.push(skill_uri("three", "brand-kit", "brand-voice", "SKILL.md"));
+        uris
+    }
+
+    /// The first page and two later ones.
+    fn pages(method: &'static str) -> Vec<(&'static str, Value)> {
+        vec![
+            (method, json!({})),
+            (method, json!({"cursor": cursor::encode(1)})),
+            (method, json!({"cursor": cursor::encode(3)})),
+        ]
+    }
+
+    #[test]
+    fn access_skills_list_leaves_hidden_skills_out() {
+        assert_hidden_is_absent_for_all(&pages("skills/list"));
+        let app = fixtures::app();
+        let listed = |id: &skillport_providers::Identity| -> Vec<String> {
+            rpc(&app, id, "skills/list", json!({}))["result"]["skills"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["uri"].as_str().unwrap().to_string())
+                .collect()
+        };
+        assert_eq!(listed(&ada()).len(), 8);
+        for case in cases() {
+            let uris = listed(&case.identity);
+            let want = match case.who {
+                "group" | "domain" => 7,
+                "org" => 4,
+                "team" | "email" => 6,
+                other => panic!("{other}"),
+            };
+            assert_eq!(uris.len(), want, "{}: {uris:?}", case.who);
+        }
+    }
+
+    #[test]
+    fn access_skills_get_answers_hidden_skills_as_not_found() {
+        let requests: Vec<(&str, Value)> = uris().into_iter().map(|u| ("skills/get", json!({"uri": u}))).collect();
+        assert_hidden_is_absent_for_all(&requests);
+        // Byte for byte the error of a URI that never existed, with the URI asked for.
+        let app = fixtures::app();
+        let contractor = &cases()[0].identity;
+        let uri = skill_uri("two", "brand-kit", "brand-voice", "SKILL.md");
+        let hidden = rpc(&app, contractor, "skills/get", json!({"uri": uri}));
+        let never = rpc(
+            &fixtures::app_without(&[fixtures::Gone::Plugin("two", "brand-kit")]),
+            &ada(),
+            "skills/get",
+            json!({"uri": uri}),
+        );
+        assert_eq!(hidden.to_string(), never.to_string());
+        assert_eq!(hidden["error"]["code"], RESOURCE_NOT_FOUND);
+    }
+
+    #[test]
+    fn access_resources_list_leaves_hidden_files_out() {
+        assert_hidden_is_absent_for_all(&pages("resources/list"));
+        let app = fixtures::app();
+        let vendor = fixtures::identity("val@vendor.io");
+        let all = rpc(&app, &vendor, "resources/list", json!({}))["result"]["resources"].to_string();
+        assert!(!all.contains("skill://one/writing-tools/release-notes/"), "{all}");
+        assert!(all.contains("skill://two/writing-tools/release-notes/"), "{all}");
+    }
+
+    #[test]
+    fn access_resources_templates_name_nothing_and_are_the_same_for_everyone() {
+        // The templates are fixed patterns: nothing of the catalogue, hidden or not, is in them.
+        let requests = [("resources/templates/list", json!({}))];
+        for (who, differs) in assert_hidden_is_absent(&requests) {
+            assert!(!differs, "{who}");
+        }
+    }
+
+    #[test]
+    fn access_resources_read_answers_hidden_files_as_not_found() {
+        let requests: Vec<(&str, Value)> = uris().into_iter().map(|u| ("resources/read", json!({"uri": u}))).collect();
+        assert_hidden_is_absent_for_all(&requests);
+        let app = fixtures::app();
+        let intern = &cases()[3].identity;
+        let r = rpc(&app, intern, "resources/read", json!({"uri": "skill://one/repo-tools/repo-map/SKILL.md"}));
+        assert_eq!(r["error"]["message"], "Resource not found: skill://one/repo-tools/repo-map/SKILL.md");
+    }
+
+    #[test]
+    fn access_resources_directory_read_answers_hidden_skills_as_not_found() {
+        let mut requests: Vec<(&str, Value)> =
+            uris().into_iter().map(|u| ("resources/directory/read", json!({"uri": u}))).collect();
+        for m in ["one", "two"] {
+            for (p, s, dir) in [
+                ("brand-kit", "brand-voice", "assets"),
+                ("writing-tools", "conventional-commits", "references"),
+                ("writing-tools", "release-notes", ""),
+                ("repo-tools", "repo-map", ""),
+            ] {
+                let uri = format!("{}/", skill_uri(m, p, s, dir).trim_end_matches('/'));
+                requests.push(("resources/directory/read", json!({"uri": uri})));
+            }
+        }
+        assert_hidden_is_absent_for_all(&requests);
     }
 }

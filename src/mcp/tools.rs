@@ -3,11 +3,16 @@
 //! `list_plugins` and `get_plugin` browse; `fetch_skill` hands over one skill's files and a signed `.skill` download
 //! link (see `crate::download`) with install steps for the caller's surface; `check_updates` compares what a user
 //! installed with what the catalogue serves now.
+//!
+//! Every tool reads the catalogue through the caller's `catalogue::View` (their access rules, `crate::access`): a
+//! plugin or skill hidden from them is missing from listings, totals, pages and searches, never makes a name
+//! ambiguous, and asking for it by name gets the very answer a name that does not exist gets. `fetch_skill` mints a
+//! download link only for a skill that passed that check.
 
 use super::{schema, Context, RpcError, RpcResult, ICON, INVALID_PARAMS};
 use crate::catalogue::content::{self, Content};
 use crate::catalogue::updates::{self, Installed, Status};
-use crate::catalogue::{self, cursor, surface, Catalogue, Filter, LookupError, PluginRef};
+use crate::catalogue::{self, cursor, surface, Filter, LookupError, PluginRef, View};
 use crate::config::{SourceKind, Surface};
 use serde_json::{json, Map, Value};
 use skillport_sources::Skill;
@@ -297,7 +302,9 @@ fn list_plugins(ctx: &Context<'_>, default_surface: Option<Surface>, args: &Valu
         None => 0,
     };
     let limit = args.get("limit").and_then(Value::as_u64).map(|l| l as usize).unwrap_or(DEFAULT_PAGE).min(MAX_PAGE);
-    let all = ctx.catalogue.list(&filter);
+    let access = ctx.access();
+    let view = ctx.catalogue.view(&access);
+    let all = view.list(&filter);
     let total = all.len();
     let mut page = Vec::new();
     let mut size = 0;
@@ -322,7 +329,7 @@ fn list_plugins(ctx: &Context<'_>, default_surface: Option<Surface>, args: &Valu
     if let Some(s) = surface {
         out.insert("surface".into(), json!(surface::name(s)));
     }
-    let notes = catalogue::marketplace_notes(ctx.catalogue, crate::clock::now_unix());
+    let notes = catalogue::marketplace_notes(view, crate::clock::now_unix());
     if !notes.is_empty() {
         out.insert("marketplaceErrors".into(), Value::Array(notes));
     }
@@ -331,7 +338,8 @@ fn list_plugins(ctx: &Context<'_>, default_surface: Option<Surface>, args: &Valu
 
 fn get_plugin(ctx: &Context<'_>, args: &Value) -> Value {
     let name = str_arg(args, "name").unwrap_or_default();
-    match ctx.catalogue.find(&name) {
+    let access = ctx.access();
+    match ctx.catalogue.view(&access).find(&name) {
         Ok(p) => {
             let v = catalogue::detail_json(&p);
             if v.to_string().len() * 2 > MAX_RESULT_CHARS {
@@ -343,7 +351,7 @@ fn get_plugin(ctx: &Context<'_>, args: &Value) -> Value {
             let mut out = tool_ok(v);
             // Each skill's entry file as a resource link, so a client can open it without another tool call.
             if let Some(content) = out["content"].as_array_mut() {
-                for s in p.plugin.skills.iter().filter(|_| p.plugin.status.is_servable()) {
+                for s in p.skills().filter(|_| p.plugin.status.is_servable()) {
                     content.push(json!({
                         "type": "resource_link",
                         "uri": super::skills::skill_uri(p.marketplace.id.as_str(), &p.plugin.name, &s.name, "SKILL.md"),
@@ -361,33 +369,31 @@ fn get_plugin(ctx: &Context<'_>, args: &Value) -> Value {
 
 // --- fetch_skill -----------------------------------------------------------------------------------------------------
 
-/// Finds the one skill `name` means, or says (for the model) why it cannot: unknown, ambiguous with the candidates to
-/// choose from, a plugin with several skills, or a plugin that is not servable.
-fn resolve_skill<'a>(catalogue: &'a Catalogue, name: &str) -> Result<(PluginRef<'a>, &'a Skill), String> {
+/// Finds the one skill `name` means among those the caller may see, or says (for the model) why it cannot: unknown,
+/// ambiguous with the candidates to choose from, a plugin with several skills, or a plugin that is not servable.
+fn resolve_skill<'a>(view: View<'a>, name: &str) -> Result<(PluginRef<'a>, &'a Skill), String> {
     let name = name.trim();
     if let Some((plugin, skill)) = name.split_once('/') {
-        let p = servable(catalogue.find(plugin.trim()).map_err(|e| e.to_string())?)?;
+        let p = servable(view.find(plugin.trim()).map_err(|e| e.to_string())?)?;
         let skill = skill.trim().trim_end_matches('/');
         // By name, else by folder name (the two differ when the frontmatter renames the skill).
-        let found =
-            p.plugin.skills.iter().find(|s| s.name == skill).or_else(|| {
-                p.plugin.skills.iter().find(|s| !skill.is_empty() && s.dir.rsplit('/').next() == Some(skill))
-            });
+        let found = p
+            .skills()
+            .find(|s| s.name == skill)
+            .or_else(|| p.skills().find(|s| !skill.is_empty() && s.dir.rsplit('/').next() == Some(skill)));
         return found.map(|s| (p, s)).ok_or_else(|| {
             format!("plugin `{}` has no skill `{skill}`; its skills: {}", p.qualified_name(), skill_names(&p))
         });
     }
     if name.contains('@') {
-        return only_skill(servable(catalogue.find(name).map_err(|e| e.to_string())?)?);
+        return only_skill(servable(view.find(name).map_err(|e| e.to_string())?)?);
     }
     // A bare name: a skill first, then a plugin with a single skill.
-    let hits: Vec<(PluginRef<'a>, &'a Skill)> = catalogue
-        .plugins()
-        .flat_map(|p| p.plugin.skills.iter().filter(|s| s.name == name).map(move |s| (p, s)))
-        .collect();
+    let hits: Vec<(PluginRef<'a>, &'a Skill)> =
+        view.plugins().flat_map(|p| p.skills().filter(|s| s.name == name).map(move |s| (p, s))).collect();
     match hits.as_slice() {
         [(p, s)] => Ok((servable(*p)?, s)),
-        [] => match catalogue.find(name) {
+        [] => match view.find(name) {
             Ok(p) => only_skill(servable(p)?),
             Err(LookupError::NotFound(_)) => Err(format!(
                 "no skill or plugin named `{name}` in the catalogue; call list_plugins (with `query`) to find the \
@@ -418,7 +424,7 @@ fn servable(p: PluginRef<'_>) -> Result<PluginRef<'_>, String> {
 }
 
 fn skill_names(p: &PluginRef<'_>) -> String {
-    let names: Vec<String> = p.plugin.skills.iter().map(|s| format!("{}/{}", p.qualified_name(), s.name)).collect();
+    let names: Vec<String> = p.skills().map(|s| format!("{}/{}", p.qualified_name(), s.name)).collect();
     if names.is_empty() {
         "none".into()
     } else {
@@ -427,18 +433,16 @@ fn skill_names(p: &PluginRef<'_>) -> String {
 }
 
 fn only_skill<'a>(p: PluginRef<'a>) -> Result<(PluginRef<'a>, &'a Skill), String> {
-    match p.plugin.skills.as_slice() {
-        [one] => Ok((p, one)),
+    let skills: Vec<&'a Skill> = p.skills().collect();
+    match skills.as_slice() {
+        [one] => Ok((p, *one)),
         [] => Err(format!(
             "plugin `{}` has no skills (it may offer commands, agents or hooks only); get_plugin describes it",
             p.qualified_name()
         )),
-        _ => Err(format!(
-            "plugin `{}` has {} skills; name one of {}",
-            p.qualified_name(),
-            p.plugin.skills.len(),
-            skill_names(&p)
-        )),
+        _ => {
+            Err(format!("plugin `{}` has {} skills; name one of {}", p.qualified_name(), skills.len(), skill_names(&p)))
+        }
     }
 }
 
@@ -503,7 +507,9 @@ fn marketplace_add_source(ctx: &Context<'_>, p: &PluginRef<'_>) -> Option<String
 
 fn fetch_skill(ctx: &Context<'_>, default_surface: Option<Surface>, args: &Value, now: u64) -> Value {
     let name = str_arg(args, "name").unwrap_or_default();
-    let (p, skill) = match resolve_skill(ctx.catalogue, &name) {
+    let access = ctx.access();
+    // The access check: only a skill the caller may see resolves, so only such a skill gets a download link below.
+    let (p, skill) = match resolve_skill(ctx.catalogue.view(&access), &name) {
         Ok(found) => found,
         Err(message) => return tool_error(message),
     };
@@ -637,7 +643,8 @@ fn check_updates(ctx: &Context<'_>, args: &Value) -> Value {
         Ok(items) => items,
         Err(message) => return tool_error(format!("invalid arguments for check_updates: {message}")),
     };
-    let results = updates::check(ctx.catalogue, &items);
+    let access = ctx.access();
+    let results = updates::check(ctx.catalogue.view(&access), &items);
     let count = |status: Status| results.iter().filter(|r| r.status == status).count();
     let summary = json!({
         "upToDate": count(Status::UpToDate),
@@ -679,6 +686,8 @@ mod tests {
         include_bytes!("../../examples/marketplace/plugins/brand-kit/skills/brand-voice/assets/logo.png");
     const SKILL_MD: &str = include_str!("../../examples/marketplace/plugins/brand-kit/skills/brand-voice/SKILL.md");
 
+    static DEV: std::sync::LazyLock<skillport_providers::Identity> = std::sync::LazyLock::new(crate::app::dev_identity);
+
     fn app_with(env: &[(&str, &str)]) -> App {
         let env: BTreeMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         let app = block_on(App::from_env(&env));
@@ -689,7 +698,8 @@ mod tests {
     /// Calls `tool` as a client on `surface` would.
     fn call_on(app: &App, surface: Option<Surface>, tool: &str, args: Value) -> Value {
         let cfg = app.config.as_ref().unwrap();
-        let ctx = Context { config: cfg, catalogue: &app.catalogue, client_surface: surface, headers: &[] };
+        let ctx =
+            Context { config: cfg, catalogue: &app.catalogue, client_surface: surface, headers: &[], identity: &DEV };
         Call { ctx: &ctx, surface }.call(&json!({"name": tool, "arguments": args})).unwrap()
     }
 
@@ -731,7 +741,7 @@ mod tests {
         assert_eq!(s["plugin"], "brand-kit@example");
         assert_eq!(s["marketplace"], "example");
         assert_eq!(s["version"], "0.3.1");
-        let p = app.catalogue.find("brand-kit@example").unwrap();
+        let p = app.catalogue.unfiltered().find("brand-kit@example").unwrap();
         assert_eq!(s["digest"], p.plugin.skills[0].digest);
         assert_eq!(serde_json::from_str::<Value>(r["content"][0]["text"].as_str().unwrap()).unwrap(), *s);
 
@@ -850,7 +860,8 @@ mod tests {
         let mut cfg = cfg;
         cfg.marketplaces[0].kind = SourceKind::Github;
         cfg.marketplaces[0].location = "acme/plugins".into();
-        let ctx = Context { config: &cfg, catalogue: &app.catalogue, client_surface: None, headers: &[] };
+        let ctx =
+            Context { config: &cfg, catalogue: &app.catalogue, client_surface: None, headers: &[], identity: &DEV };
         let r = Call { ctx: &ctx, surface: Some(Surface::ClaudeCode) }
             .call(&json!({"name": "fetch_skill", "arguments": {"name": "brand-voice"}}))
             .unwrap();
@@ -864,10 +875,11 @@ mod tests {
     #[test]
     fn fetch_skill_omits_the_largest_contents_over_the_limit() {
         let app = app_with(&[]);
-        let p = app.catalogue.find("brand-kit@example").unwrap();
+        let p = app.catalogue.unfiltered().find("brand-kit@example").unwrap();
         let skill = &p.plugin.skills[0];
         let cfg = app.config.as_ref().unwrap();
-        let ctx = Context { config: cfg, catalogue: &app.catalogue, client_surface: None, headers: &[] };
+        let ctx =
+            Context { config: cfg, catalogue: &app.catalogue, client_surface: None, headers: &[], identity: &DEV };
         // Shrink the effective limit by padding: call through the real function, then check the invariant on a
         // skill whose logo alone is over the cap (built by hand).
         let mut files = p.marketplace.files.clone();
@@ -968,5 +980,301 @@ mod tests {
         assert!(r["content"][0]["text"].as_str().unwrap().starts_with("200 up to date."));
         let e = error_text(&call(&app, "check_updates", json!({"installed": [{"name": "x".repeat(300)}]})));
         assert!(e.contains("over 256 characters"), "{e}");
+    }
+
+    // --- access rules ------------------------------------------------------------------------------------------------
+    // Each catalogue tool, for five users who each may not see something different (by group, domain, org, team and
+    // email): what they get equals what the catalogue without that something gives (`access::fixtures`).
+
+    use crate::access::fixtures::{self, ada, assert_hidden_is_absent_for_all, cases, identity, tool};
+
+    fn plugin_names(result: &Value) -> Vec<String> {
+        result["structuredContent"]["plugins"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{result:#}"))
+            .iter()
+            .map(|p| p["name"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn access_list_plugins_lists_counts_pages_and_searches_only_what_the_user_may_see() {
+        let mut requests = vec![("tools/call", json!({"name": "list_plugins", "arguments": {"surface": "all"}}))];
+        for args in [
+            json!({"surface": "all", "limit": 1}),
+            json!({"surface": "all", "limit": 2, "cursor": cursor::encode(2)}),
+            json!({"surface": "all", "query": "merged"}),
+            json!({"surface": "all", "query": "brand voice"}),
+            json!({"surface": "all", "query": "repository"}),
+            json!({"surface": "all", "marketplace": "two"}),
+            json!({"surface": "all", "category": "productivity"}),
+            json!({"surface": "claude-code"}),
+        ] {
+            requests.push(("tools/call", json!({"name": "list_plugins", "arguments": args})));
+        }
+        assert_hidden_is_absent_for_all(&requests);
+
+        // And concretely: the totals, every page and the searches leave the hidden plugins out.
+        let app = fixtures::app();
+        let all = tool(&app, &ada(), "list_plugins", json!({"surface": "all"}));
+        assert_eq!(all["structuredContent"]["total"], 6);
+        for case in cases() {
+            let mut names = Vec::new();
+            let mut args = json!({"surface": "all", "limit": 1});
+            loop {
+                let page = tool(&app, &case.identity, "list_plugins", args.clone());
+                names.extend(plugin_names(&page));
+                match page["structuredContent"]["nextCursor"].as_str() {
+                    Some(c) => args["cursor"] = json!(c),
+                    None => break,
+                }
+            }
+            let total = tool(&app, &case.identity, "list_plugins", json!({"surface": "all"}))["structuredContent"]
+                ["total"]
+                .as_u64()
+                .unwrap();
+            assert_eq!(names.len() as u64, total, "{}", case.who);
+            let expected: &[&str] = match case.who {
+                "group" => {
+                    &["writing-tools@one", "brand-kit@one", "repo-tools@one", "writing-tools@two", "repo-tools@two"]
+                }
+                "domain" => &[
+                    "writing-tools@one",
+                    "brand-kit@one",
+                    "repo-tools@one",
+                    "writing-tools@two",
+                    "brand-kit@two",
+                    "repo-tools@two",
+                ],
+                "org" => &["writing-tools@one", "brand-kit@one", "repo-tools@one"],
+                "team" => &["writing-tools@one", "brand-kit@one", "writing-tools@two", "brand-kit@two"],
+                "email" => &["writing-tools@one", "repo-tools@one", "writing-tools@two", "repo-tools@two"],
+                other => panic!("{other}"),
+            };
+            assert_eq!(names, expected, "{}", case.who);
+        }
+        // A hidden skill's words find nothing of it: only the other marketplace's copy matches.
+        let vendor = identity("val@vendor.io");
+        let hits = tool(&app, &vendor, "list_plugins", json!({"surface": "all", "query": "merged"}));
+        assert_eq!(plugin_names(&hits), ["writing-tools@two"]);
+        let listed = &tool(&app, &vendor, "list_plugins", json!({"surface": "all", "marketplace": "one"}));
+        let skills: Vec<&str> = listed["structuredContent"]["plugins"][0]["skills"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(skills, ["conventional-commits"]);
+    }
+
+    #[test]
+    fn access_list_plugins_names_only_marketplaces_the_user_may_see() {
+        // Marketplace `two` is served from an older copy: a note, which must not name it to the outside-org user.
+        let mut app = fixtures::app();
+        app.catalogue.marketplaces[1].error = Some("HTTP 503 from upstream".into());
+        app.catalogue.marketplaces[1].fetched_at = Some(1);
+        let notes = |id: &skillport_providers::Identity| {
+            tool(&app, id, "list_plugins", json!({"surface": "all"}))["structuredContent"]
+                .get("marketplaceErrors")
+                .cloned()
+        };
+        assert_eq!(notes(&ada()).unwrap()[0]["marketplace"], "two");
+        let outsider = cases().into_iter().find(|c| c.who == "org").unwrap().identity;
+        assert_eq!(notes(&outsider), None);
+    }
+
+    #[test]
+    fn access_get_plugin_answers_hidden_plugins_as_unknown_and_hides_skills() {
+        let mut requests = Vec::new();
+        for name in [
+            "brand-kit@two",
+            "brand-kit@one",
+            "brand-kit",
+            "writing-tools@one",
+            "writing-tools",
+            "repo-tools",
+            "repo-tools@one",
+            "repo-tools@two",
+            "nope@two",
+        ] {
+            requests.push(("tools/call", json!({"name": "get_plugin", "arguments": {"name": name}})));
+        }
+        assert_hidden_is_absent_for_all(&requests);
+
+        let app = fixtures::app();
+        let contractor = &cases()[0].identity;
+        // The unqualified name is ambiguous for a user who sees both copies, and not for one who sees one.
+        let e = error_text(&tool(&app, &ada(), "get_plugin", json!({"name": "brand-kit"})));
+        assert!(e.contains("ambiguous") && e.contains("brand-kit@two"), "{e}");
+        let r = tool(&app, contractor, "get_plugin", json!({"name": "brand-kit"}));
+        assert_eq!(r["structuredContent"]["name"], "brand-kit@one");
+        // The hidden plugin's answer is, byte for byte, a made-up name's.
+        let hidden = error_text(&tool(&app, contractor, "get_plugin", json!({"name": "brand-kit@two"})));
+        assert_eq!(tool(&app, &ada(), "get_plugin", json!({"name": "brand-kit@two"}))["isError"], false);
+        let never = fixtures::app_without(&[fixtures::Gone::Plugin("two", "brand-kit")]);
+        assert_eq!(hidden, error_text(&tool(&never, &ada(), "get_plugin", json!({"name": "brand-kit@two"}))));
+        // A hidden skill is not described, linked or counted in the digest.
+        let vendor = identity("val@vendor.io");
+        let r = tool(&app, &vendor, "get_plugin", json!({"name": "writing-tools@one"}));
+        assert!(!r.to_string().contains("release-notes"), "{r:#}");
+        let full = tool(&app, &ada(), "get_plugin", json!({"name": "writing-tools@one"}));
+        assert_ne!(r["structuredContent"]["digest"], full["structuredContent"]["digest"]);
+    }
+
+    #[test]
+    fn access_fetch_skill_resolves_only_visible_skills_and_links_nothing_hidden() {
+        let mut requests = Vec::new();
+        for name in [
+            "brand-kit@two/brand-voice",
+            "brand-kit@two",
+            "brand-kit/brand-voice",
+            "brand-voice",
+            "brand-kit",
+            "writing-tools@one/release-notes",
+            "writing-tools@one",
+            "writing-tools/release-notes",
+            "release-notes",
+            "repo-map",
+            "repo-tools@two/repo-map",
+            "repo-tools@one",
+        ] {
+            requests.push(("tools/call", json!({"name": "fetch_skill", "arguments": {"name": name}})));
+        }
+        assert_hidden_is_absent_for_all(&requests);
+
+        let app = fixtures::app();
+        for case in cases() {
+            for name in ["brand-kit@two/brand-voice", "writing-tools@one/release-notes", "repo-tools@one/repo-map"] {
+                let r = tool(&app, &case.identity, "fetch_skill", json!({"name": name}));
+                let (m, p, s) = {
+                    let (plugin, skill) = name.split_once('/').unwrap();
+                    let (p, m) = plugin.split_once('@').unwrap();
+                    (m, p, skill)
+                };
+                let hidden = case.gone.iter().any(|g| match *g {
+                    fixtures::Gone::Marketplace(gm) => gm == m,
+                    fixtures::Gone::Plugin(gm, gp) => (gm, gp) == (m, p),
+                    fixtures::Gone::Skill(gm, gp, gs) => (gm, gp, gs) == (m, p, s),
+                });
+                // No link is ever minted for what the user may not see; what they may see gets one.
+                assert_eq!(r["isError"], hidden, "{} {name}: {r:#}", case.who);
+                assert_eq!(r.to_string().contains("/download/"), !hidden, "{} {name}", case.who);
+            }
+        }
+        // The hidden skill's bare name is not ambiguous for the user who cannot see one of its two copies.
+        let vendor = identity("val@vendor.io");
+        let r = tool(&app, &vendor, "fetch_skill", json!({"name": "release-notes"}));
+        assert_eq!(r["structuredContent"]["name"], "writing-tools@two/release-notes");
+        let e = error_text(&tool(&app, &ada(), "fetch_skill", json!({"name": "release-notes"})));
+        assert!(e.contains("ambiguous"), "{e}");
+        // And a plugin with that one skill visible is a one-skill plugin for them.
+        let r = tool(&app, &vendor, "fetch_skill", json!({"name": "writing-tools@one"}));
+        assert_eq!(r["structuredContent"]["name"], "writing-tools@one/conventional-commits");
+    }
+
+    #[test]
+    fn access_check_updates_answers_hidden_items_as_gone() {
+        let app = fixtures::app();
+        let brand_kit = app.catalogue.unfiltered().find("brand-kit@one").unwrap();
+        let (version, digest) = ("0.3.1", brand_kit.plugin.skills[0].digest.clone());
+        let writing = app.catalogue.unfiltered().find("writing-tools@one").unwrap();
+        let mut installed = Vec::new();
+        for name in [
+            "brand-kit@two",
+            "brand-kit@two/brand-voice",
+            "brand-kit",
+            "brand-kit/brand-voice",
+            "brand-voice",
+            "writing-tools@one/release-notes",
+            "writing-tools@one",
+            "release-notes",
+            "repo-tools@one",
+            "repo-tools",
+            "repo-map",
+            "nope@two",
+            "nope",
+        ] {
+            installed.push(json!({"name": name, "version": version, "digest": digest}));
+        }
+        installed.push(json!({"name": "writing-tools@one", "digest": writing.plugin.digest()}));
+        let request = ("tools/call", json!({"name": "check_updates", "arguments": {"installed": installed}}));
+        assert_hidden_is_absent_for_all(&[request]);
+
+        // Concretely: for the outside-org user, a plugin of marketplace `two` is as gone as one of a marketplace
+        // that was never configured, and the plugin digest they are given ignores the skill they cannot see.
+        let outsider = cases().into_iter().find(|c| c.who == "org").unwrap().identity;
+        let results = |id: &skillport_providers::Identity, items: Value| {
+            tool(&app, id, "check_updates", json!({"installed": items}))["structuredContent"]["results"].clone()
+        };
+        let r = results(&outsider, json!([{"name": "brand-kit@two"}, {"name": "brand-kit@nowhere"}]));
+        assert_eq!(
+            (r[0]["status"].clone(), r[0]["reason"].clone()),
+            (json!("removed"), json!("marketplace_not_configured"))
+        );
+        assert_eq!(r[0]["detail"].as_str().unwrap().replace("`two`", "`nowhere`"), r[1]["detail"]);
+        let vendor = identity("val@vendor.io");
+        let r = results(&vendor, json!([{"name": "writing-tools@one", "digest": writing.plugin.digest()}]));
+        assert_eq!((r[0]["status"].clone(), r[0]["reason"].clone()), (json!("update_available"), json!("content")));
+        let r = results(&ada(), json!([{"name": "writing-tools@one", "digest": writing.plugin.digest()}]));
+        assert_eq!(r[0]["status"], "up_to_date");
+
+        // While marketplace `two` is down, those who may see it are told it might still hold what they ask for; the
+        // outside-org user is told exactly what they would be told were it never configured.
+        let mut down = fixtures::app();
+        down.catalogue.marketplaces[1].loaded = Err("HTTP 503".into());
+        let never = fixtures::app_without(&[fixtures::Gone::Marketplace("two")]);
+        let items =
+            json!([{"name": "gone-plugin"}, {"name": "brand-kit@two"}, {"name": "gone-skill", "digest": "sha256:00"}]);
+        let ask = |app: &App, id: &skillport_providers::Identity| {
+            tool(app, id, "check_updates", json!({"installed": items.clone()})).to_string()
+        };
+        assert_eq!(ask(&down, &outsider), ask(&never, &outsider));
+        let told = ask(&down, &ada());
+        assert!(told.contains("marketplace_unavailable") && told.contains("two could not be loaded"), "{told}");
+    }
+
+    #[test]
+    fn access_default_deny_shows_only_what_a_rule_allows() {
+        let app = fixtures::app_with(&[
+            ("SKILLPORT_ACCESS__DEFAULT", "deny"),
+            ("SKILLPORT_ACCESS__RULES", r#"[{effect="allow",plugin="writing-tools@one",groups=["eng"]}]"#),
+        ]);
+        let mut eng = identity("e@example.com");
+        eng.groups = vec!["eng".into()];
+        let r = tool(&app, &eng, "list_plugins", json!({"surface": "all"}));
+        assert_eq!(plugin_names(&r), ["writing-tools@one"]);
+        assert_eq!(tool(&app, &eng, "fetch_skill", json!({"name": "release-notes"}))["isError"], false);
+        let nobody = identity("n@example.com");
+        let r = tool(&app, &nobody, "list_plugins", json!({"surface": "all"}));
+        assert_eq!((plugin_names(&r).len(), r["structuredContent"]["total"].clone()), (0, json!(0)));
+        let e = error_text(&tool(&app, &nobody, "get_plugin", json!({"name": "writing-tools@one"})));
+        assert_eq!(e, "no plugin named `writing-tools@one` in the catalogue; call list_plugins to see the names");
+        let r = tool(&app, &nobody, "check_updates", json!({"installed": [{"name": "writing-tools@one"}]}));
+        assert_eq!(r["structuredContent"]["results"][0]["reason"], "marketplace_not_configured");
+    }
+
+    #[test]
+    fn access_rules_apply_to_the_signed_in_user_over_http() {
+        // The local provider's user, configured with a group, through the real /mcp route.
+        let request = |app: &App| {
+            let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                "params": {"name": "list_plugins", "arguments": {"surface": "all"}}});
+            let req = crate::http::HttpRequest::new("POST", "/mcp")
+                .with_header("host", "localhost:8787")
+                .with_header("content-type", "application/json")
+                .with_header("accept", "application/json, text/event-stream")
+                .with_body(serde_json::to_vec(&body).unwrap());
+            plugin_names(&app.handle(&req).json_body()["result"])
+        };
+        // `auth.open`: the local provider answers loopback requests without a token (as `bash scripts/dev.sh` runs).
+        let everyone = fixtures::app_with(&[("SKILLPORT_AUTH__OPEN", "true")]);
+        assert_eq!(request(&everyone).len(), 6);
+        let contractor = fixtures::app_with(&[
+            ("SKILLPORT_AUTH__OPEN", "true"),
+            ("SKILLPORT_AUTH__USER__GROUPS", r#"["contractors"]"#),
+        ]);
+        let names = request(&contractor);
+        assert_eq!(names.len(), 5);
+        assert!(!names.contains(&"brand-kit@two".to_string()), "{names:?}");
     }
 }

@@ -261,7 +261,7 @@ fn append_query(uri: &RedirectUri, params: &[(&str, String)]) -> String {
     }
 }
 
-fn redirect(location: &str) -> HttpResponse {
+pub(crate) fn redirect(location: &str) -> HttpResponse {
     HttpResponse::new(302)
         .header("location", location)
         .header("cache-control", "no-store")

@@ -271,7 +271,7 @@ impl ConsentCookie {
 }
 
 /// The value of cookie `name` in a `Cookie` header.
-fn cookie_value<'a>(header: &'a str, name: &str) -> Option<&'a str> {
+pub(crate) fn cookie_value<'a>(header: &'a str, name: &str) -> Option<&'a str> {
     header.split(';').filter_map(|kv| kv.trim().split_once('=')).find(|(k, _)| *k == name).map(|(_, v)| v.trim())
 }
 

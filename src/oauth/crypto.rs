@@ -56,6 +56,7 @@ const SEAL_INFO: &[u8] = b"grant identity seal v1";
 const COOKIE_INFO: &[u8] = b"consent cookie v1";
 const SEAL_AAD_PREFIX: &[u8] = b"skillport grant identity v1\0";
 const NONCE_LEN: usize = 12;
+const BYTES_AAD_PREFIX: &[u8] = b"skillport sealed record v1\0";
 
 /// The keys the OAuth server works with, derived from one master secret. `Debug` prints nothing of them.
 #[derive(Clone)]
@@ -91,6 +92,30 @@ impl ServerKeys {
             mac.update(p);
         }
         mac.finalize().into_bytes().into()
+    }
+
+    /// Seals `plain` under the seal key, bound to `context` (a record kind and its handle): what the sign-in flow
+    /// keeps server side between requests (the upstream PKCE verifier, the identity awaiting consent).
+    pub fn seal_bytes(&self, rng: &dyn Random, context: &str, plain: &[u8]) -> Vec<u8> {
+        let mut nonce = [0u8; NONCE_LEN];
+        rng.fill(&mut nonce);
+        let aad = [BYTES_AAD_PREFIX, context.as_bytes()].concat();
+        let cipher = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&self.seal));
+        let sealed = cipher
+            .encrypt(Nonce::from_slice(&nonce), Payload { msg: plain, aad: &aad })
+            .expect("AES-GCM encrypts any message under 64 GiB");
+        [&nonce[..], &sealed].concat()
+    }
+
+    /// Opens what [`ServerKeys::seal_bytes`] sealed for the same `context`.
+    pub fn open_bytes(&self, context: &str, sealed: &[u8]) -> Result<Vec<u8>, SealError> {
+        if sealed.len() < NONCE_LEN + 16 {
+            return Err(SealError);
+        }
+        let (nonce, body) = sealed.split_at(NONCE_LEN);
+        let aad = [BYTES_AAD_PREFIX, context.as_bytes()].concat();
+        let cipher = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&self.seal));
+        cipher.decrypt(Nonce::from_slice(nonce), Payload { msg: body, aad: &aad }).map_err(|_| SealError)
     }
 
     /// Seals `identity` for `grant`.

@@ -22,8 +22,10 @@
 pub mod authorize;
 pub mod consent;
 pub mod crypto;
+pub mod flow;
 pub mod metadata;
 pub mod registration;
+pub mod remote;
 pub mod store;
 pub mod token;
 
@@ -314,6 +316,11 @@ impl Default for TokenSettings {
     fn default() -> Self {
         TokenSettings { code_ttl_seconds: 60, access_ttl_seconds: 3600, refresh_ttl_seconds: 30 * 86_400 }
     }
+}
+
+/// The paths of the OAuth endpoints (besides the well-known documents).
+pub fn is_oauth_path(path: &str) -> bool {
+    matches!(path, "/register" | "/token" | "/revoke" | "/authorize" | "/callback" | "/consent")
 }
 
 /// The scopes this server grants. Skillport has one: using the connector. A request's other scopes are dropped, not

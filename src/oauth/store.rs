@@ -113,7 +113,7 @@ impl CodeState {
 }
 
 /// What [`GrantStore::take_code`] found.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CodeTake {
     /// First use: the code is now spent.
     Taken(CodeRecord),
@@ -195,7 +195,7 @@ impl GrantRecord {
 }
 
 /// What [`GrantStore::rotate_refresh`] did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Rotation {
     /// The new token is live; here is the grant it belongs to.
     Rotated(GrantRecord),
@@ -248,23 +248,52 @@ pub trait GrantStore {
     async fn put_access(&self, token: &TokenHash, record: &AccessRecord) -> Result<(), StoreError>;
     async fn get_access(&self, token: &TokenHash) -> Result<Option<AccessRecord>, StoreError>;
     async fn delete_access(&self, token: &TokenHash) -> Result<(), StoreError>;
+
+    /// Keeps `value` under `key` (the hash of a random, single-use handle: a sign-in's `state`, a consent form)
+    /// until `expires_at`.
+    async fn put_once(&self, key: &TokenHash, value: &str, expires_at: u64) -> Result<(), StoreError>;
+    /// Atomic single use: the first call returns the value (if unexpired) and deletes it; later calls get `None`.
+    async fn take_once(&self, key: &TokenHash, now: u64) -> Result<Option<String>, StoreError>;
 }
 
-/// A [`GrantStore`] in memory: what native tests and `wrangler dev`-like tools use. Single-threaded (`RefCell`), so
-/// every method is atomic. Nothing expires on its own; expiry is checked on read.
+/// A [`GrantStore`] over any string key-value storage ([`KvStorage`]): the one implementation of the trait's rules.
+/// Natively it runs over [`MemoryKv`] ([`MemoryGrantStore`]); in the Worker, inside a Durable Object over its
+/// storage, whose input gates keep each method's reads and writes from interleaving with another request's.
+///
+/// Keys: `client:<id>`, `code:<hash>`, `grant:<id>`, `refresh:<hash>`, `access:<hash>`, `once:<hash>`; values are
+/// JSON. Expired records are refused on read (their expiry is inside them).
 #[derive(Debug, Default)]
-pub struct MemoryGrantStore {
-    inner: RefCell<Maps>,
+pub struct KvGrantStore<S>(pub S);
+
+/// The storage under a [`KvGrantStore`]. A failure is a [`StoreError`]; a missing key is `None`.
+#[async_trait::async_trait(?Send)]
+pub trait KvStorage {
+    async fn get(&self, key: &str) -> Result<Option<String>, StoreError>;
+    async fn put(&self, key: &str, value: String) -> Result<(), StoreError>;
+    async fn delete(&self, key: &str) -> Result<(), StoreError>;
 }
 
-#[derive(Debug, Default, Serialize)]
-struct Maps {
-    clients: BTreeMap<ClientId, ClientRecord>,
-    codes: BTreeMap<TokenHash, CodeState>,
-    grants: BTreeMap<GrantId, GrantRecord>,
-    refresh: BTreeMap<TokenHash, GrantId>,
-    access: BTreeMap<TokenHash, AccessRecord>,
+/// [`KvStorage`] in a map: native tests, tools, and a Worker without the Durable Object binding (per isolate).
+#[derive(Debug, Default)]
+pub struct MemoryKv(RefCell<BTreeMap<String, String>>);
+
+#[async_trait::async_trait(?Send)]
+impl KvStorage for MemoryKv {
+    async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.0.borrow().get(key).cloned())
+    }
+    async fn put(&self, key: &str, value: String) -> Result<(), StoreError> {
+        self.0.borrow_mut().insert(key.to_owned(), value);
+        Ok(())
+    }
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.0.borrow_mut().remove(key);
+        Ok(())
+    }
 }
+
+/// The grant store in memory. Every method completes without yielding, so each is atomic.
+pub type MemoryGrantStore = KvGrantStore<MemoryKv>;
 
 impl MemoryGrantStore {
     pub fn new() -> Self {
@@ -273,61 +302,93 @@ impl MemoryGrantStore {
 
     /// Everything stored, as JSON: for tests and debugging (it holds no secret, by construction).
     pub fn dump(&self) -> serde_json::Value {
-        serde_json::to_value(&*self.inner.borrow()).unwrap_or(serde_json::Value::Null)
+        serde_json::to_value(&*self.0 .0.borrow()).unwrap_or(serde_json::Value::Null)
     }
 }
 
+/// A value kept once, until taken ([`GrantStore::take_once`]).
+#[derive(Debug, Serialize, Deserialize)]
+struct Once {
+    value: String,
+    expires_at: u64,
+}
+
+impl<S: KvStorage> KvGrantStore<S> {
+    async fn read<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
+        match self.0.get(key).await? {
+            None => Ok(None),
+            Some(json) => serde_json::from_str(&json)
+                .map(Some)
+                .map_err(|e| StoreError(format!("a stored record ({}) is unreadable: {e}", key_kind(key)))),
+        }
+    }
+
+    async fn write<T: Serialize>(&self, key: &str, value: &T) -> Result<(), StoreError> {
+        let json = serde_json::to_string(value).map_err(|e| StoreError(e.to_string()))?;
+        self.0.put(key, json).await
+    }
+}
+
+fn key_kind(key: &str) -> &str {
+    key.split(':').next().unwrap_or("")
+}
+
+fn hkey(prefix: &str, h: &TokenHash) -> String {
+    format!("{prefix}:{}", String::from(*h))
+}
+
 #[async_trait::async_trait(?Send)]
-impl GrantStore for MemoryGrantStore {
+impl<S: KvStorage> GrantStore for KvGrantStore<S> {
     async fn put_client(&self, client: &ClientRecord) -> Result<(), StoreError> {
-        self.inner.borrow_mut().clients.insert(client.client_id.clone(), client.clone());
-        Ok(())
+        self.write(&format!("client:{}", client.client_id), client).await
     }
 
     async fn get_client(&self, id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
-        Ok(self.inner.borrow().clients.get(id).cloned())
+        self.read(&format!("client:{id}")).await
     }
 
     async fn put_code(&self, code: &TokenHash, record: &CodeRecord) -> Result<(), StoreError> {
-        self.inner.borrow_mut().codes.insert(*code, CodeState::Unused(record.clone()));
-        Ok(())
+        self.write(&hkey("code", code), &CodeState::Unused(record.clone())).await
     }
 
     async fn take_code(&self, code: &TokenHash) -> Result<CodeTake, StoreError> {
-        Ok(match self.inner.borrow_mut().codes.get_mut(code) {
-            Some(state) => state.take(),
-            None => CodeTake::Unknown,
-        })
+        let key = hkey("code", code);
+        let Some(mut state) = self.read::<CodeState>(&key).await? else { return Ok(CodeTake::Unknown) };
+        let taken = state.take();
+        self.write(&key, &state).await?;
+        Ok(taken)
     }
 
     async fn put_grant(&self, grant: &GrantRecord) -> Result<(), StoreError> {
-        let mut maps = self.inner.borrow_mut();
+        let key = format!("grant:{}", grant.grant_id);
         // A revocation that raced ahead of a write wins.
-        let revoked = maps.grants.get(&grant.grant_id).is_some_and(|g| g.revoked);
+        let revoked = self.read::<GrantRecord>(&key).await?.is_some_and(|g| g.revoked);
         let mut grant = grant.clone();
         grant.revoked |= revoked;
-        maps.grants.insert(grant.grant_id.clone(), grant);
-        Ok(())
+        self.write(&key, &grant).await
     }
 
     async fn get_grant(&self, id: &GrantId) -> Result<Option<GrantRecord>, StoreError> {
-        Ok(self.inner.borrow().grants.get(id).cloned())
+        self.read(&format!("grant:{id}")).await
     }
 
     async fn revoke_grant(&self, id: &GrantId) -> Result<(), StoreError> {
-        if let Some(g) = self.inner.borrow_mut().grants.get_mut(id) {
+        let key = format!("grant:{id}");
+        if let Some(mut g) = self.read::<GrantRecord>(&key).await? {
             g.revoked = true;
+            self.write(&key, &g).await?;
         }
         Ok(())
     }
 
     async fn begin_refresh(&self, grant: &GrantId, first: &TokenHash, now: u64, ttl: u64) -> Result<bool, StoreError> {
-        let mut maps = self.inner.borrow_mut();
-        let Some(g) = maps.grants.get_mut(grant) else { return Ok(false) };
+        let key = format!("grant:{grant}");
+        let Some(mut g) = self.read::<GrantRecord>(&key).await? else { return Ok(false) };
         if !g.begin_refresh(*first, now, ttl) {
             return Ok(false);
         }
-        maps.refresh.insert(*first, grant.clone());
+        self.write(&key, &g).await?;
+        self.write(&hkey("refresh", first), grant).await?;
         Ok(true)
     }
 
@@ -338,13 +399,16 @@ impl GrantStore for MemoryGrantStore {
         now: u64,
         ttl: u64,
     ) -> Result<Rotation, StoreError> {
-        let mut maps = self.inner.borrow_mut();
-        let Some(grant_id) = maps.refresh.get(presented).cloned() else { return Ok(Rotation::Unknown) };
-        let Some(g) = maps.grants.get_mut(&grant_id) else { return Ok(Rotation::Unknown) };
-        Ok(match g.rotate(presented, *next, now, ttl) {
+        let Some(grant_id) = self.read::<GrantId>(&hkey("refresh", presented)).await? else {
+            return Ok(Rotation::Unknown);
+        };
+        let key = format!("grant:{grant_id}");
+        let Some(mut g) = self.read::<GrantRecord>(&key).await? else { return Ok(Rotation::Unknown) };
+        let decision = g.rotate(presented, *next, now, ttl);
+        self.write(&key, &g).await?;
+        Ok(match decision {
             RotateDecision::Rotated => {
-                let g = g.clone();
-                maps.refresh.insert(*next, grant_id);
+                self.write(&hkey("refresh", next), &grant_id).await?;
                 Rotation::Rotated(g)
             }
             RotateDecision::Replayed => Rotation::Replayed(grant_id),
@@ -353,21 +417,30 @@ impl GrantStore for MemoryGrantStore {
     }
 
     async fn refresh_grant(&self, token: &TokenHash) -> Result<Option<GrantId>, StoreError> {
-        Ok(self.inner.borrow().refresh.get(token).cloned())
+        self.read(&hkey("refresh", token)).await
     }
 
     async fn put_access(&self, token: &TokenHash, record: &AccessRecord) -> Result<(), StoreError> {
-        self.inner.borrow_mut().access.insert(*token, record.clone());
-        Ok(())
+        self.write(&hkey("access", token), record).await
     }
 
     async fn get_access(&self, token: &TokenHash) -> Result<Option<AccessRecord>, StoreError> {
-        Ok(self.inner.borrow().access.get(token).cloned())
+        self.read(&hkey("access", token)).await
     }
 
     async fn delete_access(&self, token: &TokenHash) -> Result<(), StoreError> {
-        self.inner.borrow_mut().access.remove(token);
-        Ok(())
+        self.0.delete(&hkey("access", token)).await
+    }
+
+    async fn put_once(&self, key: &TokenHash, value: &str, expires_at: u64) -> Result<(), StoreError> {
+        self.write(&hkey("once", key), &Once { value: value.to_owned(), expires_at }).await
+    }
+
+    async fn take_once(&self, key: &TokenHash, now: u64) -> Result<Option<String>, StoreError> {
+        let k = hkey("once", key);
+        let Some(once) = self.read::<Once>(&k).await? else { return Ok(None) };
+        self.0.delete(&k).await?;
+        Ok((now < once.expires_at).then_some(once.value))
     }
 }
 

@@ -605,6 +605,14 @@ mod tests {
             yield_now().await;
             self.inner.delete_access(t).await
         }
+        async fn put_once(&self, k: &TokenHash, v: &str, exp: u64) -> Result<(), StoreError> {
+            yield_now().await;
+            self.inner.put_once(k, v, exp).await
+        }
+        async fn take_once(&self, k: &TokenHash, now: u64) -> Result<Option<String>, StoreError> {
+            yield_now().await;
+            self.inner.take_once(k, now).await
+        }
     }
 
     #[test]

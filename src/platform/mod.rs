@@ -2,10 +2,12 @@
 //! configuration's last layer, convert requests and responses, keep one `App` per isolate, and hold legacy SSE
 //! streams in a Durable Object (`sse`).
 
+mod grants;
 mod sse;
 mod upstream;
 
-use crate::app::Action;
+use crate::app::{Action, Services};
+use crate::oauth::{GrantStore, MemoryGrantStore, OsRandom};
 use crate::catalogue::refresh::{self, MemoryStore, SnapshotStore};
 use crate::http::{HttpRequest, HttpResponse};
 use crate::App;
@@ -22,6 +24,8 @@ thread_local! {
     static AGAIN: Cell<bool> = const { Cell::new(false) };
     /// Without a KV binding, last good copies live as long as the isolate.
     static MEMORY: Rc<MemoryStore> = Rc::new(MemoryStore::default());
+    /// Without the `GRANTS` Durable Object binding, grants live as long as the isolate (logged at start).
+    static GRANTS_MEMORY: Rc<MemoryGrantStore> = Rc::new(MemoryGrantStore::new());
 }
 
 /// KV binding holding last good copies of marketplaces.
@@ -69,7 +73,10 @@ pub(crate) async fn app(env: &Env) -> Rc<App> {
     let config = crate::config::load_embedded(&string_bindings(env));
     let client = upstream::WorkerFetch { timeout_ms: timeout_of(&config) };
     let app = Rc::new(with_store(env, async |store| App::build(config, None, &client, store, now_unix()).await).await);
-    let line = app.start_log_line();
+    let mut line = app.start_log_line();
+    if env.durable_object(grants::BINDING).is_err() {
+        line.push_str("; WARNING: no GRANTS Durable Object binding, sign-ins are kept in this isolate's memory only");
+    }
     if app.config.is_ok() {
         console_log!("{line}");
     } else {
@@ -151,6 +158,13 @@ async fn refresh(env: Env) {
     REFRESHING.with(|r| r.set(false));
 }
 
+/// Writes the audit lines recorded so far to the Worker log (`wrangler tail`, Workers Logs).
+pub(crate) fn flush_audit() {
+    for line in crate::audit::drain() {
+        console_log!("{line}");
+    }
+}
+
 #[event(scheduled)]
 async fn scheduled(_event: worker::ScheduledEvent, env: Env, _ctx: worker::ScheduleContext) {
     refresh(env).await;
@@ -170,9 +184,21 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<Response> {
         Ok(h) => h,
         Err(resp) => return to_worker(resp),
     };
-    match app.dispatch(&hreq) {
+    let http = upstream::WorkerFetch {
+        timeout_ms: app.config.as_ref().map(|c| c.catalogue.upstream_timeout_ms).unwrap_or(15_000),
+    };
+    let remote = grants::DoTransport::from_env(&env).map(crate::oauth::remote::RemoteGrantStore);
+    let memory = GRANTS_MEMORY.with(|m| m.clone());
+    let store: &dyn GrantStore = match &remote {
+        Some(r) => r,
+        None => memory.as_ref(),
+    };
+    let svc = Services { grants: store, http: &http, rng: &OsRandom, now: now_unix() };
+    let resp = match app.serve(&hreq, &svc).await {
         Action::Respond(resp) => to_worker(resp),
-        Action::OpenSse => sse::open(&env, &hreq).await,
-        Action::SseMessage { session } => sse::deliver(&env, &session, hreq).await,
-    }
+        Action::OpenSse { identity } => sse::open(&env, &identity).await,
+        Action::SseMessage { session, identity } => sse::deliver(&env, &session, &identity, hreq).await,
+    };
+    flush_audit();
+    resp
 }

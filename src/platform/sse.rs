@@ -5,6 +5,7 @@
 use super::{app, to_worker};
 use crate::config::Surface;
 use crate::http::{HttpRequest, HttpResponse};
+use skillport_providers::Identity;
 use crate::mcp::sse as proto;
 use futures_channel::mpsc::{unbounded, UnboundedSender};
 use std::cell::{Cell, RefCell};
@@ -22,15 +23,36 @@ fn stub_for(env: &Env, session: Option<&str>) -> Result<(String, worker::Stub)> 
     Ok((name, id.get_stub()?))
 }
 
-/// `GET /sse`: a new session and its stream.
-pub async fn open(env: &Env, _req: &HttpRequest) -> Result<Response> {
+/// The header that carries the signed-in identity from the Worker to the session object (internal only: a Durable
+/// Object is reachable from this Worker alone).
+const IDENTITY_HEADER: &str = "x-skillport-identity";
+
+fn with_identity(req: Request, identity: &Identity) -> Result<Request> {
+    let mut req = req;
+    let json = serde_json::to_string(identity).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    req.headers_mut()?.set(IDENTITY_HEADER, &json)?;
+    Ok(req)
+}
+
+fn identity_of(req: &Request) -> Option<Identity> {
+    let raw = req.headers().get(IDENTITY_HEADER).ok().flatten()?;
+    serde_json::from_str(&raw).ok()
+}
+
+/// Who owns a session: the provider and subject of the user who opened it.
+fn owner(identity: &Identity) -> String {
+    format!("{}\u{0}{}", identity.provider, identity.subject)
+}
+
+/// `GET /sse`: a new session and its stream, owned by the signed-in user.
+pub async fn open(env: &Env, identity: &Identity) -> Result<Response> {
     let (session, stub) = stub_for(env, None)?;
     let req = Request::new(&format!("https://sse.internal/open?session={session}"), Method::Get)?;
-    stub.fetch_with_request(req).await
+    stub.fetch_with_request(with_identity(req, identity)?).await
 }
 
 /// `POST /sse/message?sessionId=…`: hand the message to the session's object.
-pub async fn deliver(env: &Env, session: &str, hreq: HttpRequest) -> Result<Response> {
+pub async fn deliver(env: &Env, session: &str, identity: &Identity, hreq: HttpRequest) -> Result<Response> {
     let (_, stub) = match stub_for(env, Some(session)) {
         Ok(s) => s,
         Err(_) => return to_worker(HttpResponse::text(404, "unknown SSE session; open a new stream with GET /sse\n")),
@@ -38,7 +60,7 @@ pub async fn deliver(env: &Env, session: &str, hreq: HttpRequest) -> Result<Resp
     let mut init = RequestInit::new();
     init.with_method(Method::Post).with_body(Some(js_sys::Uint8Array::from(hreq.body.as_slice()).into()));
     let req = Request::new_with_init("https://sse.internal/message", &init)?;
-    stub.fetch_with_request(req).await
+    stub.fetch_with_request(with_identity(req, identity)?).await
 }
 
 #[durable_object(fetch)]
@@ -46,17 +68,23 @@ pub struct SseSession {
     env: Env,
     sender: RefCell<Option<UnboundedSender<Vec<u8>>>>,
     surface: Cell<Option<Surface>>,
+    /// The user who opened the stream; only they may post to it.
+    owner: RefCell<Option<String>>,
 }
 
 impl worker::DurableObject for SseSession {
     fn new(_state: State, env: Env) -> Self {
-        SseSession { env, sender: RefCell::new(None), surface: Cell::new(None) }
+        SseSession { env, sender: RefCell::new(None), surface: Cell::new(None), owner: RefCell::new(None) }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
         let url = req.url()?;
+        let Some(identity) = identity_of(&req) else {
+            return to_worker(HttpResponse::text(401, "sign-in required\n"));
+        };
         match url.path() {
             "/open" => {
+                *self.owner.borrow_mut() = Some(owner(&identity));
                 let session =
                     url.query_pairs().find(|(k, _)| k == "session").map(|(_, v)| v.into_owned()).unwrap_or_default();
                 let (tx, rx) = unbounded::<Vec<u8>>();
@@ -78,12 +106,19 @@ impl worker::DurableObject for SseSession {
                 Ok(Response::from_stream(stream)?.with_headers(headers))
             }
             "/message" => {
+                if self.owner.borrow().as_deref() != Some(owner(&identity).as_str()) {
+                    // Not this user's stream (or the object was evicted and forgot it): as if it did not exist.
+                    return to_worker(HttpResponse::text(
+                        404,
+                        "unknown SSE session; open a new stream with GET /sse\n",
+                    ));
+                }
                 let body = req.bytes().await?;
                 let app = app(&self.env).await;
                 let Ok(cfg) = app.config.as_ref() else {
                     return to_worker(HttpResponse::text(500, "configuration invalid\n"));
                 };
-                let mut ctx = app.mcp_context(cfg, &[]);
+                let mut ctx = app.mcp_context(cfg, &[], &identity);
                 ctx.client_surface = self.surface.get();
                 let step = proto::step(&ctx, &body);
                 if let Some(declared) = step.declared_surface {
@@ -98,6 +133,7 @@ impl worker::DurableObject for SseSession {
                         ));
                     }
                 }
+                super::flush_audit();
                 to_worker(step.http)
             }
             _ => to_worker(HttpResponse::text(404, "not found\n")),

@@ -25,8 +25,8 @@ def free_port() -> int:
 class Worker:
     """A local workerd running the connector, with its log captured for assertions."""
 
-    def __init__(self, vars: dict[str, str] | None = None, name: str = "worker"):
-        self.port = free_port()
+    def __init__(self, vars: dict[str, str] | None = None, name: str = "worker", port: int | None = None):
+        self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log_path = ROOT / "tests" / "artifacts" / f"{name}-{self.port}.log"
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -35,7 +35,9 @@ class Worker:
             "--inspector-port", str(free_port()), "--show-interactive-dev-session=false",
             "--log-level", "log", "--persist-to", str(ROOT / ".wrangler" / f"state-{self.port}"),
         ]
-        for k, v in (vars or {}).items():
+        # OAuth metadata and redirects are built from the public URL: it must be where this worker really is.
+        vars = {"SKILLPORT_SERVER__PUBLIC_URL": self.base, **(vars or {})}
+        for k, v in vars.items():
             args += ["--var", f"{k}:{v}"]
         env = dict(os.environ, SKILLPORT_PREBUILT="1", WRANGLER_SEND_METRICS="false", CI="true")
         self.log = open(self.log_path, "w")
@@ -82,9 +84,21 @@ class Worker:
         self.log.close()
 
 
+#: The MCP-layer tests talk to /mcp without signing in: `auth.open` lets loopback requests through with the local
+#: provider. The sign-in tests use `signed_worker`, the embedded default, where /mcp needs a token.
+OPEN = {"SKILLPORT_AUTH__OPEN": "true"}
+
+
 @pytest.fixture(scope="session")
 def worker():
-    w = Worker(name="default")
+    w = Worker(OPEN, name="default")
+    yield w
+    w.stop()
+
+
+@pytest.fixture(scope="session")
+def signed_worker():
+    w = Worker(name="signed")
     yield w
     w.stop()
 
@@ -93,8 +107,8 @@ def worker():
 def start_worker():
     started = []
 
-    def start(vars=None, name="custom"):
-        w = Worker(vars, name=name)
+    def start(vars=None, name="custom", open=True, port=None):
+        w = Worker({**(OPEN if open else {}), **(vars or {})}, name=name, port=port)
         started.append(w)
         return w
 

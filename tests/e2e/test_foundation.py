@@ -95,8 +95,13 @@ async def test_filters_and_get_plugin(worker):
 
 def test_start_log_says_mcp_is_open(worker):
     post(worker.base, {"jsonrpc": "2.0", "id": 1, "method": "ping"})
-    logs = worker.wait_for_log("/mcp is OPEN without sign-in")
+    logs = worker.wait_for_log("/mcp is OPEN without a token")
     assert "marketplace example: 3 plugins" in logs
+
+
+def test_start_log_of_the_embedded_default_says_sign_in_is_automatic(signed_worker):
+    post(signed_worker.base, {"jsonrpc": "2.0", "id": 1, "method": "ping"})
+    signed_worker.wait_for_log("automatic through the OAuth flow")
 
 
 def test_local_provider_refuses_a_public_host(worker):

@@ -76,7 +76,7 @@ async def test_download_link_serves_the_skill_zip(worker):
     result = await fetch(worker, {"name": "brand-kit@example/brand-voice"})
     download = result.structured_content["download"]
     assert download["fileName"] == "brand-voice.skill"
-    assert download["url"].startswith("http://localhost:8787/download/")
+    assert download["url"].startswith(worker.base + "/download/")
     url = local_url(worker, download["url"])
 
     status, headers, body = get(url)

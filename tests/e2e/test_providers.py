@@ -1,0 +1,163 @@
+"""Sign-in through real upstream identity providers, end to end in workerd.
+
+The upstream is `oidc-provider` (a certified OpenID provider, tests/standins/idp.mjs) configured as a generic OIDC
+provider, as "Google Workspace" (the `hd` claim) and as "Auth0" (namespaced groups and roles), and a GitHub
+stand-in (tests/standins/forge.py) with the OAuth web flow, /user, /user/emails and org/team membership. The
+client is the Python SDK's OAuth client (discovery, dynamic registration, PKCE, token); the user is a scripted
+browser (tests/e2e/browser.py) that fills in the provider's real login form and Skillport's consent page.
+"""
+
+import json
+import time
+
+import httpx2
+import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+
+from browser import Browser
+from conftest import free_port
+from idps import GitHubIdP, OidcIdP
+from test_signin import REDIRECT, Raw, oauth, pkce
+
+pytestmark = pytest.mark.anyio
+
+OAUTH_KEY = {"OAUTH_KEY": "e2e-master-key-0123456789abcdef0123456789", "IDP_SECRET": "skillport-test-secret"}
+
+
+def provider_worker(start_worker, auth: dict, name: str, port: int):
+    table = ", ".join(f"{k} = {json.dumps(v)}" for k, v in
+                      {**auth, "client_secret_secret": "IDP_SECRET", "master_key_secret": "OAUTH_KEY"}.items())
+    return start_worker({"SKILLPORT_AUTH": "{" + table + "}", **OAUTH_KEY}, name=name, open=False, port=port)
+
+
+async def connect_as(worker, browser: Browser, username: str, password: str, decision="approve"):
+    """Runs the SDK's whole OAuth flow with `browser` signing in as `username`; returns list_plugins' result."""
+    outcome = {}
+
+    def sign_in(url):
+        result = browser.authorize(url, username, password, REDIRECT, decision=decision)
+        outcome["result"] = result
+        assert result.query, f"stopped at {result.status} {result.url}: {result.hops}\n{(result.page or '')[:2000]}"
+        return result.query
+
+    auth = oauth(worker.base, sign_in)
+    async with httpx2.AsyncClient(auth=auth, timeout=30) as http:
+        async with Client(streamable_http_client(worker.base + "/mcp", http_client=http), mode="legacy") as client:
+            listed = await client.call_tool("list_plugins", {"surface": "all"})
+            return listed.structured_content, outcome["result"]
+
+
+def sign_in_page(worker, browser: Browser, username: str, password: str):
+    """A sign-in that is expected to stop on one of Skillport's pages: (status, html)."""
+    raw = Raw(worker.base)
+    client_id = raw.client()
+    _, challenge = pkce()
+    url = worker.base + "/authorize?" + httpx2.QueryParams({
+        "response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT, "state": "s1",
+        "code_challenge": challenge, "code_challenge_method": "S256"}).__str__()
+    result = browser.authorize(url, username, password, REDIRECT)
+    return result
+
+
+def audit_lines(worker, action: str):
+    time.sleep(0.5)
+    lines = []
+    for line in worker.logs().splitlines():
+        start = line.find('{"audit":"skillport"')
+        if start >= 0:
+            event = json.loads(line[start:])
+            if event["action"] == action:
+                lines.append(event)
+    return lines
+
+
+@pytest.fixture
+def oidc_setup(start_worker, request):
+    profile, auth = request.param
+    port = free_port()
+    idp = OidcIdP(profile, redirect_uris=[f"http://127.0.0.1:{port}/callback"],
+                  issuer_path="/" if profile == "auth0" else "")
+    auth = {**auth, "client_id": idp.client_id}
+    auth["issuer"] = idp.issuer
+    w = provider_worker(start_worker, auth, f"idp-{profile}", port)
+    yield idp, w
+    idp.stop()
+
+
+GENERIC = ("generic", {"provider": "oidc", "groups_claim": "groups"})
+GOOGLE = ("google", {"provider": "google", "allowed_domains": ["acme.example"]})
+AUTH0 = ("auth0", {"provider": "auth0", "domain": "acme.eu.auth0.com",
+                   "groups_claim": "https://skillport.test/groups", "roles_claim": "https://skillport.test/roles"})
+
+
+@pytest.mark.parametrize("oidc_setup", [GENERIC, GOOGLE, AUTH0], indirect=True, ids=["oidc", "google", "auth0"])
+async def test_full_flow_through_a_real_openid_provider(oidc_setup):
+    idp, worker = oidc_setup
+    browser = Browser()
+    started = time.monotonic()
+    listed, result = await connect_as(worker, browser, "ada", "ada-password")
+    elapsed = time.monotonic() - started
+    assert listed["total"] == 3
+    hosts = [h[1].split("/")[2] for h in result.hops]
+    assert idp.base.split("/")[2] in hosts, "the browser went through the identity provider"
+    assert any("/consent" in h[1] for h in result.hops), "Skillport asked for consent"
+    signed = audit_lines(worker, "sign_in")
+    assert signed and signed[-1]["outcome"] == "ok" and signed[-1]["user"]["email"] == "ada@acme.example"
+    tokens = [e for e in audit_lines(worker, "token") if e["outcome"] == "ok"]
+    assert tokens, "the token grant is audited"
+    assert "ada-password" not in worker.logs()
+    print(f"full flow ({idp.profile}): {elapsed:.2f} s")
+
+    # Consent is remembered for this client in this browser, and the IdP session too: a second client of the same
+    # user still sees the consent page (a new client), but no login form.
+    listed, result = await connect_as(worker, browser, None, None)
+    assert listed["total"] == 3
+
+
+@pytest.mark.parametrize("oidc_setup", [GENERIC], indirect=True, ids=["oidc"])
+async def test_unverified_email_and_denied_consent(oidc_setup):
+    idp, worker = oidc_setup
+    refused = sign_in_page(worker, Browser(), "eve", "eve-password")
+    assert refused.status == 403, refused
+    assert "verified" in refused.page
+    denied = sign_in_page(worker, Browser(), "ada", "ada-password")
+    # The default decision approves; deny explicitly:
+    raw_browser = Browser()
+    raw = Raw(worker.base)
+    client_id = raw.client()
+    _, challenge = pkce()
+    url = worker.base + "/authorize?" + str(httpx2.QueryParams({
+        "response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT, "state": "s9",
+        "code_challenge": challenge, "code_challenge_method": "S256"}))
+    result = raw_browser.authorize(url, "ada", "ada-password", REDIRECT, decision="deny")
+    assert result.query["error"] == "access_denied" and result.query["state"] == "s9"
+    assert result.query["iss"] == worker.base
+    assert denied.code
+
+
+@pytest.mark.parametrize("oidc_setup", [GOOGLE], indirect=True, ids=["google"])
+async def test_google_hd_outside_the_allowed_domains_is_refused(oidc_setup):
+    idp, worker = oidc_setup
+    result = sign_in_page(worker, Browser(), "bob", "bob-password")
+    assert result.status == 403, result
+    assert "not allowed" in result.page
+    assert audit_lines(worker, "sign_in")[-1]["outcome"] == "denied"
+
+
+async def test_github_web_flow_with_org_and_team(start_worker):
+    port = free_port()
+    gh = GitHubIdP(client_secret=OAUTH_KEY["IDP_SECRET"], callback=f"http://127.0.0.1:{port}/callback")
+    try:
+        w = provider_worker(start_worker, {"provider": "github", "client_id": gh.client_id, "api_base": gh.base,
+                                           "web_base": gh.base, "org": "acme", "teams": ["platform"]},
+                            "github-signin", port)
+        listed, result = await connect_as(w, Browser(), "octocat", "octo-password")
+        assert listed["total"] == 3
+        signed = audit_lines(w, "sign_in")
+        assert signed[-1]["user"]["provider"] == "github" and signed[-1]["user"]["subject"] == "583231"
+        refused = sign_in_page(w, Browser(), "mallory", "mallory-password")
+        assert refused.status == 403, refused
+        assert "acme" in refused.page
+    finally:
+        gh.stop()

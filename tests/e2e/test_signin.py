@@ -1,0 +1,280 @@
+"""Sign-in end to end in workerd: real OAuth clients (the Python SDK's) against Skillport's authorization server.
+
+With the embedded default (the `local` provider) the production flow runs whole — discovery, dynamic client
+registration, PKCE, an automatic sign-in, the code and the token — and /mcp refuses requests without a token.
+"""
+
+import base64
+import hashlib
+import json
+import secrets
+import urllib.parse
+
+import anyio
+import httpx2
+import pytest
+from mcp import Client
+from mcp.client.auth import OAuthClientProvider
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.auth import AuthorizationCodeResult, OAuthClientMetadata, OAuthToken
+
+pytestmark = pytest.mark.anyio
+
+REDIRECT = "http://127.0.0.1:33418/callback"
+
+
+class MemoryStorage:
+    def __init__(self):
+        self.tokens = None
+        self.client = None
+
+    async def get_tokens(self):
+        return self.tokens
+
+    async def set_tokens(self, tokens):
+        self.tokens = tokens
+
+    async def get_client_info(self):
+        return self.client
+
+    async def set_client_info(self, info):
+        self.client = info
+
+
+def oauth(base: str, authorize_in_browser, storage=None, **kw) -> OAuthClientProvider:
+    """The SDK's OAuth client; `authorize_in_browser(url) -> dict` plays the user's browser and returns the query
+    the authorization server redirected to the client with."""
+    landed = {}
+
+    async def redirect_handler(url: str):
+        landed.update(await anyio.to_thread.run_sync(authorize_in_browser, url))
+
+    async def callback_handler():
+        assert "code" in landed, f"no code: {landed}"
+        return AuthorizationCodeResult(code=landed["code"], state=landed.get("state"), iss=landed.get("iss"))
+
+    metadata = OAuthClientMetadata(client_name="Skillport e2e", redirect_uris=[REDIRECT],
+                                   grant_types=["authorization_code", "refresh_token"], response_types=["code"],
+                                   token_endpoint_auth_method="none")
+    return OAuthClientProvider(base + "/mcp", metadata, storage or MemoryStorage(), redirect_handler,
+                               callback_handler, **kw)
+
+
+def follow_until_client(url: str, client_prefix: str = REDIRECT, jar=None) -> dict:
+    """A browser that stops at the client's redirect URI: the local provider signs in and approves by itself."""
+    with httpx2.Client(follow_redirects=False, cookies=jar) as http:
+        for _ in range(10):
+            r = http.get(url)
+            assert r.status_code in (302, 303), f"{r.status_code} at {url}: {r.text[:500]}"
+            url = r.headers["location"]
+            if url.startswith(client_prefix):
+                return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
+    raise AssertionError("too many redirects")
+
+
+async def test_local_provider_runs_the_whole_oauth_flow_with_the_python_sdk(signed_worker):
+    base = signed_worker.base
+    # Without a token: 401 and where to find the metadata.
+    r = httpx2.post(base + "/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
+                    headers={"accept": "application/json, text/event-stream"})
+    assert r.status_code == 401
+    assert f'resource_metadata="http://localhost:8787/.well-known/oauth-protected-resource/mcp"' in \
+        r.headers["www-authenticate"] or "resource_metadata=" in r.headers["www-authenticate"]
+
+    storage = MemoryStorage()
+    auth = oauth(base, follow_until_client, storage)
+    async with httpx2.AsyncClient(auth=auth, timeout=30) as http:
+        async with Client(streamable_http_client(base + "/mcp", http_client=http), mode="legacy") as client:
+            tools = await client.list_tools()
+            assert {t.name for t in tools.tools} >= {"list_plugins", "fetch_skill"}
+            listed = await client.call_tool("list_plugins", {"surface": "all"})
+            assert listed.structured_content["total"] == 3
+    assert storage.tokens.access_token and storage.tokens.refresh_token
+    assert storage.client.client_id
+
+
+# --- The negative suite, against the real Durable Object store ---------------------------------------------------
+
+
+def pkce():
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    return verifier, challenge
+
+
+class Raw:
+    """A hand-driven OAuth client, to send what a well-behaved SDK never would."""
+
+    def __init__(self, base: str):
+        self.base = base
+        self.http = httpx2.Client(follow_redirects=False, timeout=30)
+
+    def register(self, redirect_uris=(REDIRECT,), **extra):
+        return self.http.post(self.base + "/register", json={"redirect_uris": list(redirect_uris),
+                                                            "token_endpoint_auth_method": "none", **extra})
+
+    def client(self) -> str:
+        r = self.register()
+        assert r.status_code == 201, r.text
+        return r.json()["client_id"]
+
+    def authorize(self, client_id, challenge, method="S256", redirect_uri=REDIRECT, resource="/mcp", state="s1"):
+        q = {"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri, "state": state,
+             "code_challenge": challenge, "code_challenge_method": method}
+        if resource:
+            q["resource"] = self.base + resource
+        return self.http.get(self.base + "/authorize?" + urllib.parse.urlencode(q))
+
+    def code(self, client_id, challenge, **kw) -> str:
+        r = self.authorize(client_id, challenge, **kw)
+        assert r.status_code == 302, r.text
+        q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(r.headers["location"]).query))
+        assert q["iss"] == self.base and q["state"] == "s1"
+        return q["code"]
+
+    def token(self, **form):
+        return self.http.post(self.base + "/token", data=form)
+
+    def redeem(self, client_id, code, verifier, resource="/mcp"):
+        return self.token(grant_type="authorization_code", code=code, client_id=client_id, redirect_uri=REDIRECT,
+                          code_verifier=verifier, resource=self.base + resource)
+
+    def tokens(self, resource="/mcp"):
+        client_id = self.client()
+        verifier, challenge = pkce()
+        r = self.redeem(client_id, self.code(client_id, challenge, resource=resource), verifier, resource)
+        assert r.status_code == 200, r.text
+        return client_id, r.json()
+
+    def mcp(self, access, path="/mcp"):
+        return self.http.post(self.base + path, headers={"authorization": f"Bearer {access}",
+                                                          "accept": "application/json, text/event-stream"},
+                              json={"jsonrpc": "2.0", "id": 1, "method": "ping"})
+
+
+def test_code_replay_50_concurrent_redemptions_give_exactly_one_token(signed_worker):
+    raw = Raw(signed_worker.base)
+    client_id = raw.client()
+    verifier, challenge = pkce()
+    code = raw.code(client_id, challenge)
+
+    def redeem(_):
+        with httpx2.Client(timeout=30) as h:
+            return h.post(raw.base + "/token", data={"grant_type": "authorization_code", "code": code,
+                                                     "client_id": client_id, "redirect_uri": REDIRECT,
+                                                     "code_verifier": verifier}).status_code
+
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(50) as pool:
+        statuses = list(pool.map(redeem, range(50)))
+    assert statuses.count(200) == 1, statuses
+    assert set(statuses) == {200, 400}, statuses
+
+
+def test_replay_after_success_revokes_the_grant(signed_worker):
+    raw = Raw(signed_worker.base)
+    client_id = raw.client()
+    verifier, challenge = pkce()
+    code = raw.code(client_id, challenge)
+    first = raw.redeem(client_id, code, verifier)
+    assert first.status_code == 200
+    access = first.json()["access_token"]
+    assert raw.mcp(access).status_code == 200
+    again = raw.redeem(client_id, code, verifier)
+    assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
+    assert raw.mcp(access).status_code == 401, "a replayed code revokes what it granted"
+
+
+def test_wrong_verifier_plain_method_and_missing_pkce(signed_worker):
+    raw = Raw(signed_worker.base)
+    client_id = raw.client()
+    verifier, challenge = pkce()
+    code = raw.code(client_id, challenge)
+    wrong = raw.redeem(client_id, code, pkce()[0])
+    assert wrong.status_code == 400 and wrong.json()["error"] == "invalid_grant"
+    plain = raw.authorize(client_id, verifier, method="plain")
+    assert plain.status_code == 302
+    assert "error=invalid_request" in plain.headers["location"]
+    none = raw.http.get(raw.base + "/authorize?" + urllib.parse.urlencode(
+        {"response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT}))
+    assert "error=invalid_request" in none.headers["location"]
+
+
+def test_redirect_mismatch_and_open_redirects_get_a_page_not_a_redirect(signed_worker):
+    raw = Raw(signed_worker.base)
+    client_id = raw.client()
+    _, challenge = pkce()
+    for target in ["https://evil.example/cb", REDIRECT + "/../evil", REDIRECT + "?x=1", "http://127.0.0.1:33418/",
+                   REDIRECT.upper()]:
+        r = raw.authorize(client_id, challenge, redirect_uri=target)
+        assert r.status_code == 400, (target, r.status_code)
+        assert "location" not in r.headers
+        assert "text/html" in r.headers["content-type"]
+        assert r.headers["x-frame-options"] == "DENY"
+    unknown = raw.authorize("no-such-client", challenge)
+    assert unknown.status_code == 400 and "location" not in unknown.headers
+
+
+def test_registration_refuses_unsafe_redirects(signed_worker):
+    raw = Raw(signed_worker.base)
+    for uri in ["javascript:alert(1)", "http://evil.example/cb", "data:text/html,hi", "https://a.example/cb#frag"]:
+        r = raw.register([uri])
+        assert r.status_code == 400, uri
+        assert r.json()["error"] == "invalid_redirect_uri"
+    for uri in ["https://claude.ai/api/mcp/auth_callback", "https://claude.com/api/mcp/auth_callback",
+                "http://localhost:6274/oauth/callback"]:
+        assert raw.register([uri]).status_code == 201, uri
+
+
+def test_unknown_client_at_the_token_endpoint_is_401_invalid_client(signed_worker):
+    raw = Raw(signed_worker.base)
+    r = raw.token(grant_type="authorization_code", code="x", client_id="never-registered", redirect_uri=REDIRECT,
+                  code_verifier="v" * 43)
+    assert r.status_code == 401 and r.json()["error"] == "invalid_client"
+
+
+def test_a_token_is_bound_to_its_resource(signed_worker):
+    raw = Raw(signed_worker.base)
+    _, sse_tokens = raw.tokens(resource="/sse")
+    assert raw.mcp(sse_tokens["access_token"]).status_code == 401
+    r = raw.mcp(sse_tokens["access_token"])
+    assert 'error="invalid_token"' in r.headers["www-authenticate"]
+
+
+def test_refresh_rotates_and_a_replay_after_rotation_revokes(signed_worker):
+    raw = Raw(signed_worker.base)
+    client_id, t = raw.tokens()
+    first_refresh = t["refresh_token"]
+    r1 = raw.token(grant_type="refresh_token", refresh_token=first_refresh, client_id=client_id)
+    assert r1.status_code == 200, r1.text
+    second = r1.json()
+    assert second["refresh_token"] != first_refresh
+    # The new refresh token is used: the old one is now a replay, which revokes the grant.
+    r2 = raw.token(grant_type="refresh_token", refresh_token=second["refresh_token"], client_id=client_id)
+    assert r2.status_code == 200
+    third = r2.json()
+    replay = raw.token(grant_type="refresh_token", refresh_token=first_refresh, client_id=client_id)
+    assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
+    assert raw.mcp(third["access_token"]).status_code == 401
+    dead = raw.token(grant_type="refresh_token", refresh_token=third["refresh_token"], client_id=client_id)
+    assert dead.status_code == 400
+
+
+def test_revoked_token_no_longer_works(signed_worker):
+    raw = Raw(signed_worker.base)
+    client_id, t = raw.tokens()
+    assert raw.mcp(t["access_token"]).status_code == 200
+    r = raw.http.post(raw.base + "/revoke", data={"token": t["refresh_token"], "client_id": client_id})
+    assert r.status_code == 200
+    assert raw.mcp(t["access_token"]).status_code == 401
+
+
+def test_expired_access_token_is_refused(start_worker):
+    w = start_worker({"SKILLPORT_AUTH__ACCESS_TTL_SECONDS": "1"}, name="shortttl", open=False)
+    raw = Raw(w.base)
+    _, t = raw.tokens()
+    assert raw.mcp(t["access_token"]).status_code == 200
+    import time
+    time.sleep(2.2)
+    r = raw.mcp(t["access_token"])
+    assert r.status_code == 401 and 'error="invalid_token"' in r.headers["www-authenticate"]
