@@ -281,6 +281,10 @@ impl App {
             ("GET", "/authorize") => flow().authorize(req).await,
             ("GET", CALLBACK_PATH) => flow().callback(req).await,
             ("POST", CONSENT_PATH) => flow().consent(req).await,
+            ("GET", crate::status::STATUS_PATH) => crate::status::page(cfg, &self.catalogue, &oauth, req, svc.now).await,
+            ("GET", crate::status::STATUS_CALLBACK_PATH) => {
+                crate::status::callback_route(cfg, &oauth, req, svc.now).await
+            }
             (_, p) if crate::oauth::is_oauth_path(p) => HttpResponse::new(405),
             _ => self.route_public(cfg, req),
         })
@@ -293,7 +297,8 @@ impl App {
             ("GET", p) if p.starts_with(crate::download::PREFIX) => crate::download::serve(cfg, &self.catalogue, p),
             ("GET", "/") => HttpResponse::text(
                 200,
-                "Skillport: Claude plugin marketplaces over MCP. Add this server's /mcp URL as a custom connector.\n",
+                "Skillport: Claude plugin marketplaces over MCP. Add this server's /mcp URL as a custom connector.\n\
+                 Administrators: /status (after sign-in) shows the marketplaces and their last refresh.\n",
             ),
             _ => HttpResponse::text(404, "not found\n"),
         }
@@ -611,6 +616,41 @@ mod tests {
         assert_eq!(app.handle(&foreign.with_header("host", "skills.example.com")).status, 403);
     }
 
+    fn cookies_of(resp: &HttpResponse) -> String {
+        resp.headers
+            .iter()
+            .filter(|(k, _)| k == "set-cookie")
+            .map(|(_, v)| v.split(';').next().unwrap().to_string())
+            .filter(|kv| !kv.ends_with('='))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    #[test]
+    fn the_status_page_signs_in_through_the_oauth_flow() {
+        let app = app_with(&[("SKILLPORT_AUTH__OPEN", "false")]);
+        let start = app.handle(&get("/status"));
+        assert_eq!(start.status, 302);
+        let authorize = start.get_header("location").unwrap().strip_prefix("http://localhost:8787").unwrap();
+        let pkce = cookies_of(&start);
+        let back = app.handle(&get(authorize));
+        assert_eq!(back.status, 302, "{}", String::from_utf8_lossy(&back.body));
+        let callback = back.get_header("location").unwrap().strip_prefix("http://localhost:8787").unwrap();
+        assert!(callback.starts_with("/status/callback?code="));
+        // Without the browser's PKCE cookie the code is useless.
+        assert_eq!(app.handle(&get(callback)).status, 400);
+        let done = app.handle(&get(callback).with_header("cookie", &pkce));
+        assert_eq!(done.status, 302, "{}", String::from_utf8_lossy(&done.body));
+        let session = cookies_of(&done);
+        assert!(session.starts_with("__Host-skillport_status="));
+        let page = app.handle(&get("/status").with_header("cookie", &session));
+        assert_eq!(page.status, 200);
+        let html = String::from_utf8(page.body).unwrap();
+        assert!(html.contains("Signed in as developer@localhost") && html.contains("3 (3 servable)"), "{html}");
+        let forged = app.handle(&get("/status").with_header("cookie", "__Host-skillport_status=eyJ3aG8iOiJ4In0.AAAA"));
+        assert_eq!(forged.status, 302);
+    }
+
     #[test]
     fn a_remote_provider_needs_its_key_and_starts_upstream() {
         let env = [
@@ -647,6 +687,17 @@ mod tests {
         assert_eq!(q["client_id"], "gh-client");
         let cookie = auth.headers.iter().find(|(k, _)| k == "set-cookie").unwrap().1.clone();
         assert!(cookie.starts_with("__Host-skillport_signin=") && cookie.contains("HttpOnly") && cookie.contains("Secure"));
+        // A client metadata document on a private or loopback address is never fetched in production.
+        for doc in ["https://10.0.0.7/client.json", "https://127.0.0.1/client.json", "http://localhost:9/c.json"] {
+            let r = app.handle(&get(&format!(
+                "/authorize?response_type=code&client_id={}&redirect_uri=https%3A%2F%2Fclaude.ai%2Fapi%2Fmcp%2Fauth_callback\
+                 &code_challenge={challenge}&code_challenge_method=S256",
+                url::form_urlencoded::byte_serialize(doc.as_bytes()).collect::<String>()
+            )));
+            assert_eq!(r.status, 400, "{doc}");
+            assert!(r.get_header("location").is_none());
+            assert!(String::from_utf8_lossy(&r.body).contains("metadata document cannot be used"), "{doc}");
+        }
         // A callback from another browser (no cookie) is refused, and the state is spent.
         let cb = app.handle(&get(&format!("/callback?code=abc&state={}", q["state"])));
         assert_eq!(cb.status, 400);

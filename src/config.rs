@@ -289,7 +289,7 @@ pub struct MarketplaceConfig {
 
 impl MarketplaceConfig {
     /// `id (kind location@ref, token from NAME)`, with an https location's query left out in case it carries a key.
-    fn describe(&self) -> String {
+    pub fn describe(&self) -> String {
         let mut location = match self.kind {
             SourceKind::Https => Url::parse(&self.location)
                 .map(|u| u[..url::Position::AfterPath].to_owned())

@@ -73,7 +73,23 @@ pub fn link(cfg: &Config, plugin: &PluginRef<'_>, skill: &Skill, now: u64) -> Re
 pub fn serve(cfg: &Config, catalogue: &Catalogue, path: &str) -> HttpResponse {
     let token = path.strip_prefix(PREFIX).unwrap_or("");
     let key = signing_key(cfg).unwrap_or_default();
-    handle(catalogue, &key, token, crate::clock::now_unix(), max_bytes(cfg))
+    let now = crate::clock::now_unix();
+    let resp = handle(catalogue, &key, token, now, max_bytes(cfg));
+    // The link names its skill; a forged one names nothing worth a line beyond the refusal.
+    let claim = package::verify_download(&key, token, now).ok();
+    let plugin = claim.as_ref().map(|c| c.plugin.clone());
+    crate::audit::record(
+        now,
+        &crate::audit::Event {
+            action: "download",
+            outcome: if resp.status == 200 { "ok" } else { "refused" },
+            plugin: plugin.as_deref(),
+            skill: claim.as_ref().map(|c| c.skill.as_str()),
+            detail: (resp.status != 200).then_some(if resp.status == 410 { "expired or changed" } else { "invalid link" }),
+            ..Default::default()
+        },
+    );
+    resp
 }
 
 /// Verifies `token`, finds its skill and answers with the skill's `.skill` ZIP. Refused: a bad signature or garbage

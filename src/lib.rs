@@ -15,6 +15,7 @@ pub mod http;
 pub mod mcp;
 pub mod oauth;
 pub mod signin;
+pub mod status;
 
 #[cfg(target_arch = "wasm32")]
 mod platform;

@@ -257,14 +257,57 @@ impl Call<'_> {
         if let Err(msg) = schema::validate(&def["inputSchema"], &args) {
             return Ok(tool_error(format!("invalid arguments for {name}: {msg}")));
         }
-        Ok(match name {
+        let now = crate::clock::now_unix();
+        let result = match name {
             "list_plugins" => list_plugins(self.ctx, self.surface, &args),
             "get_plugin" => get_plugin(self.ctx, &args),
-            "fetch_skill" => fetch_skill(self.ctx, self.surface, &args, crate::clock::now_unix()),
+            "fetch_skill" => fetch_skill(self.ctx, self.surface, &args, now),
             "check_updates" => check_updates(self.ctx, &args),
             _ => unreachable!("every defined tool is dispatched"),
-        })
+        };
+        if name != "list_plugins" {
+            audit_call(self.ctx, name, &args, &result, now);
+        }
+        Ok(result)
     }
+}
+
+/// The audit line of a catalogue read: who read which plugin (or skill) at which version, or what they asked for
+/// when it was refused (hidden and unknown items answer the same, so the line says `not_found` for both).
+fn audit_call(ctx: &Context<'_>, tool: &str, args: &Value, result: &Value, now: u64) {
+    let sc = &result["structuredContent"];
+    let failed = result["isError"] == true;
+    let asked: String = str_arg(args, "name").unwrap_or_default().chars().take(200).collect();
+    let plugin = match (sc["plugin"].as_str(), sc["marketplace"].as_str()) {
+        (Some(p), _) if p.contains('@') => Some(p.to_owned()),
+        (Some(p), Some(m)) => Some(format!("{p}@{m}")),
+        _ if tool != "check_updates" => Some(asked.clone()),
+        _ => None,
+    };
+    let skill = (tool == "fetch_skill").then(|| sc["skill"].as_str().or(sc["name"].as_str())).flatten();
+    let detail = match tool {
+        "check_updates" => Some(format!(
+            "{} item(s): {} update(s) available, {} removed",
+            sc["results"].as_array().map_or(0, Vec::len),
+            sc["summary"]["updateAvailable"],
+            sc["summary"]["removed"]
+        )),
+        _ if failed => result["content"][0]["text"].as_str().map(|t| t.chars().take(300).collect()),
+        _ => None,
+    };
+    crate::audit::record(
+        now,
+        &crate::audit::Event {
+            action: tool,
+            outcome: if failed { "not_found" } else { "ok" },
+            user: Some(ctx.identity.into()),
+            plugin: plugin.as_deref(),
+            skill,
+            version: sc["version"].as_str(),
+            detail: detail.as_deref(),
+            ..Default::default()
+        },
+    );
 }
 
 /// A tool-level failure: the model sees it and can correct its call.

@@ -317,7 +317,10 @@ impl SignIn<'_> {
         browser: &str,
     ) -> HttpResponse {
         let remembered = ConsentCookie::from_request(self.oauth.keys, req, self.now);
-        if remembered.has_approved(&identity, &pending.client_id)
+        // The status page's own client needs no consent: its redirect URI is ours (matched exactly at /authorize).
+        let own_client = pending.client_id.as_str() == crate::status::STATUS_CLIENT_ID;
+        if own_client
+            || remembered.has_approved(&identity, &pending.client_id)
             || may_auto_approve(self.upstream.kind(), &pending.redirect_uri)
         {
             return self.complete(&pending, &identity, None).await;

@@ -234,11 +234,13 @@ impl super::OAuthServer<'_> {
 // Client ID Metadata Documents
 // ---------------------------------------------------------------------------------------------------------------------
 
-/// True when `id` is a Client ID Metadata Document URL: https, with a path past `/`, no fragment, no user info, in
-/// canonical form (so no `.`/`..` segments).
+/// True when `id` is a Client ID Metadata Document URL: https (or http on a loopback host, for clients on a
+/// developer's machine; [`cimd_fetch_allowed`] refuses those in production), with a path past `/`, no fragment, no
+/// user info, in canonical form (so no `.`/`..` segments).
 pub fn is_cimd_client_id(id: &str) -> bool {
     let Ok(url) = Url::parse(id) else { return false };
-    url.scheme() == "https"
+    let loopback = url.host_str().is_some_and(skillport_providers::local::is_loopback_host);
+    (url.scheme() == "https" || (url.scheme() == "http" && loopback))
         && url.host().is_some()
         && url.username().is_empty()
         && url.password().is_none()
@@ -301,6 +303,10 @@ pub fn cimd_fetch_allowed(url: &str, production: bool) -> Result<(), String> {
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err("the client metadata URL must not contain user info".into());
+    }
+    // A deployment on a developer's machine may read a document served on that machine.
+    if !production && url.host_str().is_some_and(skillport_providers::local::is_loopback_host) {
+        return Ok(());
     }
     match url.host() {
         None => Err("the client metadata URL has no host".into()),
@@ -492,6 +498,7 @@ mod tests {
     #[test]
     fn cimd_ids() {
         assert!(is_cimd_client_id(CIMD));
+        assert!(is_cimd_client_id("http://127.0.0.1:9000/client.json"));
         for id in ["https://claude.ai", "https://claude.ai/", "http://claude.ai/x", "https://u@claude.ai/x", "abc123"] {
             assert!(!is_cimd_client_id(id), "{id}");
         }
@@ -548,8 +555,11 @@ mod tests {
             "https://0.0.0.0/c",
         ] {
             assert!(cimd_fetch_allowed(url, true).is_err(), "{url}");
-            assert!(cimd_fetch_allowed(url, false).is_err(), "{url}");
         }
+        // Only a deployment that is itself on loopback reads documents served there.
+        assert!(cimd_fetch_allowed("http://127.0.0.1:9000/client.json", false).is_ok());
+        assert!(cimd_fetch_allowed("http://127.0.0.1:9000/client.json", true).is_err());
+        assert!(cimd_fetch_allowed("https://10.0.0.1/c", false).is_err());
     }
 
     #[test]

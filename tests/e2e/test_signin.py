@@ -278,3 +278,82 @@ def test_expired_access_token_is_refused(start_worker):
     time.sleep(2.2)
     r = raw.mcp(t["access_token"])
     assert r.status_code == 401 and 'error="invalid_token"' in r.headers["www-authenticate"]
+
+
+async def test_audit_lines_name_user_action_plugin_and_version(signed_worker):
+    storage = MemoryStorage()
+    async with httpx2.AsyncClient(auth=oauth(signed_worker.base, follow_until_client, storage), timeout=30) as http:
+        async with Client(streamable_http_client(signed_worker.base + "/mcp", http_client=http),
+                          mode="legacy") as client:
+            got = await client.call_tool("get_plugin", {"name": "brand-kit@example"})
+            fetched = await client.call_tool("fetch_skill", {"name": "brand-kit@example/brand-voice"})
+            await client.call_tool("get_plugin", {"name": "no-such-plugin"})
+            await client.call_tool("check_updates", {"installed": [{"name": "brand-kit@example", "version": "0.0.1"}]})
+    with httpx2.Client() as h:
+        assert h.get(fetched.structured_content["download"]["url"].replace(
+            "http://127.0.0.1", "http://127.0.0.1")).status_code == 200
+    import time
+    time.sleep(0.5)
+    events = [json.loads(line[line.find('{"audit"'):]) for line in signed_worker.logs().splitlines()
+              if '{"audit":"skillport"' in line]
+    by_action = {}
+    for e in events:
+        by_action.setdefault(e["action"], []).append(e)
+    assert by_action["sign_in"][-1]["user"]["email"] == "developer@localhost"
+    assert any(e["outcome"] == "ok" for e in by_action["token"])
+    plugin_reads = by_action["get_plugin"]
+    assert {"brand-kit@example", "no-such-plugin"} <= {e["plugin"] for e in plugin_reads}
+    ok_read = [e for e in plugin_reads if e["outcome"] == "ok"][-1]
+    assert ok_read["user"]["subject"] == "local-developer" and ok_read["version"] == got.structured_content["version"]
+    assert [e for e in plugin_reads if e["outcome"] == "not_found"]
+    assert by_action["fetch_skill"][-1]["plugin"] == "brand-kit@example"
+    assert by_action["check_updates"][-1]["detail"].startswith("1 item(s)")
+    assert by_action["download"][-1]["outcome"] == "ok"
+    logs = signed_worker.logs()
+    assert storage.tokens.access_token not in logs and storage.tokens.refresh_token not in logs
+    for e in events:
+        assert set(e) <= {"audit", "time", "action", "outcome", "user", "client", "plugin", "skill", "version",
+                          "detail"}
+
+
+def test_client_id_metadata_document_client(signed_worker):
+    """A client identified by the URL of its metadata document (no registration): fetched once, cached, used."""
+    import http.server
+    import threading
+
+    hits = []
+
+    class Doc(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            hits.append(self.path)
+            body = json.dumps({"client_id": url, "client_name": "CIMD e2e client", "redirect_uris": [REDIRECT],
+                               "token_endpoint_auth_method": "none"}).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Doc)
+    url = f"http://127.0.0.1:{server.server_port}/oauth/client.json"
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        raw = Raw(signed_worker.base)
+        meta = raw.http.get(raw.base + "/.well-known/oauth-authorization-server").json()
+        assert meta["client_id_metadata_document_supported"] is True
+        for _ in range(2):
+            verifier, challenge = pkce()
+            code = raw.code(url, challenge)
+            r = raw.redeem(url, code, verifier)
+            assert r.status_code == 200, r.text
+            assert raw.mcp(r.json()["access_token"]).status_code == 200
+        assert hits == ["/oauth/client.json"], "fetched once, then cached"
+        # A redirect URI the document does not list gets a page, never a redirect.
+        _, challenge = pkce()
+        bad = raw.authorize(url, challenge, redirect_uri="http://127.0.0.1:1/elsewhere")
+        assert bad.status_code == 400 and "location" not in bad.headers
+    finally:
+        server.shutdown()
