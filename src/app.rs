@@ -271,7 +271,10 @@ impl App {
             now: svc.now,
         };
         Respond(match (req.method.as_str(), path) {
-            ("POST", "/register") => oauth.handle_register(req, svc.now).await,
+            ("POST", "/register") => match registration_limited(req, svc).await {
+                Some(refusal) => refusal,
+                None => oauth.handle_register(req, svc.now).await,
+            },
             ("POST", "/token") => {
                 let resp = oauth.handle_token(req, svc.now).await;
                 audit_token(req, &resp, svc.now);
@@ -302,6 +305,41 @@ impl App {
             ),
             _ => HttpResponse::text(404, "not found\n"),
         }
+    }
+}
+
+/// Most client registrations accepted from one address per hour. Claude registers once per user and connector, and
+/// its requests come from few addresses, so the bound is generous; it stops a script from filling the store.
+pub const REGISTRATIONS_PER_HOUR: u64 = 300;
+
+/// `Some(429)` when the caller's address has registered too many clients this hour. The address is Cloudflare's
+/// `CF-Connecting-IP` (set by the edge, not by the client); without it (local runs) all callers share one budget.
+async fn registration_limited(req: &HttpRequest, svc: &Services<'_>) -> Option<HttpResponse> {
+    let ip = req.header("cf-connecting-ip").unwrap_or("unknown");
+    let hour = svc.now / 3600;
+    let key = crate::oauth::TokenHash::of(&format!("register:{ip}:{hour}"));
+    match svc.grants.bump(&key, (hour + 1) * 3600, svc.now).await {
+        Ok(n) if n <= REGISTRATIONS_PER_HOUR => None,
+        Ok(_) => {
+            crate::audit::record(
+                svc.now,
+                &crate::audit::Event {
+                    action: "register",
+                    outcome: "refused",
+                    detail: Some("too many registrations from one address this hour"),
+                    ..Default::default()
+                },
+            );
+            let retry = ((hour + 1) * 3600).saturating_sub(svc.now).max(1).to_string();
+            Some(
+                HttpResponse::json(
+                    429,
+                    &serde_json::json!({"error": "too_many_requests", "error_description": "too many client registrations from this address; try again later"}),
+                )
+                .header("retry-after", &retry),
+            )
+        }
+        Err(_) => Some(crate::oauth::OAuthError::Storage("registration limit".into()).to_response()),
     }
 }
 
@@ -649,6 +687,26 @@ mod tests {
         assert!(html.contains("Signed in as developer@localhost") && html.contains("3 (3 servable)"), "{html}");
         let forged = app.handle(&get("/status").with_header("cookie", "__Host-skillport_status=eyJ3aG8iOiJ4In0.AAAA"));
         assert_eq!(forged.status, 302);
+    }
+
+    #[test]
+    fn registrations_from_one_address_are_rate_limited() {
+        let app = app_with(&[]);
+        let register = |ip: &str| {
+            app.handle(
+                &HttpRequest::new("POST", "/register")
+                    .with_header("content-type", "application/json")
+                    .with_header("cf-connecting-ip", ip)
+                    .with_body(serde_json::to_vec(&json!({"redirect_uris": ["http://127.0.0.1:9/cb"]})).unwrap()),
+            )
+        };
+        for _ in 0..REGISTRATIONS_PER_HOUR {
+            assert_eq!(register("203.0.113.9").status, 201);
+        }
+        let refused = register("203.0.113.9");
+        assert_eq!(refused.status, 429);
+        assert!(refused.get_header("retry-after").unwrap().parse::<u64>().unwrap() <= 3600);
+        assert_eq!(register("198.51.100.1").status, 201, "another address has its own budget");
     }
 
     #[test]

@@ -32,6 +32,7 @@ pub enum StoreOp {
     DeleteAccess { token: TokenHash },
     PutOnce { key: TokenHash, value: String, expires_at: u64 },
     TakeOnce { key: TokenHash, now: u64 },
+    Bump { key: TokenHash, window_end: u64, now: u64 },
 }
 
 /// The answer to one [`StoreOp`]: its result, or the store's error.
@@ -47,6 +48,7 @@ pub enum StoreReply {
     GrantId(Option<GrantId>),
     Access(Option<AccessRecord>),
     Value(Option<String>),
+    Count(u64),
     Error(String),
 }
 
@@ -72,6 +74,7 @@ pub async fn apply(store: &dyn GrantStore, op: StoreOp) -> StoreReply {
         O::DeleteAccess { token } => store.delete_access(&token).await.map(|_| R::Done),
         O::PutOnce { key, value, expires_at } => store.put_once(&key, &value, expires_at).await.map(|_| R::Done),
         O::TakeOnce { key, now } => store.take_once(&key, now).await.map(R::Value),
+        O::Bump { key, window_end, now } => store.bump(&key, window_end, now).await.map(R::Count),
     };
     result.unwrap_or_else(|e| R::Error(e.0))
 }
@@ -157,6 +160,9 @@ impl<T: StoreTransport> GrantStore for RemoteGrantStore<T> {
     async fn take_once(&self, key: &TokenHash, now: u64) -> Result<Option<String>, StoreError> {
         remote!(self, StoreOp::TakeOnce { key: *key, now }, StoreReply::Value(v) => v)
     }
+    async fn bump(&self, key: &TokenHash, window_end: u64, now: u64) -> Result<u64, StoreError> {
+        remote!(self, StoreOp::Bump { key: *key, window_end, now }, StoreReply::Count(n) => n)
+    }
 }
 
 #[cfg(test)]
@@ -205,6 +211,11 @@ mod tests {
             store.put_once(&k, "late", 100).await.unwrap();
             assert_eq!(store.take_once(&k, 100).await.unwrap(), None, "expired");
             assert_eq!(store.get_client(&ClientId::new("nobody")).await.unwrap(), None);
+
+            let c = TokenHash::of("register:1.2.3.4");
+            assert_eq!(store.bump(&c, 3600, 0).await.unwrap(), 1);
+            assert_eq!(store.bump(&c, 3600, 10).await.unwrap(), 2);
+            assert_eq!(store.bump(&c, 7200, 3600).await.unwrap(), 1, "a new window starts again");
         });
     }
 

@@ -254,6 +254,10 @@ pub trait GrantStore {
     async fn put_once(&self, key: &TokenHash, value: &str, expires_at: u64) -> Result<(), StoreError>;
     /// Atomic single use: the first call returns the value (if unexpired) and deletes it; later calls get `None`.
     async fn take_once(&self, key: &TokenHash, now: u64) -> Result<Option<String>, StoreError>;
+
+    /// Atomic counter for rate limits: adds one to the count kept under `key` until `window_end` (a count whose
+    /// window has ended starts again at zero) and returns the new count.
+    async fn bump(&self, key: &TokenHash, window_end: u64, now: u64) -> Result<u64, StoreError>;
 }
 
 /// A [`GrantStore`] over any string key-value storage ([`KvStorage`]): the one implementation of the trait's rules.
@@ -304,6 +308,13 @@ impl MemoryGrantStore {
     pub fn dump(&self) -> serde_json::Value {
         serde_json::to_value(&*self.0 .0.borrow()).unwrap_or(serde_json::Value::Null)
     }
+}
+
+/// A rate-limit counter and when its window ends.
+#[derive(Debug, Serialize, Deserialize)]
+struct Count {
+    count: u64,
+    window_end: u64,
 }
 
 /// A value kept once, until taken ([`GrantStore::take_once`]).
@@ -434,6 +445,16 @@ impl<S: KvStorage> GrantStore for KvGrantStore<S> {
 
     async fn put_once(&self, key: &TokenHash, value: &str, expires_at: u64) -> Result<(), StoreError> {
         self.write(&hkey("once", key), &Once { value: value.to_owned(), expires_at }).await
+    }
+
+    async fn bump(&self, key: &TokenHash, window_end: u64, now: u64) -> Result<u64, StoreError> {
+        let k = hkey("count", key);
+        let count = match self.read::<Count>(&k).await? {
+            Some(c) if now < c.window_end => c.count + 1,
+            _ => 1,
+        };
+        self.write(&k, &Count { count, window_end }).await?;
+        Ok(count)
     }
 
     async fn take_once(&self, key: &TokenHash, now: u64) -> Result<Option<String>, StoreError> {

@@ -613,6 +613,10 @@ mod tests {
             yield_now().await;
             self.inner.take_once(k, now).await
         }
+        async fn bump(&self, k: &TokenHash, end: u64, now: u64) -> Result<u64, StoreError> {
+            yield_now().await;
+            self.inner.bump(k, end, now).await
+        }
     }
 
     #[test]
