@@ -24,6 +24,13 @@ pub const EXTERNAL_ROOT: &str = ".skillport-external";
 
 /// `.skillport-external/<plugin name>`, where an external plugin's files go; `None` when the name cannot be one
 /// folder (it holds `/`, is `..`, ...).
+/// Where the caller records why an external plugin could not be fetched (one short text file per plugin, outside
+/// the plugin's own folder), so the plugin's status can say why instead of "not fetched yet".
+pub fn external_error_file(plugin_name: &str) -> Option<String> {
+    external_folder(plugin_name)?;
+    join(&format!("{EXTERNAL_ROOT}/.fetch-errors"), plugin_name).ok()
+}
+
 pub fn external_folder(plugin_name: &str) -> Option<String> {
     let folder = join(EXTERNAL_ROOT, plugin_name).ok()?;
     (!plugin_name.contains('/') && folder.len() > EXTERNAL_ROOT.len() + 1).then_some(folder)
@@ -218,7 +225,14 @@ fn place_external(files: &FileSet, entry: &PluginEntry, hosts: &Hosts) -> Placem
         return Placement::InTree(folder);
     }
     let described = entry.source.describe();
+    let failure = external_error_file(&entry.name)
+        .and_then(|f| files.get(&f))
+        .map(|b| String::from_utf8_lossy(b).chars().take(500).collect::<String>());
     let reason = match external::resolve(&entry.source, hosts) {
+        Ok(_) if failure.is_some() => format!(
+            "plugin source {described} is outside this marketplace and could not be fetched: {}",
+            failure.unwrap_or_default()
+        ),
         Ok(_) => format!("plugin source {described} is outside this marketplace and has not been fetched yet"),
         Err(why) => format!("plugin source {described} is outside this marketplace and cannot be read: {why}"),
     };

@@ -16,7 +16,7 @@ use skillport_sources::github::{GithubConfig, GithubRepo, GithubSource};
 use skillport_sources::gitlab::{GitlabAuth, GitlabConfig, GitlabProject, GitlabSource};
 use skillport_sources::http::{HttpClient, Secret};
 use skillport_sources::https::{HttpsConfig, HttpsSource};
-use skillport_sources::load::{external_folder, load_marketplace, load_marketplace_with, EXTERNAL_ROOT};
+use skillport_sources::load::{external_error_file, external_folder, load_marketplace, load_marketplace_with, EXTERNAL_ROOT};
 use skillport_sources::remote::GitRef;
 use skillport_sources::{Fetched, FileSet, MarketplaceSource};
 use std::cell::RefCell;
@@ -262,6 +262,10 @@ async fn attach_externals(
                             "skillport: external plugin {}@{} ({r}) could not be fetched: {e}",
                             plugin.name, m.id
                         ));
+                        // The plugin's status says why (the next refresh tries again).
+                        if let Some(marker) = external_error_file(&plugin.name) {
+                            let _ = out.insert(&marker, e.to_string().into_bytes());
+                        }
                         continue;
                     }
                 }

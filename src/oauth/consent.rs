@@ -134,7 +134,18 @@ pub fn consent_page(
         pending_id = html_escape(pending_id),
         csrf = html_escape(&csrf_token(keys, pending_id)),
     );
-    html_page(200, "Authorize access", &body)
+    let mut resp = html_page(200, "Authorize access", &body);
+    // Chromium applies `form-action` to the redirects that follow a form submission too: the POST answers with a
+    // redirect to the client, so the client's origin must be allowed as well, or the browser cancels it.
+    let origin = url::Url::parse(pending.redirect_uri.as_str()).ok().map(|u| u.origin().ascii_serialization());
+    if let Some(origin) = origin.filter(|o| o != "null") {
+        for (k, v) in resp.headers.iter_mut() {
+            if k == "content-security-policy" {
+                *v = v.replace("form-action 'self'", &format!("form-action 'self' {origin}"));
+            }
+        }
+    }
+    resp
 }
 
 /// What the user chose.
@@ -322,7 +333,11 @@ mod tests {
         assert!(html.contains(&csrf_token(&keys(), "p1")));
         assert_eq!(
             r.get_header("content-security-policy"),
-            Some("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
+            Some(
+                "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' https://claude.ai; \
+                 frame-ancestors 'none'"
+            ),
+            "the form's redirect to the client must be allowed too (Chromium checks redirects after a POST)"
         );
         assert_eq!(r.get_header("x-frame-options"), Some("DENY"));
         assert_eq!(r.get_header("cache-control"), Some("no-store"));

@@ -344,7 +344,7 @@ impl SignIn<'_> {
     ) -> HttpResponse {
         match self.oauth.complete_authorization(pending, identity, self.now).await {
             Ok(mut resp) => {
-                resp = resp.header("set-cookie", &clear_signin_cookie()).header("cache-control", "no-store");
+                resp = resp.header("set-cookie", &clear_signin_cookie());
                 if let Some(cookie) = remember {
                     resp = resp.header("set-cookie", &cookie);
                 }
