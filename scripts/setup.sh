@@ -47,6 +47,15 @@ if [ "${1:-}" = "--test" ]; then
     (cd tests/peers && npm ci --no-audit --no-fund >&2)
     echo "$want" > "$stamp"
   fi
+  # Debian's Chromium, the real browser of the consent-page test (driven by playwright-core from tests/peers, which
+  # downloads no browser of its own). apt-get as root (as here and in CI), through sudo otherwise.
+  if ! command -v chromium >/dev/null 2>&1; then
+    log "installing Debian's chromium (apt-get)"
+    as_root=()
+    [ "$(id -u)" -eq 0 ] || as_root=(sudo)
+    "${as_root[@]}" apt-get update -q >&2
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >&2
+  fi
   stamp=.venv/.skillport-stamp
   want=$(sha256sum tests/e2e/requirements.txt | cut -d' ' -f1)
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
