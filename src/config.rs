@@ -519,10 +519,7 @@ pub fn load_embedded(env: &BTreeMap<String, String>) -> Result<Config, ConfigErr
 /// `env` is every string binding of the Worker, vars and secrets alike: the `SKILLPORT_*` ones are configuration, and
 /// any of them may be named as a secret.
 pub fn load(defaults: &str, admin: &str, env: &BTreeMap<String, String>) -> Result<Config, ConfigErrors> {
-    let figment = Figment::new()
-        .merge(TomlLayer { name: DEFAULTS_LAYER, text: defaults })
-        .merge(TomlLayer { name: ADMIN_LAYER, text: admin })
-        .merge(WorkerVars(env));
+    let figment = layers(defaults, admin, env);
 
     // Only a TOML syntax error fails here; nothing else can be checked until both files parse.
     let root = match figment.find_value("") {
@@ -832,7 +829,7 @@ impl<'a> Loader<'a> {
         let catalogue = self.catalogue();
         let marketplaces = self.marketplaces();
         let auth = self.auth(server.as_ref().map(|s| &s.public_url));
-        let tokens = auth.as_ref().and_then(|a| self.tokens(a));
+        let tokens = self.tokens(auth.as_ref());
         let mut server = server;
         if let (Some(server), Some(tokens)) = (&mut server, &tokens) {
             // Without a key of their own, download links are signed with one derived from the OAuth master key.
@@ -1346,9 +1343,15 @@ impl<'a> Loader<'a> {
     }
 
     /// `[auth]`'s OAuth server settings: the master key (required but for `local`) and token lifetimes.
-    fn tokens(&mut self, auth: &AuthConfig) -> Option<TokenConfig> {
+    /// `auth` is `None` when `[auth]` had errors: the key is then judged by the provider named, so a missing master
+    /// key is reported together with the provider's own problems.
+    fn tokens(&mut self, auth: Option<&AuthConfig>) -> Option<TokenConfig> {
         let path = KeyPath::default().key("auth");
         let raw: RawAuth = self.section("auth")?;
+        let provider: String = match auth {
+            Some(a) => a.kind().to_owned(),
+            None => raw.provider.as_ref().map(|t| t.0.clone()).unwrap_or_default(),
+        };
         let before = self.errors.len();
         let key_path = path.key("master_key_secret");
         let master_key_secret = self.optional_text(&key_path, raw.master_key_secret);
@@ -1366,12 +1369,11 @@ impl<'a> Loader<'a> {
                     );
                 }
             }
-            None if !matches!(auth, AuthConfig::Local { .. }) => self.fail(
+            None if !provider.is_empty() && provider != "local" => self.fail(
                 &key_path,
                 format!(
-                    "required with the `{}` provider: it protects sign-in state and consent; create one with \
+                    "required with the `{provider}` provider: it protects sign-in state and consent; create one with \
                      `openssl rand -base64 32 | wrangler secret put OAUTH_KEY` and set this key to \"OAUTH_KEY\"",
-                    auth.kind()
                 ),
             ),
             None => {}
@@ -1645,6 +1647,70 @@ fn describe_kind(kind: &Kind) -> String {
         Kind::MissingField(field) => format!("missing key `{field}`"),
         other => other.to_string(),
     }
+}
+
+// =====================================================================================================================
+// For the admin command line (`skillport config check`, src/admin): the merged layers themselves, so that it can show
+// which layer set each value with the same figment metadata the errors above are attributed with.
+// =====================================================================================================================
+
+/// The three layers merged, exactly as [`load`] merges them (it calls this).
+pub fn layers(defaults: &str, admin: &str, env: &BTreeMap<String, String>) -> Figment {
+    Figment::new()
+        .merge(TomlLayer { name: DEFAULTS_LAYER, text: defaults })
+        .merge(TomlLayer { name: ADMIN_LAYER, text: admin })
+        .merge(WorkerVars(env))
+}
+
+/// One value of the merged layers: a scalar, a list of scalars, or an empty table or list.
+#[derive(Debug, Clone)]
+pub struct Setting {
+    /// As errors print keys: `marketplaces[0].token_secret`.
+    pub key: String,
+    pub value: Value,
+    /// The layer that set it ([`DEFAULTS_LAYER`], [`ADMIN_LAYER`] or [`WORKER_LAYER`]).
+    pub layer: String,
+}
+
+/// Every value of the merged layers, in key order, each with the layer that set it. Lists of tables are listed entry
+/// by entry (`marketplaces[1].id`). `None` when a layer does not parse; [`load`] says why.
+pub fn settings(defaults: &str, admin: &str, env: &BTreeMap<String, String>) -> Option<Vec<Setting>> {
+    let figment = layers(defaults, admin, env);
+    let root = figment.find_value("").ok()?;
+    let mut out = Vec::new();
+    collect_settings(&figment, &KeyPath::default(), &root, &mut out);
+    Some(out)
+}
+
+fn collect_settings(figment: &Figment, path: &KeyPath, value: &Value, out: &mut Vec<Setting>) {
+    match value {
+        Value::Dict(_, dict) if !dict.is_empty() => {
+            for (key, child) in dict {
+                collect_settings(figment, &path.key(key), child, out);
+            }
+        }
+        Value::Array(_, items) if items.iter().any(|i| matches!(i, Value::Dict(..) | Value::Array(..))) => {
+            for (index, child) in items.iter().enumerate() {
+                collect_settings(figment, &path.index(index), child, out);
+            }
+        }
+        leaf => out.push(Setting {
+            key: path.to_string(),
+            value: leaf.clone(),
+            layer: figment.get_metadata(leaf.tag()).map_or_else(|| DEFAULTS_LAYER.to_owned(), |m| m.name.to_string()),
+        }),
+    }
+}
+
+/// The key path a Worker binding sets (`SKILLPORT_AUTH__ORG` → `["auth", "org"]`); `None` for other names.
+pub fn env_var_key_path(name: &str) -> Option<Vec<String>> {
+    env_key_path(name)
+}
+
+/// Whether `name`, found where a secret's name belongs, looks like one (UPPER_SNAKE_CASE) rather than like a pasted
+/// secret value, which must then not be printed.
+pub fn looks_like_secret_name(name: &str) -> bool {
+    looks_like_binding_name(name)
 }
 
 #[cfg(test)]
@@ -2099,7 +2165,9 @@ mod tests {
         assert!(github.message.contains("owner/repo"), "{github}");
         let creds = error_at(&errors, "marketplaces[3].location", ADMIN_LAYER);
         assert!(!creds.message.contains("pw"), "{creds}");
-        assert_eq!(errors.len(), 6, "{errors:#?}");
+        // [auth] failed, and its missing master key is reported with it rather than after a second attempt.
+        error_at(&errors, "auth.master_key_secret", ADMIN_LAYER);
+        assert_eq!(errors.len(), 7, "{errors:#?}");
     }
 
     #[test]

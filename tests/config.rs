@@ -74,3 +74,31 @@ fn every_problem_is_reported_at_once() {
     );
     assert_eq!(shown.lines().count(), 5);
 }
+
+/// The worked examples in `examples/*/skillport.toml` are complete configurations: each loads with only its secrets.
+#[test]
+fn worked_examples_load_with_their_secrets() {
+    let secrets = bindings(&[
+        ("OAUTH_KEY", "an-example-master-key-0123456789abcdef"),
+        ("GOOGLE_CLIENT_SECRET", "g-secret"),
+        ("GITHUB_TOKEN", "ghp-token"),
+        ("OKTA_CLIENT_SECRET", "okta-secret"),
+        ("GITLAB_TOKEN", "glpat-token"),
+        ("AUTH0_CLIENT_SECRET", "auth0-secret"),
+    ]);
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut seen = Vec::new();
+    for name in ["google-workspace", "aggregator", "repointed"] {
+        let admin = std::fs::read_to_string(root.join(name).join("skillport.toml")).unwrap();
+        let config = config::load(config::DEFAULT_TOML, &admin, &secrets).unwrap_or_else(|e| panic!("{name}: {e}"));
+        seen.push((name, config.auth.kind(), config.marketplaces.len()));
+        assert!(config.tokens.master_key.is_some() && config.server.download_key.is_some(), "{name}");
+    }
+    assert_eq!(seen, [("google-workspace", "google", 1), ("aggregator", "oidc", 3), ("repointed", "auth0", 2)]);
+    // Without its secrets, an example says which are missing.
+    let admin = std::fs::read_to_string(root.join("aggregator/skillport.toml")).unwrap();
+    let errors = config::load(config::DEFAULT_TOML, &admin, &bindings(&[])).unwrap_err().to_string();
+    for key in ["auth.client_secret_secret", "auth.master_key_secret", "marketplaces[0].token_secret"] {
+        assert!(errors.contains(key), "{key} in {errors}");
+    }
+}
