@@ -509,9 +509,19 @@ impl std::error::Error for ConfigErrors {}
 // Loading
 // ---------------------------------------------------------------------------------------------------------------------
 
-/// Loads the embedded [`DEFAULT_TOML`] and [`ADMIN_TOML`] under the Worker's bindings.
+/// The Worker var that, when set, replaces the embedded admin file with its text: one build can then be re-pointed
+/// to another configuration (a worked example, a staging setup) without recompiling.
+pub const ADMIN_VAR: &str = "SKILLPORT_ADMIN_TOML";
+/// The layer name of an admin file given as [`ADMIN_VAR`].
+pub const ADMIN_VAR_LAYER: &str = "admin file (Worker var SKILLPORT_ADMIN_TOML)";
+
+/// Loads the embedded [`DEFAULT_TOML`] and [`ADMIN_TOML`] (or the admin file given as [`ADMIN_VAR`]) under the
+/// Worker's bindings.
 pub fn load_embedded(env: &BTreeMap<String, String>) -> Result<Config, ConfigErrors> {
-    load(DEFAULT_TOML, ADMIN_TOML, env)
+    match env.get(ADMIN_VAR) {
+        Some(admin) => load_from(DEFAULT_TOML, admin, ADMIN_VAR_LAYER, env),
+        None => load(DEFAULT_TOML, ADMIN_TOML, env),
+    }
 }
 
 /// Merges `defaults`, then `admin`, then the `SKILLPORT_*` entries of `env`, and validates the result.
@@ -519,7 +529,17 @@ pub fn load_embedded(env: &BTreeMap<String, String>) -> Result<Config, ConfigErr
 /// `env` is every string binding of the Worker, vars and secrets alike: the `SKILLPORT_*` ones are configuration, and
 /// any of them may be named as a secret.
 pub fn load(defaults: &str, admin: &str, env: &BTreeMap<String, String>) -> Result<Config, ConfigErrors> {
-    let figment = layers(defaults, admin, env);
+    load_from(defaults, admin, ADMIN_LAYER, env)
+}
+
+/// [`load`], naming the admin layer `admin_layer` in errors.
+fn load_from(
+    defaults: &str,
+    admin: &str,
+    admin_layer: &'static str,
+    env: &BTreeMap<String, String>,
+) -> Result<Config, ConfigErrors> {
+    let figment = layers_named(defaults, admin, admin_layer, env);
 
     // Only a TOML syntax error fails here; nothing else can be checked until both files parse.
     let root = match figment.find_value("") {
@@ -584,6 +604,9 @@ struct WorkerVars<'a>(&'a BTreeMap<String, String>);
 /// The key path a Worker binding sets: `SKILLPORT_AUTH__PROVIDER` → `["auth", "provider"]`. `None` for bindings
 /// without the prefix, and for malformed names (an empty segment), which [`Loader::check_env_names`] reports.
 fn env_key_path(name: &str) -> Option<Vec<String>> {
+    if name == ADMIN_VAR {
+        return None;
+    }
     let rest = name.strip_prefix(ENV_PREFIX)?;
     let path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
     if path.iter().any(String::is_empty) {
@@ -1000,7 +1023,7 @@ impl<'a> Loader<'a> {
     /// Bindings that start with the prefix but name no key, which the layer itself skips.
     fn check_env_names(&mut self) {
         for name in self.env.keys() {
-            if name.starts_with(ENV_PREFIX) && env_key_path(name).is_none() {
+            if name.starts_with(ENV_PREFIX) && name != ADMIN_VAR && env_key_path(name).is_none() {
                 self.errors.push(ConfigError {
                     key: name.clone(),
                     layer: WORKER_LAYER.into(),
@@ -1656,9 +1679,13 @@ fn describe_kind(kind: &Kind) -> String {
 
 /// The three layers merged, exactly as [`load`] merges them (it calls this).
 pub fn layers(defaults: &str, admin: &str, env: &BTreeMap<String, String>) -> Figment {
+    layers_named(defaults, admin, ADMIN_LAYER, env)
+}
+
+fn layers_named(defaults: &str, admin: &str, admin_layer: &'static str, env: &BTreeMap<String, String>) -> Figment {
     Figment::new()
         .merge(TomlLayer { name: DEFAULTS_LAYER, text: defaults })
-        .merge(TomlLayer { name: ADMIN_LAYER, text: admin })
+        .merge(TomlLayer { name: admin_layer, text: admin })
         .merge(WorkerVars(env))
 }
 

@@ -102,3 +102,21 @@ fn worked_examples_load_with_their_secrets() {
         assert!(errors.contains(key), "{key} in {errors}");
     }
 }
+
+/// One build, re-pointed: the admin file given as the Worker var SKILLPORT_ADMIN_TOML replaces the embedded one, and
+/// its errors say so.
+#[test]
+fn the_admin_file_can_come_from_a_worker_var() {
+    let admin = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/repointed/skillport.toml"),
+    )
+    .unwrap();
+    let mut env = bindings(&[("OAUTH_KEY", "an-example-master-key-0123456789abcdef"), ("AUTH0_CLIENT_SECRET", "x")]);
+    env.insert(config::ADMIN_VAR.into(), admin.clone());
+    let cfg = config::load_embedded(&env).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(cfg.auth.kind(), "auth0");
+    assert_eq!(cfg.server.name, "Widgets Skills");
+    env.remove("AUTH0_CLIENT_SECRET");
+    let errors = config::load_embedded(&env).unwrap_err();
+    assert!(errors.0.iter().any(|e| e.key == "auth.client_secret_secret" && e.layer == config::ADMIN_VAR_LAYER));
+}
