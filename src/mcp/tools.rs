@@ -40,7 +40,14 @@ fn icons() -> Value {
 }
 
 /// Tool definitions, in the order `tools/list` shows them.
-pub fn definitions() -> Vec<Value> {
+/// The tool definitions, built once per isolate: every `tools/list` and `tools/call` reads them (building them each
+/// time was most of `tools/list`'s CPU).
+pub fn definitions() -> &'static [Value] {
+    static DEFINITIONS: std::sync::OnceLock<Vec<Value>> = std::sync::OnceLock::new();
+    DEFINITIONS.get_or_init(build_definitions)
+}
+
+fn build_definitions() -> Vec<Value> {
     let plugin_summary = json!({
         "type": "object",
         "properties": {
@@ -760,7 +767,7 @@ mod tests {
         let defs = definitions();
         let names: Vec<&str> = defs.iter().map(|d| d["name"].as_str().unwrap()).collect();
         assert_eq!(names, ["list_plugins", "get_plugin", "fetch_skill", "check_updates"]);
-        for d in &defs {
+        for d in defs {
             for key in ["title", "description", "inputSchema", "outputSchema", "annotations", "icons"] {
                 assert!(d.get(key).is_some(), "{} lacks {key}", d["name"]);
             }
