@@ -2,9 +2,13 @@
 //! remote MCP server, on Cloudflare Workers.
 //!
 //! Everything here is plain Rust tested natively; only `platform` (the fetch handler, env bindings) is compiled
-//! for `wasm32` alone. The routing table is `App::route` in `app.rs`.
+//! for `wasm32` alone, and `admin` (the `skillport` command line) natively alone. The routing table is `App::route`
+//! in `app.rs`.
 
 pub mod access;
+/// The admin command line (`src/bin/skillport.rs`, feature `cli`): native only.
+#[cfg(all(feature = "cli", not(target_arch = "wasm32")))]
+pub mod admin;
 pub mod app;
 pub mod audit;
 pub mod catalogue;

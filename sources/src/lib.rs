@@ -5,7 +5,7 @@
 //!   [`bundled`], [`github`], [`gitlab`], [`https`]; the network kinds talk through the [`http::HttpClient`] seam, so
 //!   this crate depends on no HTTP library and the Workers build plugs in `worker::Fetch`),
 //! - describes the JSON formats Claude Code uses ([`model`]), keeping every field it does not know so nothing is lost,
-//! - parses `SKILL.md` files ([`skill`]),
+//! - parses `SKILL.md` files ([`skill`]), and states the authoring rules loading does not enforce ([`rules`]),
 //! - resolves plugins and skills the way Claude Code does ([`load`]), judging each plugin on its own: one bad
 //!   entry never fails the marketplace,
 //! - and reads plugins that live outside their marketplace's repository from the forges it knows ([`external`]).
@@ -24,6 +24,7 @@ pub mod https;
 pub mod load;
 pub mod model;
 pub mod remote;
+pub mod rules;
 pub mod skill;
 #[cfg(test)]
 mod testutil;
@@ -44,6 +45,7 @@ pub use model::{
     MarketplaceManifest, MarketplaceMetadata, PathList, Person, PluginEntry, PluginManifest, PluginSource,
 };
 pub use remote::{GitRef, Revision};
+pub use rules::{marketplace_rules, skill_rules, RuleViolation, Severity};
 pub use skill::{parse_skill_md, SkillError, SkillMarkdown};
 
 /// One place a marketplace can be read from (GitHub, GitLab, HTTPS, bundled...). One file per kind.

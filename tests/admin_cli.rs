@@ -1,0 +1,501 @@
+//! The `skillport` admin command line, run as a user runs it: the built binary, in a fresh folder, with an environment
+//! of the test's choosing (never the developer's `SKILLPORT_*` variables or secrets).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+const REPO: &str = env!("CARGO_MANIFEST_DIR");
+
+/// An empty folder of its own for one test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("skillport-admin-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn write(dir: &Path, rel: &str, text: &str) {
+    let path = dir.join(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn all(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+fn skillport(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let Output { status, stdout, stderr } = Command::new(env!("CARGO_BIN_EXE_skillport"))
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .envs(env.iter().copied())
+        .output()
+        .expect("run skillport");
+    let run = Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8(stdout).unwrap(),
+        stderr: String::from_utf8(stderr).unwrap(),
+    };
+    println!("$ skillport {}\n{}{}(exit {})", args.join(" "), run.stdout, run.stderr, run.code);
+    run
+}
+
+fn assert_contains(haystack: &str, needles: &[&str]) {
+    for needle in needles {
+        assert!(haystack.contains(needle), "expected `{needle}` in:\n{haystack}");
+    }
+}
+
+// --- config check ----------------------------------------------------------------------------------------------------
+
+const SECRET_VALUES: [&str; 3] =
+    ["cs-TopSecretClientValue", "oauth-TopSecretMasterKey-0123456789abcdef", "ghp_TopSecretTokenFromTheEnvironment"];
+
+/// A GitHub-signed-in deployment whose secrets come from .dev.vars and the environment.
+fn good_deployment(name: &str) -> PathBuf {
+    let dir = scratch(name);
+    write(
+        &dir,
+        "config/skillport.toml",
+        r#"
+[server]
+public_url = "https://skills.example.com"
+
+[auth]
+provider = "github"
+client_id = "Iv1.0123456789abcdef"
+client_secret_secret = "GITHUB_CLIENT_SECRET"
+master_key_secret = "OAUTH_KEY"
+
+[[marketplaces]]
+id = "acme-tools"
+kind = "github"
+location = "acme/claude-plugins"
+token_secret = "GITHUB_TOKEN"
+"#,
+    );
+    write(
+        &dir,
+        "wrangler.toml",
+        "name = \"skillport\"\n[vars]\nSKILLPORT_SERVER__NAME = \"Acme Skills\"\n\
+         [env.staging.vars]\nSKILLPORT_SERVER__NAME = \"Acme Skills (staging)\"\n",
+    );
+    write(
+        &dir,
+        ".dev.vars",
+        &format!("GITHUB_CLIENT_SECRET={}\nOAUTH_KEY=\"{}\"\n", SECRET_VALUES[0], SECRET_VALUES[1]),
+    );
+    dir
+}
+
+#[test]
+fn config_check_shows_each_value_with_its_origin_and_no_secret() {
+    let dir = good_deployment("good");
+    let env = [("GITHUB_TOKEN", SECRET_VALUES[2]), ("SKILLPORT_CATALOGUE__REFRESH_SECONDS", "60")];
+    let run = skillport(&dir, &["config", "check"], &env);
+    assert_eq!(run.code, 0);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    let line = |key: &str| -> &str {
+        lines.iter().find(|l| l.trim_start().starts_with(&format!("{key} "))).unwrap_or_else(|| panic!("no {key}"))
+    };
+    assert!(line("server.name").ends_with("# wrangler.toml [vars] SKILLPORT_SERVER__NAME"), "{}", line("server.name"));
+    assert!(line("server.public_url").ends_with("# config/skillport.toml"), "{}", line("server.public_url"));
+    assert!(line("catalogue.refresh_seconds").ends_with("# environment SKILLPORT_CATALOGUE__REFRESH_SECONDS"));
+    assert!(line("catalogue.stale_seconds").ends_with("# built-in defaults"));
+    assert!(line("marketplaces[0].token_secret").contains("\"GITHUB_TOKEN\" [set]"));
+    // The `#` of every value line is in one column (values longer than the column aside).
+    let columns: Vec<usize> = lines
+        .iter()
+        .filter(|l| l.contains(" = ") && l.contains("  # ") && !l.contains("surfaces"))
+        .map(|l| l.find("  # ").unwrap())
+        .collect();
+    assert!(columns.len() > 20 && columns.iter().all(|c| *c == columns[0]), "{columns:?}");
+    assert_contains(
+        &run.stdout,
+        &[
+            "GITHUB_CLIENT_SECRET  [set]      from .dev.vars",
+            "GITHUB_TOKEN          [set]      from environment",
+            "OK: the configuration is valid",
+            "auth github",
+        ],
+    );
+    for secret in SECRET_VALUES {
+        assert!(!run.all().contains(secret), "secret printed");
+    }
+
+    // `--env staging`: that environment's vars instead of the top-level ones, as wrangler does.
+    let run = skillport(&dir, &["config", "check", "--env", "staging"], &env);
+    assert_eq!(run.code, 0);
+    assert_contains(
+        &run.stdout,
+        &["\"Acme Skills (staging)\"", "# wrangler.toml [env.staging.vars] SKILLPORT_SERVER__NAME"],
+    );
+}
+
+#[test]
+fn config_check_reports_every_problem_with_key_and_layer() {
+    let dir = good_deployment("bad");
+    write(
+        &dir,
+        "config/skillport.toml",
+        &format!(
+            r#"
+[server]
+public_url = "https://skills.example.com"
+download_key_secret = "DOWNLOAD_KEY"
+
+[auth]
+provider = "gitub"
+
+[catalogue]
+refresh_second = 60
+
+[[marketplaces]]
+id = "acme-tools"
+kind = "github"
+location = "acme/claude-plugins"
+token_secret = "{}"
+"#,
+            SECRET_VALUES[2]
+        ),
+    );
+    write(&dir, "wrangler.toml", "[vars]\nDOWNLOAD_KEY = \"dl-plain-text-key-0123456789abcdef0123\"\n");
+    write(&dir, ".dev.vars", "SKILLPORT_SERVER__MAX_BODY_BYTES=lots\n");
+    let run = skillport(&dir, &["config", "check"], &[("GITHUB_TOKEN", SECRET_VALUES[2])]);
+    assert_eq!(run.code, 1);
+    assert_contains(
+        &run.stdout,
+        &[
+            "error: `auth.provider` (from config/skillport.toml): unknown provider kind `gitub`",
+            "error: `catalogue.refresh_second` (from config/skillport.toml): unknown key `refresh_second`",
+            "error: `server.max_body_bytes` (from .dev.vars SKILLPORT_SERVER__MAX_BODY_BYTES): expected a whole number",
+            "error: `marketplaces[0].token_secret` (from config/skillport.toml): names a Worker secret that is not set",
+            "warning: `DOWNLOAD_KEY` (from wrangler.toml [vars]): is a plain-text var",
+            "(hidden)",
+            "INVALID: ",
+        ],
+    );
+    assert!(!run.all().contains(SECRET_VALUES[2]), "a secret pasted where its name belongs was printed");
+    assert!(!run.all().contains("dl-plain-text-key"), "a secret from [vars] was printed");
+}
+
+#[test]
+fn config_check_usage_errors_exit_2() {
+    let dir = good_deployment("usage");
+    for args in [
+        &["config", "check", "--config", "nope.toml"][..],
+        &["config", "check", "--env", "production"],
+        &["config", "check", "--env-file", "missing.env"],
+        &["config", "check", "--no-such-flag"],
+        &["config"],
+        &["validate", "no-such-folder"],
+    ] {
+        let run = skillport(&dir, args, &[]);
+        assert_eq!(run.code, 2, "{args:?}");
+        assert!(run.stdout.is_empty(), "{args:?}");
+    }
+}
+
+#[test]
+fn config_check_env_files_and_assumed_secrets() {
+    let dir = good_deployment("env-files");
+    std::fs::remove_file(dir.join(".dev.vars")).unwrap();
+    // Without the secrets: each is missing, and the check fails.
+    let run = skillport(&dir, &["config", "check"], &[]);
+    assert_eq!(run.code, 1);
+    assert_contains(&run.stdout, &["GITHUB_TOKEN          [missing]", "`GITHUB_TOKEN`, which is not set"]);
+    // CI without production secrets checks the rest.
+    let run = skillport(&dir, &["config", "check", "--assume-secrets"], &[]);
+    assert_eq!(run.code, 0);
+    assert_contains(&run.stdout, &["\"GITHUB_TOKEN\" [assumed]", "OK: the configuration is valid"]);
+    // --env-file files instead of .dev.vars, later ones winning.
+    write(&dir, "a.env", "GITHUB_CLIENT_SECRET=a\nOAUTH_KEY=oauth-0123456789abcdef0123456789abcdef\nGITHUB_TOKEN=t\n");
+    write(&dir, "b.env", "SKILLPORT_SERVER__NAME=\"From B\"\n");
+    let run = skillport(&dir, &["config", "check", "--env-file", "a.env", "--env-file", "b.env"], &[]);
+    assert_eq!(run.code, 0);
+    assert_contains(&run.stdout, &["\"From B\"", "# b.env SKILLPORT_SERVER__NAME", "[set]      from a.env"]);
+}
+
+#[test]
+fn config_check_without_files_uses_the_embedded_configuration() {
+    let dir = scratch("embedded");
+    let run = skillport(&dir, &["config", "check"], &[]);
+    assert_eq!(run.code, 0);
+    assert_contains(&run.stdout, &["config/skillport.toml, embedded in this build", "wrangler.toml: not present"]);
+}
+
+/// The worked examples (`examples/<name>/skillport.toml`) are valid configurations once their secrets exist.
+#[test]
+fn config_check_accepts_the_worked_examples() {
+    let dir = scratch("examples");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(Path::new(REPO).join("examples")).unwrap() {
+        let file = entry.unwrap().path().join("skillport.toml");
+        if !file.is_file() {
+            continue;
+        }
+        let run = skillport(&dir, &["config", "check", "--assume-secrets", "--config", file.to_str().unwrap()], &[]);
+        assert_eq!(run.code, 0, "{}:\n{}", file.display(), run.stdout);
+        assert_contains(&run.stdout, &[&format!("2. admin file         {}", file.display())]);
+        checked += 1;
+    }
+    println!("{checked} worked example(s) checked");
+}
+
+// --- validate --------------------------------------------------------------------------------------------------------
+
+#[test]
+fn validate_accepts_the_example_marketplace_and_a_plugin_folder() {
+    let repo = Path::new(REPO);
+    let run = skillport(repo, &["validate", "examples/marketplace"], &[]);
+    assert_eq!(run.code, 0);
+    assert_contains(&run.stdout, &["ok: marketplace `skillport-example` (3 plugins, 4 skills): 0 errors, 0 warnings"]);
+    let run = skillport(repo, &["validate", "examples/marketplace/plugins/writing-tools"], &[]);
+    assert_eq!(run.code, 0);
+    assert_contains(&run.stdout, &["ok: plugin `writing-tools` (2 skills)"]);
+}
+
+#[test]
+fn validate_reports_each_problem_with_its_file_and_line() {
+    let dir = scratch("broken");
+    copy_dir(&Path::new(REPO).join("examples/marketplace"), &dir);
+    let edit = |rel: &str, from: &str, to: &str| {
+        let path = dir.join(rel);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{rel}");
+        std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+    };
+    edit("plugins/repo-tools/skills/repo-map/SKILL.md", "name: repo-map", "name: Repo_Map");
+    edit(
+        "plugins/writing-tools/skills/release-notes/SKILL.md",
+        "description: Drafts",
+        &format!("description: {} Drafts", "very ".repeat(220)),
+    );
+    edit("plugins/writing-tools/skills/conventional-commits/SKILL.md", "(type(scope)", "<type>(scope)");
+    edit(
+        "plugins/writing-tools/skills/conventional-commits/SKILL.md",
+        "name: conventional-commits",
+        "name: commit-style",
+    );
+    std::fs::rename(
+        dir.join("plugins/brand-kit/skills/brand-voice/SKILL.md"),
+        dir.join("plugins/brand-kit/skills/brand-voice/skill.md"),
+    )
+    .unwrap();
+    write(&dir, "plugins/repo-tools/skills/claude-tips/SKILL.md", "---\nname: claude-tips\ndescription: Tips.\n---\n");
+    write(&dir, "plugins/repo-tools/skills/notes/README.md", "not a skill\n");
+
+    let run = skillport(&dir, &["validate", "."], &[]);
+    assert_eq!(run.code, 1);
+    let skill = |s: &str| format!("./plugins/{s}/SKILL.md");
+    assert_contains(
+        &run.stdout,
+        &[
+            &format!("{}:2: error: skill name `Repo_Map` must be 1-64 lowercase letters", skill("repo-tools/skills/repo-map")),
+            &format!("{}:2: error: skill name `Repo_Map` does not match its folder `repo-map`", skill("repo-tools/skills/repo-map")),
+            &format!("{}:3: error: description is 1264 characters long; at most 1024", skill("writing-tools/skills/release-notes")),
+            &format!("{}:3: error: description must not contain XML tags (found `<type>`)", skill("writing-tools/skills/conventional-commits")),
+            &format!("{}:2: error: skill name `commit-style` does not match its folder", skill("writing-tools/skills/conventional-commits")),
+            "./plugins/brand-kit/skills/brand-voice: error: skill `brand-voice` has `skill.md`; the file must be named exactly `SKILL.md`",
+            &format!("{}:2: error: skill name `claude-tips` contains the reserved word `claude`", skill("repo-tools/skills/claude-tips")),
+            "./plugins/repo-tools/skills/notes: error: skill folder `notes` has no SKILL.md",
+            "./.claude-plugin/marketplace.json:22: warning: plugin `brand-kit` has no skills or commands",
+            "FAILED: marketplace `skillport-example` (3 plugins, 4 skills): 8 errors, 1 warning",
+        ],
+    );
+    // Errors first, warnings after them.
+    let first_warning = run.stdout.find(": warning: ").unwrap();
+    assert!(run.stdout.rfind(": error: ").unwrap() < first_warning);
+}
+
+#[test]
+fn validate_reports_a_broken_marketplace_file_and_plugin_json() {
+    let dir = scratch("broken-json");
+    copy_dir(&Path::new(REPO).join("examples/marketplace"), &dir);
+    write(&dir, "plugins/writing-tools/.claude-plugin/plugin.json", "{\"name\": \"writing-tools\",\n\"version\": 3\n}");
+    let run = skillport(&dir, &["validate", "."], &[]);
+    assert_eq!(run.code, 1);
+    assert_contains(
+        &run.stdout,
+        &["./plugins/writing-tools/.claude-plugin/plugin.json:2: error: plugin `writing-tools`: `plugins/writing-tools/.claude-plugin/plugin.json` is invalid"],
+    );
+    write(&dir, ".claude-plugin/marketplace.json", "{\"name\": \"x\",\n\"plugins\": [}\n");
+    let run = skillport(&dir, &["validate", "."], &[]);
+    assert_eq!(run.code, 1);
+    assert_contains(
+        &run.stdout,
+        &["./.claude-plugin/marketplace.json:2: error: `.claude-plugin/marketplace.json` is not valid JSON"],
+    );
+}
+
+// --- catalogue -------------------------------------------------------------------------------------------------------
+
+#[test]
+fn catalogue_of_the_embedded_default_lists_the_three_example_plugins() {
+    let dir = scratch("catalogue");
+    let run = skillport(&dir, &["catalogue"], &[]);
+    assert_eq!(run.code, 0);
+    let rows: Vec<&str> = run.stdout.lines().collect();
+    assert!(rows[0].starts_with("PLUGIN") && rows[0].contains("STATUS"), "{}", rows[0]);
+    for (name, version, surfaces, skills) in [
+        ("writing-tools@example", "1.2.0", "claude-code,claude-desktop,claude-ai", "2"),
+        ("brand-kit@example", "0.3.1", "claude-desktop,claude-ai", "1"),
+        ("repo-tools@example", "-", "claude-code", "1"),
+    ] {
+        let row = rows.iter().find(|r| r.starts_with(name)).unwrap_or_else(|| panic!("no {name}"));
+        let cells: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(cells, [name, version, surfaces, skills, "servable"]);
+    }
+    assert_contains(&run.stdout, &["example  bundled  ok, 3 plugin(s)", "3 plugin(s) in 1 marketplace(s)."]);
+    // No terminal here, so no progress line.
+    assert_eq!(run.stderr, "");
+
+    let run = skillport(&dir, &["catalogue", "--surface", "claude-code", "--json"], &[]);
+    assert_eq!(run.code, 0);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let names: Vec<&str> = json["plugins"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["writing-tools@example", "repo-tools@example"]);
+    assert_eq!(json["marketplaces"][0]["loaded"], true);
+
+    let run = skillport(&dir, &["catalogue", "--surface", "claude-web"], &[]);
+    assert_eq!(run.code, 2);
+}
+
+#[test]
+fn catalogue_with_an_invalid_configuration_says_so() {
+    let dir = scratch("catalogue-invalid");
+    let run = skillport(&dir, &["catalogue"], &[("SKILLPORT_AUTH__PROVIDER", "nope")]);
+    assert_eq!(run.code, 1);
+    assert_contains(&run.stderr, &["error: `auth.provider` (from environment SKILLPORT_AUTH__PROVIDER)"]);
+}
+
+/// A web server for `root` on a loopback port, until it is stopped.
+struct Site {
+    port: u16,
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<Vec<String>>,
+}
+
+impl Site {
+    fn serve(root: PathBuf) -> Site {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            while !flag.load(Ordering::Relaxed) {
+                let mut stream = match listener.accept() {
+                    Ok((stream, _)) => stream,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        std::thread::sleep(Duration::from_millis(10));
+                        continue;
+                    }
+                    Err(e) => panic!("{e}"),
+                };
+                stream.set_nonblocking(false).unwrap();
+                stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut request_line = String::new();
+                if reader.read_line(&mut request_line).is_err() {
+                    continue;
+                }
+                loop {
+                    let mut header = String::new();
+                    if reader.read_line(&mut header).map_or(true, |n| n == 0) || header.trim().is_empty() {
+                        break;
+                    }
+                }
+                let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_owned();
+                seen.push(path.clone());
+                let file = root.join(path.trim_start_matches('/'));
+                let (status, body) = match std::fs::File::open(&file) {
+                    Ok(mut f) if file.is_file() => {
+                        let mut body = Vec::new();
+                        f.read_to_end(&mut body).unwrap();
+                        ("200 OK", body)
+                    }
+                    _ => ("404 Not Found", b"not found".to_vec()),
+                };
+                let head = format!("HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n", body.len());
+                let _ = stream.write_all(head.as_bytes()).and_then(|_| stream.write_all(&body));
+            }
+            seen
+        });
+        Site { port, stop, thread }
+    }
+
+    /// Stops the server and gives the paths it was asked for.
+    fn stop(self) -> Vec<String> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap()
+    }
+}
+
+/// The native HTTP client end to end: a marketplace on a (loopback) web server, listed by the index that
+/// `validate --write-index` writes, fetched and shown; and a marketplace that cannot be reached, reported.
+#[test]
+fn catalogue_fetches_an_https_marketplace_over_the_network() {
+    let site = scratch("site");
+    copy_dir(&Path::new(REPO).join("examples/marketplace"), &site);
+    let run = skillport(&site, &["validate", "--write-index", "."], &[]);
+    assert_eq!(run.code, 0);
+    assert_contains(&run.stdout, &["wrote ./skillport-index.json (9 files)"]);
+    let server = Site::serve(site.clone());
+    let port = server.port;
+
+    let dir = scratch("catalogue-http");
+    write(
+        &dir,
+        "config/skillport.toml",
+        &format!(
+            "[[marketplaces]]\nid = \"web\"\nkind = \"https\"\n\
+             location = \"http://127.0.0.1:{port}/.claude-plugin/marketplace.json\"\n\
+             [[marketplaces]]\nid = \"down\"\nkind = \"https\"\n\
+             location = \"http://127.0.0.1:1/.claude-plugin/marketplace.json?sig=SIGNED\"\n"
+        ),
+    );
+    let run = skillport(&dir, &["catalogue"], &[]);
+    let requests = server.stop();
+    assert!(requests.contains(&"/skillport-index.json".to_owned()), "{requests:?}");
+    assert_eq!(run.code, 1, "one marketplace is down");
+    assert_contains(
+        &run.stdout,
+        &[
+            "writing-tools@web",
+            "brand-kit@web",
+            "repo-tools@web",
+            "web   https    ok, 3 plugin(s)",
+            "down  https    NOT LOADED: ",
+        ],
+    );
+    assert!(!run.all().contains("SIGNED"), "a URL's query was printed");
+}
