@@ -937,11 +937,35 @@ impl<'a> Loader<'a> {
     }
 
     /// A top-level table, as `T`; an absent one reads as empty, so its required keys are reported one by one.
+    ///
+    /// An unknown key is reported and then left out, so the section's other keys are still checked: a typo must not
+    /// hide the problems next to it.
     fn section<T: DeserializeOwned>(&mut self, name: &str) -> Option<T> {
         let path = KeyPath::default().key(name);
-        let empty = Value::from(Dict::new());
-        let value = self.lookup(&path).unwrap_or(&empty);
-        self.parse(&path, value)
+        let mut value = self.lookup(&path).cloned().unwrap_or_else(|| Value::from(Dict::new()));
+        loop {
+            let unknown: Vec<(String, Kind)> = match value.deserialize::<T>() {
+                Ok(parsed) => return Some(parsed),
+                Err(error) => error
+                    .into_iter()
+                    .filter(|e| e.path.len() <= 1)
+                    .filter_map(|e| match &e.kind {
+                        Kind::UnknownField(field, _) => Some((field.clone(), e.kind.clone())),
+                        _ => None,
+                    })
+                    .collect(),
+            };
+            let Value::Dict(_, dict) = &mut value else { break };
+            let removed: Vec<(String, Kind)> = unknown.into_iter().filter(|(f, _)| dict.remove(f).is_some()).collect();
+            if removed.is_empty() {
+                break;
+            }
+            for (field, kind) in removed {
+                self.fail(&path.key(&field), describe_kind(&kind));
+            }
+        }
+        // The unknown keys already failed the configuration; what parses lets the rest be checked.
+        self.parse(&path, &value)
     }
 
     fn required<T>(&mut self, path: &KeyPath, value: Option<T>) -> Option<T> {
@@ -2196,6 +2220,13 @@ mod tests {
         // [auth] failed, and its missing master key is reported with it rather than after a second attempt.
         error_at(&errors, "auth.master_key_secret", ADMIN_LAYER);
         assert_eq!(errors.len(), 7, "{errors:#?}");
+    }
+
+    #[test]
+    fn an_unknown_key_does_not_hide_the_problems_beside_it() {
+        let errors = fails("[catalogue]\nrefresh_second = 60\nsurfaces = [\"claude-web\"]", &[]);
+        error_at(&errors, "catalogue.refresh_second", ADMIN_LAYER);
+        error_at(&errors, "catalogue.surfaces[0]", ADMIN_LAYER);
     }
 
     #[test]
