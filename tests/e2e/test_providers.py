@@ -161,3 +161,44 @@ async def test_github_web_flow_with_org_and_team(start_worker):
         assert "acme" in refused.page
     finally:
         gh.stop()
+
+
+@pytest.mark.parametrize("oidc_setup", [GENERIC], indirect=True, ids=["oidc"])
+async def test_cancel_at_the_provider_and_a_bad_state_end_on_clear_pages(oidc_setup):
+    idp, worker = oidc_setup
+    raw = Raw(worker.base)
+    client_id = raw.client()
+    _, challenge = pkce()
+    r = raw.authorize(client_id, challenge)
+    assert r.status_code == 302 and r.headers["location"].startswith(idp.issuer)
+    state = dict(httpx2.QueryParams(r.headers["location"].split("?", 1)[1]))["state"]
+    # The browser's sign-in cookie (httpx keeps Secure cookies off plain http, browsers do not on loopback).
+    cookie = {"cookie": r.headers["set-cookie"].split(";")[0]}
+    # The provider sends the user back with access_denied (what it does when they press Cancel).
+    back = raw.http.get(worker.base + "/callback", params={"error": "access_denied", "state": state}, headers=cookie)
+    assert back.status_code == 403 and "text/html" in back.headers["content-type"]
+    assert "cancelled at the identity provider" in back.text and "Traceback" not in back.text
+    # The same state again, or a made-up one: expired or not ours.
+    again = raw.http.get(worker.base + "/callback", params={"code": "x", "state": state})
+    assert again.status_code == 400 and "expired or was already used" in again.text
+    forged = raw.http.get(worker.base + "/callback", params={"code": "x", "state": "not-ours"})
+    assert forged.status_code == 400
+    # A code the provider never issued: the exchange fails on a page, not a 500.
+    r = raw.authorize(client_id, challenge)
+    state = dict(httpx2.QueryParams(r.headers["location"].split("?", 1)[1]))["state"]
+    cookie = {"cookie": r.headers["set-cookie"].split(";")[0]}
+    bad_code = raw.http.get(worker.base + "/callback", params={"code": "forged-code", "state": state},
+                            headers=cookie)
+    assert bad_code.status_code == 400 and "did not accept the sign-in code" in bad_code.text
+
+
+async def test_provider_down_ends_on_a_clear_page(start_worker):
+    dead = f"http://127.0.0.1:{free_port()}"
+    w = provider_worker(start_worker, {"provider": "oidc", "issuer": dead, "client_id": "c"}, "idp-down", free_port())
+    raw = Raw(w.base)
+    client_id = raw.client()
+    _, challenge = pkce()
+    r = raw.authorize(client_id, challenge)
+    assert r.status_code == 502, r.text
+    assert "identity provider is unavailable" in r.text and "location" not in r.headers
+    assert audit_lines(w, "sign_in")[-1]["outcome"] == "error"
