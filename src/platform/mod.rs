@@ -107,11 +107,27 @@ pub(crate) async fn to_http(req: &mut Request, max_body: u64) -> std::result::Re
     }
     let body = match req.method() {
         worker::Method::Get | worker::Method::Head | worker::Method::Options => Vec::new(),
-        _ => req.bytes().await.map_err(|_| HttpResponse::text(400, "could not read the request body\n"))?,
+        // Read as a stream and stop at the cap: a chunked body has no Content-Length to refuse it by up front, and
+        // reading it whole first would let one request hold any amount of memory.
+        _ => {
+            use futures_util::StreamExt;
+            let mut body = Vec::new();
+            match req.stream() {
+                Ok(mut stream) => {
+                    while let Some(chunk) = stream.next().await {
+                        let chunk = chunk.map_err(|_| HttpResponse::text(400, "could not read the request body\n"))?;
+                        if body.len() as u64 + chunk.len() as u64 > max_body {
+                            return Err(too_large());
+                        }
+                        body.extend_from_slice(&chunk);
+                    }
+                }
+                // No body at all.
+                Err(_) => {}
+            }
+            body
+        }
     };
-    if body.len() as u64 > max_body {
-        return Err(too_large());
-    }
     Ok(HttpRequest {
         method: req.method().to_string().to_ascii_uppercase(),
         path: url.path().to_string(),
