@@ -191,7 +191,7 @@ pub fn render(cfg: &Config, catalogue: &Catalogue, who: &str, now: u64) -> HttpR
              <td class=\"{class}\">{}</td></tr>",
             html_escape(&m.id),
             html_escape(&conf.describe()),
-            html_escape(m.revision.as_deref().map(|r| &r[..r.len().min(12)]).unwrap_or("-")),
+            html_escape(&m.revision.as_deref().map_or("-".to_owned(), |r| r.chars().take(12).collect::<String>())),
             html_escape(&ago(now, m.fetched_at)),
             html_escape(&state),
         ));

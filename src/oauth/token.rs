@@ -82,7 +82,10 @@ impl OAuthServer<'_> {
         form: &BTreeMap<String, String>,
     ) -> Result<ClientRecord, OAuthError> {
         let basic = match req.header("authorization") {
-            Some(h) if h.len() > 6 && h[..6].eq_ignore_ascii_case("basic ") => Some(parse_basic(&h[6..])?),
+            // Compared as bytes: slicing the header as a str could split a multi-byte character (found by fuzzing).
+            Some(h) if h.len() > 6 && h.as_bytes()[..6].eq_ignore_ascii_case(b"basic ") => {
+                Some(parse_basic(&h[6..])?)
+            }
             _ => None,
         };
         let form_id = form.get("client_id").filter(|s| !s.is_empty());
@@ -1012,6 +1015,16 @@ mod tests {
     fn bearer_header_is_read() {
         let req = HttpRequest::new("POST", "/mcp").with_header("authorization", "Bearer abc");
         assert_eq!(bearer_token(&req).unwrap().expose(), "abc");
+        // Fuzzing found these: a non-ASCII character across byte 6 of the header used to panic.
+        for header in ["Basic\u{e9}", "\u{0}\u{fffd}\u{fffd}", "Bas\u{e9}\u{e9}x"] {
+            let w = World::new();
+            let req = HttpRequest::new("POST", "/token")
+                .with_header("content-type", "application/x-www-form-urlencoded")
+                .with_header("authorization", header)
+                .with_body(b"grant_type=authorization_code".to_vec());
+            let r = w.post_req(req, 0);
+            assert!(matches!(r.status, 400 | 401), "{header:?}: {}", r.status);
+        }
         let req = HttpRequest::new("POST", "/mcp").with_header("authorization", "Basic abc");
         assert!(bearer_token(&req).is_none());
         assert!(bearer_token(&HttpRequest::new("POST", "/mcp")).is_none());
