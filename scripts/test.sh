@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, with all set-up, on a fresh machine: native unit and integration tests, the wasm build
-# and its size budget, then the end-to-end suite against the built worker in the real workerd with real clients.
+# and its size budget, the end-to-end suite against the built worker in the real workerd with real clients, then
+# the short runs of the hardening suite and of the fuzz targets (their long runs are their own commands).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -21,4 +22,14 @@ echo "== end-to-end (workerd + real MCP clients)"
 e0=$(date +%s)
 .venv/bin/python -m pytest tests/e2e -q -p no:cacheprovider "$@"
 echo "e2e: suite took $(( $(date +%s) - e0 )) s"
+
+echo "== hardening, short run (load, upstream faults, protocol abuse)"
+h0=$(date +%s)
+SKILLPORT_PREBUILT=1 bash scripts/harden.sh --short
+echo "hardening: took $(( $(date +%s) - h0 )) s"
+
+echo "== fuzzing, short run (each target 20 s, after replaying past crashes)"
+f0=$(date +%s)
+bash scripts/fuzz.sh --short
+echo "fuzzing: took $(( $(date +%s) - f0 )) s"
 echo "total: $(( $(date +%s) - t0 )) s"

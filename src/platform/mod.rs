@@ -105,8 +105,11 @@ pub(crate) async fn to_http(req: &mut Request, max_body: u64) -> std::result::Re
             return Err(too_large());
         }
     }
-    let body = match req.method() {
-        worker::Method::Get | worker::Method::Head | worker::Method::Options => Vec::new(),
+    // The method as sent: worker::Method maps every method it does not know (PROPFIND, LOCK...) to GET, which
+    // would serve them as GETs (found by the hardening suite).
+    let method = req.inner().method().to_ascii_uppercase();
+    let body = match method.as_str() {
+        "GET" | "HEAD" | "OPTIONS" => Vec::new(),
         // Read as a stream and stop at the cap: a chunked body has no Content-Length to refuse it by up front, and
         // reading it whole first would let one request hold any amount of memory.
         _ => {
@@ -129,7 +132,7 @@ pub(crate) async fn to_http(req: &mut Request, max_body: u64) -> std::result::Re
         }
     };
     Ok(HttpRequest {
-        method: req.method().to_string().to_ascii_uppercase(),
+        method,
         path: url.path().to_string(),
         query: url.query().unwrap_or("").to_string(),
         headers,

@@ -43,9 +43,12 @@ With --token T (or FORGE_TOKEN), /repos and /api/v4 need `Authorization: Bearer 
 `PRIVATE-TOKEN: T`: none -> 404 (as both hide private projects), a wrong one -> 401.
 
 Test controls (not part of any real API):
-    POST /_control  {"fail": "500"|"502"|"timeout"|"malformed"|"reset"|"429"|"ratelimit", "count": N,
-                     "path": "optional substring the request path must contain", "delay": seconds for timeout}
-                    {"clear": true} removes pending faults. FORGE_FAIL="500:2" sets one at start.
+    POST /_control  {"fail": "500"|"502"|"timeout"|"malformed"|"truncated"|"reset"|"429"|"ratelimit", "count": N,
+                     "path": "optional substring the request path must contain", "delay": seconds for timeout,
+                     "retry_after": the Retry-After value of a 429 (default "1")}
+                    `truncated` serves the real answer with its full Content-Length but only the first half of the
+                    body, then closes the connection. {"clear": true} removes pending faults; a POST without `fail`
+                    or `clear` only answers {"faults": [...pending...]}. FORGE_FAIL="500:2" sets one at start.
     GET /_requests  the requests served so far (not /_control, /_requests): [{"method", "path", "headers": {selected
                     lower-case headers}}]; POSTs to the sign-in paths are logged and take faults too
     DELETE /_requests  forget them.
@@ -374,6 +377,13 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0" if status == 304 else str(len(body)))
         self.end_headers()
         if status != 304 and self.command != "HEAD":
+            if getattr(self, "truncate", False) and len(body) > 1:
+                # The `truncated` fault: the promised length, half the bytes, then the connection goes away.
+                self.truncate = False
+                self.wfile.write(body[:len(body) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+                return
             self.wfile.write(body)
 
     def not_found(self, gitlab: bool = False, what: str = "Project"):
@@ -416,10 +426,14 @@ class Handler(BaseHTTPRequestHandler):
             self.forge.log.append({"method": self.command, "path": self.path, "headers": headers})
 
     def inject(self) -> bool:
+        self.truncate = False
         fault = self.forge.take_fault(self.path)
         if not fault:
             return False
         kind = str(fault["fail"])
+        if kind == "truncated":  # answered normally, cut short by send()
+            self.truncate = True
+            return False
         if kind == "timeout":
             time.sleep(float(fault.get("delay", 30)))
             self.close_connection = True
@@ -432,7 +446,8 @@ class Handler(BaseHTTPRequestHandler):
             self.send(200, b"\x1f\x8b{not json, not a sha, not an archive", content_type="application/json")
             return True
         if kind == "429":
-            self.send(429, {"message": "Too Many Requests"}, {"Retry-After": "1", "x-ratelimit-remaining": "0"})
+            self.send(429, {"message": "Too Many Requests"},
+                      {"Retry-After": str(fault.get("retry_after", "1")), "x-ratelimit-remaining": "0"})
             return True
         if kind == "ratelimit":
             self.send(403, {"message": "API rate limit exceeded", "documentation_url": GITHUB_DOCS},
@@ -1127,6 +1142,22 @@ def selftest() -> int:
         request("POST", "/_control", {}, json.dumps({"fail": "malformed"}))
         status, _, body = request("GET", "/repos/acme/market/commits/HEAD", sha_accept)
         check(status == 200 and body.decode(errors="replace") != sha, "fault malformed")
+        request("POST", "/_control", {}, json.dumps({"fail": "429", "retry_after": "7"}))
+        check(request("GET", "/repos/acme/market", auth)[1].get("retry-after") == "7", "fault 429 Retry-After")
+        request("POST", "/_control", {}, json.dumps({"fail": "truncated", "path": "/_codeload/"}))
+        check(request("GET", "/repos/acme/market", auth)[0] == 200, "truncated waits for its path")
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        connection.request("GET", f"/_codeload/acme/market/legacy.tar.gz/{sha}")
+        response = connection.getresponse()
+        try:
+            got = response.read()
+            check(False, f"fault truncated should cut the body short, got {len(got)} bytes")
+        except http.client.IncompleteRead as error:
+            check(response.status == 200 and 0 < len(error.partial) < int(response.getheader("content-length")),
+                  "fault truncated: half the body")
+        connection.close()
+        status, _, body = request("POST", "/_control", {}, "{}")
+        check(status == 200 and json.loads(body) == {"faults": []}, "control without an order lists the faults")
         request("POST", "/_control", {}, json.dumps({"fail": "reset"}))
         try:
             request("GET", "/repos/acme/market", auth)
@@ -1143,7 +1174,7 @@ def selftest() -> int:
             check(True, "")
         status, _, body = request("GET", "/_requests")
         log = json.loads(body)
-        check(status == 200 and len(log) == 8, f"request log: {len(log)}")
+        check(status == 200 and len(log) == 11, f"request log: {len(log)}")
         check(log[0]["headers"].get("authorization") == "Bearer t0k" and log[0]["method"] == "GET", "log headers")
         check(log[3]["headers"].get("accept") == "application/vnd.github.sha", "log accept")
         github_signin_checks(request, check)

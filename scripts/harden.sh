@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The hardening suite (issue #7), against the built worker in local workerd (wrangler dev):
+#   load (mixed MCP calls and OAuth token refreshes; zero errors, a latency bound, flat memory), upstream faults
+#   during load (GitHub stand-in failing in every way), and protocol abuse. See tests/hardening/README.md.
+#
+#   bash scripts/harden.sh [--short|--long] [pytest args...]
+#     --short (default)  5,000 requests at 25 connections, one round of faults; ~3 minutes; run by scripts/test.sh
+#     --long             100,000 requests at 100 connections after 40,000 warm-up, four rounds of faults
+#
+# Results: tests/hardening/results/<date>-<mode>.md. Set-up and build first (scripts/setup.sh --test, then
+# scripts/build.sh), unless SKILLPORT_PREBUILT=1 and build/ already holds a worker.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode=short
+if [ "${1:-}" = "--short" ] || [ "${1:-}" = "--long" ]; then
+  mode=${1#--}
+  shift
+fi
+t0=$(date +%s)
+if [ "${SKILLPORT_PREBUILT:-}" = 1 ] && [ -f build/worker/shim.mjs ]; then
+  echo "harden: reusing the existing build (SKILLPORT_PREBUILT=1)"
+else
+  bash scripts/setup.sh --test
+  bash scripts/build.sh
+fi
+echo "== hardening ($mode)"
+HARDEN_MODE=$mode .venv/bin/python -m pytest tests/hardening -q -p no:cacheprovider -rxXs "$@"
+echo "harden: $mode run took $(( $(date +%s) - t0 )) s"

@@ -1,0 +1,102 @@
+"""Load: N mixed requests at C connections against one local worker, every answer checked, memory sampled.
+
+One worker, signed (the embedded default's `local` provider with `auth.open` off): every MCP request carries a real
+access token obtained through the OAuth flow, so the load includes the bearer check of every call, and the token
+refreshes rotate real grants in the same worker's grant store (the `GRANTS` Durable Object). One worker rather than
+two (an open one for MCP, a signed one for tokens) because that is how production runs: the bearer check is part of
+every MCP request's cost and memory.
+
+Memory: the VmRSS of the workerd process that runs the worker (not wrangler's proxy workerd, reported apart), sampled
+every 0.2 s; the medians of the first and last 10% of the run are compared (see conftest.py for the margins and why
+the short run's is wide).
+"""
+
+import asyncio
+import time
+
+from harness import (Catalog, Chain, MemorySampler, Stats, median, mib, ms, oauth_grants, pct, post_json, run_load,
+                     tools_list_ok)
+
+#: The request mix (shares). `refresh` is POST /token with grant_type=refresh_token on one of the rotating grants.
+WEIGHTS = {"tools/list": 0.15, "list_plugins": 0.20, "get_plugin": 0.20, "fetch_skill": 0.10,
+           "resources/read": 0.25, "refresh": 0.10}
+
+
+def test_mixed_load_zero_errors_bounded_latency_flat_memory(start_worker, mode, report):
+    w = start_worker(name="load", open=False)
+    # Access tokens for the MCP calls (never refreshed) and the grants whose refresh tokens rotate under load.
+    _, static = oauth_grants(w.base, 4)
+    auth = [t["access_token"] for t in static]
+    headers = {"authorization": f"Bearer {auth[0]}"}
+    status, _, _ = post_json(w.base, {"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+    assert status == 401, "the load worker must require a token"
+    cat = Catalog.discover(w.base, headers)
+    n_chains = max(8, mode.concurrency // 4)
+    chain_client, grants = oauth_grants(w.base, n_chains)
+    chains = [Chain(chain_client, g) for g in grants]
+
+    async def go():
+        warm = await run_load(w, mode.warmup, mode.concurrency, WEIGHTS, cat, auth, chains, seed=1)
+        assert not warm.errors, warm.errors[:5]
+        stats = Stats()  # filled as requests complete; the sampler reads its counter
+        sampler = MemorySampler(w, stats, mode.requests)
+        stop = asyncio.Event()
+        sampling = asyncio.create_task(sampler.run(stop))
+        t0 = time.perf_counter()
+        await run_load(w, mode.requests, mode.concurrency, WEIGHTS, cat, auth, chains, seed=2, stats=stats)
+        elapsed = time.perf_counter() - t0
+        stop.set()
+        await sampling
+        await asyncio.sleep(1)  # let refreshes and audit lines finish
+        return stats, sampler, elapsed
+
+    store_before = w.storage_bytes()
+    stats, sampler, elapsed = asyncio.run(go())
+    store_after = w.storage_bytes()
+    s = stats.summary()
+    rss_first, rss_last = median(sampler.window(first=True)), median(sampler.window(first=False))
+    proxy_first, proxy_last = median(sampler.window(True, 2)), median(sampler.window(False, 2))
+    peak = max((x[1] for x in sampler.samples if x[1]), default=None)
+    rotations = sum(c.rotations for c in chains)
+
+    # After the run: every rotated grant is still alive (its latest access token works), and the worker still
+    # answers a plain request.
+    alive = 0
+    for c in chains:
+        st, _, _ = post_json(w.base, {"jsonrpc": "2.0", "id": 1, "method": "ping"},
+                             {"authorization": f"Bearer {c.access}"})
+        alive += st == 200
+    tools_list_ok(w, headers)
+
+    growth = (rss_last - rss_first) / 1024
+    kinds = ", ".join(f"{k} {v:,}" for k, v in s["kinds"].items())
+    report.add("Load", [
+        f"One worker, signed (`auth.open` off): every MCP request carries a bearer token from the OAuth flow; "
+        f"token refreshes rotate {n_chains} grants in the same worker's grant store. Warm-up {mode.warmup:,} requests "
+        "(not counted). Every answer checked: HTTP 200, a JSON-RPC result with the request's id, no `isError`, the "
+        "expected content (all plugins listed, the plugin asked for, files and a download link, the resource's URI).",
+        "",
+        "| what | value |", "| --- | --- |",
+        f"| requests | {s['requests']:,} ({kinds}) |",
+        f"| concurrency | {mode.concurrency} keep-alive connections |",
+        f"| errors | {s['errors']} |",
+        f"| latency p50 / p99 / max | {ms(s['p50_ms'])} / {ms(s['p99_ms'])} / {ms(s['max_ms'])} "
+        f"(bound {mode.latency_bound_s:.1f} s) |",
+        f"| duration, throughput | {elapsed:.1f} s, {s['requests'] / elapsed:.0f} requests/s |",
+        f"| refresh-token rotations | {rotations:,}; grants alive after the run: {alive}/{n_chains} |",
+        f"| worker workerd RSS, first 10% / last 10% (medians) | {mib(rss_first)} / {mib(rss_last)} "
+        f"({growth:+.1f} MiB, allowed +{mode.rss_margin_mib:.0f} MiB); peak {mib(peak)}; "
+        f"{len(sampler.samples)} samples |",
+        f"| wrangler's proxy workerd RSS, first / last (not asserted) | {mib(proxy_first)} / {mib(proxy_last)} |",
+        f"| grant store on disk (GRANTS Durable Object, SQLite + WAL) | {store_before / 1024:,.0f} KiB before the "
+        f"run, {store_after / 1024:,.0f} KiB after |",
+        "", "| kind | requests | p50 | p99 | max |", "| --- | --- | --- | --- | --- |",
+        *[f"| {k} | {len(v):,} | {ms(pct(v, 50) * 1000)} | {ms(pct(v, 99) * 1000)} | {ms(max(v) * 1000)} |"
+          for k, v in sorted(stats.by_kind.items())],
+        "", mode.memory_note,
+    ] + ([f"First errors: `{e}`" for e in stats.errors[:5]]))
+
+    assert not stats.errors, f"{len(stats.errors)} errors, first: {stats.errors[:5]}"
+    assert s["max_ms"] <= mode.latency_bound_s * 1000, f"slowest request {s['max_ms']:.0f} ms"
+    assert alive == n_chains, f"only {alive}/{n_chains} rotated grants still work"
+    assert growth <= mode.rss_margin_mib, f"workerd RSS grew {growth:.1f} MiB ({rss_first} -> {rss_last} KiB)"
