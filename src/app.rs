@@ -158,7 +158,8 @@ impl App {
             static GRANTS: crate::oauth::MemoryGrantStore = crate::oauth::MemoryGrantStore::new();
         }
         GRANTS.with(|grants| {
-            let svc = Services { grants, http: &NoNetwork, rng: &crate::oauth::OsRandom, now: crate::clock::now_unix() };
+            let svc =
+                Services { grants, http: &NoNetwork, rng: &crate::oauth::OsRandom, now: crate::clock::now_unix() };
             match block_on(self.serve(req, &svc)) {
                 Action::Respond(r) => r,
                 Action::OpenSse { .. } | Action::SseMessage { .. } => with_cors(
@@ -212,7 +213,8 @@ impl App {
             return Respond(HttpResponse::new(204));
         }
         if req.method == "GET" {
-            if let Some(doc) = crate::oauth::metadata::well_known_response(&cfg.server.public_url, &cfg.server.name, path)
+            if let Some(doc) =
+                crate::oauth::metadata::well_known_response(&cfg.server.public_url, &cfg.server.name, path)
             {
                 return Respond(doc);
             }
@@ -284,7 +286,9 @@ impl App {
             ("GET", "/authorize") => flow().authorize(req).await,
             ("GET", CALLBACK_PATH) => flow().callback(req).await,
             ("POST", CONSENT_PATH) => flow().consent(req).await,
-            ("GET", crate::status::STATUS_PATH) => crate::status::page(cfg, &self.catalogue, &oauth, req, svc.now).await,
+            ("GET", crate::status::STATUS_PATH) => {
+                crate::status::page(cfg, &self.catalogue, &oauth, req, svc.now).await
+            }
             ("GET", crate::status::STATUS_CALLBACK_PATH) => {
                 crate::status::callback_route(cfg, &oauth, req, svc.now).await
             }
@@ -371,9 +375,14 @@ fn audit_token(req: &HttpRequest, resp: &HttpResponse, now: u64) {
 pub enum Action {
     Respond(HttpResponse),
     /// Open a legacy SSE stream (a new session) for the signed-in user.
-    OpenSse { identity: Identity },
+    OpenSse {
+        identity: Identity,
+    },
     /// Deliver a POSTed message to the SSE session that holds the stream; only its owner may.
-    SseMessage { session: String, identity: Identity },
+    SseMessage {
+        session: String,
+        identity: Identity,
+    },
 }
 
 /// DNS-rebinding protection: a browser may call us only from our own origin, or from loopback while developing
@@ -607,7 +616,9 @@ mod tests {
         let r = app.handle(&mcp);
         assert_eq!(r.status, 401);
         let challenge = r.get_header("www-authenticate").unwrap();
-        assert!(challenge.contains("resource_metadata=\"http://localhost:8787/.well-known/oauth-protected-resource/mcp\""));
+        assert!(
+            challenge.contains("resource_metadata=\"http://localhost:8787/.well-known/oauth-protected-resource/mcp\"")
+        );
         let prm = app.handle(&get("/.well-known/oauth-protected-resource/mcp")).json_body();
         assert_eq!(prm["resource"], "http://localhost:8787/mcp");
         let asm = app.handle(&get("/.well-known/oauth-authorization-server")).json_body();
@@ -727,9 +738,9 @@ mod tests {
         let r = rpc(&app, json!({"jsonrpc":"2.0","id":1,"method":"ping"}));
         assert_eq!(r.status, 401);
         let reg = app.handle(
-            &HttpRequest::new("POST", "/register")
-                .with_header("content-type", "application/json")
-                .with_body(serde_json::to_vec(&json!({"redirect_uris": ["https://claude.ai/api/mcp/auth_callback"]})).unwrap()),
+            &HttpRequest::new("POST", "/register").with_header("content-type", "application/json").with_body(
+                serde_json::to_vec(&json!({"redirect_uris": ["https://claude.ai/api/mcp/auth_callback"]})).unwrap(),
+            ),
         );
         let client_id = reg.json_body()["client_id"].as_str().unwrap().to_string();
         let challenge = crate::oauth::authorize::tests::challenge(&"v".repeat(50));
@@ -744,7 +755,9 @@ mod tests {
         assert_eq!(q["redirect_uri"], "https://skillport.example.com/callback");
         assert_eq!(q["client_id"], "gh-client");
         let cookie = auth.headers.iter().find(|(k, _)| k == "set-cookie").unwrap().1.clone();
-        assert!(cookie.starts_with("__Host-skillport_signin=") && cookie.contains("HttpOnly") && cookie.contains("Secure"));
+        assert!(
+            cookie.starts_with("__Host-skillport_signin=") && cookie.contains("HttpOnly") && cookie.contains("Secure")
+        );
         // A client metadata document on a private or loopback address is never fetched in production.
         for doc in ["https://10.0.0.7/client.json", "https://127.0.0.1/client.json", "http://localhost:9/c.json"] {
             let r = app.handle(&get(&format!(

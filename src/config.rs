@@ -2414,7 +2414,8 @@ mod tests {
         assert_ne!(derived.expose(), DOWNLOAD_KEY_VALUE);
         let again = ok(&without, &[("GITHUB_CLIENT_SECRET", "x")]).server.download_key.unwrap();
         assert_eq!(derived.expose(), again.expose(), "stable across isolates");
-        let other = ok(&without, &[("GITHUB_CLIENT_SECRET", "x"), ("OAUTH_KEY", "another-master-key-0123456789abcdef")]);
+        let other =
+            ok(&without, &[("GITHUB_CLIENT_SECRET", "x"), ("OAUTH_KEY", "another-master-key-0123456789abcdef")]);
         assert_ne!(other.server.download_key.unwrap().expose(), derived.expose());
 
         // Without either key, both are reported.

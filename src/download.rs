@@ -85,7 +85,11 @@ pub fn serve(cfg: &Config, catalogue: &Catalogue, path: &str) -> HttpResponse {
             outcome: if resp.status == 200 { "ok" } else { "refused" },
             plugin: plugin.as_deref(),
             skill: claim.as_ref().map(|c| c.skill.as_str()),
-            detail: (resp.status != 200).then_some(if resp.status == 410 { "expired or changed" } else { "invalid link" }),
+            detail: (resp.status != 200).then_some(if resp.status == 410 {
+                "expired or changed"
+            } else {
+                "invalid link"
+            }),
             ..Default::default()
         },
     );

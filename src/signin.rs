@@ -53,7 +53,10 @@ pub fn setup(cfg: &Config) -> Result<SignInSetup, ProviderError> {
         (AuthConfig::Local { .. }, None) => ServerKeys::derive(LOCAL_DEVELOPMENT_KEY),
         // The configuration check requires the key for every other provider.
         (other, None) => {
-            return Err(ProviderError::Misconfigured(format!("the `{}` provider needs auth.master_key_secret", other.kind())))
+            return Err(ProviderError::Misconfigured(format!(
+                "the `{}` provider needs auth.master_key_secret",
+                other.kind()
+            )))
         }
     };
     let provider = match &cfg.auth {
@@ -82,11 +85,8 @@ pub fn setup(cfg: &Config) -> Result<SignInSetup, ProviderError> {
             Provider::Remote(Box::new(GitHubProvider::new(s)?))
         }
         AuthConfig::Oidc { issuer, client_id, client_secret, scopes, groups_claim } => {
-            let mut s = OidcSettings::new(
-                issuer.clone(),
-                ClientId::new(client_id.clone()),
-                Some(client_secret.clone()),
-            );
+            let mut s =
+                OidcSettings::new(issuer.clone(), ClientId::new(client_id.clone()), Some(client_secret.clone()));
             s.scopes = scopes.clone();
             s.groups_claims = groups_claim.iter().cloned().collect();
             Provider::Remote(Box::new(OidcProvider::new(s)?))
@@ -135,12 +135,30 @@ mod tests {
     fn every_provider_kind_is_built_from_config() {
         assert!(matches!(setup(&config(&[])).unwrap().provider, Provider::Local(_)));
         let cases = [
-            ("github", r#"{provider="github",client_id="x",client_secret_secret="S",master_key_secret="OAUTH_KEY",org="acme"}"#),
-            ("github", r#"{provider="github",client_id="x",client_secret_secret="S",master_key_secret="OAUTH_KEY",api_base="https://ghe.example.com/api/v3"}"#),
-            ("oidc", r#"{provider="oidc",issuer="https://idp.example.com/realms/x",client_id="x",client_secret_secret="S",master_key_secret="OAUTH_KEY",groups_claim="groups"}"#),
-            ("google", r#"{provider="google",client_id="x",client_secret_secret="S",master_key_secret="OAUTH_KEY",allowed_domains=["acme.com"]}"#),
-            ("auth0", r#"{provider="auth0",domain="acme.eu.auth0.com",client_id="x",client_secret_secret="S",master_key_secret="OAUTH_KEY"}"#),
-            ("auth0", r#"{provider="auth0",domain="acme.eu.auth0.com",issuer="http://127.0.0.1:9000",client_id="x",client_secret_secret="S",master_key_secret="OAUTH_KEY"}"#),
+            (
+                "github",
+                r#"{provider="github",client_id="x",client_secret_secret="S",master_key_secret="OAUTH_KEY",org="acme"}"#,
+            ),
+            (
+                "github",
+                r#"{provider="github",client_id="x",client_secret_secret="S",master_key_secret="OAUTH_KEY",api_base="https://ghe.example.com/api/v3"}"#,
+            ),
+            (
+                "oidc",
+                r#"{provider="oidc",issuer="https://idp.example.com/realms/x",client_id="x",client_secret_secret="S",master_key_secret="OAUTH_KEY",groups_claim="groups"}"#,
+            ),
+            (
+                "google",
+                r#"{provider="google",client_id="x",client_secret_secret="S",master_key_secret="OAUTH_KEY",allowed_domains=["acme.com"]}"#,
+            ),
+            (
+                "auth0",
+                r#"{provider="auth0",domain="acme.eu.auth0.com",client_id="x",client_secret_secret="S",master_key_secret="OAUTH_KEY"}"#,
+            ),
+            (
+                "auth0",
+                r#"{provider="auth0",domain="acme.eu.auth0.com",issuer="http://127.0.0.1:9000",client_id="x",client_secret_secret="S",master_key_secret="OAUTH_KEY"}"#,
+            ),
         ];
         for (kind, auth) in cases {
             let cfg = with(&[("SKILLPORT_AUTH", auth), ("S", "gh-s3cr3t-value")]);
@@ -163,5 +181,4 @@ mod tests {
         let errors = crate::config::load_embedded(&env).unwrap_err().to_string();
         assert!(errors.contains("auth.master_key_secret"), "{errors}");
     }
-
 }

@@ -239,9 +239,10 @@ mod tests {
 
     #[test]
     fn the_page_lists_marketplaces_surfaces_and_provider_without_secrets() {
-        let env = [
-            ("SKILLPORT_MARKETPLACES".to_string(), r#"[{id="example",kind="bundled",location="marketplace"}]"#.to_string()),
-        ];
+        let env = [(
+            "SKILLPORT_MARKETPLACES".to_string(),
+            r#"[{id="example",kind="bundled",location="marketplace"}]"#.to_string(),
+        )];
         let app = crate::app::block_on(crate::App::from_env(&env.into_iter().collect()));
         let cfg = app.config.as_ref().unwrap();
         let r = render(cfg, &app.catalogue, "ada@acme.example", 100);

@@ -16,7 +16,9 @@ use skillport_sources::github::{GithubConfig, GithubRepo, GithubSource};
 use skillport_sources::gitlab::{GitlabAuth, GitlabConfig, GitlabProject, GitlabSource};
 use skillport_sources::http::{HttpClient, Secret};
 use skillport_sources::https::{HttpsConfig, HttpsSource};
-use skillport_sources::load::{external_error_file, external_folder, load_marketplace, load_marketplace_with, EXTERNAL_ROOT};
+use skillport_sources::load::{
+    external_error_file, external_folder, load_marketplace, load_marketplace_with, EXTERNAL_ROOT,
+};
 use skillport_sources::remote::GitRef;
 use skillport_sources::{Fetched, FileSet, MarketplaceSource};
 use std::cell::RefCell;

@@ -185,9 +185,8 @@ impl SignIn<'_> {
         if let Some(c) = stored.filter(|c| self.now < c.issued_at.saturating_add(CIMD_CACHE_SECONDS)) {
             return Ok(Some(c));
         }
-        let refuse = |why: String| {
-            restart_page(400, &format!("The application's metadata document cannot be used: {why}."))
-        };
+        let refuse =
+            |why: String| restart_page(400, &format!("The application's metadata document cannot be used: {why}."));
         cimd_fetch_allowed(id.as_str(), self.production()).map_err(refuse)?;
         let resp = self
             .http
@@ -211,11 +210,11 @@ impl SignIn<'_> {
             },
             None => None,
         };
-        let pending =
-            match validate_authorization_request(self.oauth.public_url, client.as_ref(), &req.query, self.now) {
-                Ok(p) => p,
-                Err(rejection) => return rejection.to_response(self.oauth.public_url),
-            };
+        let pending = match validate_authorization_request(self.oauth.public_url, client.as_ref(), &req.query, self.now)
+        {
+            Ok(p) => p,
+            Err(rejection) => return rejection.to_response(self.oauth.public_url),
+        };
         let browser = random_token(self.oauth.rng);
         match self.upstream {
             Upstream::Local(local) => match local.sign_in(req.host()) {
@@ -297,11 +296,8 @@ impl SignIn<'_> {
                 self.signed_in(req, started.pending, identity, browser).await
             }
             Err(e) => {
-                let outcome = if matches!(e, ProviderError::Denied | ProviderError::Rejected(_)) {
-                    "denied"
-                } else {
-                    "error"
-                };
+                let outcome =
+                    if matches!(e, ProviderError::Denied | ProviderError::Rejected(_)) { "denied" } else { "error" };
                 self.audit("sign_in", outcome, None, &started.pending.client_id, Some(&e.to_string()));
                 provider_page(&e)
             }

@@ -8,9 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::store::{
-    AccessRecord, ClientRecord, CodeRecord, CodeTake, GrantRecord, GrantStore, Rotation, StoreError,
-};
+use super::store::{AccessRecord, ClientRecord, CodeRecord, CodeTake, GrantRecord, GrantStore, Rotation, StoreError};
 use super::{ClientId, GrantId, TokenHash};
 
 /// One grant store call.

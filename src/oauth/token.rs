@@ -83,9 +83,7 @@ impl OAuthServer<'_> {
     ) -> Result<ClientRecord, OAuthError> {
         let basic = match req.header("authorization") {
             // Compared as bytes: slicing the header as a str could split a multi-byte character (found by fuzzing).
-            Some(h) if h.len() > 6 && h.as_bytes()[..6].eq_ignore_ascii_case(b"basic ") => {
-                Some(parse_basic(&h[6..])?)
-            }
+            Some(h) if h.len() > 6 && h.as_bytes()[..6].eq_ignore_ascii_case(b"basic ") => Some(parse_basic(&h[6..])?),
             _ => None,
         };
         let form_id = form.get("client_id").filter(|s| !s.is_empty());

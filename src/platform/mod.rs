@@ -7,9 +7,9 @@ mod sse;
 mod upstream;
 
 use crate::app::{Action, Services};
-use crate::oauth::{GrantStore, MemoryGrantStore, OsRandom};
 use crate::catalogue::refresh::{self, MemoryStore, SnapshotStore};
 use crate::http::{HttpRequest, HttpResponse};
+use crate::oauth::{GrantStore, MemoryGrantStore, OsRandom};
 use crate::App;
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;

@@ -5,9 +5,9 @@
 use super::{app, to_worker};
 use crate::config::Surface;
 use crate::http::{HttpRequest, HttpResponse};
-use skillport_providers::Identity;
 use crate::mcp::sse as proto;
 use futures_channel::mpsc::{unbounded, UnboundedSender};
+use skillport_providers::Identity;
 use std::cell::{Cell, RefCell};
 use worker::{durable_object, Delay, Env, Method, Request, RequestInit, Response, Result, State};
 
