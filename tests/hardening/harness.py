@@ -92,7 +92,17 @@ def snapshot_build() -> Path:
 
 
 class HardWorker(Worker):
-    """tests/e2e/conftest.py's Worker (its wait, logs and stop), started on the build snapshot (`--config`)."""
+    """tests/e2e/conftest.py's Worker (its wait, logs and stop), started on the build snapshot, by default through
+    wrangler's own dev API with its inspector off (tests/hardening/start_worker.mjs; HARDEN_WRANGLER_CLI=1 runs
+    `wrangler dev` instead, as the e2e suite does).
+
+    Why not `wrangler dev` itself: its inspector proxy (always on from the CLI) enables the runtime's Network domain
+    and POSTs every runtime inspector message (each console line, four events per subrequest, i.e. per grant-store
+    call) to wrangler's node process, one HTTP request each, and buffers them all until a DevTools client attaches.
+    Under sustained load node falls behind: wrangler's proxy workerd piled up ~4 sockets per signed request (20,000
+    open files, then EMFILE: "Too many open files") and grew without bound, and its proxy worker answered requests with
+    its own 503 "Your worker restarted mid-request" although the worker never restarted. None of that exists on
+    Cloudflare; the worker, bindings, local Durable Objects and KV are the same either way."""
 
     config: Path | None = None
 
@@ -106,16 +116,18 @@ class HardWorker(Worker):
         self.base = f"http://127.0.0.1:{self.port}"
         self.log_path = ROOT / "tests" / "artifacts" / f"harden-{name}-{self.port}.log"
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        args = [
-            str(e2e_conftest.WRANGLER), "dev", "--config", str(HardWorker.config),
-            "--ip", "127.0.0.1", "--port", str(self.port),
-            "--inspector-port", str(free_port()), "--show-interactive-dev-session=false",
-            "--log-level", "log", "--persist-to", str(WORK / f"state-{self.port}"),
-        ]
         self.state = WORK / f"state-{self.port}"
         vars = {"SKILLPORT_SERVER__PUBLIC_URL": self.base, **(OPEN if open else {}), **(vars or {})}
-        for k, v in vars.items():
-            args += ["--var", f"{k}:{v}"]
+        if os.environ.get("HARDEN_WRANGLER_CLI") == "1":  # `wrangler dev` itself, inspector and all
+            args = [
+                str(e2e_conftest.WRANGLER), "dev", "--config", str(HardWorker.config),
+                "--ip", "127.0.0.1", "--port", str(self.port),
+                "--inspector-port", str(free_port()), "--show-interactive-dev-session=false",
+                "--log-level", "log", "--persist-to", str(self.state),
+            ] + [a for k, v in vars.items() for a in ("--var", f"{k}:{v}")]
+        else:  # the same through wrangler's API, without the inspector (see start_worker.mjs)
+            args = ["node", str(HERE / "start_worker.mjs"), str(HardWorker.config), str(self.port), str(self.state)]
+            args += [f"{k}={v}" for k, v in vars.items()]
         env = dict(os.environ, SKILLPORT_PREBUILT="1", WRANGLER_SEND_METRICS="false", CI="true")
         self.log = builtins.open(self.log_path, "w")
         self.proc = subprocess.Popen(args, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, env=env,
@@ -459,10 +471,11 @@ class MemorySampler:
 async def run_load(worker: HardWorker, total: int, concurrency: int, weights: dict[str, float], cat: Catalog,
                    auth: list[str] | None = None, chains: list[Chain] | None = None, seed: int = 7,
                    stop: asyncio.Event | None = None, marketplace: str | None = None,
-                   stats: Stats | None = None, per_request_timeout: float = 30) -> Stats:
+                   stats: Stats | None = None, per_request_timeout: float = 30, port: int | None = None) -> Stats:
     """`total` requests (or until `stop` is set, when given) over `concurrency` keep-alive connections.
     `weights` maps an MCP kind or "refresh" to its share. MCP requests carry `Authorization: Bearer` from `auth`
-    (in turn) when given. `stats` (filled as requests complete) lets a MemorySampler watch the run."""
+    (in turn) when given. `stats` (filled as requests complete) lets a MemorySampler watch the run. `port`: where to
+    send them (default: the worker's public port, i.e. through wrangler's proxy worker)."""
     rng = random.Random(seed)
     kinds = list(weights)
     cum = [weights[k] for k in kinds]
@@ -470,7 +483,7 @@ async def run_load(worker: HardWorker, total: int, concurrency: int, weights: di
     counter = iter(range(1, 10**12))
 
     async def slot(n: int):
-        conn = Conn("127.0.0.1", worker.port)
+        conn = Conn("127.0.0.1", port or worker.port)
         local = random.Random(seed * 1000 + n)
         while True:
             if stop is not None:

@@ -72,8 +72,8 @@ def test_mixed_load_zero_errors_bounded_latency_flat_memory(start_worker, mode, 
     kinds = ", ".join(f"{k} {v:,}" for k, v in s["kinds"].items())
     report.add("Load", [
         f"One worker, signed (`auth.open` off): every MCP request carries a bearer token from the OAuth flow; "
-        f"token refreshes rotate {n_chains} grants in the same worker's grant store. Warm-up {mode.warmup:,} requests "
-        "(not counted). Every answer checked: HTTP 200, a JSON-RPC result with the request's id, no `isError`, the "
+        f"token refreshes rotate {n_chains} grants in the same worker's grant store. Warm-up {mode.warmup:,} "
+        "requests (not counted). Every answer checked: HTTP 200, a JSON-RPC result with the request's id, no `isError`, the "
         "expected content (all plugins listed, the plugin asked for, files and a download link, the resource's URI).",
         "",
         "| what | value |", "| --- | --- |",
