@@ -56,6 +56,8 @@ const SECTIONS: [&str; 5] = ["server", "marketplaces", "auth", "catalogue", "acc
 const MIN_DOWNLOAD_KEY_LEN: usize = 32;
 /// Longest a download link may be configured to live.
 const MAX_DOWNLOAD_TTL_SECONDS: u64 = 86_400;
+/// The largest `server.sse_backlog_bytes` (64 MiB): a Workers isolate has 128 MB, shared by the sessions it holds.
+const MAX_SSE_BACKLOG_BYTES: u64 = 64 << 20;
 
 /// Scopes an `oidc` provider asks for when the admin names none.
 const DEFAULT_OIDC_SCOPES: [&str; 3] = ["openid", "email", "profile"];
@@ -104,6 +106,9 @@ pub struct ServerConfig {
     pub download_key: Option<Secret>,
     /// How long a download link stays valid.
     pub download_ttl_seconds: u64,
+    /// Most bytes of answers one legacy SSE stream may hold for a client that does not read them; past it, messages
+    /// posted to that session are refused (429 with Retry-After) until the client reads.
+    pub sse_backlog_bytes: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -760,6 +765,7 @@ struct RawServer {
     max_body_bytes: Option<u64>,
     download_key_secret: Option<Text>,
     download_ttl_seconds: Option<u64>,
+    sse_backlog_bytes: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -1093,6 +1099,18 @@ impl<'a> Loader<'a> {
             };
             self.check(&ttl_path, in_range)
         });
+        let backlog_path = path.key("sse_backlog_bytes");
+        let sse_backlog_bytes = self.required(&backlog_path, raw.sse_backlog_bytes).and_then(|n| {
+            let in_range = match n {
+                0 => Err("must be greater than 0".to_owned()),
+                n if n > MAX_SSE_BACKLOG_BYTES => Err(format!(
+                    "must be at most {MAX_SSE_BACKLOG_BYTES} (64 MiB): a Workers isolate has 128 MB for every \
+                     session it holds"
+                )),
+                n => Ok(n),
+            };
+            self.check(&backlog_path, in_range)
+        });
         let key_path = path.key("download_key_secret");
         let before = self.errors.len();
         let download_key_secret = self.optional_text(&key_path, raw.download_key_secret);
@@ -1119,6 +1137,7 @@ impl<'a> Loader<'a> {
             download_key_secret,
             download_key,
             download_ttl_seconds: download_ttl_seconds?,
+            sse_backlog_bytes: sse_backlog_bytes?,
         })
     }
 
@@ -1830,6 +1849,7 @@ mod tests {
         assert_eq!(config.server.public_url.as_str(), "http://localhost:8787/");
         assert_eq!(config.server.name, "Skillport");
         assert_eq!(config.server.max_body_bytes, 1_048_576);
+        assert_eq!(config.server.sse_backlog_bytes, 1 << 20);
         assert_eq!(config.catalogue.surfaces, Surface::ALL.to_vec());
         assert_eq!(config.catalogue.refresh_seconds, 300);
         assert_eq!(config.catalogue.stale_seconds, 86_400);
@@ -2453,5 +2473,15 @@ mod tests {
         assert_eq!(error_at(&errors, "server.download_ttl_seconds", WORKER_LAYER).message, "must be greater than 0");
         let errors = fails("[server]\ndownload_ttl_seconds = 86401", &[]);
         assert!(error_at(&errors, "server.download_ttl_seconds", ADMIN_LAYER).message.contains("at most 86400"));
+    }
+
+    #[test]
+    fn sse_backlog_is_bounded() {
+        let config = ok("", &[("SKILLPORT_SERVER__SSE_BACKLOG_BYTES", "65536")]);
+        assert_eq!(config.server.sse_backlog_bytes, 65_536);
+        let errors = fails("", &[("SKILLPORT_SERVER__SSE_BACKLOG_BYTES", "0")]);
+        assert_eq!(error_at(&errors, "server.sse_backlog_bytes", WORKER_LAYER).message, "must be greater than 0");
+        let errors = fails("[server]\nsse_backlog_bytes = 67108865", &[]);
+        assert!(error_at(&errors, "server.sse_backlog_bytes", ADMIN_LAYER).message.contains("at most 67108864"));
     }
 }

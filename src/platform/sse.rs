@@ -6,7 +6,6 @@ use super::{app, to_worker};
 use crate::config::Surface;
 use crate::http::{HttpRequest, HttpResponse};
 use crate::mcp::sse as proto;
-use futures_channel::mpsc::{unbounded, UnboundedSender};
 use skillport_providers::Identity;
 use std::cell::{Cell, RefCell};
 use worker::{durable_object, Delay, Env, Method, Request, RequestInit, Response, Result, State};
@@ -66,7 +65,8 @@ pub async fn deliver(env: &Env, session: &str, identity: &Identity, hreq: HttpRe
 #[durable_object(fetch)]
 pub struct SseSession {
     env: Env,
-    sender: RefCell<Option<UnboundedSender<Vec<u8>>>>,
+    /// The open stream's queue, with its backlog budget (`server.sse_backlog_bytes`).
+    outbox: RefCell<Option<proto::Outbox>>,
     surface: Cell<Option<Surface>>,
     /// The user who opened the stream; only they may post to it.
     owner: RefCell<Option<String>>,
@@ -74,7 +74,7 @@ pub struct SseSession {
 
 impl worker::DurableObject for SseSession {
     fn new(_state: State, env: Env) -> Self {
-        SseSession { env, sender: RefCell::new(None), surface: Cell::new(None), owner: RefCell::new(None) }
+        SseSession { env, outbox: RefCell::new(None), surface: Cell::new(None), owner: RefCell::new(None) }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -87,19 +87,20 @@ impl worker::DurableObject for SseSession {
                 *self.owner.borrow_mut() = Some(owner(&identity));
                 let session =
                     url.query_pairs().find(|(k, _)| k == "session").map(|(_, v)| v.into_owned()).unwrap_or_default();
-                let (tx, rx) = unbounded::<Vec<u8>>();
-                let _ = tx.unbounded_send(proto::endpoint_event(&session).into_bytes());
-                // A reconnecting client opens a new stream; the old sender is dropped, which ends the old stream.
-                *self.sender.borrow_mut() = Some(tx.clone());
+                let budget =
+                    app(&self.env).await.config.as_ref().map(|c| c.server.sse_backlog_bytes).unwrap_or(1 << 20);
+                let (outbox, stream) = proto::Outbox::open(usize::try_from(budget).unwrap_or(usize::MAX));
+                outbox.push(proto::endpoint_event(&session).into_bytes());
+                *self.outbox.borrow_mut() = Some(outbox.clone());
                 wasm_bindgen_futures::spawn_local(async move {
                     loop {
                         Delay::from(std::time::Duration::from_secs(15)).await;
-                        if tx.unbounded_send(proto::KEEPALIVE.as_bytes().to_vec()).is_err() {
+                        if !outbox.keepalive() {
                             break;
                         }
                     }
                 });
-                let stream = futures_util::StreamExt::map(rx, Ok::<Vec<u8>, worker::Error>);
+                let stream = futures_util::StreamExt::map(stream, Ok::<Vec<u8>, worker::Error>);
                 let headers = worker::Headers::new();
                 headers.set("content-type", "text/event-stream")?;
                 headers.set("cache-control", "no-cache, no-transform")?;
@@ -118,6 +119,11 @@ impl worker::DurableObject for SseSession {
                 let Ok(cfg) = app.config.as_ref() else {
                     return to_worker(HttpResponse::text(500, "configuration invalid\n"));
                 };
+                // Checked after the last await, so that no other message can fill the queue between this check and
+                // the answer below being queued. Refused unprocessed: the client may send it again once it reads.
+                if self.outbox.borrow().as_ref().is_some_and(|o| !o.has_room()) {
+                    return to_worker(proto::backlog_full());
+                }
                 let mut ctx = app.mcp_context(cfg, &[], &identity);
                 ctx.client_surface = self.surface.get();
                 let step = proto::step(&ctx, &body);
@@ -125,7 +131,7 @@ impl worker::DurableObject for SseSession {
                     self.surface.set(declared);
                 }
                 if let Some(event) = step.event {
-                    let sent = self.sender.borrow().as_ref().map(|tx| tx.unbounded_send(event.into_bytes()).is_ok());
+                    let sent = self.outbox.borrow().as_ref().map(|o| o.push(event.into_bytes()));
                     if sent != Some(true) {
                         return to_worker(HttpResponse::text(
                             410,
