@@ -197,6 +197,10 @@ pub fn issue_code(
         refresh_current: None,
         refresh_previous: None,
         refresh_expires_at: 0,
+        access_current: None,
+        access_previous: None,
+        // Until the code is redeemed, the code is all that was issued.
+        tokens_expire_at: now.saturating_add(settings.code_ttl_seconds),
     };
     let record = CodeRecord {
         grant_id,
@@ -205,7 +209,7 @@ pub fn issue_code(
         code_challenge: pending.code_challenge.clone(),
         resource: pending.resource.clone(),
         scope: pending.scope.clone(),
-        expires_at: now.saturating_add(settings.code_ttl_seconds),
+        expires_at: grant.tokens_expire_at,
     };
     (code, record, grant)
 }

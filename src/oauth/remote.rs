@@ -8,7 +8,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::store::{AccessRecord, ClientRecord, CodeRecord, CodeTake, GrantRecord, GrantStore, Rotation, StoreError};
+use super::store::{
+    AccessRecord, ClientRecord, CodeRecord, CodeTake, GrantRecord, GrantStore, IssuedAccess, Rotation, StoreError,
+};
 use super::{ClientId, GrantId, TokenHash};
 
 /// One grant store call.
@@ -22,10 +24,9 @@ pub enum StoreOp {
     PutGrant { grant: GrantRecord },
     GetGrant { id: GrantId },
     RevokeGrant { id: GrantId },
-    BeginRefresh { grant: GrantId, first: TokenHash, now: u64, ttl: u64 },
-    RotateRefresh { presented: TokenHash, next: TokenHash, now: u64, ttl: u64 },
+    BeginRefresh { grant: GrantId, first: TokenHash, access: IssuedAccess, now: u64, ttl: u64 },
+    RotateRefresh { presented: TokenHash, next: TokenHash, access: IssuedAccess, now: u64, ttl: u64 },
     RefreshGrant { token: TokenHash },
-    PutAccess { token: TokenHash, record: AccessRecord },
     GetAccess { token: TokenHash },
     DeleteAccess { token: TokenHash },
     PutOnce { key: TokenHash, value: String, expires_at: u64 },
@@ -62,12 +63,13 @@ pub async fn apply(store: &dyn GrantStore, op: StoreOp) -> StoreReply {
         O::PutGrant { grant } => store.put_grant(&grant).await.map(|_| R::Done),
         O::GetGrant { id } => store.get_grant(&id).await.map(R::Grant),
         O::RevokeGrant { id } => store.revoke_grant(&id).await.map(|_| R::Done),
-        O::BeginRefresh { grant, first, now, ttl } => store.begin_refresh(&grant, &first, now, ttl).await.map(R::Flag),
-        O::RotateRefresh { presented, next, now, ttl } => {
-            store.rotate_refresh(&presented, &next, now, ttl).await.map(R::Rotation)
+        O::BeginRefresh { grant, first, access, now, ttl } => {
+            store.begin_refresh(&grant, &first, &access, now, ttl).await.map(R::Flag)
+        }
+        O::RotateRefresh { presented, next, access, now, ttl } => {
+            store.rotate_refresh(&presented, &next, &access, now, ttl).await.map(R::Rotation)
         }
         O::RefreshGrant { token } => store.refresh_grant(&token).await.map(R::GrantId),
-        O::PutAccess { token, record } => store.put_access(&token, &record).await.map(|_| R::Done),
         O::GetAccess { token } => store.get_access(&token).await.map(R::Access),
         O::DeleteAccess { token } => store.delete_access(&token).await.map(|_| R::Done),
         O::PutOnce { key, value, expires_at } => store.put_once(&key, &value, expires_at).await.map(|_| R::Done),
@@ -125,25 +127,30 @@ impl<T: StoreTransport> GrantStore for RemoteGrantStore<T> {
     async fn revoke_grant(&self, id: &GrantId) -> Result<(), StoreError> {
         remote!(self, StoreOp::RevokeGrant { id: id.clone() }, StoreReply::Done => ())
     }
-    async fn begin_refresh(&self, grant: &GrantId, first: &TokenHash, now: u64, ttl: u64) -> Result<bool, StoreError> {
-        let op = StoreOp::BeginRefresh { grant: grant.clone(), first: *first, now, ttl };
+    async fn begin_refresh(
+        &self,
+        grant: &GrantId,
+        first: &TokenHash,
+        access: &IssuedAccess,
+        now: u64,
+        ttl: u64,
+    ) -> Result<bool, StoreError> {
+        let op = StoreOp::BeginRefresh { grant: grant.clone(), first: *first, access: access.clone(), now, ttl };
         remote!(self, op, StoreReply::Flag(b) => b)
     }
     async fn rotate_refresh(
         &self,
         presented: &TokenHash,
         next: &TokenHash,
+        access: &IssuedAccess,
         now: u64,
         ttl: u64,
     ) -> Result<Rotation, StoreError> {
-        let op = StoreOp::RotateRefresh { presented: *presented, next: *next, now, ttl };
+        let op = StoreOp::RotateRefresh { presented: *presented, next: *next, access: access.clone(), now, ttl };
         remote!(self, op, StoreReply::Rotation(r) => r)
     }
     async fn refresh_grant(&self, token: &TokenHash) -> Result<Option<GrantId>, StoreError> {
         remote!(self, StoreOp::RefreshGrant { token: *token }, StoreReply::GrantId(g) => g)
-    }
-    async fn put_access(&self, token: &TokenHash, record: &AccessRecord) -> Result<(), StoreError> {
-        remote!(self, StoreOp::PutAccess { token: *token, record: record.clone() }, StoreReply::Done => ())
     }
     async fn get_access(&self, token: &TokenHash) -> Result<Option<AccessRecord>, StoreError> {
         remote!(self, StoreOp::GetAccess { token: *token }, StoreReply::Access(a) => a)

@@ -11,7 +11,9 @@
 
 use super::crypto::{random_token, ServerKeys};
 use super::metadata::{resource_of_uri, resource_uri, unauthorized_response, Resource};
-use super::store::{AccessRecord, ClientAuthMethod, ClientRecord, CodeTake, GrantRecord, GrantStore, Rotation};
+use super::store::{
+    AccessRecord, ClientAuthMethod, ClientRecord, CodeTake, GrantRecord, GrantStore, IssuedAccess, Rotation,
+};
 use super::{
     parse_form, AccessToken, ClientId, ClientSecret, OAuthError, OAuthServer, PkceChallenge, PkceVerifier,
     RefreshToken, ResourceUri, TokenHash,
@@ -165,10 +167,12 @@ impl OAuthServer<'_> {
             .ok_or_else(|| OAuthError::InvalidGrant("the authorization was revoked".into()))?;
 
         let refresh = RefreshToken::new(random_token(self.rng));
-        if !self.store.begin_refresh(&grant.grant_id, &refresh.hash(), now, self.settings.refresh_ttl_seconds).await? {
+        let (access_token, access) = self.new_access(&grant, now);
+        let ttl = self.settings.refresh_ttl_seconds;
+        if !self.store.begin_refresh(&grant.grant_id, &refresh.hash(), &access, now, ttl).await? {
             return Err(OAuthError::InvalidGrant("the authorization was revoked".into()));
         }
-        self.issue_access(&grant, refresh, now).await
+        Ok(self.response(&grant, access_token, refresh))
     }
 
     async fn refresh(
@@ -192,8 +196,11 @@ impl OAuthServer<'_> {
         self.check_resource(form, &grant.resource)?;
 
         let next = RefreshToken::new(random_token(self.rng));
-        match self.store.rotate_refresh(&presented, &next.hash(), now, self.settings.refresh_ttl_seconds).await? {
-            Rotation::Rotated(grant) => self.issue_access(&grant, next, now).await,
+        // Built from the grant read above: its id, client, resource and scope do not change when it rotates.
+        let (access_token, access) = self.new_access(&grant, now);
+        let ttl = self.settings.refresh_ttl_seconds;
+        match self.store.rotate_refresh(&presented, &next.hash(), &access, now, ttl).await? {
+            Rotation::Rotated(grant) => Ok(self.response(&grant, access_token, next)),
             Rotation::Replayed(_) => Err(OAuthError::InvalidGrant(
                 "the refresh token was already replaced and used; the authorization is revoked".into(),
             )),
@@ -212,12 +219,8 @@ impl OAuthServer<'_> {
         }
     }
 
-    async fn issue_access(
-        &self,
-        grant: &GrantRecord,
-        refresh_token: RefreshToken,
-        now: u64,
-    ) -> Result<TokenResponse, OAuthError> {
+    /// A new access token for `grant`, and what the store keeps of it (stored with the refresh token it comes with).
+    fn new_access(&self, grant: &GrantRecord, now: u64) -> (AccessToken, IssuedAccess) {
         let access_token = AccessToken::new(random_token(self.rng));
         let record = AccessRecord {
             grant_id: grant.grant_id.clone(),
@@ -226,13 +229,17 @@ impl OAuthServer<'_> {
             scope: grant.scope.clone(),
             expires_at: now.saturating_add(self.settings.access_ttl_seconds),
         };
-        self.store.put_access(&access_token.hash(), &record).await?;
-        Ok(TokenResponse {
+        let issued = IssuedAccess { token: access_token.hash(), record };
+        (access_token, issued)
+    }
+
+    fn response(&self, grant: &GrantRecord, access_token: AccessToken, refresh_token: RefreshToken) -> TokenResponse {
+        TokenResponse {
             access_token,
             refresh_token,
             expires_in: self.settings.access_ttl_seconds,
             scope: grant.scope.clone(),
-        })
+        }
     }
 
     /// `POST /revoke` (RFC 7009): 200 whatever the token was (unknown, expired, another client's), so nothing can be
@@ -576,27 +583,31 @@ mod tests {
             yield_now().await;
             self.inner.revoke_grant(id).await
         }
-        async fn begin_refresh(&self, g: &GrantId, t: &TokenHash, now: u64, ttl: u64) -> Result<bool, StoreError> {
+        async fn begin_refresh(
+            &self,
+            g: &GrantId,
+            t: &TokenHash,
+            a: &IssuedAccess,
+            now: u64,
+            ttl: u64,
+        ) -> Result<bool, StoreError> {
             yield_now().await;
-            self.inner.begin_refresh(g, t, now, ttl).await
+            self.inner.begin_refresh(g, t, a, now, ttl).await
         }
         async fn rotate_refresh(
             &self,
             p: &TokenHash,
             n: &TokenHash,
+            a: &IssuedAccess,
             now: u64,
             ttl: u64,
         ) -> Result<Rotation, StoreError> {
             yield_now().await;
-            self.inner.rotate_refresh(p, n, now, ttl).await
+            self.inner.rotate_refresh(p, n, a, now, ttl).await
         }
         async fn refresh_grant(&self, t: &TokenHash) -> Result<Option<GrantId>, StoreError> {
             yield_now().await;
             self.inner.refresh_grant(t).await
-        }
-        async fn put_access(&self, t: &TokenHash, r: &AccessRecord) -> Result<(), StoreError> {
-            yield_now().await;
-            self.inner.put_access(t, r).await
         }
         async fn get_access(&self, t: &TokenHash) -> Result<Option<AccessRecord>, StoreError> {
             yield_now().await;
@@ -968,6 +979,52 @@ mod tests {
         assert_eq!(error(&r), "unsupported_grant_type");
         let r = w.post("/token", &[("client_id", "client-1")], 1);
         assert_eq!(error(&r), "invalid_request");
+    }
+
+    #[test]
+    fn the_sweep_never_breaks_what_is_still_valid() {
+        let w = World::new();
+        let sweep = |now: u64| {
+            let mut after: Option<String> = None;
+            loop {
+                let page = block_on(w.store.sweep(after.as_deref(), now, 4)).unwrap();
+                match page.next {
+                    Some(next) => after = Some(next),
+                    None => break,
+                }
+            }
+        };
+        let live = |a: &str, now: u64| w.verify(a, Resource::Mcp, now).is_ok();
+        let (a1, r1) = tokens(&w.redeem(&w.code(&[], 100), 101));
+        sweep(102);
+        assert!(live(&a1, 102));
+        let (a2, _r2) = tokens(&w.refresh(&r1, 3000));
+        sweep(3001);
+        assert!(live(&a1, 3001) && live(&a2, 3001));
+        // The response carrying r2 was lost: r1 again (grace) gives r3, which replaces r2, and a3 replaces a2.
+        let (a3, r3) = tokens(&w.refresh(&r1, 3002));
+        sweep(3003);
+        assert!(!live(&a2, 3003) && live(&a1, 3003) && live(&a3, 3003));
+        // r3 used: r1 leaves the grant, and a1 with it.
+        let (a4, r4) = tokens(&w.refresh(&r3, 5000));
+        sweep(5001);
+        assert!(!live(&a1, 5001) && live(&a3, 5001) && live(&a4, 5001));
+        // Twenty days on every access token has expired and been deleted, but the chain lives: the current token
+        // rotates, and the superseded ones are still known, so presenting one is a replay that revokes the grant.
+        let later = 5000 + 20 * 86_400;
+        sweep(later);
+        assert!(!w.store.dump().to_string().contains("access:"));
+        let (a5, r5) = tokens(&w.refresh(&r4, later));
+        assert!(live(&a5, later + 1));
+        assert_eq!(error(&w.refresh(&r1, later + 2)), "invalid_grant");
+        assert!(!live(&a5, later + 3), "the replay revoked the grant");
+        assert_eq!(error(&w.refresh(&r5, later + 4)), "invalid_grant");
+        // Once everything issued has expired (r5: 30 days), only the client is left.
+        sweep(later + 30 * 86_400 + crate::oauth::store::GRANT_SWEEP_MARGIN_SECONDS);
+        sweep(later + 30 * 86_400 + crate::oauth::store::GRANT_SWEEP_MARGIN_SECONDS);
+        let dump = w.store.dump();
+        let keys: Vec<&String> = dump.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["client:client-1"]);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use crate::oauth::remote::{apply, StoreOp, StoreReply, StoreTransport};
 use crate::oauth::store::{KvGrantStore, KvStorage, StoreError};
-use worker::{durable_object, Env, Method, Request, RequestInit, Response, Result, State};
+use worker::{durable_object, Env, ListOptions, Method, Request, RequestInit, Response, Result, State};
 
 pub const BINDING: &str = "GRANTS";
 const INSTANCE: &str = "grants";
@@ -55,6 +55,27 @@ impl KvStorage for DoStorage {
     }
     async fn delete(&self, key: &str) -> std::result::Result<(), StoreError> {
         self.0.delete(key).await.map(|_| ()).map_err(store_error)
+    }
+    async fn list_after(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> std::result::Result<Vec<(String, String)>, StoreError> {
+        // `start` is inclusive: ask for one more and drop `after` itself.
+        let mut opts = ListOptions::new().limit(limit + usize::from(after.is_some()));
+        if let Some(after) = after {
+            opts = opts.start(after);
+        }
+        let map = self.0.list_with_options(opts).await.map_err(store_error)?;
+        let mut out = Vec::with_capacity(limit + 1);
+        map.for_each(&mut |value, key| {
+            if let Some(key) = key.as_string().filter(|k| Some(k.as_str()) != after) {
+                // Every value this store writes is a string; anything else reads as unreadable and is left alone.
+                out.push((key, value.as_string().unwrap_or_default()));
+            }
+        });
+        out.truncate(limit);
+        Ok(out)
     }
 }
 
