@@ -89,6 +89,8 @@ pub struct TokenConfig {
     pub code_ttl_seconds: u64,
     pub access_ttl_seconds: u64,
     pub refresh_ttl_seconds: u64,
+    /// How often the grant store's alarm starts a pass that deletes expired codes, tokens, grants and counters.
+    pub sweep_seconds: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -811,6 +813,7 @@ struct RawAuth {
     code_ttl_seconds: Option<u64>,
     access_ttl_seconds: Option<u64>,
     refresh_ttl_seconds: Option<u64>,
+    sweep_seconds: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -1455,6 +1458,7 @@ impl<'a> Loader<'a> {
         let code = ttl(self, "code_ttl_seconds", raw.code_ttl_seconds, 600);
         let access = ttl(self, "access_ttl_seconds", raw.access_ttl_seconds, 86_400);
         let refresh = ttl(self, "refresh_ttl_seconds", raw.refresh_ttl_seconds, 365 * 86_400);
+        let sweep = ttl(self, "sweep_seconds", raw.sweep_seconds, 86_400);
         if self.errors.len() != before {
             return None;
         }
@@ -1464,6 +1468,7 @@ impl<'a> Loader<'a> {
             code_ttl_seconds: code?,
             access_ttl_seconds: access?,
             refresh_ttl_seconds: refresh?,
+            sweep_seconds: sweep?,
         })
     }
 
@@ -2473,6 +2478,16 @@ mod tests {
         assert_eq!(error_at(&errors, "server.download_ttl_seconds", WORKER_LAYER).message, "must be greater than 0");
         let errors = fails("[server]\ndownload_ttl_seconds = 86401", &[]);
         assert!(error_at(&errors, "server.download_ttl_seconds", ADMIN_LAYER).message.contains("at most 86400"));
+    }
+
+    #[test]
+    fn grant_store_sweep_interval() {
+        assert_eq!(ok("", &[]).tokens.sweep_seconds, 3600);
+        assert_eq!(ok("", &[("SKILLPORT_AUTH__SWEEP_SECONDS", "1")]).tokens.sweep_seconds, 1);
+        let errors = fails("[auth]\nsweep_seconds = 0", &[]);
+        assert!(error_at(&errors, "auth.sweep_seconds", ADMIN_LAYER).message.contains("between 1 and 86400"));
+        let errors = fails("", &[("SKILLPORT_AUTH__SWEEP_SECONDS", "86401")]);
+        error_at(&errors, "auth.sweep_seconds", WORKER_LAYER);
     }
 
     #[test]

@@ -2,10 +2,17 @@
 //! every [`StoreOp`] over its own transactional storage. A Durable Object handles its requests one at a time while
 //! it waits on storage (input gates), so each op's read-modify-write (taking a code, rotating a refresh token) is
 //! atomic across every isolate and location — which KV, eventually consistent, cannot promise.
+//!
+//! The object's alarm sweeps the store ([`KvGrantStore::sweep`]): every `auth.sweep_seconds` a pass starts, one
+//! bounded step per alarm, a second apart, until it has read every record; the first request an instance serves makes
+//! sure an alarm is set.
 
 use crate::oauth::remote::{apply, StoreOp, StoreReply, StoreTransport};
 use crate::oauth::store::{KvGrantStore, KvStorage, StoreError};
-use worker::{durable_object, Env, ListOptions, Method, Request, RequestInit, Response, Result, State};
+use std::cell::Cell;
+use worker::{
+    console_error, console_log, durable_object, Env, ListOptions, Method, Request, RequestInit, Response, Result, State,
+};
 
 pub const BINDING: &str = "GRANTS";
 const INSTANCE: &str = "grants";
@@ -79,22 +86,105 @@ impl KvStorage for DoStorage {
     }
 }
 
-#[durable_object(fetch)]
+/// Most records one sweep step (one alarm) reads, besides one grant per expired refresh token or redeemed code.
+const SWEEP_STEP: usize = 500;
+/// The pause between two steps of one pass, in milliseconds.
+const SWEEP_STEP_PAUSE_MS: i64 = 1000;
+/// Where the pass in progress continues from (a key of a kind the sweep leaves alone).
+const SWEEP_CURSOR: &str = "sweep:cursor";
+
+#[durable_object(alarm)]
 pub struct GrantStoreObject {
     state: State,
+    env: Env,
+    /// Whether this instance has made sure that a sweep alarm is set.
+    armed: Cell<bool>,
+    /// `auth.sweep_seconds` in milliseconds, read once.
+    interval_ms: Cell<Option<i64>>,
+}
+
+impl GrantStoreObject {
+    fn interval_ms(&self) -> i64 {
+        if let Some(ms) = self.interval_ms.get() {
+            return ms;
+        }
+        let config = crate::config::load_embedded(&super::string_bindings(&self.env));
+        // An invalid configuration is reported by the Worker; the store keeps sweeping at the default.
+        let seconds = config.map(|c| c.tokens.sweep_seconds).unwrap_or(3600);
+        let ms = i64::try_from(seconds.saturating_mul(1000)).unwrap_or(i64::MAX);
+        self.interval_ms.set(Some(ms));
+        ms
+    }
+
+    /// Sets the sweep alarm unless one is set (once per instance; the alarm then sets the next one itself).
+    async fn arm(&self) {
+        self.armed.set(true);
+        let storage = self.state.storage();
+        let set = match storage.get_alarm().await {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => storage.set_alarm(self.interval_ms()).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = set {
+            self.armed.set(false);
+            console_error!("grant store: the sweep alarm could not be set: {e}");
+        }
+    }
 }
 
 impl worker::DurableObject for GrantStoreObject {
-    fn new(state: State, _env: Env) -> Self {
-        GrantStoreObject { state }
+    fn new(state: State, env: Env) -> Self {
+        GrantStoreObject { state, env, armed: Cell::new(false), interval_ms: Cell::new(None) }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
+        if !self.armed.get() {
+            self.arm().await;
+        }
         let body = req.bytes().await?;
         let reply = match serde_json::from_slice::<StoreOp>(&body) {
             Ok(op) => apply(&KvGrantStore(DoStorage(self.state.storage())), op).await,
             Err(e) => StoreReply::Error(format!("unreadable grant store op: {e}")),
         };
         Response::from_json(&reply)
+    }
+
+    /// One step of the sweep; then the next step a second later, or the next pass after `auth.sweep_seconds`. A
+    /// failed step is logged and the pass starts again at the next interval (an error returned here would be retried
+    /// a few times, then leave no alarm set).
+    async fn alarm(&self) -> Result<Response> {
+        let storage = self.state.storage();
+        let after = storage.get::<String>(SWEEP_CURSOR).await.ok().flatten();
+        let store = KvGrantStore(DoStorage(self.state.storage()));
+        let next = match store.sweep(after.as_deref(), super::now_unix(), SWEEP_STEP).await {
+            Ok(page) => {
+                if page.deleted > 0 {
+                    console_log!(
+                        "grant store sweep: read {} records, deleted {} that had expired{}",
+                        page.examined,
+                        page.deleted,
+                        if page.next.is_some() { "; continuing" } else { "" }
+                    );
+                }
+                page.next
+            }
+            Err(e) => {
+                console_error!("grant store sweep failed, next pass at the next interval: {e}");
+                None
+            }
+        };
+        match next {
+            Some(key) => {
+                storage.put(SWEEP_CURSOR, key).await?;
+                storage.set_alarm(SWEEP_STEP_PAUSE_MS).await?;
+            }
+            None => {
+                if after.is_some() {
+                    storage.delete(SWEEP_CURSOR).await?;
+                }
+                storage.set_alarm(self.interval_ms()).await?;
+            }
+        }
+        Response::empty()
     }
 }

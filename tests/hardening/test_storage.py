@@ -1,4 +1,5 @@
-"""The grant store under token churn: what rotating refresh tokens leaves behind in the `GRANTS` Durable Object.
+"""The grant store under token churn: what rotating refresh tokens leaves behind in the `GRANTS` Durable Object, and
+what its alarm sweeps away once it has expired.
 
 Read from the local Durable Object storage wrangler dev keeps on disk (SQLite, the `_cf_KV` table of the storage API),
 so this test knows that layout; it skips if the layout is not found.
@@ -11,7 +12,7 @@ import time
 
 import pytest
 
-from harness import Raw, oauth_grants
+from harness import Raw, oauth_grants, pkce
 
 REFRESHES = 200
 
@@ -41,12 +42,6 @@ def keys_by_kind(worker, tmp_path) -> dict[str, int] | None:
     return counts
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server bug (unbounded storage): every token grant and refresh writes an `access:<hash>` record (and a "
-    "`refresh:<hash>` one) to the GRANTS Durable Object that nothing ever deletes: expired access tokens stay "
-    "forever (src/oauth/store.rs put_access; delete_access only on revocation), so a connector refreshing hourly "
-    "leaves 2 records an hour per user for good (measured: 300 refreshes -> 301 access + 301 refresh keys, "
-    "4.2 MB of SQLite+WAL). Fix: delete the access record on rotation or sweep expired ones (a DO alarm)."))
 def test_expired_access_tokens_do_not_pile_up_in_the_grant_store(start_worker, tmp_path, report):
     w = start_worker({"SKILLPORT_AUTH__ACCESS_TTL_SECONDS": "1"}, name="storage", open=False)
     client_id, (tokens,) = oauth_grants(w.base, 1)
@@ -68,6 +63,87 @@ def test_expired_access_tokens_do_not_pile_up_in_the_grant_store(start_worker, t
     report.add("Grant store under token churn", [
         f"`auth.access_ttl_seconds` = 1; one grant refreshed {REFRESHES + 1} times, then every access token but "
         f"the last has expired. Keys in the GRANTS Durable Object by kind: before {before}, after {after}; "
-        f"{disk / 1024:,.0f} KiB on disk (SQLite + WAL). Live state is one grant: its current and previous "
-        "refresh token and one access token."])
+        f"{disk / 1024:,.0f} KiB on disk (SQLite + WAL). Each rotation deletes the access token of the refresh token "
+        "that leaves the grant, so two remain (the current one and the previous one's); superseded refresh tokens "
+        "stay until their own expiry (30 days here), so that presenting one still revokes the grant, and the "
+        "alarm's sweep deletes them then (next test)."])
     assert after.get("access", 0) <= 2, after
+    # The superseded refresh tokens are still known: the first one is now a replay, which revokes the grant.
+    r = raw.token(grant_type="refresh_token", refresh_token=tokens["refresh_token"], client_id=client_id)
+    assert r.status_code == 400 and r.json()["error"] == "invalid_grant", r.text
+    r = raw.token(grant_type="refresh_token", refresh_token=refresh, client_id=client_id)
+    assert r.status_code == 400, "the replay revoked the grant"
+
+
+#: Short lifetimes, and a sweep every second.
+SWEEP_VARS = {"SKILLPORT_AUTH__CODE_TTL_SECONDS": "1", "SKILLPORT_AUTH__ACCESS_TTL_SECONDS": "2",
+              "SKILLPORT_AUTH__REFRESH_TTL_SECONDS": "6", "SKILLPORT_AUTH__SWEEP_SECONDS": "1"}
+#: src/oauth/store.rs GRANT_SWEEP_MARGIN_SECONDS: a grant is kept this long after its last code or token expired.
+GRANT_MARGIN = 30
+#: Codes never redeemed (each leaves a code and a grant): enough records that a pass takes more than one alarm step
+#: (src/platform/grants.rs SWEEP_STEP, 500 records), so the continuation after the stored cursor is exercised too.
+UNREDEEMED = 300
+
+
+def wait_for(worker, tmp_path, done, timeout: float) -> tuple[dict[str, int], float]:
+    """Polls the store's key counts until `done(counts)`, or `timeout` seconds; returns the last counts and when."""
+    t0 = time.monotonic()
+    while True:
+        counts = keys_by_kind(worker, tmp_path) or {}
+        took = time.monotonic() - t0
+        if done(counts) or took > timeout:
+            return counts, took
+        time.sleep(0.5)
+
+
+def test_the_alarm_sweeps_expired_records_and_spares_live_ones(start_worker, tmp_path, report):
+    """Codes, tokens and grants with lifetimes of seconds and a sweep every second (`auth.sweep_seconds`): what has
+    expired disappears from the Durable Object's storage, while a grant kept alive by refreshing keeps working through
+    the sweeps, and a superseded refresh token of it still revokes it when presented."""
+    w = start_worker(SWEEP_VARS, name="sweep", open=False)
+    client_id, grants = oauth_grants(w.base, 5)
+    raw = Raw(w.base)
+    for t in grants:  # rotated twice each: superseded refresh tokens, and access tokens dropped on rotation
+        refresh = t["refresh_token"]
+        for _ in range(2):
+            r = raw.token(grant_type="refresh_token", refresh_token=refresh, client_id=client_id)
+            assert r.status_code == 200, r.text
+            refresh = r.json()["refresh_token"]
+    for _ in range(UNREDEEMED):
+        raw.code(client_id, pkce()[1])
+    issued = keys_by_kind(w, tmp_path)
+    if issued is None:
+        pytest.skip("no local grant-store SQLite found (wrangler's storage layout changed?)")
+
+    # A sixth grant kept alive across the sweeps: refreshed every second (its refresh tokens live 6 s), each new
+    # access token used at once.
+    live_client, (live,) = oauth_grants(w.base, 1)
+    chain = [live["refresh_token"]]
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 8:
+        r = raw.token(grant_type="refresh_token", refresh_token=chain[-1], client_id=live_client)
+        assert r.status_code == 200, r.text
+        chain.append(r.json()["refresh_token"])
+        assert raw.mcp(r.json()["access_token"]).status_code == 200
+        time.sleep(1)
+    # Refresh tokens live 6 s: the one superseded two rotations ago is unexpired, gone from the grant, and still known.
+    replay = raw.token(grant_type="refresh_token", refresh_token=chain[-3], client_id=live_client)
+    assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant", replay.text
+    dead = raw.token(grant_type="refresh_token", refresh_token=chain[-1], client_id=live_client)
+    assert dead.status_code == 400, "the replay revoked the grant"
+
+    # Every token has expired by now (the last refresh token 6 s after it was issued); what remains is each grant
+    # (kept GRANT_MARGIN seconds past its last token), the codes redeemed for them, the clients and the hour's
+    # registration counter.
+    expired, t_tokens = wait_for(w, tmp_path, lambda c: not c.get("access") and not c.get("refresh"), 20)
+    assert not expired.get("access") and not expired.get("refresh"), expired
+    assert expired.get("code") == 6 and 6 <= expired.get("grant", 0) <= 6 + UNREDEEMED, expired
+    gone, t_grants = wait_for(w, tmp_path, lambda c: not c.get("grant") and not c.get("code"), GRANT_MARGIN + 30)
+    assert gone == {"client": 2, "count": 1}, gone
+    report.add("Grant store sweep", [
+        "`auth.code_ttl_seconds` 1, `access_ttl_seconds` 2, `refresh_ttl_seconds` 6, `sweep_seconds` 1. Five grants "
+        f"refreshed twice each, {UNREDEEMED} codes never redeemed (more records than one alarm step reads), and a "
+        "sixth grant refreshed every second for 8 s (each access token used at once: all answered 200 while the alarm "
+        "swept every second; then a superseded refresh token of it, presented, revoked it). Keys by kind after "
+        f"issuing: {issued}; {t_tokens:.0f} s later (every token expired): {expired}; {t_tokens + t_grants:.0f} s "
+        f"later (grants past their {GRANT_MARGIN} s margin): {gone}."])
