@@ -20,8 +20,6 @@ use worker::{console_error, console_log, event, Context, Env, Request, Response,
 thread_local! {
     static APP: RefCell<Option<Rc<App>>> = const { RefCell::new(None) };
     static REFRESHING: Cell<bool> = const { Cell::new(false) };
-    /// A refresh was asked for while one ran: it may have looked upstream before the change that prompted it.
-    static AGAIN: Cell<bool> = const { Cell::new(false) };
     /// Without a KV binding, last good copies live as long as the isolate.
     static MEMORY: Rc<MemoryStore> = Rc::new(MemoryStore::default());
     /// Without the `GRANTS` Durable Object binding, grants live as long as the isolate (logged at start).
@@ -149,30 +147,23 @@ pub(crate) fn to_worker(resp: HttpResponse) -> Result<Response> {
     Ok(r.with_status(resp.status).with_headers(headers))
 }
 
-/// Refreshes the catalogue and swaps it in; requests in flight keep the copy they started with.
+/// Refreshes the catalogue and swaps it in; requests in flight keep the copy they started with. One at a time per
+/// isolate: a refresh asked for while one runs is dropped, and whatever is still due after it (a load carrying on, a
+/// marketplace whose retry time came) is picked up by the next request's or the Cron Trigger's refresh, in an
+/// invocation of its own, so no invocation makes more than `catalogue.subrequests_per_refresh` upstream requests for
+/// the catalogue. Failures are logged, with their next try, where they happen (`catalogue::refresh`).
 async fn refresh(env: Env) {
     if REFRESHING.with(|r| r.replace(true)) {
-        AGAIN.with(|a| a.set(true));
         return;
     }
-    loop {
-        AGAIN.with(|a| a.set(false));
-        let current = app(&env).await;
-        let Ok(cfg) = &current.config else { break };
+    let current = app(&env).await;
+    if let Ok(cfg) = &current.config {
         let next = with_store(&env, async |store| {
             let client = upstream::WorkerFetch { timeout_ms: cfg.catalogue.upstream_timeout_ms };
             App::build(Ok(cfg.clone()), Some(&current.catalogue), &client, store, now_unix()).await
         })
         .await;
-        for m in &next.catalogue.marketplaces {
-            if let Some(e) = &m.error {
-                console_error!("skillport: refresh of marketplace {} failed, serving the last good copy: {e}", m.id);
-            }
-        }
         APP.with(|a| *a.borrow_mut() = Some(Rc::new(next)));
-        if !AGAIN.with(|a| a.get()) {
-            break;
-        }
     }
     REFRESHING.with(|r| r.set(false));
 }
