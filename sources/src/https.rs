@@ -18,6 +18,7 @@
 //!
 //! Requests are sequential. Caller-given headers (an auth header from a secret) go on every request.
 
+use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -273,11 +274,30 @@ impl<C: HttpClient> HttpsSource<C> {
             )));
         }
         let mut fill = Fill::new(self.config.limits, previous, same);
-        for (path, sha256) in &listed {
-            let reused = fill.previous(path).filter(|old| same || sha256.as_ref() == Some(&sha256_digest(old)));
+        let reused: Vec<Option<&[u8]>> = listed
+            .iter()
+            .map(|(path, sha256)| {
+                fill.previous(path).filter(|old| same || sha256.as_ref() == Some(&sha256_digest(old)))
+            })
+            .collect();
+        // What must come from the server, CONCURRENT requests at a time, in the index's order.
+        let wanted: Vec<&str> = listed
+            .iter()
+            .zip(&reused)
+            .filter(|((path, _), old)| old.is_none() && !fill.absent_before.contains(path))
+            .map(|((path, _), _)| path.as_str())
+            .collect();
+        let mut fetched: std::collections::HashMap<&str, Result<Option<Vec<u8>>, SourceError>> =
+            futures_util::stream::iter(wanted.iter().map(|path| async move { (*path, self.file(path).await) }))
+                .buffered(CONCURRENT)
+                .collect::<Vec<_>>()
+                .await
+                .into_iter()
+                .collect();
+        for ((path, sha256), reused) in listed.iter().zip(reused) {
             let content = match reused {
                 Some(old) => Some(old.to_vec()),
-                None => fill.fetch(self, path).await?,
+                None => fill.take(path, fetched.remove(path.as_str()))?,
             };
             let Some(content) = content else {
                 if path == MARKETPLACE_FILE && !fill.stopped {
@@ -351,6 +371,9 @@ impl<C: HttpClient> HttpsSource<C> {
 /// server has no file for, so that carrying on does not ask for them again. Only ever in a partial tree.
 pub const PARTIAL_FILE: &str = ".skillport-partial.json";
 
+/// Requests of a listed marketplace in flight at once: a Worker may keep 6 connections open.
+const CONCURRENT: usize = 6;
+
 /// A listed form's files as they arrive one by one, within the size [`Limits`] and the client's request budget: once
 /// the budget is spent nothing more is asked for, and the result is [`Fetched::Partial`].
 struct Fill<'p> {
@@ -414,6 +437,31 @@ impl<'p> Fill<'p> {
                 Ok(None)
             }
             Err(e) => Err(e),
+        }
+    }
+
+    /// A file fetched ahead (`None`: not asked for, as a partial copy of the same revision found it absent).
+    fn take(
+        &mut self,
+        path: &str,
+        fetched: Option<Result<Option<Vec<u8>>, SourceError>>,
+    ) -> Result<Option<Vec<u8>>, SourceError> {
+        match fetched {
+            None => {
+                self.absent.insert(path.to_string());
+                Ok(None)
+            }
+            Some(Ok(Some(content))) => Ok(Some(content)),
+            Some(Ok(None)) => {
+                self.absent.insert(path.to_string());
+                Ok(None)
+            }
+            Some(Err(e)) if e.is_budget() => {
+                self.stopped = true;
+                self.pending += 1;
+                Ok(None)
+            }
+            Some(Err(e)) => Err(e),
         }
     }
 

@@ -328,6 +328,14 @@ async fn attach_externals(
     (out, pending)
 }
 
+/// An informational line (progress of a load), not a failure.
+fn log_info(line: &str) {
+    #[cfg(target_arch = "wasm32")]
+    worker::console_log!("{line}");
+    #[cfg(not(target_arch = "wasm32"))]
+    eprintln!("{line}");
+}
+
 fn log_line(line: &str) {
     #[cfg(target_arch = "wasm32")]
     worker::console_error!("{line}");
@@ -499,7 +507,7 @@ pub async fn refresh_one(
         }
         Ok(Fetched::Partial { revision, files, pending }) => {
             let part = Snapshot { revision, fetched_at: now, files, complete: false };
-            log_line(&format!(
+            log_info(&format!(
                 "skillport: marketplace {} loaded in part ({} files, at least {pending} to go); the next refresh carries on",
                 m.id,
                 part.files.len()
@@ -611,7 +619,20 @@ pub async fn refresh_all(
         cfg.marketplaces.iter().map(|_| BudgetClient::new(&total, share)).collect();
     let futures =
         cfg.marketplaces.iter().zip(&shares).map(|(m, client)| refresh_one(m, prev(m), client, store, now, &timing));
-    Catalogue { marketplaces: futures_util::future::join_all(futures).await }
+    let catalogue = Catalogue { marketplaces: futures_util::future::join_all(futures).await };
+    let loading = |c: &Catalogue| {
+        c.marketplaces.iter().filter(|m| m.refresh.loading.is_some()).map(|m| m.id.clone()).collect::<Vec<_>>()
+    };
+    let (before, after) = (previous.map(loading).unwrap_or_default(), loading(&catalogue));
+    if !before.is_empty() || !after.is_empty() {
+        let still = if after.is_empty() {
+            "nothing left loading".to_owned()
+        } else {
+            format!("still loading: {}", after.join(", "))
+        };
+        log_info(&format!("skillport: refresh made {} upstream request(s) of at most {budget}; {still}", total.used()));
+    }
+    catalogue
 }
 
 /// True when any marketplace is [`due_one`].
