@@ -385,16 +385,18 @@ impl Timing {
     }
 }
 
-/// The longest wait after failures, and the most of an upstream's `Retry-After` that is honoured (a day: a larger
-/// one is more likely a broken header than a plan).
-const MAX_BACKOFF: u64 = 3600;
+/// The most of an upstream's `Retry-After` that is honoured (a day: a larger one is more likely a broken header than
+/// a plan).
 const MAX_RETRY_AFTER: u64 = 86_400;
 
 /// When to try again after the `failures`-th failure in a row: `refresh_seconds`, doubling with each further failure
-/// up to an hour (or `refresh_seconds`, when that is longer); never sooner than the upstream's `Retry-After`.
+/// up to four times `refresh_seconds` (and no more than an hour unless `refresh_seconds` is longer), so an outage
+/// costs the upstream little while the catalogue still catches up soon after it ends; never sooner than the
+/// upstream's `Retry-After`.
 fn retry_delay(error: &SourceError, failures: u32, refresh_seconds: u64) -> u64 {
-    let doubled = refresh_seconds.max(1).saturating_mul(1 << failures.saturating_sub(1).min(12));
-    let backoff = doubled.min(MAX_BACKOFF.max(refresh_seconds));
+    let refresh = refresh_seconds.max(1);
+    let doubled = refresh.saturating_mul(1 << failures.saturating_sub(1).min(2));
+    let backoff = doubled.min(refresh.max(3600));
     match error {
         SourceError::RateLimited { retry_after_seconds: Some(s) } => backoff.max((*s).min(MAX_RETRY_AFTER)),
         _ => backoff,
@@ -760,15 +762,20 @@ mod tests {
         assert_eq!(client.0.get(), 1);
         assert!(cat.marketplaces[0].error.is_some() && cat.marketplaces[0].loaded.is_ok(), "the stored copy is served");
         assert_eq!(cat.marketplaces[0].refresh.retry_at, Some(110));
-        // Tries at 110, 130 (20 s later), 170 (40 s), 250 (80 s): not once per request.
+        // Tries at 110, 130 (20 s later), then every 40 s: not once per request.
         refresh_every_second(&cfg, &mut cat, &client, &store, 101, 251);
-        assert_eq!(client.0.get(), 5);
-        assert_eq!(cat.marketplaces[0].refresh.failures, 5);
-        assert_eq!(cat.marketplaces[0].refresh.retry_at, Some(250 + 160));
+        assert_eq!(client.0.get(), 6);
+        assert_eq!(cat.marketplaces[0].refresh.failures, 6);
+        assert_eq!(cat.marketplaces[0].refresh.retry_at, Some(250 + 40));
         assert!(cat.marketplaces[0].loaded.is_ok());
-        // The backoff stops growing at an hour.
-        assert_eq!(retry_delay(&SourceError::Invalid(String::new()), 30, 10), 3600);
+        // The wait stops growing at four refresh periods, and at an hour unless the period is longer.
+        assert_eq!(retry_delay(&SourceError::Invalid(String::new()), 30, 10), 40);
+        assert_eq!(retry_delay(&SourceError::Invalid(String::new()), 30, 1800), 3600);
         assert_eq!(retry_delay(&SourceError::Invalid(String::new()), 30, 7200), 7200);
+        // One success (GitHub's 304 to the conditional request) resets it.
+        let back = block_on(refresh_all(&cfg, Some(&cat), &Failing(Cell::new(0), 304, None), &store, 290));
+        assert_eq!(back.marketplaces[0].refresh.failures, 0, "{:?}", back.marketplaces[0].error);
+        assert!(back.marketplaces[0].error.is_none() && back.marketplaces[0].refresh.retry_at.is_none());
     }
 
     #[test]
