@@ -125,6 +125,9 @@ pub struct CatalogueConfig {
     pub max_file_bytes: u64,
     /// How long one upstream request (GitHub, GitLab, HTTPS) may take before it counts as failed.
     pub upstream_timeout_ms: u64,
+    /// Upstream requests one refresh may make (a Worker invocation may make 50 subrequests on the free plan); what
+    /// a cold load cannot fetch within it is fetched by the next refreshes.
+    pub subrequests_per_refresh: u64,
 }
 
 /// A Claude surface a deployment, plugin or client belongs to.
@@ -778,6 +781,7 @@ struct RawCatalogue {
     stale_seconds: Option<u64>,
     max_file_bytes: Option<u64>,
     upstream_timeout_ms: Option<u64>,
+    subrequests_per_refresh: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -1194,12 +1198,18 @@ impl<'a> Loader<'a> {
             let ok = if (100..=60_000).contains(&n) { Ok(n) } else { Err("must be between 100 and 60000".to_owned()) };
             self.check(&timeout_path, ok)
         });
+        let budget_path = path.key("subrequests_per_refresh");
+        let subrequests_per_refresh = self.required(&budget_path, raw.subrequests_per_refresh).and_then(|n| {
+            let ok = if (5..=10_000).contains(&n) { Ok(n) } else { Err("must be between 5 and 10000".to_owned()) };
+            self.check(&budget_path, ok)
+        });
         Some(CatalogueConfig {
             surfaces: surfaces?,
             refresh_seconds: refresh_seconds?,
             stale_seconds: stale_seconds?,
             max_file_bytes: max_file_bytes?,
             upstream_timeout_ms: upstream_timeout_ms?,
+            subrequests_per_refresh: subrequests_per_refresh?,
         })
     }
 

@@ -177,10 +177,16 @@ pub fn render(cfg: &Config, catalogue: &Catalogue, who: &str, now: u64) -> HttpR
         let (plugins, servable, state) = match &m.loaded {
             Ok(l) => {
                 let servable = l.plugins.iter().filter(|p| p.status.is_servable()).count();
-                let state = match &m.error {
+                let mut state = match &m.error {
                     None => "ok".to_owned(),
                     Some(e) => format!("refresh failing, serving the copy from {}: {e}", ago(now, m.fetched_at)),
                 };
+                if let Some(loading) = &m.refresh.loading {
+                    state.push_str(&format!("; {loading}"));
+                }
+                if let Some(t) = m.refresh.retry_at.filter(|t| *t > now) {
+                    state.push_str(&format!("; next try in {}s", t - now));
+                }
                 (l.plugins.len(), servable, state)
             }
             Err(e) => (0, 0, format!("not loaded: {e}")),

@@ -222,6 +222,7 @@ pub(crate) fn transport(step: &str, error: &HttpError) -> ProviderError {
     match error {
         HttpError::Timeout => ProviderError::Unavailable(format!("{step} timed out")),
         HttpError::Connect(_) => ProviderError::Unavailable(format!("{step} could not be reached")),
+        HttpError::Budget(_) => ProviderError::Unavailable(format!("{step} was not attempted: {error}")),
     }
 }
 

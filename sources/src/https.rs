@@ -18,8 +18,10 @@
 //!
 //! Requests are sequential. Caller-given headers (an auth header from a secret) go on every request.
 
-use serde::Deserialize;
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::collections::BTreeSet;
 
 use crate::archive::{self, ArchiveFormat, Limits, TopFolder};
 use crate::files::{join, sha256_digest, FileSet};
@@ -28,7 +30,7 @@ use crate::http::{percent_encode, HttpClient, HttpRequest, HttpResponse, Secret}
 use crate::load::{place_source, Placement, MARKETPLACE_FILE, PLUGIN_FILE};
 use crate::model::{MarketplaceManifest, PluginEntry, PluginManifest};
 use crate::remote::{self, Revision};
-use crate::{Fetched, MarketplaceSource, SourceError};
+use crate::{Fetched, MarketplaceSource, Previous, SourceError};
 
 /// The listing `skillport validate` writes beside `.claude-plugin/`.
 pub const INDEX_FILE: &str = "skillport-index.json";
@@ -170,40 +172,75 @@ impl<C: HttpClient> HttpsSource<C> {
         Ok(Fetched::Tree { revision: Revision::from_response(digest, &response).to_string(), files })
     }
 
-    async fn fetch_listed(&self, since: Option<Revision>) -> Result<Fetched, SourceError> {
-        let index_url = format!("{}{INDEX_FILE}", self.root);
-        let manifest_mode = since.as_ref().is_some_and(|s| s.id.starts_with("manifest:"));
+    /// The listed forms: `skillport-index.json` when the server has one, else the manifest and what it names.
+    async fn fetch_listed(&self, previous: Option<Previous<'_>>) -> Result<Fetched, SourceError> {
+        let last = previous.and_then(|p| Revision::parse(p.revision).map(|r| (p, r)));
+        let manifest_mode = last.as_ref().is_some_and(|(_, r)| r.id.starts_with("manifest:"));
         if !manifest_mode {
-            let index_since = since.as_ref().filter(|s| s.id.starts_with("index:"));
-            match self.get(index_url, index_since).await {
-                Ok(response) if response.status == 304 => return Ok(Fetched::NotModified),
-                Ok(response) => {
-                    let id = format!("index:{}", sha256_digest(&response.body));
-                    if index_since.is_some_and(|s| s.id == id) {
+            let since = last.as_ref().filter(|(_, r)| r.id.starts_with("index:"));
+            match self.get(format!("{}{INDEX_FILE}", self.root), since.map(|(_, r)| r)).await {
+                Ok(response) if response.status == 304 => {
+                    let (p, revision) = since.expect("a 304 answers a conditional request");
+                    if p.complete {
                         return Ok(Fetched::NotModified);
                     }
-                    let files = self.load_indexed(&response.body).await?;
-                    return Ok(Fetched::Tree { revision: Revision::from_response(id, &response).to_string(), files });
+                    // Carrying on a partial load of this same index, which the partial copy holds.
+                    if let Some(index) = p.files.get(INDEX_FILE) {
+                        return self.load_indexed(index.to_vec(), revision.clone(), Some(*p), true).await;
+                    }
+                    return self.load_indexed_afresh(previous).await;
+                }
+                Ok(response) => {
+                    let revision =
+                        Revision::from_response(format!("index:{}", sha256_digest(&response.body)), &response);
+                    let same = since.filter(|(_, r)| r.id == revision.id);
+                    if same.is_some_and(|(p, _)| p.complete) {
+                        return Ok(Fetched::NotModified);
+                    }
+                    return self.load_indexed(response.body, revision, previous, same.is_some()).await;
                 }
                 Err(SourceError::NotFound(_)) => {}
                 Err(e) => return Err(e),
             }
         }
-        let manifest_since = since.as_ref().filter(|s| s.id.starts_with("manifest:"));
-        let response = self.get(self.config.url.clone(), manifest_since).await?;
-        if response.status == 304 {
-            return Ok(Fetched::NotModified);
-        }
-        let id = format!("manifest:{}", sha256_digest(&response.body));
-        if manifest_since.is_some_and(|s| s.id == id) {
-            return Ok(Fetched::NotModified);
-        }
-        let files = self.load_by_manifest(response.body.clone()).await?;
-        Ok(Fetched::Tree { revision: Revision::from_response(id, &response).to_string(), files })
+        let since = last.as_ref().filter(|(_, r)| r.id.starts_with("manifest:"));
+        let response = self.get(self.config.url.clone(), since.map(|(_, r)| r)).await?;
+        let (manifest, revision, carry_on) = if response.status == 304 {
+            let (p, revision) = since.expect("a 304 answers a conditional request");
+            match p.files.get(MARKETPLACE_FILE) {
+                _ if p.complete => return Ok(Fetched::NotModified),
+                Some(manifest) => (manifest.to_vec(), revision.clone(), Some(p)),
+                None => return Box::pin(self.fetch_listed(None)).await,
+            }
+        } else {
+            let revision = Revision::from_response(format!("manifest:{}", sha256_digest(&response.body)), &response);
+            let same = since.filter(|(_, r)| r.id == revision.id).map(|(p, _)| p);
+            if same.is_some_and(|p| p.complete) {
+                return Ok(Fetched::NotModified);
+            }
+            (response.body, revision, same)
+        };
+        self.load_by_manifest(manifest, revision, carry_on.copied()).await
     }
 
-    async fn load_indexed(&self, index: &[u8]) -> Result<FileSet, SourceError> {
-        let index: Index = serde_json::from_slice(index)
+    /// The index again, unconditionally (a partial copy that lost its index cannot carry on).
+    async fn load_indexed_afresh(&self, previous: Option<Previous<'_>>) -> Result<Fetched, SourceError> {
+        let response = self.get(format!("{}{INDEX_FILE}", self.root), None).await?;
+        let revision = Revision::from_response(format!("index:{}", sha256_digest(&response.body)), &response);
+        self.load_indexed(response.body, revision, previous, false).await
+    }
+
+    /// Every file the index lists. A file of `previous` is reused without a request when the index gives its sha256
+    /// and it matches, or when `same` (carrying on a partial load of this very index); so after the first load a
+    /// changed marketplace costs the index plus the changed files.
+    async fn load_indexed(
+        &self,
+        index_bytes: Vec<u8>,
+        revision: Revision,
+        previous: Option<Previous<'_>>,
+        same: bool,
+    ) -> Result<Fetched, SourceError> {
+        let index: Index = serde_json::from_slice(&index_bytes)
             .map_err(|e| SourceError::Invalid(format!("`{INDEX_FILE}` is not a list of paths: {e}")))?;
         let entries = match index {
             Index::List(entries) | Index::Object { files: entries } => entries,
@@ -215,80 +252,240 @@ impl<C: HttpClient> HttpsSource<C> {
                 IndexEntry::File { path, sha256 } => (path, sha256),
             };
             let path = join("", &path)?;
-            if !path.is_empty() {
+            if !path.is_empty() && path != INDEX_FILE && path != PARTIAL_FILE {
+                let sha256 = sha256.map(|d| {
+                    let d = d.to_ascii_lowercase();
+                    if d.starts_with("sha256:") {
+                        d
+                    } else {
+                        format!("sha256:{d}")
+                    }
+                });
                 listed.push((path, sha256));
             }
         }
         if !listed.iter().any(|(p, _)| p == MARKETPLACE_FILE) {
             listed.insert(0, (MARKETPLACE_FILE.to_string(), None));
         }
-        let mut files = FileSet::new();
-        let mut budget = Budget::new(self.config.limits);
         if listed.len() > self.config.limits.max_files {
             return Err(SourceError::TooLarge(format!(
                 "`{INDEX_FILE}` lists more than {} files",
                 self.config.limits.max_files
             )));
         }
-        for (path, sha256) in listed {
-            let Some(content) = self.file(&path).await? else {
-                if path == MARKETPLACE_FILE {
+        let mut fill = Fill::new(self.config.limits, previous, same);
+        let reused: Vec<Option<&[u8]>> = listed
+            .iter()
+            .map(|(path, sha256)| {
+                fill.previous(path).filter(|old| same || sha256.as_ref() == Some(&sha256_digest(old)))
+            })
+            .collect();
+        // What must come from the server, CONCURRENT requests at a time, in the index's order.
+        let wanted: Vec<&str> = listed
+            .iter()
+            .zip(&reused)
+            .filter(|((path, _), old)| old.is_none() && !fill.absent_before.contains(path))
+            .map(|((path, _), _)| path.as_str())
+            .collect();
+        let mut fetched: std::collections::HashMap<&str, Result<Option<Vec<u8>>, SourceError>> =
+            futures_util::stream::iter(wanted.iter().map(|path| async move { (*path, self.file(path).await) }))
+                .buffered(CONCURRENT)
+                .collect::<Vec<_>>()
+                .await
+                .into_iter()
+                .collect();
+        for ((path, sha256), reused) in listed.iter().zip(reused) {
+            let content = match reused {
+                Some(old) => Some(old.to_vec()),
+                None => fill.take(path, fetched.remove(path.as_str()))?,
+            };
+            let Some(content) = content else {
+                if path == MARKETPLACE_FILE && !fill.stopped {
                     return Err(SourceError::NotFound(self.describe(&self.config.url)));
                 }
                 continue;
             };
             if let Some(expected) = sha256 {
                 let actual = sha256_digest(&content);
-                let expected = if expected.starts_with("sha256:") { expected } else { format!("sha256:{expected}") };
-                if expected.to_ascii_lowercase() != actual {
+                if *expected != actual {
                     return Err(SourceError::Integrity { expected: format!("{expected} for `{path}`"), actual });
                 }
             }
-            if budget.admit(content.len() as u64)? {
-                files.insert(&path, content)?;
-            }
+            fill.keep(path, content)?;
         }
-        Ok(files)
+        fill.keep(INDEX_FILE, index_bytes)?;
+        fill.finish(revision)
     }
 
-    async fn load_by_manifest(&self, manifest_bytes: Vec<u8>) -> Result<FileSet, SourceError> {
-        let mut files = FileSet::new();
+    /// The manifest form: per in-tree plugin its `plugin.json` and the `SKILL.md` of every skill path its entry or
+    /// plugin.json lists. `carry_on`: a partial copy of this same manifest, whose files are reused.
+    async fn load_by_manifest(
+        &self,
+        manifest_bytes: Vec<u8>,
+        revision: Revision,
+        carry_on: Option<Previous<'_>>,
+    ) -> Result<Fetched, SourceError> {
+        let mut fill = Fill::new(self.config.limits, carry_on, true);
         let manifest: Option<MarketplaceManifest> = serde_json::from_slice(&manifest_bytes).ok();
-        files.insert(MARKETPLACE_FILE, manifest_bytes)?;
+        fill.keep(MARKETPLACE_FILE, manifest_bytes)?;
         // An unreadable manifest is the loader's to report; there is nothing more to fetch.
-        let Some(manifest) = manifest else { return Ok(files) };
-        let mut budget = Budget::new(self.config.limits);
+        let Some(manifest) = manifest else { return fill.finish(revision) };
         for raw in &manifest.plugins {
             let Ok(entry) = serde_json::from_value::<PluginEntry>(raw.clone()) else { continue };
             let Placement::InTree(root) = place_source(&entry.source, manifest.metadata.as_ref()) else { continue };
             let mut skill_paths: Vec<String> =
                 entry.skills.as_ref().map(|s| s.paths().into_iter().map(str::to_string).collect()).unwrap_or_default();
             let plugin_json = join(&root, PLUGIN_FILE)?;
-            if let Some(content) = self.file(&plugin_json).await? {
+            let content = match fill.previous(&plugin_json) {
+                Some(old) => Some(old.to_vec()),
+                None => fill.fetch(self, &plugin_json).await?,
+            };
+            if let Some(content) = content {
                 if let Ok(plugin) = serde_json::from_slice::<PluginManifest>(&content) {
                     skill_paths.extend(
                         plugin.skills.as_ref().map(|s| s.paths().into_iter().map(str::to_string)).into_iter().flatten(),
                     );
                 }
-                if budget.admit(content.len() as u64)? {
-                    files.insert(&plugin_json, content)?;
-                }
+                fill.keep(&plugin_json, content)?;
             }
             for path in skill_paths {
                 let Ok(target) = join(&root, &path) else { continue };
                 let skill_md = if target.ends_with("SKILL.md") { target } else { join(&target, "SKILL.md")? };
-                if files.contains(&skill_md) {
+                if fill.files.contains(&skill_md) {
                     continue;
                 }
-                if let Some(content) = self.file(&skill_md).await? {
-                    if budget.admit(content.len() as u64)? {
-                        files.insert(&skill_md, content)?;
-                    }
+                let content = match fill.previous(&skill_md) {
+                    Some(old) => Some(old.to_vec()),
+                    None => fill.fetch(self, &skill_md).await?,
+                };
+                if let Some(content) = content {
+                    fill.keep(&skill_md, content)?;
                 }
             }
         }
-        Ok(files)
+        fill.finish(revision)
     }
+}
+
+/// Where a partial load of a listed form notes what it learnt that is not a file of the marketplace: the paths the
+/// server has no file for, so that carrying on does not ask for them again. Only ever in a partial tree.
+pub const PARTIAL_FILE: &str = ".skillport-partial.json";
+
+/// Requests of a listed marketplace in flight at once: a Worker may keep 6 connections open.
+const CONCURRENT: usize = 6;
+
+/// A listed form's files as they arrive one by one, within the size [`Limits`] and the client's request budget: once
+/// the budget is spent nothing more is asked for, and the result is [`Fetched::Partial`].
+struct Fill<'p> {
+    previous: Option<Previous<'p>>,
+    /// Paths a partial copy of the same revision found absent.
+    absent_before: BTreeSet<String>,
+    files: FileSet,
+    absent: BTreeSet<String>,
+    size: Budget,
+    /// The budget ran out: every further file is pending.
+    stopped: bool,
+    pending: usize,
+}
+
+impl<'p> Fill<'p> {
+    fn new(limits: Limits, previous: Option<Previous<'p>>, same: bool) -> Self {
+        let absent_before = previous
+            .filter(|_| same)
+            .and_then(|p| p.files.get(PARTIAL_FILE))
+            .and_then(|b| serde_json::from_slice::<PartialNote>(b).ok())
+            .map(|n| n.absent.into_iter().collect())
+            .unwrap_or_default();
+        Self {
+            previous,
+            absent_before,
+            files: FileSet::new(),
+            absent: BTreeSet::new(),
+            size: Budget::new(limits),
+            stopped: false,
+            pending: 0,
+        }
+    }
+
+    fn previous(&self, path: &str) -> Option<&'p [u8]> {
+        self.previous.and_then(|p| p.files.get(path))
+    }
+
+    /// The file from the server; `None` when it has none (or the budget is spent, which counts it as pending).
+    async fn fetch<C: HttpClient>(
+        &mut self,
+        source: &HttpsSource<C>,
+        path: &str,
+    ) -> Result<Option<Vec<u8>>, SourceError> {
+        if self.absent_before.contains(path) {
+            self.absent.insert(path.to_string());
+            return Ok(None);
+        }
+        if self.stopped {
+            self.pending += 1;
+            return Ok(None);
+        }
+        match source.file(path).await {
+            Ok(Some(content)) => Ok(Some(content)),
+            Ok(None) => {
+                self.absent.insert(path.to_string());
+                Ok(None)
+            }
+            Err(e) if e.is_budget() => {
+                self.stopped = true;
+                self.pending += 1;
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A file fetched ahead (`None`: not asked for, as a partial copy of the same revision found it absent).
+    fn take(
+        &mut self,
+        path: &str,
+        fetched: Option<Result<Option<Vec<u8>>, SourceError>>,
+    ) -> Result<Option<Vec<u8>>, SourceError> {
+        match fetched {
+            None => {
+                self.absent.insert(path.to_string());
+                Ok(None)
+            }
+            Some(Ok(Some(content))) => Ok(Some(content)),
+            Some(Ok(None)) => {
+                self.absent.insert(path.to_string());
+                Ok(None)
+            }
+            Some(Err(e)) if e.is_budget() => {
+                self.stopped = true;
+                self.pending += 1;
+                Ok(None)
+            }
+            Some(Err(e)) => Err(e),
+        }
+    }
+
+    fn keep(&mut self, path: &str, content: Vec<u8>) -> Result<(), SourceError> {
+        if self.size.admit(content.len() as u64)? {
+            self.files.insert(path, content)?;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self, revision: Revision) -> Result<Fetched, SourceError> {
+        let revision = revision.to_string();
+        if self.pending == 0 {
+            return Ok(Fetched::Tree { revision, files: self.files });
+        }
+        let note = PartialNote { absent: self.absent.into_iter().collect() };
+        self.files.insert(PARTIAL_FILE, serde_json::to_vec(&note).unwrap_or_default())?;
+        Ok(Fetched::Partial { revision, files: self.files, pending: self.pending })
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct PartialNote {
+    absent: Vec<String>,
 }
 
 #[async_trait::async_trait(?Send)]
@@ -298,10 +495,17 @@ impl<C: HttpClient> MarketplaceSource for HttpsSource<C> {
     }
 
     async fn fetch(&self, since: Option<&str>) -> Result<Fetched, SourceError> {
-        let since = since.and_then(Revision::parse);
+        let none = FileSet::new();
+        self.fetch_from(since.map(|revision| Previous { revision, files: &none, complete: true })).await
+    }
+
+    async fn fetch_from(&self, previous: Option<Previous<'_>>) -> Result<Fetched, SourceError> {
         match self.config.format {
-            Some(format) => self.fetch_archive(format, since).await,
-            None => self.fetch_listed(since).await,
+            Some(format) => {
+                let since = previous.filter(|p| p.complete).and_then(|p| Revision::parse(p.revision));
+                self.fetch_archive(format, since).await
+            }
+            None => self.fetch_listed(previous).await,
         }
     }
 }
@@ -438,6 +642,155 @@ mod tests {
             assert!(matches!(err, SourceError::Integrity { .. }));
             assert!(!err.to_string().contains("sig=abc"));
         }
+    }
+
+    /// A marketplace of `n` in-tree plugins, each with a plugin.json and one skill.
+    fn big_marketplace(n: usize) -> FileSet {
+        let mut files = FileSet::new();
+        let entries: Vec<Value> = (0..n)
+            .map(|i| serde_json::json!({"name": format!("p{i:03}"), "source": format!("./plugins/p{i:03}")}))
+            .collect();
+        files
+            .insert(MARKETPLACE_FILE, serde_json::json!({"name": "big", "plugins": entries}).to_string().into_bytes())
+            .unwrap();
+        for i in 0..n {
+            let root = format!("plugins/p{i:03}");
+            files
+                .insert(
+                    &format!("{root}/{PLUGIN_FILE}"),
+                    format!(r#"{{"name":"p{i:03}","skills":["./skills/s{i:03}"]}}"#).into_bytes(),
+                )
+                .unwrap();
+            files
+                .insert(
+                    &format!("{root}/skills/s{i:03}/SKILL.md"),
+                    format!("---\nname: s{i:03}\ndescription: Skill {i}.\n---\nBody {i}.\n").into_bytes(),
+                )
+                .unwrap();
+        }
+        files
+    }
+
+    /// Runs `fetch_from` through a budget of `per_run` requests until the tree is whole; the requests of each run.
+    fn load_in_runs(
+        client: &CannedClient,
+        url: &str,
+        per_run: usize,
+        mut last: Option<(String, FileSet, bool)>,
+    ) -> (Vec<usize>, String, FileSet) {
+        let mut runs = Vec::new();
+        for _ in 0..100 {
+            let budget = crate::http::BudgetClient::new(client, per_run);
+            let https = HttpsSource::new(HttpsConfig::new(url).unwrap(), &budget);
+            let previous =
+                last.as_ref().map(|(revision, files, complete)| Previous { revision, files, complete: *complete });
+            let fetched = block_on_ready(https.fetch_from(previous)).unwrap();
+            runs.push(budget.used());
+            match fetched {
+                Fetched::Tree { revision, files } => return (runs, revision, files),
+                Fetched::Partial { revision, files, pending } => {
+                    assert!(pending > 0);
+                    assert!(!files.is_empty());
+                    last = Some((revision, files, false));
+                }
+                Fetched::NotModified => panic!("not modified while loading"),
+            }
+        }
+        panic!("never completed: {runs:?}")
+    }
+
+    #[test]
+    fn a_large_indexed_marketplace_loads_within_the_budget_over_several_runs() {
+        let client = CannedClient::new();
+        let mut folder = big_marketplace(286);
+        let index = index_for(&folder);
+        folder.insert(INDEX_FILE, index).unwrap();
+        serve_folder(&client, &folder);
+        let url = format!("{ROOT}.claude-plugin/marketplace.json");
+        let (runs, revision, files) = load_in_runs(&client, &url, 40, None);
+        // 1 index + 1 manifest + 572 plugin files, 40 a run (each carrying-on run spends one on the index's 304).
+        assert!(runs.iter().all(|&n| n <= 40), "{runs:?}");
+        assert_eq!(runs.len(), 575usize.div_ceil(39), "{runs:?}");
+        assert_eq!(client.requests().len(), runs.iter().sum::<usize>());
+        let mut expected = big_marketplace(286);
+        expected.insert(INDEX_FILE, folder.get(INDEX_FILE).unwrap().to_vec()).unwrap();
+        assert_eq!(files, expected, "the whole tree, and no partial note left in it");
+        let loaded = crate::load::load_marketplace(&files).unwrap();
+        assert_eq!(loaded.plugins.len(), 286);
+        assert!(loaded.plugins.iter().all(|p| p.skills.len() == 1));
+
+        // Unchanged: one conditional request.
+        client.clear_requests();
+        let https = HttpsSource::new(HttpsConfig::new(&url).unwrap(), &client);
+        let previous = Previous { revision: &revision, files: &files, complete: true };
+        assert_eq!(block_on_ready(https.fetch_from(Some(previous))).unwrap(), Fetched::NotModified);
+        assert_eq!(client.requests().len(), 1);
+
+        // Two skills change: the new index plus those two files, not the whole marketplace again.
+        let mut changed = folder.clone();
+        for i in [7, 200] {
+            changed
+                .insert(
+                    &format!("plugins/p{i:03}/skills/s{i:03}/SKILL.md"),
+                    format!("---\nname: s{i:03}\ndescription: New {i}.\n---\n").into_bytes(),
+                )
+                .unwrap();
+        }
+        let mut without_index = changed.clone();
+        without_index = {
+            let mut f = FileSet::new();
+            for (p, b) in without_index.iter().filter(|(p, _)| *p != INDEX_FILE) {
+                f.insert(p, b.to_vec()).unwrap();
+            }
+            f
+        };
+        changed.insert(INDEX_FILE, index_for(&without_index)).unwrap();
+        let client = CannedClient::new();
+        serve_folder(&client, &changed);
+        let (runs, _, files) = load_in_runs(&client, &url, 40, Some((revision, files, true)));
+        assert_eq!(runs, [3]);
+        assert_eq!(files.get("plugins/p200/skills/s200/SKILL.md"), changed.get("plugins/p200/skills/s200/SKILL.md"));
+    }
+
+    #[test]
+    fn a_large_manifest_marketplace_loads_within_the_budget_and_remembers_absent_files() {
+        let client = CannedClient::new();
+        let mut folder = big_marketplace(120);
+        // Half the plugins have no plugin.json (their skills listed in the entry instead): the server answers 404.
+        let mut manifest: Value = serde_json::from_slice(folder.get(MARKETPLACE_FILE).unwrap()).unwrap();
+        for (i, entry) in manifest["plugins"].as_array_mut().unwrap().iter_mut().enumerate() {
+            if i % 2 == 0 {
+                entry["skills"] = serde_json::json!([format!("./skills/s{i:03}")]);
+            }
+        }
+        folder.insert(MARKETPLACE_FILE, manifest.to_string().into_bytes()).unwrap();
+        let mut served = FileSet::new();
+        for (p, b) in folder
+            .iter()
+            .filter(|(p, _)| !(p.ends_with(PLUGIN_FILE) && p[9..12].parse::<usize>().is_ok_and(|i| i % 2 == 0)))
+        {
+            served.insert(p, b.to_vec()).unwrap();
+        }
+        serve_folder(&client, &served);
+        let url = format!("{ROOT}.claude-plugin/marketplace.json");
+        let (runs, revision, files) = load_in_runs(&client, &url, 25, None);
+        assert!(runs.iter().all(|&n| n <= 25), "{runs:?}");
+        // index 404 + manifest once, then 120 plugin.json (60 absent) + 120 skills, each asked for once; every
+        // carrying-on run spends one on the manifest's 304 (its index is not asked for again).
+        let urls = client.urls();
+        let mut unique = urls.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(urls.len() - unique.len(), runs.len() - 1, "only the manifest is asked again");
+        assert_eq!(unique.len(), 2 + 240);
+        assert_eq!(files, served);
+        assert!(revision.starts_with("manifest:"));
+        let loaded = crate::load::load_marketplace(&files).unwrap();
+        assert!(
+            loaded.plugins.iter().all(|p| p.skills.len() == 1),
+            "{:?}",
+            loaded.plugins.iter().map(|p| (&p.name, p.skills.len())).collect::<Vec<_>>()
+        );
     }
 
     #[test]

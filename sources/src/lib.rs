@@ -35,7 +35,7 @@ pub use external::{ExternalRef, GitKind, Hosts};
 pub use files::{join, sha256_digest, FileSet, PathError};
 pub use github::{GithubConfig, GithubRepo, GithubSource};
 pub use gitlab::{GitlabAuth, GitlabConfig, GitlabProject, GitlabSource};
-pub use http::{CountingClient, HttpClient, HttpError, HttpRequest, HttpResponse, Secret};
+pub use http::{BudgetClient, CountingClient, HttpClient, HttpError, HttpRequest, HttpResponse, Secret};
 pub use https::{index_for, HttpsConfig, HttpsSource, INDEX_FILE};
 pub use load::{
     external_error_file, external_folder, load_marketplace, load_marketplace_with, LoadError, LoadedMarketplace,
@@ -58,6 +58,22 @@ pub trait MarketplaceSource {
 
     /// Reads the whole marketplace tree. If `since` equals the current revision, may answer `Fetched::NotModified`.
     async fn fetch(&self, since: Option<&str>) -> Result<Fetched, SourceError>;
+
+    /// Like [`fetch`](Self::fetch), given the caller's whole last copy. A source that reads a marketplace file by
+    /// file overrides this to reuse the files it can prove unchanged, and to carry on a load that an earlier run
+    /// left [`Fetched::Partial`]. Every other source reads an incomplete copy's tree afresh.
+    async fn fetch_from(&self, previous: Option<Previous<'_>>) -> Result<Fetched, SourceError> {
+        self.fetch(previous.filter(|p| p.complete).map(|p| p.revision)).await
+    }
+}
+
+/// The caller's last copy of a marketplace, as [`MarketplaceSource::fetch_from`] is given it.
+#[derive(Debug, Clone, Copy)]
+pub struct Previous<'a> {
+    pub revision: &'a str,
+    pub files: &'a FileSet,
+    /// False when the copy is what a [`Fetched::Partial`] gave.
+    pub complete: bool,
 }
 
 /// What a [`MarketplaceSource::fetch`] found.
@@ -68,6 +84,10 @@ pub enum Fetched {
     /// The whole tree at `revision` (a commit sha, an ETag, a content digest: opaque to callers, compared only for
     /// equality).
     Tree { revision: String, files: FileSet },
+    /// Part of the tree at `revision`: the client's request budget ran out first (see [`http::BudgetClient`]).
+    /// `pending` files are still to fetch; given back through [`MarketplaceSource::fetch_from`], the next run
+    /// carries on from `files`.
+    Partial { revision: String, files: FileSet, pending: usize },
 }
 
 /// Why a source could not produce a tree.
@@ -100,4 +120,11 @@ pub enum SourceError {
     /// The downloaded bytes are not the pinned ones.
     #[error("integrity check failed: expected {expected}, got {actual}")]
     Integrity { expected: String, actual: String },
+}
+
+impl SourceError {
+    /// The request that failed was never sent: the run's request budget was spent (not a fault of the upstream).
+    pub fn is_budget(&self) -> bool {
+        matches!(self, SourceError::Transport(crate::http::HttpError::Budget(_)))
+    }
 }

@@ -60,8 +60,17 @@ pub fn run(opts: &Options, show: &Show, process_env: &BTreeMap<String, String>) 
         .enable_all()
         .build()
         .map_err(|e| UsageError(format!("cannot start the runtime: {e}")))?;
-    let catalogue =
-        runtime.block_on(refresh_all(&config, None, &client, &MemoryStore::default(), crate::clock::now_unix()));
+    // Run after run, as the Worker's refreshes would, until nothing is left loading: this machine has no
+    // per-invocation subrequest limit, but the result should be the whole catalogue the Worker ends up serving.
+    let store = MemoryStore::default();
+    let now = crate::clock::now_unix();
+    let mut catalogue = runtime.block_on(refresh_all(&config, None, &client, &store, now));
+    for _ in 0..1000 {
+        if !catalogue.marketplaces.iter().any(|m| m.refresh.loading.is_some()) {
+            break;
+        }
+        catalogue = runtime.block_on(refresh_all(&config, Some(&catalogue), &client, &store, now));
+    }
     if let Some(progress) = progress {
         progress.stop();
     }
@@ -142,6 +151,9 @@ fn table(catalogue: &Catalogue, show: &Show) -> String {
         let state = match (&m.loaded, &m.error) {
             (Err(e), _) => format!("NOT LOADED: {e}"),
             (Ok(l), Some(e)) => format!("{} plugins from an older copy; the refresh failed: {e}", l.plugins.len()),
+            (Ok(l), None) if m.refresh.loading.is_some() => {
+                format!("{} plugin(s) so far; {}", l.plugins.len(), m.refresh.loading.unwrap_or_default())
+            }
             (Ok(l), None) => {
                 let revision = m.revision.as_deref().map(short_revision).unwrap_or_default();
                 format!("ok, {} plugin(s), revision {revision}", l.plugins.len())

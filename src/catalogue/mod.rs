@@ -20,7 +20,7 @@ use skillport_sources::load::{LoadedMarketplace, LoadedPlugin, PluginStatus, Ski
 use skillport_sources::FileSet;
 
 /// One configured marketplace and what loading it gave.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct MarketplaceEntry {
     pub id: String,
     pub kind: &'static str,
@@ -32,6 +32,57 @@ pub struct MarketplaceEntry {
     pub fetched_at: Option<u64>,
     /// The last refresh's failure while this (older) copy is still served.
     pub error: Option<String>,
+    /// When to refresh next, and what is still loading.
+    pub refresh: RefreshState,
+}
+
+/// The refresh bookkeeping of one marketplace, kept by the isolate between refreshes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RefreshState {
+    /// The files served are what a load that ran out of request budget gave; the next refresh carries on.
+    pub partial: bool,
+    /// A newer revision whose load is under way beside the copy served (served once whole).
+    pub next: Option<refresh::Snapshot>,
+    /// What is still to fetch; while set the marketplace is due at once.
+    pub loading: Option<Loading>,
+    /// When a refresh was last tried (unix seconds), whatever came of it.
+    pub attempted_at: Option<u64>,
+    /// No refresh before this (unix seconds): the upstream said when to come back (`Retry-After`), or it keeps
+    /// failing and the refreshes back off.
+    pub retry_at: Option<u64>,
+    /// Refreshes that failed in a row.
+    pub failures: u32,
+}
+
+/// What a marketplace still has to fetch over the next refreshes, each within `catalogue.subrequests_per_refresh`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Loading {
+    /// Files of the marketplace still to fetch (at least this many: a plugin.json not read yet may name more).
+    pub files_pending: usize,
+    /// External plugins (other repositories, archives) still to fetch.
+    pub externals_pending: usize,
+    /// The files pending belong to a newer revision than the one served.
+    pub newer: bool,
+    /// This refresh ran out of requests before this marketplace's turn.
+    pub waiting: bool,
+}
+
+impl std::fmt::Display for Loading {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.waiting {
+            return f.write_str("waiting for the next refresh: the last one spent its upstream requests first");
+        }
+        let mut parts = Vec::new();
+        if self.files_pending > 0 {
+            let of =
+                if self.newer { " of a newer revision (the previous one is served until it is whole)" } else { "" };
+            parts.push(format!("at least {} more file(s){of}", self.files_pending));
+        }
+        if self.externals_pending > 0 {
+            parts.push(format!("{} external plugin(s)", self.externals_pending));
+        }
+        write!(f, "still loading {}: each refresh makes a bounded number of upstream requests", parts.join(" and "))
+    }
 }
 
 #[derive(Debug, Default)]
@@ -276,19 +327,29 @@ fn digest_of_skills<'s>(skills: impl Iterator<Item = &'s Skill>) -> String {
 /// marketplaces the view's user may be shown.
 pub fn marketplace_notes(view: View<'_>, now: u64) -> Vec<Value> {
     view.marketplaces()
-        .filter_map(|m| match (&m.loaded, &m.error) {
-            (Err(e), _) => Some(json!({"marketplace": m.id, "error": e, "served": false})),
-            (Ok(_), Some(e)) => {
-                let fetched = m.fetched_at.unwrap_or(0);
-                Some(json!({
-                    "marketplace": m.id,
-                    "error": e,
-                    "served": true,
-                    "copyFetchedAt": crate::clock::rfc3339(fetched),
-                    "copyAgeSeconds": now.saturating_sub(fetched),
-                }))
+        .filter_map(|m| {
+            let mut note = match (&m.loaded, &m.error) {
+                (Err(e), _) => json!({"marketplace": m.id, "error": e, "served": false}),
+                (Ok(_), Some(e)) => {
+                    let fetched = m.fetched_at.unwrap_or(0);
+                    json!({
+                        "marketplace": m.id,
+                        "error": e,
+                        "served": true,
+                        "copyFetchedAt": crate::clock::rfc3339(fetched),
+                        "copyAgeSeconds": now.saturating_sub(fetched),
+                    })
+                }
+                (Ok(_), None) if m.refresh.loading.is_some() => json!({"marketplace": m.id, "served": true}),
+                (Ok(_), None) => return None,
+            };
+            if let Some(loading) = &m.refresh.loading {
+                note["loading"] = json!(loading.to_string());
             }
-            (Ok(_), None) => None,
+            if let Some(t) = m.refresh.retry_at.filter(|t| *t > now) {
+                note["nextRefreshAt"] = json!(crate::clock::rfc3339(t));
+            }
+            Some(note)
         })
         .collect()
 }

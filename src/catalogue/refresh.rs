@@ -5,7 +5,7 @@
 //! saved to the store (KV on Workers) as the last good copy; a failure keeps serving the previous snapshot and says
 //! how old it is. Tool calls never wait for this: the platform runs refreshes off the request path.
 
-use super::{Catalogue, MarketplaceEntry};
+use super::{Catalogue, Loading, MarketplaceEntry, RefreshState};
 use crate::config::{Config, MarketplaceConfig, SourceKind};
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
@@ -14,13 +14,13 @@ use skillport_sources::bundled::BundledSource;
 use skillport_sources::external::{self, Hosts};
 use skillport_sources::github::{GithubConfig, GithubRepo, GithubSource};
 use skillport_sources::gitlab::{GitlabAuth, GitlabConfig, GitlabProject, GitlabSource};
-use skillport_sources::http::{HttpClient, Secret};
+use skillport_sources::http::{BudgetClient, HttpClient, Secret};
 use skillport_sources::https::{HttpsConfig, HttpsSource};
 use skillport_sources::load::{
     external_error_file, external_folder, load_marketplace, load_marketplace_with, EXTERNAL_ROOT,
 };
 use skillport_sources::remote::GitRef;
-use skillport_sources::{Fetched, FileSet, MarketplaceSource};
+use skillport_sources::{Fetched, FileSet, MarketplaceSource, Previous, SourceError};
 use std::cell::RefCell;
 use std::collections::HashMap;
 
@@ -53,31 +53,51 @@ pub struct Snapshot {
     pub revision: String,
     pub fetched_at: u64,
     pub files: FileSet,
+    /// False for what a load that ran out of request budget gave ([`Fetched::Partial`]): the next refresh carries on.
+    pub complete: bool,
 }
 
-const MAGIC: &[u8; 4] = b"SPS1";
+const MAGIC_V1: &[u8; 4] = b"SPS1";
+const MAGIC: &[u8; 4] = b"SPS2";
 
 impl Snapshot {
     /// A compact length-prefixed encoding: KV values are bytes, and JSON with base64 would cost a third more.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(64 + self.files.iter().map(|(p, b)| p.len() + b.len() + 8).sum::<usize>());
+        self.encode_into(&mut out);
+        out
+    }
+
+    fn encode_into(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(MAGIC);
+        out.push(self.complete as u8);
         out.extend_from_slice(&self.fetched_at.to_le_bytes());
-        put(&mut out, self.revision.as_bytes());
+        put(out, self.revision.as_bytes());
         out.extend_from_slice(&(self.files.len() as u32).to_le_bytes());
         for (path, bytes) in self.files.iter() {
-            put(&mut out, path.as_bytes());
-            put(&mut out, bytes);
+            put(out, path.as_bytes());
+            put(out, bytes);
         }
-        out
     }
 
     /// `None` for anything that is not a whole, well-formed snapshot; a damaged copy is ignored, never trusted.
     pub fn decode(bytes: &[u8]) -> Option<Snapshot> {
         let mut r = Reader { bytes, pos: 0 };
-        if r.take(4)? != MAGIC {
-            return None;
-        }
+        let s = Snapshot::decode_from(&mut r)?;
+        (r.pos == bytes.len()).then_some(s)
+    }
+
+    fn decode_from(r: &mut Reader<'_>) -> Option<Snapshot> {
+        let complete = match r.take(4)? {
+            m if m == MAGIC => match r.take(1)?[0] {
+                0 => false,
+                1 => true,
+                _ => return None,
+            },
+            // Written before partial loads existed: always whole.
+            m if m == MAGIC_V1 => true,
+            _ => return None,
+        };
         let fetched_at = u64::from_le_bytes(r.take(8)?.try_into().ok()?);
         let revision = String::from_utf8(r.chunk()?.to_vec()).ok()?;
         let count = u32::from_le_bytes(r.take(4)?.try_into().ok()?);
@@ -87,7 +107,32 @@ impl Snapshot {
             let data = r.chunk()?.to_vec();
             files.insert(&path, data).ok()?;
         }
-        (r.pos == bytes.len()).then_some(Snapshot { revision, fetched_at, files })
+        Some(Snapshot { revision, fetched_at, files, complete })
+    }
+}
+
+/// What the store keeps for one marketplace: the copy served, and a newer revision whose load is still under way
+/// (served only once whole, so a big change never shows half-loaded over a good copy).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stored {
+    pub served: Snapshot,
+    pub next: Option<Snapshot>,
+}
+
+impl Stored {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = self.served.encode();
+        if let Some(next) = &self.next {
+            next.encode_into(&mut out);
+        }
+        out
+    }
+
+    pub fn decode(bytes: &[u8]) -> Option<Stored> {
+        let mut r = Reader { bytes, pos: 0 };
+        let served = Snapshot::decode_from(&mut r)?;
+        let next = if r.pos < bytes.len() { Some(Snapshot::decode_from(&mut r)?) } else { None };
+        (r.pos == bytes.len()).then_some(Stored { served, next })
     }
 }
 
@@ -205,13 +250,10 @@ pub fn hosts_for(m: &MarketplaceConfig) -> Hosts {
     hosts
 }
 
-/// External plugin fetches per refresh: two requests each on GitHub, so a refresh stays well inside the 50
-/// subrequests a Worker may make; the rest follow on later refreshes, each cached for good once pinned by sha.
-pub const EXTERNAL_FETCHES_PER_REFRESH: usize = 15;
-
 /// Fetches (or takes from the store) the plugins of this marketplace whose source is another repository or an
 /// archive, and places them where the loader finds them. `fresh` is a tree straight from upstream: anything it
-/// carries under the reserved folder is dropped, so a marketplace cannot pose as a fetched plugin.
+/// carries under the reserved folder is dropped, so a marketplace cannot pose as a fetched plugin. `client` carries
+/// this refresh's request budget: once it is spent the rest wait for the next refresh, whose count is returned.
 async fn attach_externals(
     m: &MarketplaceConfig,
     files: FileSet,
@@ -219,7 +261,7 @@ async fn attach_externals(
     client: &dyn HttpClient,
     store: &dyn SnapshotStore,
     max_file_bytes: u64,
-) -> FileSet {
+) -> (FileSet, usize) {
     let reserved = format!("{EXTERNAL_ROOT}/");
     let mut out = if fresh {
         let mut clean = FileSet::new();
@@ -231,12 +273,13 @@ async fn attach_externals(
         files
     };
     let hosts = hosts_for(m);
-    let Ok(loaded) = load_marketplace_with(&out, &hosts) else { return out };
+    let Ok(loaded) = load_marketplace_with(&out, &hosts) else { return (out, 0) };
     let limits = Limits { max_file_bytes, ..Limits::default() };
     let token = m.token.clone();
     let own_base = m.api_base.as_ref().map(|u| u.as_str().trim_end_matches('/').to_string());
     let token_for = |api: &str| if own_base.as_deref() == Some(api) { token.clone() } else { None };
-    let mut budget = EXTERNAL_FETCHES_PER_REFRESH;
+    let mut spent = false;
+    let mut pending = 0;
     for plugin in &loaded.plugins {
         let Some(entry) = &plugin.entry else { continue };
         let Ok(r) = external::resolve(&entry.source, &hosts) else { continue };
@@ -248,37 +291,49 @@ async fn attach_externals(
         let cached = if r.is_immutable() { store.load(&key).await.and_then(|b| Snapshot::decode(&b)) } else { None };
         let files = match cached {
             Some(s) => s.files,
-            None if budget > 0 => {
-                budget -= 1;
-                match external::fetch(&r, client, &token_for, &limits).await {
-                    Ok(f) => {
-                        if r.is_immutable() {
-                            store
-                                .save(&key, Snapshot { revision: r.key(), fetched_at: 0, files: f.clone() }.encode())
-                                .await;
-                        }
-                        f
-                    }
-                    Err(e) => {
-                        log_line(&format!(
-                            "skillport: external plugin {}@{} ({r}) could not be fetched: {e}",
-                            plugin.name, m.id
-                        ));
-                        // The plugin's status says why (the next refresh tries again).
-                        if let Some(marker) = external_error_file(&plugin.name) {
-                            let _ = out.insert(&marker, e.to_string().into_bytes());
-                        }
-                        continue;
-                    }
-                }
+            None if spent => {
+                pending += 1;
+                continue;
             }
-            None => continue,
+            None => match external::fetch(&r, client, &token_for, &limits).await {
+                Ok(f) => {
+                    if r.is_immutable() {
+                        let snap = Snapshot { revision: r.key(), fetched_at: 0, files: f.clone(), complete: true };
+                        store.save(&key, snap.encode()).await;
+                    }
+                    f
+                }
+                Err(e) if e.is_budget() => {
+                    spent = true;
+                    pending += 1;
+                    continue;
+                }
+                Err(e) => {
+                    log_line(&format!(
+                        "skillport: external plugin {}@{} ({r}) could not be fetched: {e}",
+                        plugin.name, m.id
+                    ));
+                    // The plugin's status says why (the next refresh tries again).
+                    if let Some(marker) = external_error_file(&plugin.name) {
+                        let _ = out.insert(&marker, e.to_string().into_bytes());
+                    }
+                    continue;
+                }
+            },
         };
         if let Err(e) = external::place(&mut out, &plugin.name, &files) {
             log_line(&format!("skillport: external plugin {}@{} could not be placed: {e}", plugin.name, m.id));
         }
     }
-    out
+    (out, pending)
+}
+
+/// An informational line (progress of a load), not a failure.
+fn log_info(line: &str) {
+    #[cfg(target_arch = "wasm32")]
+    worker::console_log!("{line}");
+    #[cfg(not(target_arch = "wasm32"))]
+    eprintln!("{line}");
 }
 
 fn log_line(line: &str) {
@@ -288,7 +343,7 @@ fn log_line(line: &str) {
     eprintln!("{line}");
 }
 
-fn entry(m: &MarketplaceConfig, snap: Snapshot, error: Option<String>) -> MarketplaceEntry {
+fn entry(m: &MarketplaceConfig, snap: Snapshot, error: Option<String>, refresh: RefreshState) -> MarketplaceEntry {
     MarketplaceEntry {
         id: m.id.to_string(),
         kind: m.kind.as_str(),
@@ -297,17 +352,23 @@ fn entry(m: &MarketplaceConfig, snap: Snapshot, error: Option<String>) -> Market
         files: snap.files,
         fetched_at: Some(snap.fetched_at),
         error,
+        refresh: RefreshState { partial: !snap.complete, ..refresh },
     }
 }
 
 fn snapshot_of(e: &MarketplaceEntry) -> Option<Snapshot> {
-    Some(Snapshot { revision: e.revision.clone()?, fetched_at: e.fetched_at?, files: e.files.clone() })
+    Some(Snapshot {
+        revision: e.revision.clone()?,
+        fetched_at: e.fetched_at?,
+        files: e.files.clone(),
+        complete: !e.refresh.partial,
+    })
 }
 
 /// The clock rules of a refresh.
 #[derive(Debug, Clone, Copy)]
 pub struct Timing {
-    /// A stored copy younger than this is used without asking upstream.
+    /// A stored copy younger than this is used without asking upstream; also the first retry delay after a failure.
     pub max_age: u64,
     /// How long after its fetch a copy may still be served while upstream fails.
     pub stale_for: u64,
@@ -324,8 +385,42 @@ impl Timing {
     }
 }
 
-/// Brings one marketplace up to date. `previous` is what this isolate serves now; without it the store's last good
-/// copy is used, and when that is younger than `max_age` no upstream request is made at all.
+/// The most of an upstream's `Retry-After` that is honoured (a day: a larger one is more likely a broken header than
+/// a plan).
+const MAX_RETRY_AFTER: u64 = 86_400;
+
+/// When to try again after the `failures`-th failure in a row: `refresh_seconds`, doubling with each further failure
+/// up to four times `refresh_seconds` (and no more than an hour unless `refresh_seconds` is longer), so an outage
+/// costs the upstream little while the catalogue still catches up soon after it ends; never sooner than the
+/// upstream's `Retry-After`.
+fn retry_delay(error: &SourceError, failures: u32, refresh_seconds: u64) -> u64 {
+    let refresh = refresh_seconds.max(1);
+    let doubled = refresh.saturating_mul(1 << failures.saturating_sub(1).min(2));
+    let backoff = doubled.min(refresh.max(3600));
+    match error {
+        SourceError::RateLimited { retry_after_seconds: Some(s) } => backoff.max((*s).min(MAX_RETRY_AFTER)),
+        _ => backoff,
+    }
+}
+
+/// Whether this marketplace should be refreshed now: never while the upstream asked us to wait or a failure backs
+/// off; at once while a load is under way; else once its copy is `refresh_seconds` old.
+pub fn due_one(m: &MarketplaceEntry, now: u64, refresh_seconds: u64) -> bool {
+    if m.refresh.retry_at.is_some_and(|t| now < t) {
+        return false;
+    }
+    if m.refresh.loading.is_some() {
+        return true;
+    }
+    match m.fetched_at {
+        Some(t) => now.saturating_sub(t) >= refresh_seconds,
+        None => true,
+    }
+}
+
+/// Brings one marketplace up to date. `previous` is what this isolate serves now (returned as it is when not
+/// [`due_one`]); without it the store's last good copy is used, and when that is whole and younger than `max_age`
+/// no upstream request is made at all. `client` carries this marketplace's share of the refresh's request budget.
 pub async fn refresh_one(
     m: &MarketplaceConfig,
     previous: Option<&MarketplaceEntry>,
@@ -335,61 +430,160 @@ pub async fn refresh_one(
     limits: &Timing,
 ) -> MarketplaceEntry {
     let (max_age, max_file_bytes) = (limits.max_age, limits.max_file_bytes);
-    let failed = |m: &MarketplaceConfig, last: Option<Snapshot>, error: String| {
-        // Past `stale_seconds` an old copy is no longer served: a marketplace that stays unreachable disappears
-        // rather than being served from a copy nobody can vouch for.
-        let last = last.filter(|s| now.saturating_sub(s.fetched_at) <= limits.stale_for);
-        failed(m, last, error)
-    };
+    if let Some(p) = previous.filter(|p| !due_one(p, now, max_age)) {
+        return p.clone();
+    }
     let key = store_key(m);
     let mut last = previous.and_then(snapshot_of);
+    let mut next = previous.and_then(|p| p.refresh.next.clone());
+    let failures = previous.map_or(0, |p| p.refresh.failures);
     if last.is_none() {
-        last = store.load(&key).await.and_then(|b| Snapshot::decode(&b));
-        if let Some(s) = &last {
-            if now.saturating_sub(s.fetched_at) < max_age {
-                return entry(m, s.clone(), None);
+        if let Some(stored) = store.load(&key).await.and_then(|b| Stored::decode(&b)) {
+            let settled = stored.served.complete && stored.next.is_none();
+            if settled && now.saturating_sub(stored.served.fetched_at) < max_age {
+                return entry(m, stored.served, None, RefreshState { attempted_at: Some(now), ..Default::default() });
             }
+            last = Some(stored.served);
+            next = stored.next;
         }
     }
+    let ok = |loading: Option<Loading>, next: Option<Snapshot>| RefreshState {
+        attempted_at: Some(now),
+        loading,
+        next,
+        ..Default::default()
+    };
+    let loading = |files_pending: usize, externals_pending: usize, newer: bool| {
+        (files_pending + externals_pending > 0).then_some(Loading {
+            files_pending,
+            externals_pending,
+            newer,
+            waiting: false,
+        })
+    };
     let source = match source_for(m, client, max_file_bytes) {
         Ok(s) => s,
-        Err(e) => return failed(m, last, e),
+        Err(e) => return failed(m, last, next, e, failures, None, now, limits),
     };
-    match source.fetch(last.as_ref().map(|s| s.revision.as_str())).await {
+    // A newer revision's load under way carries on; else the source revalidates the copy served.
+    let base = next.as_ref().or(last.as_ref());
+    let asked = base.map(|s| Previous { revision: &s.revision, files: &s.files, complete: s.complete });
+    match source.fetch_from(asked).await {
         // Not saved again: KV writes are metered, and a stored copy that looks old costs one conditional request.
         Ok(Fetched::NotModified) => match last {
-            Some(mut s) => {
+            Some(mut s) if s.complete => {
                 s.fetched_at = now;
                 let before = s.files.len();
-                s.files = attach_externals(m, s.files, false, client, store, max_file_bytes).await;
+                let (files, pending) = attach_externals(m, s.files, false, client, store, max_file_bytes).await;
+                s.files = files;
                 // Plugins fetched since the last save make the stored copy worth rewriting.
                 if s.files.len() != before && m.kind != SourceKind::Bundled {
-                    store.save(&key, s.encode()).await;
+                    store.save(&key, Stored { served: s.clone(), next: None }.encode()).await;
                 }
-                entry(m, s, None)
+                entry(m, s, None, ok(loading(0, pending, false), None))
             }
-            None => failed(m, None, "the source answered not-modified, but no copy is at hand".into()),
+            last => failed(
+                m,
+                last,
+                next,
+                "the source answered not-modified, but no whole copy is at hand".into(),
+                failures,
+                None,
+                now,
+                limits,
+            ),
         },
         Ok(Fetched::Tree { revision, files }) => {
-            let files = attach_externals(m, files, true, client, store, max_file_bytes).await;
-            let snap = Snapshot { revision, fetched_at: now, files };
+            let (files, pending) = attach_externals(m, files, true, client, store, max_file_bytes).await;
+            let snap = Snapshot { revision, fetched_at: now, files, complete: true };
             // Only a tree whose marketplace.json loads becomes the last good copy.
             if let Err(e) = load_marketplace(&snap.files) {
-                return failed(m, last, format!("the new revision {} is not a valid marketplace: {e}", snap.revision));
+                let error = format!("the new revision {} is not a valid marketplace: {e}", snap.revision);
+                return failed(m, last, None, error, failures, None, now, limits);
             }
             // Bundled marketplaces are in the binary already.
             if m.kind != SourceKind::Bundled {
-                store.save(&key, snap.encode()).await;
+                store.save(&key, Stored { served: snap.clone(), next: None }.encode()).await;
             }
-            entry(m, snap, None)
+            entry(m, snap, None, ok(loading(0, pending, false), None))
         }
-        Err(e) => failed(m, last, e.to_string()),
+        Ok(Fetched::Partial { revision, files, pending }) => {
+            let part = Snapshot { revision, fetched_at: now, files, complete: false };
+            log_info(&format!(
+                "skillport: marketplace {} loaded in part ({} files, at least {pending} to go); the next refresh carries on",
+                m.id,
+                part.files.len()
+            ));
+            match last.filter(|s| s.complete) {
+                // A whole copy stays served while the newer revision loads beside it.
+                Some(served) => {
+                    store.save(&key, Stored { served: served.clone(), next: Some(part.clone()) }.encode()).await;
+                    entry(m, served, None, ok(loading(pending, 0, true), Some(part)))
+                }
+                None => {
+                    store.save(&key, Stored { served: part.clone(), next: None }.encode()).await;
+                    entry(m, part, None, ok(loading(pending, 0, false), None))
+                }
+            }
+        }
+        // This refresh's requests ran out before this marketplace's turn: not a failure of its upstream, and it
+        // stays due, so the next refresh starts with it.
+        Err(e) if e.is_budget() => {
+            let waiting = Loading { waiting: true, ..Loading::default() };
+            let state = RefreshState { loading: Some(waiting), next, failures, ..Default::default() };
+            match last {
+                Some(s) => entry(m, s, previous.and_then(|p| p.error.clone()), state),
+                None => MarketplaceEntry {
+                    id: m.id.to_string(),
+                    kind: m.kind.as_str(),
+                    revision: None,
+                    loaded: Err(format!("not loaded yet: {waiting}")),
+                    files: FileSet::new(),
+                    fetched_at: None,
+                    error: None,
+                    refresh: state,
+                },
+            }
+        }
+        Err(e) => {
+            let delay = retry_delay(&e, failures + 1, max_age);
+            failed(m, last, next, e.to_string(), failures, Some(delay), now, limits)
+        }
     }
 }
 
-fn failed(m: &MarketplaceConfig, last: Option<Snapshot>, error: String) -> MarketplaceEntry {
+/// A refresh that failed: the last good copy (within `stale_seconds`) is served with the error, and the next try
+/// waits `delay` (backing off).
+#[allow(clippy::too_many_arguments)]
+fn failed(
+    m: &MarketplaceConfig,
+    last: Option<Snapshot>,
+    next: Option<Snapshot>,
+    error: String,
+    failures: u32,
+    delay: Option<u64>,
+    now: u64,
+    timing: &Timing,
+) -> MarketplaceEntry {
+    let failures = failures + 1;
+    let delay = delay.unwrap_or_else(|| retry_delay(&SourceError::Invalid(String::new()), failures, timing.max_age));
+    let refresh = RefreshState {
+        attempted_at: Some(now),
+        retry_at: Some(now.saturating_add(delay)),
+        failures,
+        next,
+        ..Default::default()
+    };
+    // Past `stale_seconds` an old copy is no longer served: a marketplace that stays unreachable disappears rather
+    // than being served from a copy nobody can vouch for.
+    let last = last.filter(|s| now.saturating_sub(s.fetched_at) <= timing.stale_for);
+    let serving = if last.is_some() { "serving the last good copy" } else { "no copy to serve" };
+    log_line(&format!(
+        "skillport: refresh of marketplace {} failed ({failures} in a row), {serving}; next try in {delay}s: {error}",
+        m.id
+    ));
     match last {
-        Some(s) => entry(m, s, Some(error)),
+        Some(s) => entry(m, s, Some(error), refresh),
         None => MarketplaceEntry {
             id: m.id.to_string(),
             kind: m.kind.as_str(),
@@ -398,11 +592,13 @@ fn failed(m: &MarketplaceConfig, last: Option<Snapshot>, error: String) -> Marke
             files: FileSet::new(),
             fetched_at: None,
             error: Some(error),
+            refresh,
         },
     }
 }
 
-/// Brings every configured marketplace up to date, concurrently.
+/// Brings every configured marketplace up to date, concurrently, within `catalogue.subrequests_per_refresh`
+/// upstream requests in all: each marketplace due gets an equal share (at least 3, what a cold GitHub load takes).
 pub async fn refresh_all(
     cfg: &Config,
     previous: Option<&Catalogue>,
@@ -411,26 +607,46 @@ pub async fn refresh_all(
     now: u64,
 ) -> Catalogue {
     let timing = Timing::of(cfg);
-    let futures = cfg.marketplaces.iter().map(|m| {
-        let prev = previous.and_then(|c| c.marketplaces.iter().find(|e| e.id == m.id.as_str()));
-        refresh_one(m, prev, client, store, now, &timing)
-    });
-    Catalogue { marketplaces: futures_util::future::join_all(futures).await }
+    let budget = cfg.catalogue.subrequests_per_refresh as usize;
+    let total = BudgetClient::new(client, budget);
+    let prev = |m: &MarketplaceConfig| previous.and_then(|c| c.marketplaces.iter().find(|e| e.id == m.id.as_str()));
+    // Bundled marketplaces make no requests.
+    let due = cfg
+        .marketplaces
+        .iter()
+        .filter(|m| m.kind != SourceKind::Bundled && prev(m).is_none_or(|p| due_one(p, now, timing.max_age)))
+        .count();
+    let share = (budget / due.max(1)).max(3);
+    let shares: Vec<BudgetClient<&BudgetClient<&dyn HttpClient>>> =
+        cfg.marketplaces.iter().map(|_| BudgetClient::new(&total, share)).collect();
+    let futures =
+        cfg.marketplaces.iter().zip(&shares).map(|(m, client)| refresh_one(m, prev(m), client, store, now, &timing));
+    let catalogue = Catalogue { marketplaces: futures_util::future::join_all(futures).await };
+    let loading = |c: &Catalogue| {
+        c.marketplaces.iter().filter(|m| m.refresh.loading.is_some()).map(|m| m.id.clone()).collect::<Vec<_>>()
+    };
+    let (before, after) = (previous.map(loading).unwrap_or_default(), loading(&catalogue));
+    if !before.is_empty() || !after.is_empty() {
+        let still = if after.is_empty() {
+            "nothing left loading".to_owned()
+        } else {
+            format!("still loading: {}", after.join(", "))
+        };
+        log_info(&format!("skillport: refresh made {} upstream request(s) of at most {budget}; {still}", total.used()));
+    }
+    catalogue
 }
 
-/// True when any marketplace is older than the refresh interval.
+/// True when any marketplace is [`due_one`].
 pub fn due(catalogue: &Catalogue, cfg: &Config, now: u64) -> bool {
-    catalogue.marketplaces.iter().any(|m| match m.fetched_at {
-        Some(t) => now.saturating_sub(t) >= cfg.catalogue.refresh_seconds,
-        None => true,
-    })
+    catalogue.marketplaces.iter().any(|m| due_one(m, now, cfg.catalogue.refresh_seconds))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::app::block_on;
-    use skillport_sources::http::{HttpError, HttpRequest, HttpResponse};
+    use skillport_sources::http::{CannedClient, CountingClient, HttpError, HttpRequest, HttpResponse};
     use std::cell::Cell;
     use std::collections::BTreeMap;
 
@@ -439,7 +655,7 @@ mod tests {
         let mut files = FileSet::new();
         files.insert("a/b.md", b"hello".to_vec()).unwrap();
         files.insert("c.bin", vec![0, 1, 2, 255]).unwrap();
-        let s = Snapshot { revision: "abc;e=\"x\"".into(), fetched_at: 42, files };
+        let s = Snapshot { revision: "abc;e=\"x\"".into(), fetched_at: 42, files, complete: true };
         let bytes = s.encode();
         assert_eq!(Snapshot::decode(&bytes), Some(s));
         for cut in [0, 3, 4, 12, bytes.len() - 1] {
@@ -472,7 +688,7 @@ mod tests {
         let store = MemoryStore::default();
         // A copy saved an hour ago by another isolate (the example marketplace's files stand in for the repo).
         let files = crate::app::bundled_files("marketplace").unwrap();
-        let snap = Snapshot { revision: "sha1".into(), fetched_at: 1000, files };
+        let snap = Snapshot { revision: "sha1".into(), fetched_at: 1000, files, complete: true };
         block_on(store.save(&store_key(m), snap.encode()));
         let client = Down(Cell::new(0));
         let now = 1000 + 3600;
@@ -494,6 +710,215 @@ mod tests {
         let empty = MemoryStore::default();
         let e = block_on(refresh_one(m, None, &Down(Cell::new(0)), &empty, now, &t));
         assert!(e.loaded.is_err());
+    }
+
+    /// An upstream that fails every request with `status` (and `retry-after`, when given), counting them.
+    struct Failing(Cell<usize>, u16, Option<&'static str>);
+    #[async_trait::async_trait(?Send)]
+    impl HttpClient for Failing {
+        async fn send(&self, _req: HttpRequest) -> Result<HttpResponse, HttpError> {
+            self.0.set(self.0.get() + 1);
+            let r = HttpResponse::new(self.1);
+            Ok(match self.2 {
+                Some(s) => r.with_header("retry-after", s),
+                None => r,
+            })
+        }
+    }
+
+    /// Refreshes as the platform does (only when [`due`]) once a second from `from` to `to`; upstream requests made.
+    fn refresh_every_second(
+        cfg: &Config,
+        cat: &mut Catalogue,
+        client: &dyn HttpClient,
+        store: &MemoryStore,
+        from: u64,
+        to: u64,
+    ) {
+        for now in from..to {
+            if due(cat, cfg, now) {
+                *cat = block_on(refresh_all(cfg, Some(cat), client, store, now));
+            }
+        }
+    }
+
+    fn github_with_a_stored_copy(refresh_seconds: u64) -> (Config, MemoryStore) {
+        let cfg = cfg(&[
+            ("SKILLPORT_MARKETPLACES", r#"[{id="gh",kind="github",location="acme/plugins"}]"#),
+            ("SKILLPORT_CATALOGUE__REFRESH_SECONDS", &refresh_seconds.to_string()),
+        ]);
+        let store = MemoryStore::default();
+        let files = crate::app::bundled_files("marketplace").unwrap();
+        let snap = Snapshot { revision: "sha1".into(), fetched_at: 0, files, complete: true };
+        block_on(store.save(&store_key(&cfg.marketplaces[0]), snap.encode()));
+        (cfg, store)
+    }
+
+    #[test]
+    fn a_failing_upstream_is_retried_after_refresh_seconds_then_less_and_less_often() {
+        let (cfg, store) = github_with_a_stored_copy(10);
+        let client = Failing(Cell::new(0), 500, None);
+        let mut cat = block_on(refresh_all(&cfg, None, &client, &store, 100));
+        assert_eq!(client.0.get(), 1);
+        assert!(cat.marketplaces[0].error.is_some() && cat.marketplaces[0].loaded.is_ok(), "the stored copy is served");
+        assert_eq!(cat.marketplaces[0].refresh.retry_at, Some(110));
+        // Tries at 110, 130 (20 s later), then every 40 s: not once per request.
+        refresh_every_second(&cfg, &mut cat, &client, &store, 101, 251);
+        assert_eq!(client.0.get(), 6);
+        assert_eq!(cat.marketplaces[0].refresh.failures, 6);
+        assert_eq!(cat.marketplaces[0].refresh.retry_at, Some(250 + 40));
+        assert!(cat.marketplaces[0].loaded.is_ok());
+        // The wait stops growing at four refresh periods, and at an hour unless the period is longer.
+        assert_eq!(retry_delay(&SourceError::Invalid(String::new()), 30, 10), 40);
+        assert_eq!(retry_delay(&SourceError::Invalid(String::new()), 30, 1800), 3600);
+        assert_eq!(retry_delay(&SourceError::Invalid(String::new()), 30, 7200), 7200);
+        // One success (GitHub's 304 to the conditional request) resets it.
+        let back = block_on(refresh_all(&cfg, Some(&cat), &Failing(Cell::new(0), 304, None), &store, 290));
+        assert_eq!(back.marketplaces[0].refresh.failures, 0, "{:?}", back.marketplaces[0].error);
+        assert!(back.marketplaces[0].error.is_none() && back.marketplaces[0].refresh.retry_at.is_none());
+    }
+
+    #[test]
+    fn retry_after_is_waited_for() {
+        let (cfg, store) = github_with_a_stored_copy(2);
+        let client = Failing(Cell::new(0), 429, Some("60"));
+        let mut cat = block_on(refresh_all(&cfg, None, &client, &store, 1000));
+        assert_eq!(client.0.get(), 1);
+        assert_eq!(cat.marketplaces[0].refresh.retry_at, Some(1060));
+        refresh_every_second(&cfg, &mut cat, &client, &store, 1001, 1060);
+        assert_eq!(client.0.get(), 1, "nothing before the upstream's time");
+        refresh_every_second(&cfg, &mut cat, &client, &store, 1060, 1061);
+        assert_eq!(client.0.get(), 2);
+        // A Retry-After beyond a day is taken as a day.
+        let absurd = SourceError::RateLimited { retry_after_seconds: Some(10_000_000) };
+        assert_eq!(retry_delay(&absurd, 1, 300), 86_400);
+    }
+
+    /// Serves `files` at `root` like a static HTTPS server with ETags, counting requests.
+    fn static_server(client: &CannedClient, root: &str, files: &FileSet) {
+        for (path, content) in files.iter() {
+            let etag = format!("\"{}\"", &skillport_sources::sha256_digest(content)[7..19]);
+            let content = content.to_vec();
+            client.route("GET", &format!("{root}{path}"), move |req| {
+                if req.header_value("if-none-match") == Some(etag.as_str()) {
+                    return Ok(HttpResponse::new(304));
+                }
+                Ok(HttpResponse::new(200).with_header("etag", etag.clone()).with_body(content.clone()))
+            });
+        }
+    }
+
+    /// `n` in-tree plugins, one skill each, and the index `skillport validate --write-index` writes.
+    fn indexed_marketplace(n: usize, body: &str) -> FileSet {
+        let mut files = FileSet::new();
+        let entries: Vec<serde_json::Value> = (0..n)
+            .map(|i| serde_json::json!({"name": format!("p{i:03}"), "source": format!("./plugins/p{i:03}")}))
+            .collect();
+        let manifest = serde_json::json!({"name": "big", "plugins": entries});
+        files.insert(".claude-plugin/marketplace.json", manifest.to_string().into_bytes()).unwrap();
+        for i in 0..n {
+            let skill = format!("---\nname: s{i:03}\ndescription: Skill {i}.\n---\n{body}\n");
+            files.insert(&format!("plugins/p{i:03}/skills/s{i:03}/SKILL.md"), skill.into_bytes()).unwrap();
+        }
+        let index = skillport_sources::index_for(&files);
+        files.insert(skillport_sources::INDEX_FILE, index).unwrap();
+        files
+    }
+
+    #[test]
+    fn a_large_https_marketplace_loads_over_several_refreshes_each_within_the_budget() {
+        const ROOT: &str = "https://cdn.example/big/";
+        let cfg = cfg(&[
+            (
+                "SKILLPORT_MARKETPLACES",
+                r#"[{id="big",kind="https",location="https://cdn.example/big/.claude-plugin/marketplace.json"},
+                    {id="example",kind="bundled",location="marketplace"}]"#,
+            ),
+            ("SKILLPORT_CATALOGUE__SUBREQUESTS_PER_REFRESH", "40"),
+        ]);
+        let client = CannedClient::new();
+        static_server(&client, ROOT, &indexed_marketplace(286, "v1"));
+        let counting = CountingClient::new(&client);
+        let store = MemoryStore::default();
+        let mut cat = block_on(refresh_all(&cfg, None, &counting, &store, 0));
+        let mut runs = vec![counting.reset()];
+        let big = |c: &Catalogue| c.marketplaces.iter().find(|m| m.id == "big").unwrap().clone();
+        assert!(big(&cat).refresh.partial);
+        let loading = big(&cat).refresh.loading.unwrap();
+        assert!(loading.files_pending > 0 && !loading.newer, "{loading:?}");
+        assert!(
+            big(&cat).loaded.as_ref().unwrap().plugins.len() == 286,
+            "the manifest came first: every plugin listed"
+        );
+        let notes = super::super::marketplace_notes(cat.unfiltered(), 0);
+        assert!(
+            notes.iter().any(
+                |n| n["marketplace"] == "big" && n["loading"].as_str().is_some_and(|t| t.contains("still loading"))
+            ),
+            "{notes:?}"
+        );
+        // Each refresh (due at once while loading) carries on, within 40 requests.
+        for now in 1..100 {
+            if !due(&cat, &cfg, now) {
+                break;
+            }
+            cat = block_on(refresh_all(&cfg, Some(&cat), &counting, &store, now));
+            runs.push(counting.reset());
+        }
+        assert!(runs.iter().all(|&n| n <= 40), "{runs:?}");
+        // 288 files (index, manifest, 286 SKILL.md), each continuation spending one on the index's 304.
+        assert_eq!(runs.len(), 288usize.div_ceil(39), "{runs:?}");
+        let whole = big(&cat);
+        assert!(!whole.refresh.partial && whole.refresh.loading.is_none());
+        let plugins = &whole.loaded.as_ref().unwrap().plugins;
+        assert!(plugins.iter().all(|p| p.skills.len() == 1));
+        assert!(!whole.files.contains(skillport_sources::https::PARTIAL_FILE));
+        // Unchanged and due: one conditional request.
+        cat = block_on(refresh_all(&cfg, Some(&cat), &counting, &store, 1000));
+        assert_eq!(counting.reset(), 1);
+
+        // A change to every skill: too much for one refresh, so the whole old copy stays served meanwhile.
+        let client2 = CannedClient::new();
+        static_server(&client2, ROOT, &indexed_marketplace(286, "v2"));
+        let counting = CountingClient::new(&client2);
+        let old_revision = big(&cat).revision.clone();
+        cat = block_on(refresh_all(&cfg, Some(&cat), &counting, &store, 2000));
+        assert!(counting.reset() <= 40);
+        let during = big(&cat);
+        assert_eq!(during.revision, old_revision, "the old revision is still served");
+        assert!(during.refresh.loading.unwrap().newer && during.refresh.next.is_some());
+        // A new isolate picks the load up from the store.
+        let mut cold = block_on(refresh_all(&cfg, None, &counting, &store, 2001));
+        assert!(counting.reset() <= 40);
+        assert_eq!(big(&cold).revision, old_revision);
+        assert!(big(&cold).refresh.next.is_some());
+        let mut now = 2002;
+        while due(&cold, &cfg, now) && now < 2100 {
+            cold = block_on(refresh_all(&cfg, Some(&cold), &counting, &store, now));
+            assert!(counting.reset() <= 40);
+            now += 1;
+        }
+        let done = big(&cold);
+        assert_ne!(done.revision, old_revision);
+        assert!(done.refresh.next.is_none() && done.refresh.loading.is_none());
+        let skill = done.files.get("plugins/p123/skills/s123/SKILL.md").unwrap();
+        assert!(String::from_utf8_lossy(skill).contains("v2"));
+    }
+
+    #[test]
+    fn snapshots_written_before_partial_loads_still_decode() {
+        let mut files = FileSet::new();
+        files.insert("a.md", b"x".to_vec()).unwrap();
+        let s = Snapshot { revision: "r".into(), fetched_at: 7, files, complete: true };
+        let mut v1 = s.encode();
+        v1.remove(4);
+        v1[..4].copy_from_slice(b"SPS1");
+        assert_eq!(Stored::decode(&v1), Some(Stored { served: s.clone(), next: None }));
+        let partial = Snapshot { complete: false, ..s.clone() };
+        let both = Stored { served: s, next: Some(partial) };
+        assert_eq!(Stored::decode(&both.encode()), Some(both.clone()));
+        let bytes = both.encode();
+        assert_eq!(Stored::decode(&bytes[..bytes.len() - 1]), None);
     }
 
     #[test]

@@ -479,6 +479,7 @@ mod tests {
                     files: set,
                     fetched_at: Some(0),
                     error: None,
+                    refresh: Default::default(),
                 },
                 MarketplaceEntry {
                     id: "down".into(),
@@ -488,6 +489,7 @@ mod tests {
                     files: FileSet::new(),
                     fetched_at: None,
                     error: Some("HTTP 503".into()),
+                    refresh: Default::default(),
                 },
             ],
         }

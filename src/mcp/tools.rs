@@ -954,6 +954,7 @@ mod tests {
             files,
             fetched_at: None,
             error: None,
+            refresh: Default::default(),
         });
         let ctx = Context { catalogue: &catalogue, ..ctx };
         let r = Call { ctx: &ctx, surface: None }

@@ -20,8 +20,9 @@ use worker::{console_error, console_log, event, Context, Env, Request, Response,
 thread_local! {
     static APP: RefCell<Option<Rc<App>>> = const { RefCell::new(None) };
     static REFRESHING: Cell<bool> = const { Cell::new(false) };
-    /// A refresh was asked for while one ran: it may have looked upstream before the change that prompted it.
-    static AGAIN: Cell<bool> = const { Cell::new(false) };
+    /// An invocation is building the `App` (loading the catalogue): others wait for it rather than each loading the
+    /// whole catalogue from upstream at once.
+    static BUILDING: Cell<bool> = const { Cell::new(false) };
     /// Without a KV binding, last good copies live as long as the isolate.
     static MEMORY: Rc<MemoryStore> = Rc::new(MemoryStore::default());
     /// Without the `GRANTS` Durable Object binding, grants live as long as the isolate (logged at start).
@@ -67,9 +68,23 @@ fn string_bindings(env: &Env) -> BTreeMap<String, String> {
 
 /// The isolate's `App`, built on first use.
 pub(crate) async fn app(env: &Env) -> Rc<App> {
-    if let Some(app) = APP.with(|a| a.borrow().clone()) {
-        return app;
+    built_app(env).await.0
+}
+
+/// The isolate's `App`, and whether this call built it: building it loaded the catalogue, which spent this
+/// invocation's upstream request budget, so the invocation must not start a refresh as well.
+async fn built_app(env: &Env) -> (Rc<App>, bool) {
+    // Concurrent first requests on a new isolate: one builds, the rest wait for it (bounded, in case it never ends).
+    for _ in 0..1500 {
+        if let Some(app) = APP.with(|a| a.borrow().clone()) {
+            return (app, false);
+        }
+        if !BUILDING.with(|b| b.get()) {
+            break;
+        }
+        worker::Delay::from(std::time::Duration::from_millis(20)).await;
     }
+    BUILDING.with(|b| b.set(true));
     let config = crate::config::load_embedded(&string_bindings(env));
     let client = upstream::WorkerFetch { timeout_ms: timeout_of(&config) };
     let app = Rc::new(with_store(env, async |store| App::build(config, None, &client, store, now_unix()).await).await);
@@ -83,7 +98,8 @@ pub(crate) async fn app(env: &Env) -> Rc<App> {
         console_error!("{line}");
     }
     APP.with(|a| *a.borrow_mut() = Some(app.clone()));
-    app
+    BUILDING.with(|b| b.set(false));
+    (app, true)
 }
 
 pub(crate) async fn to_http(req: &mut Request, max_body: u64) -> std::result::Result<HttpRequest, HttpResponse> {
@@ -149,30 +165,24 @@ pub(crate) fn to_worker(resp: HttpResponse) -> Result<Response> {
     Ok(r.with_status(resp.status).with_headers(headers))
 }
 
-/// Refreshes the catalogue and swaps it in; requests in flight keep the copy they started with.
+/// Refreshes the catalogue and swaps it in; requests in flight keep the copy they started with. One at a time per
+/// isolate: a refresh asked for while one runs is dropped, and whatever is still due after it (a load carrying on, a
+/// marketplace whose retry time came) is picked up by the next request's or the Cron Trigger's refresh, in an
+/// invocation of its own, so no invocation makes more than `catalogue.subrequests_per_refresh` upstream requests for
+/// the catalogue. Failures are logged, with their next try, where they happen (`catalogue::refresh`).
 async fn refresh(env: Env) {
     if REFRESHING.with(|r| r.replace(true)) {
-        AGAIN.with(|a| a.set(true));
         return;
     }
-    loop {
-        AGAIN.with(|a| a.set(false));
-        let current = app(&env).await;
-        let Ok(cfg) = &current.config else { break };
+
+    let (current, built) = built_app(&env).await;
+    if let (Ok(cfg), false) = (&current.config, built) {
         let next = with_store(&env, async |store| {
             let client = upstream::WorkerFetch { timeout_ms: cfg.catalogue.upstream_timeout_ms };
             App::build(Ok(cfg.clone()), Some(&current.catalogue), &client, store, now_unix()).await
         })
         .await;
-        for m in &next.catalogue.marketplaces {
-            if let Some(e) = &m.error {
-                console_error!("skillport: refresh of marketplace {} failed, serving the last good copy: {e}", m.id);
-            }
-        }
         APP.with(|a| *a.borrow_mut() = Some(Rc::new(next)));
-        if !AGAIN.with(|a| a.get()) {
-            break;
-        }
     }
     REFRESHING.with(|r| r.set(false));
 }
@@ -191,9 +201,10 @@ async fn scheduled(_event: worker::ScheduledEvent, env: Env, _ctx: worker::Sched
 
 #[event(fetch)]
 async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<Response> {
-    let app = app(&env).await;
-    // A due refresh runs after the response, never on the request path.
-    if let Ok(cfg) = &app.config {
+    let (app, built) = built_app(&env).await;
+    // A due refresh runs after the response, never on the request path; not in the invocation that just loaded the
+    // catalogue (each invocation stays within one refresh's `catalogue.subrequests_per_refresh`).
+    if let (Ok(cfg), false) = (&app.config, built) {
         if refresh::due(&app.catalogue, cfg, now_unix()) {
             ctx.wait_until(refresh(env.clone()));
         }

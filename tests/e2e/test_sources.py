@@ -6,6 +6,7 @@ from the stand-in's own log."""
 import base64
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -181,11 +182,16 @@ async def test_refresh_unchanged_new_commit_and_outage(forge, start_worker):
 
     # GitHub goes down, then answers garbage, then resets connections: each time the last good copy is still
     # served, the result says how old it is, and the worker log names the failure.
+    # After each failure in a row the next try waits twice as long (refresh_seconds, at least 1 s, doubling), so
+    # requests keep coming until the worker has met this fault.
     for fault, words in [("500", "500"), ("malformed", "refresh"), ("reset", "refresh")]:
-        forge.fail(clear=True)
-        forge.fail(fail=fault, count=50, path="/repos/")
-        one_request(w.base)
-        time.sleep(2)
+        failures = w.logs().count("refresh of marketplace gh failed")
+        forge.fail(clear=True, fail=fault, count=50, path="/repos/")
+        for _ in range(40):
+            one_request(w.base)
+            time.sleep(0.5)
+            if w.logs().count("refresh of marketplace gh failed") > failures:
+                break
         data = one_request(w.base)
         assert "repo-tools@gh" in {p["name"] for p in data["plugins"]}, fault
         notes = {n["marketplace"]: n for n in data.get("marketplaceErrors", [])}
@@ -272,9 +278,88 @@ async def test_upstream_timeout_serves_the_last_good_copy(forge, start_worker):
         t0 = time.time()
         one_request(w.base)  # answered from the copy in hand; the refresh runs after the response
         assert time.time() - t0 < 2
+        # A request that comes while a refresh is running schedules none of its own, so the refresh that meets the
+        # hanging upstream may be a later request's.
+        for _ in range(20):
+            if "timed out" in w.logs():
+                break
+            time.sleep(0.5)
+            t0 = time.time()
+            one_request(w.base)
+            assert time.time() - t0 < 2
         w.wait_for_log("timed out")
         data = one_request(w.base)
         assert "writing-tools@gh" in {p["name"] for p in data["plugins"]}
         assert any(n["marketplace"] == "gh" and n["served"] for n in data.get("marketplaceErrors", []))
     finally:
         forge.fail(clear=True)
+
+
+def write_big_static_marketplace(root: Path, n: int, version: str):
+    """`n` plugins on a plain static server, each a plugin.json, a SKILL.md and a reference file, with the
+    `skillport-index.json` that `skillport validate --write-index` writes (every path with its sha256)."""
+    import hashlib
+    (root / ".claude-plugin").mkdir(parents=True, exist_ok=True)
+    plugins = [{"name": f"p{i:03}", "source": f"./plugins/p{i:03}", "description": f"Plugin {i}."} for i in range(n)]
+    (root / ".claude-plugin" / "marketplace.json").write_text(json.dumps({"name": "big", "plugins": plugins}))
+    for i in range(n):
+        p = root / "plugins" / f"p{i:03}"
+        (p / ".claude-plugin").mkdir(parents=True, exist_ok=True)
+        (p / ".claude-plugin" / "plugin.json").write_text(json.dumps({"name": f"p{i:03}", "version": version}))
+        s = p / "skills" / f"s{i:03}"
+        s.mkdir(parents=True, exist_ok=True)
+        (s / "SKILL.md").write_text(f"---\nname: s{i:03}\ndescription: Skill {i}.\n---\n\nSee reference.md ({version}).\n")
+        (s / "reference.md").write_text(f"# Reference {i}\n")
+    files = sorted(str(f.relative_to(root)) for f in root.rglob("*") if f.is_file() and f.name != "skillport-index.json")
+    index = [{"path": f, "sha256": "sha256:" + hashlib.sha256((root / f).read_bytes()).hexdigest()} for f in files]
+    (root / "skillport-index.json").write_text(json.dumps(index))
+    return len(files)
+
+
+async def test_a_large_https_marketplace_loads_within_the_subrequest_budget(forge, start_worker):
+    """286 plugins on a plain HTTPS server (1 + 286 * 3 files): far more requests than one Worker invocation may make.
+    Each refresh makes at most `catalogue.subrequests_per_refresh` (40; Cloudflare's free plan allows 50), serves
+    what it has with a `loading` note, and the next request's refresh carries on until the catalogue is whole."""
+    n_files = write_big_static_marketplace(forge.root / "static" / "big", 286, "1.0.0")
+    forge.forget()
+    w = start_worker({"SKILLPORT_MARKETPLACES":
+                      f'[{{id="big",kind="https",location="{forge.base}/static/big/.claude-plugin/marketplace.json"}}]',
+                      "SKILLPORT_CATALOGUE__REFRESH_SECONDS": "3600"}, name="bighttps")
+
+    def settled_count():
+        """Upstream requests so far, once the refresh in flight (after the response) has finished."""
+        seen = -1
+        while True:
+            time.sleep(0.4)
+            now = len([r for r in forge.requests() if r["path"].startswith("/static/big/")])
+            if now == seen:
+                return now
+            seen = now
+
+    # The worker's first requests (start_worker's readiness probe) loaded the first part.
+    data = one_request(w.base)
+    assert data["total"] == 286, "every plugin is listed from the first part (the manifest comes first)"
+    notes = {m["marketplace"]: m for m in data.get("marketplaceErrors", [])}
+    assert "still loading" in notes["big"]["loading"], notes
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        if not data.get("marketplaceErrors"):
+            break
+        time.sleep(0.3)
+        data = one_request(w.base)  # each request while loading schedules the next part, in its own invocation
+    assert not data.get("marketplaceErrors"), data.get("marketplaceErrors")
+    # Each refresh and each cold load logs the upstream requests it made: never more than the budget.
+    logs = w.wait_for_log("nothing left loading")
+    used = [int(m) for m in re.findall(r"refresh made (\d+) upstream request\(s\) of at most 40", logs)]
+    assert len(used) >= n_files // 40 and max(used) <= 40, used
+    # And the upstream saw exactly those: every file once, plus the index once per run (a 304 while carrying on).
+    upstream = len([r for r in forge.requests() if r["path"].startswith("/static/big/")])
+    assert upstream == sum(used) == n_files + len(used), (upstream, sum(used), n_files, used)
+    plugins = {p["name"]: p for p in data["plugins"]}
+    assert len(plugins) == 200 and all(len(p["skills"]) == 1 for p in plugins.values())
+
+    async with Client(w.base + "/mcp", mode="legacy") as c:
+        got = (await c.call_tool("get_plugin", {"name": "p285@big"})).structured_content
+        assert got["version"] == "1.0.0" and [s["name"] for s in got["skills"]] == ["s285"]
+        text = await c.read_resource("skill://big/p285/s285/reference.md")
+        assert text.contents[0].text == "# Reference 285\n"

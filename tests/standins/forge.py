@@ -45,7 +45,8 @@ With --token T (or FORGE_TOKEN), /repos and /api/v4 need `Authorization: Bearer 
 Test controls (not part of any real API):
     POST /_control  {"fail": "500"|"502"|"timeout"|"malformed"|"truncated"|"reset"|"429"|"ratelimit", "count": N,
                      "path": "optional substring the request path must contain", "delay": seconds for timeout,
-                     "retry_after": the Retry-After value of a 429 (default "1")}
+                     "retry_after": the Retry-After value of a 429 (default "1"),
+                     "reset_in": seconds until x-ratelimit-reset of a `ratelimit` 403 (default 60)}
                     `truncated` serves the real answer with its full Content-Length but only the first half of the
                     body, then closes the connection. {"clear": true} removes pending faults; a POST without `fail`
                     or `clear` only answers {"faults": [...pending...]}. FORGE_FAIL="500:2" sets one at start.
@@ -452,7 +453,7 @@ class Handler(BaseHTTPRequestHandler):
         if kind == "ratelimit":
             self.send(403, {"message": "API rate limit exceeded", "documentation_url": GITHUB_DOCS},
                       {"x-ratelimit-limit": "5000", "x-ratelimit-remaining": "0",
-                       "x-ratelimit-reset": str(int(time.time()) + 60)})
+                       "x-ratelimit-reset": str(int(time.time()) + int(fault.get("reset_in", 60)))})
             return True
         self.send(int(kind), {"message": f"injected {kind}"})
         return True
