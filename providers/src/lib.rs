@@ -19,6 +19,7 @@
 pub mod auth0;
 pub mod github;
 pub mod google;
+pub mod jws;
 pub mod local;
 pub mod oidc;
 

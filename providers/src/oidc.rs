@@ -16,20 +16,22 @@ use std::pin::Pin;
 use std::rc::Rc;
 
 use openidconnect::core::{
-    CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreErrorResponseType, CoreGenderClaim, CoreJsonWebKey,
-    CoreJsonWebKeySet, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm, CoreProviderMetadata,
-    CoreRevocableToken, CoreRevocationErrorResponse, CoreTokenIntrospectionResponse, CoreTokenType,
+    CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreClaimName, CoreClaimType, CoreClientAuthMethod,
+    CoreErrorResponseType, CoreGenderClaim, CoreGrantType, CoreJweContentEncryptionAlgorithm,
+    CoreJweKeyManagementAlgorithm, CoreJwsSigningAlgorithm, CoreResponseMode, CoreResponseType, CoreRevocableToken,
+    CoreRevocationErrorResponse, CoreSubjectIdentifierType, CoreTokenIntrospectionResponse, CoreTokenType,
 };
 use openidconnect::{
     AdditionalClaims, AsyncHttpClient, AuthType, AuthorizationCode, ClaimsVerificationError, ClientSecret, CsrfToken,
-    DiscoveryError, EmptyExtraTokenFields, EndpointMaybeSet, EndpointNotSet, EndpointSet, IdTokenClaims, IdTokenFields,
-    IdTokenVerifier, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
-    RequestTokenError, Scope, SignatureVerificationError, StandardErrorResponse, StandardTokenResponse, TokenResponse,
-    UserInfoError,
+    DiscoveryError, EmptyAdditionalProviderMetadata, EmptyExtraTokenFields, EndpointMaybeSet, EndpointNotSet,
+    EndpointSet, IdTokenClaims, IdTokenFields, IdTokenVerifier, IssuerUrl, JsonWebKeySet, Nonce, OAuth2TokenResponse,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope, SignatureVerificationError,
+    StandardErrorResponse, StandardTokenResponse, TokenResponse, UserInfoError,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::jws::{self, Jwk};
 use crate::{
     check_callback, check_domain, email_domain, oauth_code, transport, CallbackParams, ClientId, HttpClient, HttpError,
     HttpRequest, Identity, IdentityProvider, ProviderError, Secret, SignInStart,
@@ -101,12 +103,28 @@ type OidcTokenResponse = StandardTokenResponse<
     CoreTokenType,
 >;
 
+/// `ProviderMetadata` with [`Jwk`] keys: signatures are checked as `crate::jws` explains.
+type ProviderMetadata = openidconnect::ProviderMetadata<
+    EmptyAdditionalProviderMetadata,
+    CoreAuthDisplay,
+    CoreClientAuthMethod,
+    CoreClaimName,
+    CoreClaimType,
+    CoreGrantType,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJweKeyManagementAlgorithm,
+    Jwk,
+    CoreResponseMode,
+    CoreResponseType,
+    CoreSubjectIdentifierType,
+>;
+
 type OidcClient = openidconnect::Client<
     OtherClaims,
     CoreAuthDisplay,
     CoreGenderClaim,
     CoreJweContentEncryptionAlgorithm,
-    CoreJsonWebKey,
+    Jwk,
     CoreAuthPrompt,
     StandardErrorResponse<CoreErrorResponseType>,
     OidcTokenResponse,
@@ -150,7 +168,7 @@ pub struct OidcProvider {
     settings: OidcSettings,
     /// Extra authorization request parameters (Google's `hd` hint).
     extra_params: Vec<(String, String)>,
-    metadata: RefCell<Option<Rc<CoreProviderMetadata>>>,
+    metadata: RefCell<Option<Rc<ProviderMetadata>>>,
 }
 
 impl OidcProvider {
@@ -184,11 +202,11 @@ impl OidcProvider {
     }
 
     /// The discovery document (with its JWKS), fetched on first use and kept.
-    async fn metadata(&self, client: &dyn HttpClient) -> Result<Rc<CoreProviderMetadata>, ProviderError> {
+    async fn metadata(&self, client: &dyn HttpClient) -> Result<Rc<ProviderMetadata>, ProviderError> {
         if let Some(metadata) = self.metadata.borrow().as_ref() {
             return Ok(Rc::clone(metadata));
         }
-        let metadata = CoreProviderMetadata::discover_async(self.issuer.clone(), &Seam(client))
+        let metadata = ProviderMetadata::discover_async(self.issuer.clone(), &Seam::new(client))
             .await
             .map_err(|e| discovery_error("discovery", e))?;
         let metadata = Rc::new(metadata);
@@ -200,9 +218,9 @@ impl OidcProvider {
     async fn refresh_jwks(
         &self,
         client: &dyn HttpClient,
-        metadata: &CoreProviderMetadata,
-    ) -> Result<Rc<CoreProviderMetadata>, ProviderError> {
-        let jwks = CoreJsonWebKeySet::fetch_async(metadata.jwks_uri(), &Seam(client))
+        metadata: &ProviderMetadata,
+    ) -> Result<Rc<ProviderMetadata>, ProviderError> {
+        let jwks = JsonWebKeySet::<Jwk>::fetch_async(metadata.jwks_uri(), &Seam::new(client))
             .await
             .map_err(|e| discovery_error("key set", e))?;
         let metadata = Rc::new(metadata.clone().set_jwks(jwks));
@@ -210,7 +228,7 @@ impl OidcProvider {
         Ok(metadata)
     }
 
-    fn client(&self, metadata: &CoreProviderMetadata, redirect_uri: &str) -> Result<OidcClient, ProviderError> {
+    fn client(&self, metadata: &ProviderMetadata, redirect_uri: &str) -> Result<OidcClient, ProviderError> {
         let redirect = RedirectUrl::new(redirect_uri.to_string())
             .map_err(|_| ProviderError::Misconfigured("the redirect URI is not a URL".into()))?;
         let secret = self.settings.client_secret.as_ref().map(|s| ClientSecret::new(s.expose().to_string()));
@@ -225,7 +243,7 @@ impl OidcProvider {
 
     fn verify_id_token(
         &self,
-        metadata: &CoreProviderMetadata,
+        metadata: &ProviderMetadata,
         id_token: &openidconnect::IdToken<
             OtherClaims,
             CoreGenderClaim,
@@ -271,16 +289,20 @@ impl OidcProvider {
             .exchange_code(AuthorizationCode::new(code.expose().to_string()))
             .map_err(|_| ProviderError::Misconfigured("the provider publishes no token endpoint".into()))?
             .set_pkce_verifier(PkceCodeVerifier::new(kept.pkce_verifier.expose().to_string()))
-            .request_async(&Seam(client))
+            .request_async(&Seam::new(client))
             .await
             .map_err(token_error)?;
         let id_token = token
             .id_token()
             .ok_or_else(|| ProviderError::InvalidToken("the token response carries no ID token".into()))?;
 
+        // The signature is checked ahead, asynchronously (WebCrypto on Workers), for the keys the verifier may pick.
+        let compact = id_token.to_string();
+        jws::precheck(&compact, metadata.jwks(), &ALLOWED_ALGS).await;
         let claims = match self.verify_id_token(&metadata, id_token, &nonce, now) {
             Err(ClaimsVerificationError::SignatureVerification(SignatureVerificationError::NoMatchingKey)) => {
                 let metadata = self.refresh_jwks(client, &metadata).await?;
+                jws::precheck(&compact, metadata.jwks(), &ALLOWED_ALGS).await;
                 self.verify_id_token(&metadata, id_token, &nonce, now)
             }
             other => other,
@@ -300,7 +322,7 @@ impl OidcProvider {
                 .user_info(token.access_token().clone(), Some(claims.subject().clone()))
                 .map_err(|_| ProviderError::Misconfigured("the userinfo endpoint is not usable".into()))?;
             let userinfo: openidconnect::UserInfoClaims<OtherClaims, CoreGenderClaim> =
-                request.request_async(&Seam(client)).await.map_err(userinfo_error)?;
+                request.request_async(&Seam::with_keys(client, metadata.jwks())).await.map_err(userinfo_error)?;
             if let Ok(Value::Object(map)) = serde_json::to_value(&userinfo) {
                 merged = map;
             }
@@ -533,7 +555,22 @@ impl SeamError {
 }
 
 /// `openidconnect`'s async HTTP client over the `skillport-sources` seam.
-pub(crate) struct Seam<'a>(pub &'a dyn HttpClient);
+pub(crate) struct Seam<'a> {
+    client: &'a dyn HttpClient,
+    /// The provider's keys, for an answer that is a signed JWT (a userinfo endpoint may sign its answer): its
+    /// signature is prechecked here (see `crate::jws`) before `openidconnect` verifies it.
+    keys: Option<&'a JsonWebKeySet<Jwk>>,
+}
+
+impl<'a> Seam<'a> {
+    pub(crate) fn new(client: &'a dyn HttpClient) -> Self {
+        Seam { client, keys: None }
+    }
+
+    fn with_keys(client: &'a dyn HttpClient, keys: &'a JsonWebKeySet<Jwk>) -> Self {
+        Seam { client, keys: Some(keys) }
+    }
+}
 
 impl<'c> AsyncHttpClient<'c> for Seam<'_> {
     type Error = SeamError;
@@ -554,9 +591,18 @@ impl<'c> AsyncHttpClient<'c> for Seam<'_> {
                 }
             }
             req = req.header("user-agent", "skillport");
-            let response = self.0.send(req).await.map_err(SeamError::Transport)?;
+            let response = self.client.send(req).await.map_err(SeamError::Transport)?;
             if response.status >= 500 || response.status == 429 {
                 return Err(SeamError::Status(response.status));
+            }
+            if let Some(keys) = self.keys {
+                let jwt = response.headers.iter().any(|(name, value)| {
+                    name.eq_ignore_ascii_case("content-type")
+                        && value.split(';').next().is_some_and(|v| v.trim().eq_ignore_ascii_case("application/jwt"))
+                });
+                if let (true, Ok(token)) = (jwt, std::str::from_utf8(&response.body)) {
+                    jws::precheck(token.trim(), keys, &ALLOWED_ALGS).await;
+                }
             }
             let mut builder = openidconnect::http::Response::builder().status(response.status);
             for (name, value) in &response.headers {

@@ -95,6 +95,27 @@ fn es256_token_and_userinfo_groups() {
     assert!(token_request.header_value("authorization").is_some_and(|v| v.starts_with("Basic ")));
 }
 
+/// A userinfo endpoint may answer with a signed JWT (`application/jwt`): it is verified against the provider's keys,
+/// and a forged one is refused.
+#[test]
+fn signed_userinfo_is_verified() {
+    let (key, other) = (Key::rsa_a("k1"), Key::rsa_b("k1"));
+    for (signer, forged) in [(&key, false), (&other, true)] {
+        let idp = Idp::new(ISSUER, &[&key], Some(json!({})));
+        let userinfo = signer.sign(&json!({"iss": ISSUER, "aud": CLIENT_ID, "sub": "user-42", "groups": ["ops"]}));
+        idp.http.route("GET", &format!("{ISSUER}/userinfo"), move |_| {
+            Ok(HttpResponse::new(200).with_header("content-type", "application/jwt").with_body(userinfo.clone()))
+        });
+        let result = sign_in(&oidc(&["groups"]), &idp, |nonce| key.sign(&idp.claims(nonce)));
+        if forged {
+            let why = invalid_token(result);
+            assert!(why.contains("signature"), "{why}");
+        } else {
+            assert_eq!(result.unwrap().groups, ["ops"], "groups from the signed userinfo");
+        }
+    }
+}
+
 #[test]
 fn userinfo_for_another_subject_is_refused() {
     let key = Key::rsa_a("k1");
