@@ -433,6 +433,49 @@ fn discovery_for_another_issuer_is_misconfigured() {
     assert!(matches!(error, ProviderError::Misconfigured(_)), "{error:?}");
 }
 
+/// The discovery document: required members and URL endpoints enforced, a JSON content type when one is named,
+/// signing algorithms nobody knows skipped rather than fatal.
+#[test]
+fn discovery_document_rules() {
+    let key = Key::rsa_a("k1");
+    let discovery = format!("{ISSUER}/.well-known/openid-configuration");
+    let document = |idp: &Idp| {
+        let doc = block_on_ready(skillport_sources::http::HttpClient::send(
+            &idp.http,
+            skillport_sources::http::HttpRequest::get(discovery.clone()),
+        ))
+        .unwrap();
+        serde_json::from_slice::<serde_json::Value>(&doc.body).unwrap()
+    };
+    let start_with = |change: &dyn Fn(&mut serde_json::Value), content_type: &str| {
+        let idp = Idp::new(ISSUER, &[&key], None);
+        let mut doc = document(&idp);
+        change(&mut doc);
+        idp.http.on_get(
+            &discovery,
+            HttpResponse::new(200).with_header("content-type", content_type).with_body(doc.to_string()),
+        );
+        block_on_ready(oidc(&[]).start(&idp.http, REDIRECT_URI, STATE)).map(|_| ())
+    };
+    let misconfigured = |result: Result<(), ProviderError>| match result {
+        Err(ProviderError::Misconfigured(why)) => why,
+        other => panic!("expected Misconfigured, got {other:?}"),
+    };
+
+    assert!(start_with(&|_| {}, "application/json; charset=utf-8").is_ok());
+    let why = misconfigured(start_with(&|_| {}, "text/html"));
+    assert!(why.contains("discovery document answered 200"), "{why}");
+    for member in ["issuer", "authorization_endpoint", "jwks_uri", "response_types_supported"] {
+        let why =
+            misconfigured(start_with(&|doc| drop(doc.as_object_mut().unwrap().remove(member)), "application/json"));
+        assert!(why.contains("could not be read"), "{member}: {why}");
+    }
+    let why = misconfigured(start_with(&|doc| doc["token_endpoint"] = json!("not a url"), "application/json"));
+    assert!(why.contains("could not be read"), "{why}");
+    let algs = |doc: &mut serde_json::Value| doc["id_token_signing_alg_values_supported"] = json!(["XS999", "RS256"]);
+    assert!(start_with(&algs, "application/json").is_ok(), "an unknown algorithm is skipped");
+}
+
 #[test]
 fn no_secret_in_any_error() {
     // Every variant, built the way providers build them, plus those the flows above produced.
