@@ -25,9 +25,9 @@ use openidconnect::{
     AdditionalClaims, AsyncHttpClient, AuthType, AuthUrl, AuthorizationCode, ClaimsVerificationError, ClientSecret,
     CsrfToken, DiscoveryError, EmptyAdditionalProviderMetadata, EmptyExtraTokenFields, EndpointMaybeSet,
     EndpointNotSet, EndpointSet, IdTokenClaims, IdTokenFields, IdTokenVerifier, IssuerUrl, JsonWebKeySet,
-    JsonWebKeySetUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError,
-    ResponseTypes, Scope, SignatureVerificationError, StandardErrorResponse, StandardTokenResponse, TokenResponse,
-    TokenUrl, UserInfoError, UserInfoUrl,
+    JsonWebKeySetUrl, Nonce, OAuth2TokenResponse, PkceCodeVerifier, RedirectUrl, RequestTokenError, ResponseTypes,
+    Scope, SignatureVerificationError, StandardErrorResponse, StandardTokenResponse, TokenResponse, TokenUrl,
+    UserInfoError, UserInfoUrl,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -416,8 +416,9 @@ impl OidcProvider {
     ) -> Result<SignInStart, ProviderError> {
         let metadata = self.metadata(client).await?;
         let oidc = self.client(&metadata, redirect_uri)?;
-        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-        let nonce = Nonce::new_random();
+        let (challenge, verifier) = crate::new_pkce();
+        // 16 random bytes, base64url: as `Nonce::new_random` makes it (see `crate::new_pkce` for why not with it).
+        let nonce = Nonce::new(crate::random_base64url(16));
         let (state_owned, nonce_owned) = (state.to_string(), nonce.clone());
         let mut request = oidc
             .authorize_url(
