@@ -218,7 +218,7 @@ impl OidcProvider {
     async fn discover(&self, client: &dyn HttpClient) -> Result<ProviderMetadata, DiscoveryError<SeamError>> {
         let url = self.issuer.join(".well-known/openid-configuration").map_err(DiscoveryError::UrlParse)?;
         let request = openidconnect::http::Request::get(url.as_str())
-            .header("accept", "application/json")
+            .header(openidconnect::http::header::ACCEPT, "application/json")
             .body(Vec::new())
             .map_err(|e| DiscoveryError::Other(e.to_string()))?;
         let response = Seam::new(client).call(request).await.map_err(DiscoveryError::Request)?;
@@ -657,9 +657,11 @@ impl<'c> AsyncHttpClient<'c> for Seam<'_> {
                     jws::precheck(token.trim(), keys, &ALLOWED_ALGS).await;
                 }
             }
+            // Only `content-type`: the one response header openidconnect and oauth2 read (discovery, JWKS, token and
+            // userinfo answers), named by its constant so that no header name is parsed here.
             let mut builder = openidconnect::http::Response::builder().status(response.status);
-            for (name, value) in &response.headers {
-                builder = builder.header(name.as_str(), value.as_str());
+            for (_, value) in response.headers.iter().filter(|(name, _)| name.eq_ignore_ascii_case("content-type")) {
+                builder = builder.header(openidconnect::http::header::CONTENT_TYPE, value.as_str());
             }
             builder.body(response.body).map_err(|_| SeamError::Malformed)
         })
