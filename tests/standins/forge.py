@@ -845,7 +845,9 @@ class Handler(BaseHTTPRequestHandler):
                 for full, name in files:
                     archive.write(full, name)
         else:
-            with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+            # gzip's header carries a time; a fixed one keeps the archive, and so its ETag, the same from one second
+            # to the next, as a real server's stored archive is (a changing ETag made a revalidation miss at random).
+            with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as gz, tarfile.open(fileobj=gz, mode="w") as archive:
                 for full, name in files:
                     archive.add(full, name)
         data = buffer.getvalue()
