@@ -52,7 +52,11 @@ impl HttpResponse {
     }
 
     pub fn json(status: u16, value: &serde_json::Value) -> Self {
-        let body = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
+        HttpResponse::json_bytes(status, serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec()))
+    }
+
+    /// JSON already serialized.
+    pub fn json_bytes(status: u16, body: Vec<u8>) -> Self {
         HttpResponse::new(status).header("content-type", "application/json").body(body)
     }
 

@@ -353,6 +353,7 @@ fn entry(m: &MarketplaceConfig, snap: Snapshot, error: Option<String>, refresh: 
         fetched_at: Some(snap.fetched_at),
         error,
         refresh: RefreshState { partial: !snap.complete, ..refresh },
+        listing: Default::default(),
     }
 }
 
@@ -542,6 +543,7 @@ pub async fn refresh_one(
                     fetched_at: None,
                     error: None,
                     refresh: state,
+                    listing: Default::default(),
                 },
             }
         }
@@ -593,6 +595,7 @@ fn failed(
             fetched_at: None,
             error: Some(error),
             refresh,
+            listing: Default::default(),
         },
     }
 }
