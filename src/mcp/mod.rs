@@ -333,14 +333,15 @@ fn dispatch(
     params: &Value,
     modern: bool,
 ) -> Result<Reply, RpcError> {
-    if method == "tools/call" {
-        return tools::Call { ctx, surface }.call(params);
+    match method {
+        "tools/call" => return tools::Call { ctx, surface }.call(params),
+        "tools/list" => return tools::list(params),
+        _ => {}
     }
     let result = match method {
         "initialize" if !modern => Ok(initialize(ctx, params)),
         "server/discover" => Ok(discover(ctx)),
         "ping" => Ok(json!({})),
-        "tools/list" => tools::list(params),
         "resources/list" => skills::resources_list(ctx, params),
         "resources/templates/list" => skills::templates_list(params),
         "resources/read" => skills::resources_read(ctx, params),

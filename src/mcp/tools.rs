@@ -9,7 +9,7 @@
 //! ambiguous, and asking for it by name gets the very answer a name that does not exist gets. `fetch_skill` mints a
 //! download link only for a skill that passed that check.
 
-use super::{schema, Context, RawObject, Reply, RpcError, RpcResult, ICON, INVALID_PARAMS};
+use super::{schema, Context, RawObject, Reply, RpcError, ICON, INVALID_PARAMS};
 use crate::catalogue::content::{self, Content};
 use crate::catalogue::updates::{self, Installed, Status};
 use crate::catalogue::{self, cursor, surface, Filter, LookupError, PluginRef, View};
@@ -230,14 +230,19 @@ fn check_updates_definition() -> Value {
     })
 }
 
-pub fn list(params: &Value) -> RpcResult {
+/// `tools/list`: the definitions, serialized once per isolate too.
+pub fn list(params: &Value) -> Result<Reply, RpcError> {
     if let Some(c) = params.get("cursor") {
         // One page holds every tool, so no cursor is ever handed out: any cursor is stale or forged.
         if !c.is_null() {
             return Err(RpcError::new(INVALID_PARAMS, "invalid cursor: tools/list has a single page"));
         }
     }
-    Ok(json!({"tools": definitions()}))
+    static TOOLS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let tools = TOOLS.get_or_init(|| Value::Array(definitions().to_vec()).to_string());
+    let mut result = RawObject::default();
+    result.insert_raw("tools", tools.as_str());
+    Ok(Reply::Raw(result))
 }
 
 /// A `tools/call` in the context of one request.
@@ -824,6 +829,13 @@ mod tests {
     fn error_text(result: &Value) -> String {
         assert_eq!(result["isError"], true, "{result:#}");
         result["content"][0]["text"].as_str().unwrap().to_string()
+    }
+
+    #[test]
+    fn tools_list_serialized_once_is_the_definitions() {
+        let got = list(&json!({})).unwrap().to_vec();
+        assert_eq!(String::from_utf8(got).unwrap(), json!({"tools": definitions()}).to_string());
+        assert!(list(&json!({"cursor": "x"})).is_err());
     }
 
     #[test]
