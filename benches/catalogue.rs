@@ -13,13 +13,13 @@
 use skillport::catalogue::MarketplaceEntry;
 use skillport::http::HttpRequest;
 use skillport::App;
-use skillport_sources::load::load_marketplace;
+use skillport_sources::load::load_marketplace_lean;
 use skillport_sources::FileSet;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
 /// The synthetic marketplace of `bench/catalogue.py`'s `big_marketplace`.
-fn big_marketplace(n: usize) -> FileSet {
+pub fn big_marketplace(n: usize) -> FileSet {
     let mut files = FileSet::new();
     let mut plugins = Vec::new();
     for i in 0..n {
@@ -48,14 +48,18 @@ fn big_marketplace(n: usize) -> FileSet {
 }
 
 fn app(plugins: usize) -> App {
+    app_with(big_marketplace(plugins))
+}
+
+/// The example app with `files` loaded ahead of the example marketplace as the GitHub marketplace `big`.
+pub fn app_with(files: FileSet) -> App {
     let env: BTreeMap<String, String> = [("SKILLPORT_AUTH__OPEN".to_string(), "true".to_string())].into();
     let mut app = skillport::app::block_on(App::from_env(&env));
-    let files = big_marketplace(plugins);
     let entry = MarketplaceEntry {
         id: "big".into(),
         kind: "github",
         revision: Some("0123456789abcdef0123456789abcdef01234567".into()),
-        loaded: load_marketplace(&files).map_err(|e| e.to_string()),
+        loaded: load_marketplace_lean(&files, &Default::default()).map_err(|e| e.to_string()),
         files,
         fetched_at: Some(1_700_000_000),
         error: None,
@@ -80,7 +84,7 @@ fn tool(name: &str, args: serde_json::Value) -> HttpRequest {
         "params": {"name": name, "arguments": args}}))
 }
 
-fn requests() -> Vec<(&'static str, HttpRequest)> {
+pub fn requests() -> Vec<(&'static str, HttpRequest)> {
     vec![
         ("list_plugins", tool("list_plugins", serde_json::json!({"surface": "all"}))),
         (
@@ -94,7 +98,7 @@ fn requests() -> Vec<(&'static str, HttpRequest)> {
     ]
 }
 
-fn main() {
+pub fn main() {
     // `cargo bench` passes `--bench`; anything else is ours.
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
     let app = app(1000);

@@ -91,6 +91,8 @@ async fn built_app(env: &Env) -> (Rc<App>, bool) {
     let client = upstream::WorkerFetch { timeout_ms: timeout_of(&config) };
     let app = Rc::new(with_store(env, async |store| App::build(config, None, &client, store, now_unix()).await).await);
     let mut line = app.start_log_line();
+    // The module's memory never shrinks: after the first load it is most of what the catalogue will ever take.
+    line.push_str(&format!("; wasm memory {} KiB after loading", core::arch::wasm32::memory_size(0) * 64));
     if !grants::bound(env) {
         line.push_str("; WARNING: no GRANTS Durable Object binding, sign-ins are kept in this isolate's memory only");
     }
