@@ -64,7 +64,7 @@ pub fn app_with(files: FileSet) -> App {
         fetched_at: Some(1_700_000_000),
         error: None,
         refresh: Default::default(),
-        listing: Default::default(),
+        cache: Default::default(),
     };
     app.catalogue.marketplaces.insert(0, entry);
     app

@@ -35,18 +35,31 @@ pub struct MarketplaceEntry {
     pub error: Option<String>,
     /// When to refresh next, and what is still loading.
     pub refresh: RefreshState,
-    /// What `list_plugins` reads of each plugin, worked out from `loaded` the first time it is asked for. An entry is
-    /// never changed once it is served (a refresh builds a new one), so this never goes stale; whoever edits `loaded`
-    /// of an entry (tests) does so before listing it, or sets a fresh `Listing::default()`.
-    pub listing: Listing,
+    /// What is worked out from `loaded` and `files` the first time it is asked for. An entry is never changed once
+    /// it is served (a refresh builds a new one), so this never goes stale; whoever edits `loaded` of an entry
+    /// (tests) does so before serving it, or sets a fresh `EntryCache::default()`.
+    pub cache: EntryCache,
 }
 
-/// What a listing needs of each plugin of a marketplace copy, worked out once per copy rather than on every
-/// `list_plugins` call: a call then filters these rows and copies their serialized summaries.
-#[derive(Debug, Clone, Default)]
-pub struct Listing(std::sync::OnceLock<Vec<ListingRow>>);
+/// What requests read of a marketplace copy, worked out once per copy rather than on every call.
+#[derive(Debug, Default)]
+pub struct EntryCache {
+    /// What a listing needs of each plugin: a `list_plugins` call filters these rows and copies their serialized
+    /// summaries.
+    listing: std::sync::OnceLock<Vec<ListingRow>>,
+    /// The SHA-256 of each skill's `.skill` package (by skill folder and size cap), as its download link carries it:
+    /// building the package to learn it was over half of a `fetch_skill` call. Only packages that could be built.
+    packages: std::sync::Mutex<std::collections::HashMap<(String, u64), String>>,
+}
 
-/// One plugin of a [`Listing`], as everyone who sees all of its skills sees it.
+impl Clone for EntryCache {
+    fn clone(&self) -> Self {
+        let packages = self.packages.lock().map(|p| p.clone()).unwrap_or_default();
+        EntryCache { listing: self.listing.clone(), packages: std::sync::Mutex::new(packages) }
+    }
+}
+
+/// One plugin of a marketplace's listing, as everyone who sees all of its skills sees it.
 #[derive(Debug, Clone)]
 pub struct ListingRow {
     /// [`PluginRef::surfaces`] as a set: bit `i` for `surface::ALL[i]`.
@@ -69,7 +82,7 @@ impl MarketplaceEntry {
     /// One row per plugin of the loaded marketplace, in the same order; `None` when it did not load.
     pub fn listing(&self) -> Option<&[ListingRow]> {
         let loaded = self.loaded.as_ref().ok()?;
-        Some(self.listing.0.get_or_init(|| {
+        Some(self.cache.listing.get_or_init(|| {
             loaded
                 .plugins
                 .iter()
@@ -86,6 +99,19 @@ impl MarketplaceEntry {
                 })
                 .collect()
         }))
+    }
+
+    /// The `sha256:` digest of the `.skill` package of `skill` (of this marketplace), built at most once per copy.
+    pub fn package_digest(&self, skill: &Skill, max_bytes: u64) -> Result<String, package::PackageError> {
+        let key = (skill.dir.clone(), max_bytes);
+        if let Some(digest) = self.cache.packages.lock().ok().and_then(|p| p.get(&key).cloned()) {
+            return Ok(digest);
+        }
+        let digest = skillport_sources::sha256_digest(&package::build_skill_zip(&self.files, skill, max_bytes)?);
+        if let Ok(mut packages) = self.cache.packages.lock() {
+            packages.insert(key, digest.clone());
+        }
+        Ok(digest)
     }
 }
 

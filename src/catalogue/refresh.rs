@@ -365,7 +365,7 @@ fn entry_loaded(
         fetched_at: Some(snap.fetched_at),
         error,
         refresh: RefreshState { partial: !snap.complete, ..refresh },
-        listing: Default::default(),
+        cache: Default::default(),
     }
 }
 
@@ -559,7 +559,7 @@ pub async fn refresh_one(
                     fetched_at: None,
                     error: None,
                     refresh: state,
-                    listing: Default::default(),
+                    cache: Default::default(),
                 },
             }
         }
@@ -611,7 +611,7 @@ fn failed(
             fetched_at: None,
             error: Some(error),
             refresh,
-            listing: Default::default(),
+            cache: Default::default(),
         },
     }
 }

@@ -480,7 +480,7 @@ mod tests {
                     fetched_at: Some(0),
                     error: None,
                     refresh: Default::default(),
-                    listing: Default::default(),
+                    cache: Default::default(),
                 },
                 MarketplaceEntry {
                     id: "down".into(),
@@ -491,7 +491,7 @@ mod tests {
                     fetched_at: None,
                     error: Some("HTTP 503".into()),
                     refresh: Default::default(),
-                    listing: Default::default(),
+                    cache: Default::default(),
                 },
             ],
         }

@@ -1032,7 +1032,7 @@ mod tests {
             fetched_at: None,
             error: None,
             refresh: Default::default(),
-            listing: Default::default(),
+            cache: Default::default(),
         });
         let ctx = Context { catalogue: &catalogue, ..ctx };
         let r = Call { ctx: &ctx, surface: None }
@@ -1614,7 +1614,7 @@ mod tests {
                 fetched_at: Some(1),
                 error: None,
                 refresh: Default::default(),
-                listing: Default::default(),
+                cache: Default::default(),
             },
         );
         let page = call(&app, "list_plugins", json!({"surface": "all", "limit": 200}));
