@@ -2,10 +2,11 @@
 # What the release wasm is made of: `twiggy top` of the shipped binary, with names.
 #   bash bench/size-breakdown.sh [N]        (N items, default 30; then the same bytes summed per crate)
 # scripts/build.sh strips the name section from the shipped build/index_bg.wasm, so twiggy could only say `code[123]`.
-# This builds a second copy the same way (worker-build --release: same cargo profile, same wasm-bindgen, same wasm-opt
-# pass, which keeps names) into bench/.work/wasm-names, leaving build/ alone, and checks that stripping it the way
-# scripts/build.sh does gives a binary byte-identical to build/index_bg.wasm (when the two builds are of the same
-# source). twiggy comes from crates.io (installed once).
+# This builds a second copy (worker-build --release: same cargo profile, same wasm-bindgen) into
+# bench/.work/wasm-names, leaving build/ alone, and optimises it twice with scripts/wasm-opt.sh: as scripts/build.sh
+# does (checked byte-identical to build/index_bg.wasm when the two builds are of the same source), and keeping the
+# names, for twiggy: the two differ only in the name and producers sections, so the shares below are the shipped
+# binary's. twiggy comes from crates.io (installed once).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -21,8 +22,9 @@ if ! twiggy --version 2>/dev/null | grep -q "$TWIGGY_VERSION"; then
 fi
 
 worker-build --release -d "$OUT" >&2
-wasm=$OUT/index_bg.wasm
-wasm-opt "$wasm" -o "$OUT/stripped.wasm" --strip-debug --strip-producers --detect-features >&2
+wasm=$OUT/named.wasm
+bash scripts/wasm-opt.sh "$OUT/index_bg.wasm" "$OUT/stripped.wasm" >&2
+bash scripts/wasm-opt.sh "$OUT/index_bg.wasm" "$wasm" --names >&2
 named=$(stat -c %s "$wasm"); stripped=$(stat -c %s "$OUT/stripped.wasm")
 echo "size-breakdown: $wasm: $named bytes with names; $stripped bytes stripped as scripts/build.sh ships it" \
   "($(gzip -9 -c "$OUT/stripped.wasm" | wc -c) gzipped)"

@@ -10,10 +10,10 @@ if [ "${SKILLPORT_PREBUILT:-}" = 1 ] && [ -f build/worker/shim.mjs ]; then
 fi
 . scripts/env.sh
 worker-build --release >&2
-# worker-build keeps the wasm name section for readable stack traces; it is ~55 KB gzipped, and a panic here is
-# reported by our own log lines, so the shipped binary drops it (and the producers section).
-wasm-opt build/index_bg.wasm -o build/index_bg.stripped.wasm --strip-debug --strip-producers --detect-features >&2
-mv build/index_bg.stripped.wasm build/index_bg.wasm
+# worker-build's own wasm-opt pass is off (Cargo.toml): it keeps the wasm name section for readable stack traces,
+# ~55 KB gzipped, and a panic here is reported by our own log lines, so the shipped binary is optimised without it
+# (and without the producers section) in one pass.
+bash scripts/wasm-opt.sh build/index_bg.wasm build/index_bg.wasm >&2
 # The Worker's entry (wrangler.toml's `main`). worker-build's shim.mjs re-exports index.js, whose default export is an
 # entrypoint class behind a Proxy: the runtime constructs it, and the Proxy wraps it and its `fetch` again, on every
 # request (~45 µs of CPU per request in local workerd, measured with bench/compare.py). This entry exports the same

@@ -12,6 +12,11 @@ bash scripts/setup.sh --test
 echo "== native tests (cargo test)"
 cargo test --workspace --quiet 2>&1 | grep -vE '^\s*$'
 
+# On Workers, ID-token signatures are checked by WebCrypto (providers/src/jws.rs): the same vectors under Node's.
+echo "== wasm tests (WebCrypto signature checks, under Node)"
+PATH="$ROOT/tests/peers/node_modules/.bin:$PATH" CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+  cargo test -p skillport-providers --target wasm32-unknown-unknown --test jws 2>&1 | grep -vE '^\s*$'
+
 echo "== wasm build"
 b0=$(date +%s)
 bash scripts/build.sh

@@ -15,7 +15,6 @@ use crate::{
     check_callback, check_domain, email_domain, oauth_code, transport, CallbackParams, ClientId, HttpClient,
     HttpRequest, HttpResponse, Identity, IdentityProvider, ProviderError, Secret, SignInStart,
 };
-use openidconnect::PkceCodeChallenge;
 use skillport_sources::http::percent_encode;
 
 /// Plain settings for GitHub or a GitHub Enterprise Server.
@@ -251,7 +250,7 @@ impl IdentityProvider for GitHubProvider {
         redirect_uri: &str,
         state: &str,
     ) -> Result<SignInStart, ProviderError> {
-        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let (challenge, verifier) = crate::new_pkce();
         let mut url = Url::parse(&format!("{}/login/oauth/authorize", self.web))
             .map_err(|_| ProviderError::Misconfigured("the GitHub web base is not a URL".into()))?;
         url.query_pairs_mut()

@@ -19,6 +19,7 @@
 pub mod auth0;
 pub mod github;
 pub mod google;
+pub mod jws;
 pub mod local;
 pub mod oidc;
 
@@ -201,6 +202,24 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// The lower-cased domain of an email address.
+/// A new PKCE S256 challenge and its verifier: 32 random bytes, base64url (43 characters), exactly as
+/// `PkceCodeChallenge::new_random_sha256` makes them, but from the platform's CSPRNG (`getrandom`:
+/// `crypto.getRandomValues` on Workers) rather than `rand`'s ChaCha `thread_rng`, which this crate would otherwise be
+/// the only user of in the Worker.
+pub(crate) fn new_pkce() -> (openidconnect::PkceCodeChallenge, openidconnect::PkceCodeVerifier) {
+    let verifier = openidconnect::PkceCodeVerifier::new(random_base64url(32));
+    (openidconnect::PkceCodeChallenge::from_code_verifier_sha256(&verifier), verifier)
+}
+
+/// `len` random bytes from the platform's CSPRNG, base64url without padding. Like `rand::thread_rng`, which it
+/// replaces, it panics only when the platform has no random source at all.
+pub(crate) fn random_base64url(len: usize) -> String {
+    use base64::Engine as _;
+    let mut bytes = vec![0u8; len];
+    getrandom::getrandom(&mut bytes).expect("the platform's random source");
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
 pub(crate) fn email_domain(email: &str) -> Option<String> {
     email.rsplit_once('@').map(|(_, d)| d.trim_end_matches('.').to_ascii_lowercase()).filter(|d| !d.is_empty())
 }

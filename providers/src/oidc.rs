@@ -16,20 +16,23 @@ use std::pin::Pin;
 use std::rc::Rc;
 
 use openidconnect::core::{
-    CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreErrorResponseType, CoreGenderClaim, CoreJsonWebKey,
-    CoreJsonWebKeySet, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm, CoreProviderMetadata,
-    CoreRevocableToken, CoreRevocationErrorResponse, CoreTokenIntrospectionResponse, CoreTokenType,
+    CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreClaimName, CoreClaimType, CoreClientAuthMethod,
+    CoreErrorResponseType, CoreGenderClaim, CoreGrantType, CoreJweContentEncryptionAlgorithm,
+    CoreJweKeyManagementAlgorithm, CoreJwsSigningAlgorithm, CoreResponseMode, CoreResponseType, CoreRevocableToken,
+    CoreRevocationErrorResponse, CoreSubjectIdentifierType, CoreTokenIntrospectionResponse, CoreTokenType,
 };
 use openidconnect::{
-    AdditionalClaims, AsyncHttpClient, AuthType, AuthorizationCode, ClaimsVerificationError, ClientSecret, CsrfToken,
-    DiscoveryError, EmptyExtraTokenFields, EndpointMaybeSet, EndpointNotSet, EndpointSet, IdTokenClaims, IdTokenFields,
-    IdTokenVerifier, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
-    RequestTokenError, Scope, SignatureVerificationError, StandardErrorResponse, StandardTokenResponse, TokenResponse,
-    UserInfoError,
+    AdditionalClaims, AsyncHttpClient, AuthType, AuthUrl, AuthorizationCode, ClaimsVerificationError, ClientSecret,
+    CsrfToken, DiscoveryError, EmptyAdditionalProviderMetadata, EmptyExtraTokenFields, EndpointMaybeSet,
+    EndpointNotSet, EndpointSet, IdTokenClaims, IdTokenFields, IdTokenVerifier, IssuerUrl, JsonWebKeySet,
+    JsonWebKeySetUrl, Nonce, OAuth2TokenResponse, PkceCodeVerifier, RedirectUrl, RequestTokenError, ResponseTypes,
+    Scope, SignatureVerificationError, StandardErrorResponse, StandardTokenResponse, TokenResponse, TokenUrl,
+    UserInfoError, UserInfoUrl,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::jws::{self, Jwk};
 use crate::{
     check_callback, check_domain, email_domain, oauth_code, transport, CallbackParams, ClientId, HttpClient, HttpError,
     HttpRequest, Identity, IdentityProvider, ProviderError, Secret, SignInStart,
@@ -101,12 +104,28 @@ type OidcTokenResponse = StandardTokenResponse<
     CoreTokenType,
 >;
 
+/// `ProviderMetadata` with [`Jwk`] keys: signatures are checked as `crate::jws` explains.
+type ProviderMetadata = openidconnect::ProviderMetadata<
+    EmptyAdditionalProviderMetadata,
+    CoreAuthDisplay,
+    CoreClientAuthMethod,
+    CoreClaimName,
+    CoreClaimType,
+    CoreGrantType,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJweKeyManagementAlgorithm,
+    Jwk,
+    CoreResponseMode,
+    CoreResponseType,
+    CoreSubjectIdentifierType,
+>;
+
 type OidcClient = openidconnect::Client<
     OtherClaims,
     CoreAuthDisplay,
     CoreGenderClaim,
     CoreJweContentEncryptionAlgorithm,
-    CoreJsonWebKey,
+    Jwk,
     CoreAuthPrompt,
     StandardErrorResponse<CoreErrorResponseType>,
     OidcTokenResponse,
@@ -150,7 +169,7 @@ pub struct OidcProvider {
     settings: OidcSettings,
     /// Extra authorization request parameters (Google's `hd` hint).
     extra_params: Vec<(String, String)>,
-    metadata: RefCell<Option<Rc<CoreProviderMetadata>>>,
+    metadata: RefCell<Option<Rc<ProviderMetadata>>>,
 }
 
 impl OidcProvider {
@@ -184,25 +203,59 @@ impl OidcProvider {
     }
 
     /// The discovery document (with its JWKS), fetched on first use and kept.
-    async fn metadata(&self, client: &dyn HttpClient) -> Result<Rc<CoreProviderMetadata>, ProviderError> {
+    async fn metadata(&self, client: &dyn HttpClient) -> Result<Rc<ProviderMetadata>, ProviderError> {
         if let Some(metadata) = self.metadata.borrow().as_ref() {
             return Ok(Rc::clone(metadata));
         }
-        let metadata = CoreProviderMetadata::discover_async(self.issuer.clone(), &Seam(client))
-            .await
-            .map_err(|e| discovery_error("discovery", e))?;
+        let metadata = self.discover(client).await.map_err(|e| discovery_error("discovery", e))?;
         let metadata = Rc::new(metadata);
         *self.metadata.borrow_mut() = Some(Rc::clone(&metadata));
         Ok(metadata)
+    }
+
+    /// `<issuer>/.well-known/openid-configuration`, then the JWKS it names: `ProviderMetadata::discover_async`'s steps
+    /// and checks (see [`Discovery`] for the one difference), with its errors.
+    async fn discover(&self, client: &dyn HttpClient) -> Result<ProviderMetadata, DiscoveryError<SeamError>> {
+        let url = self.issuer.join(".well-known/openid-configuration").map_err(DiscoveryError::UrlParse)?;
+        let request = openidconnect::http::Request::get(url.as_str())
+            .header(openidconnect::http::header::ACCEPT, "application/json")
+            .body(Vec::new())
+            .map_err(|e| DiscoveryError::Other(e.to_string()))?;
+        let response = Seam::new(client).call(request).await.map_err(DiscoveryError::Request)?;
+        let (status, body) = (response.status(), response.body());
+        let json = response.headers().get("content-type").is_none_or(|value| {
+            value.to_str().is_ok_and(|v| v[..v.find(';').unwrap_or(v.len())].eq_ignore_ascii_case("application/json"))
+        });
+        if status != 200 || !json {
+            return Err(DiscoveryError::Response(status, body.clone(), "unexpected answer".into()));
+        }
+        let doc: Discovery = serde_json::from_slice(body).map_err(|e| DiscoveryError::Other(e.to_string()))?;
+        if doc.issuer != self.issuer {
+            return Err(DiscoveryError::Validation(format!("unexpected issuer URI `{}`", doc.issuer.as_str())));
+        }
+        let algs = doc.id_token_signing_alg_values_supported.into_iter().filter_map(|a| serde_json::from_value(a).ok());
+        let metadata = ProviderMetadata::new(
+            doc.issuer,
+            doc.authorization_endpoint,
+            doc.jwks_uri,
+            doc.response_types_supported,
+            doc.subject_types_supported,
+            algs.collect(),
+            EmptyAdditionalProviderMetadata {},
+        )
+        .set_token_endpoint(doc.token_endpoint)
+        .set_userinfo_endpoint(doc.userinfo_endpoint);
+        let jwks = JsonWebKeySet::<Jwk>::fetch_async(metadata.jwks_uri(), &Seam::new(client)).await?;
+        Ok(metadata.set_jwks(jwks))
     }
 
     /// Fetches the JWKS again (a token named a key we do not hold: the provider rotated its keys).
     async fn refresh_jwks(
         &self,
         client: &dyn HttpClient,
-        metadata: &CoreProviderMetadata,
-    ) -> Result<Rc<CoreProviderMetadata>, ProviderError> {
-        let jwks = CoreJsonWebKeySet::fetch_async(metadata.jwks_uri(), &Seam(client))
+        metadata: &ProviderMetadata,
+    ) -> Result<Rc<ProviderMetadata>, ProviderError> {
+        let jwks = JsonWebKeySet::<Jwk>::fetch_async(metadata.jwks_uri(), &Seam::new(client))
             .await
             .map_err(|e| discovery_error("key set", e))?;
         let metadata = Rc::new(metadata.clone().set_jwks(jwks));
@@ -210,7 +263,7 @@ impl OidcProvider {
         Ok(metadata)
     }
 
-    fn client(&self, metadata: &CoreProviderMetadata, redirect_uri: &str) -> Result<OidcClient, ProviderError> {
+    fn client(&self, metadata: &ProviderMetadata, redirect_uri: &str) -> Result<OidcClient, ProviderError> {
         let redirect = RedirectUrl::new(redirect_uri.to_string())
             .map_err(|_| ProviderError::Misconfigured("the redirect URI is not a URL".into()))?;
         let secret = self.settings.client_secret.as_ref().map(|s| ClientSecret::new(s.expose().to_string()));
@@ -225,7 +278,7 @@ impl OidcProvider {
 
     fn verify_id_token(
         &self,
-        metadata: &CoreProviderMetadata,
+        metadata: &ProviderMetadata,
         id_token: &openidconnect::IdToken<
             OtherClaims,
             CoreGenderClaim,
@@ -271,16 +324,20 @@ impl OidcProvider {
             .exchange_code(AuthorizationCode::new(code.expose().to_string()))
             .map_err(|_| ProviderError::Misconfigured("the provider publishes no token endpoint".into()))?
             .set_pkce_verifier(PkceCodeVerifier::new(kept.pkce_verifier.expose().to_string()))
-            .request_async(&Seam(client))
+            .request_async(&Seam::new(client))
             .await
             .map_err(token_error)?;
         let id_token = token
             .id_token()
             .ok_or_else(|| ProviderError::InvalidToken("the token response carries no ID token".into()))?;
 
+        // The signature is checked ahead, asynchronously (WebCrypto on Workers), for the keys the verifier may pick.
+        let compact = id_token.to_string();
+        jws::precheck(&compact, metadata.jwks(), &ALLOWED_ALGS).await;
         let claims = match self.verify_id_token(&metadata, id_token, &nonce, now) {
             Err(ClaimsVerificationError::SignatureVerification(SignatureVerificationError::NoMatchingKey)) => {
                 let metadata = self.refresh_jwks(client, &metadata).await?;
+                jws::precheck(&compact, metadata.jwks(), &ALLOWED_ALGS).await;
                 self.verify_id_token(&metadata, id_token, &nonce, now)
             }
             other => other,
@@ -300,7 +357,7 @@ impl OidcProvider {
                 .user_info(token.access_token().clone(), Some(claims.subject().clone()))
                 .map_err(|_| ProviderError::Misconfigured("the userinfo endpoint is not usable".into()))?;
             let userinfo: openidconnect::UserInfoClaims<OtherClaims, CoreGenderClaim> =
-                request.request_async(&Seam(client)).await.map_err(userinfo_error)?;
+                request.request_async(&Seam::with_keys(client, metadata.jwks())).await.map_err(userinfo_error)?;
             if let Ok(Value::Object(map)) = serde_json::to_value(&userinfo) {
                 merged = map;
             }
@@ -359,8 +416,9 @@ impl OidcProvider {
     ) -> Result<SignInStart, ProviderError> {
         let metadata = self.metadata(client).await?;
         let oidc = self.client(&metadata, redirect_uri)?;
-        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-        let nonce = Nonce::new_random();
+        let (challenge, verifier) = crate::new_pkce();
+        // 16 random bytes, base64url: as `Nonce::new_random` makes it (see `crate::new_pkce` for why not with it).
+        let nonce = Nonce::new(crate::random_base64url(16));
         let (state_owned, nonce_owned) = (state.to_string(), nonce.clone());
         let mut request = oidc
             .authorize_url(
@@ -532,8 +590,40 @@ impl SeamError {
     }
 }
 
+/// What this client reads of a discovery document. `openidconnect`'s own parser (`ProviderMetadata`'s) checks all of
+/// its ~30 members, through `serde_path_to_error` and a `#[serde(flatten)]`: 60 KB of the Worker's wasm for the six
+/// members this client uses. Those are read with the same types and rules here (required ones required, endpoints
+/// URLs, signing algorithms `openidconnect` does not know skipped); a member no part of sign-in reads is no longer
+/// checked, so a document malformed only there is accepted.
+#[derive(Deserialize)]
+struct Discovery {
+    issuer: IssuerUrl,
+    authorization_endpoint: AuthUrl,
+    token_endpoint: Option<TokenUrl>,
+    userinfo_endpoint: Option<UserInfoUrl>,
+    jwks_uri: JsonWebKeySetUrl,
+    response_types_supported: Vec<ResponseTypes<CoreResponseType>>,
+    subject_types_supported: Vec<CoreSubjectIdentifierType>,
+    id_token_signing_alg_values_supported: Vec<Value>,
+}
+
 /// `openidconnect`'s async HTTP client over the `skillport-sources` seam.
-pub(crate) struct Seam<'a>(pub &'a dyn HttpClient);
+pub(crate) struct Seam<'a> {
+    client: &'a dyn HttpClient,
+    /// The provider's keys, for an answer that is a signed JWT (a userinfo endpoint may sign its answer): its
+    /// signature is prechecked here (see `crate::jws`) before `openidconnect` verifies it.
+    keys: Option<&'a JsonWebKeySet<Jwk>>,
+}
+
+impl<'a> Seam<'a> {
+    pub(crate) fn new(client: &'a dyn HttpClient) -> Self {
+        Seam { client, keys: None }
+    }
+
+    fn with_keys(client: &'a dyn HttpClient, keys: &'a JsonWebKeySet<Jwk>) -> Self {
+        Seam { client, keys: Some(keys) }
+    }
+}
 
 impl<'c> AsyncHttpClient<'c> for Seam<'_> {
     type Error = SeamError;
@@ -554,13 +644,24 @@ impl<'c> AsyncHttpClient<'c> for Seam<'_> {
                 }
             }
             req = req.header("user-agent", "skillport");
-            let response = self.0.send(req).await.map_err(SeamError::Transport)?;
+            let response = self.client.send(req).await.map_err(SeamError::Transport)?;
             if response.status >= 500 || response.status == 429 {
                 return Err(SeamError::Status(response.status));
             }
+            if let Some(keys) = self.keys {
+                let jwt = response.headers.iter().any(|(name, value)| {
+                    name.eq_ignore_ascii_case("content-type")
+                        && value.split(';').next().is_some_and(|v| v.trim().eq_ignore_ascii_case("application/jwt"))
+                });
+                if let (true, Ok(token)) = (jwt, std::str::from_utf8(&response.body)) {
+                    jws::precheck(token.trim(), keys, &ALLOWED_ALGS).await;
+                }
+            }
+            // Only `content-type`: the one response header openidconnect and oauth2 read (discovery, JWKS, token and
+            // userinfo answers), named by its constant so that no header name is parsed here.
             let mut builder = openidconnect::http::Response::builder().status(response.status);
-            for (name, value) in &response.headers {
-                builder = builder.header(name.as_str(), value.as_str());
+            for (_, value) in response.headers.iter().filter(|(name, _)| name.eq_ignore_ascii_case("content-type")) {
+                builder = builder.header(openidconnect::http::header::CONTENT_TYPE, value.as_str());
             }
             builder.body(response.body).map_err(|_| SeamError::Malformed)
         })

@@ -95,6 +95,27 @@ fn es256_token_and_userinfo_groups() {
     assert!(token_request.header_value("authorization").is_some_and(|v| v.starts_with("Basic ")));
 }
 
+/// A userinfo endpoint may answer with a signed JWT (`application/jwt`): it is verified against the provider's keys,
+/// and a forged one is refused.
+#[test]
+fn signed_userinfo_is_verified() {
+    let (key, other) = (Key::rsa_a("k1"), Key::rsa_b("k1"));
+    for (signer, forged) in [(&key, false), (&other, true)] {
+        let idp = Idp::new(ISSUER, &[&key], Some(json!({})));
+        let userinfo = signer.sign(&json!({"iss": ISSUER, "aud": CLIENT_ID, "sub": "user-42", "groups": ["ops"]}));
+        idp.http.route("GET", &format!("{ISSUER}/userinfo"), move |_| {
+            Ok(HttpResponse::new(200).with_header("content-type", "application/jwt").with_body(userinfo.clone()))
+        });
+        let result = sign_in(&oidc(&["groups"]), &idp, |nonce| key.sign(&idp.claims(nonce)));
+        if forged {
+            let why = invalid_token(result);
+            assert!(why.contains("signature"), "{why}");
+        } else {
+            assert_eq!(result.unwrap().groups, ["ops"], "groups from the signed userinfo");
+        }
+    }
+}
+
 #[test]
 fn userinfo_for_another_subject_is_refused() {
     let key = Key::rsa_a("k1");
@@ -410,6 +431,49 @@ fn discovery_for_another_issuer_is_misconfigured() {
     idp.http.on_get(&format!("{ISSUER}/.well-known/openid-configuration"), doc);
     let error = block_on_ready(oidc(&[]).start(&idp.http, REDIRECT_URI, STATE)).unwrap_err();
     assert!(matches!(error, ProviderError::Misconfigured(_)), "{error:?}");
+}
+
+/// The discovery document: required members and URL endpoints enforced, a JSON content type when one is named,
+/// signing algorithms nobody knows skipped rather than fatal.
+#[test]
+fn discovery_document_rules() {
+    let key = Key::rsa_a("k1");
+    let discovery = format!("{ISSUER}/.well-known/openid-configuration");
+    let document = |idp: &Idp| {
+        let doc = block_on_ready(skillport_sources::http::HttpClient::send(
+            &idp.http,
+            skillport_sources::http::HttpRequest::get(discovery.clone()),
+        ))
+        .unwrap();
+        serde_json::from_slice::<serde_json::Value>(&doc.body).unwrap()
+    };
+    let start_with = |change: &dyn Fn(&mut serde_json::Value), content_type: &str| {
+        let idp = Idp::new(ISSUER, &[&key], None);
+        let mut doc = document(&idp);
+        change(&mut doc);
+        idp.http.on_get(
+            &discovery,
+            HttpResponse::new(200).with_header("content-type", content_type).with_body(doc.to_string()),
+        );
+        block_on_ready(oidc(&[]).start(&idp.http, REDIRECT_URI, STATE)).map(|_| ())
+    };
+    let misconfigured = |result: Result<(), ProviderError>| match result {
+        Err(ProviderError::Misconfigured(why)) => why,
+        other => panic!("expected Misconfigured, got {other:?}"),
+    };
+
+    assert!(start_with(&|_| {}, "application/json; charset=utf-8").is_ok());
+    let why = misconfigured(start_with(&|_| {}, "text/html"));
+    assert!(why.contains("discovery document answered 200"), "{why}");
+    for member in ["issuer", "authorization_endpoint", "jwks_uri", "response_types_supported"] {
+        let why =
+            misconfigured(start_with(&|doc| drop(doc.as_object_mut().unwrap().remove(member)), "application/json"));
+        assert!(why.contains("could not be read"), "{member}: {why}");
+    }
+    let why = misconfigured(start_with(&|doc| doc["token_endpoint"] = json!("not a url"), "application/json"));
+    assert!(why.contains("could not be read"), "{why}");
+    let algs = |doc: &mut serde_json::Value| doc["id_token_signing_alg_values_supported"] = json!(["XS999", "RS256"]);
+    assert!(start_with(&algs, "application/json").is_ok(), "an unknown algorithm is skipped");
 }
 
 #[test]

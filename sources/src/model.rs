@@ -463,6 +463,19 @@ pub(crate) fn json_type(value: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by fuzzing: numbers with more digits than a double holds must be read to the nearest double, or a
+    /// manifest's unknown fields change (one ULP) when written and read again.
+    #[test]
+    fn long_numbers_survive_a_write_and_a_re_read() {
+        for text in [
+            r#"{"name":"m","plugins":[73333333333000001068985666e3],"x":6666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666}"#,
+        ] {
+            let first: MarketplaceManifest = serde_json::from_str(text).unwrap();
+            let again: MarketplaceManifest = serde_json::from_slice(&serde_json::to_vec(&first).unwrap()).unwrap();
+            assert_eq!(first, again);
+        }
+    }
     use serde_json::json;
 
     fn round_trip<T: Serialize + for<'de> Deserialize<'de>>(input: Value) -> T {

@@ -925,6 +925,58 @@ mod tests {
     }
 
     #[test]
+    fn external_plugins_beyond_one_refresh_arrive_over_the_next_ones() {
+        use std::io::Write;
+        const ROOT: &str = "https://cdn.example/ext/";
+        let cfg = cfg(&[(
+            "SKILLPORT_MARKETPLACES",
+            r#"[{id="ext",kind="https",location="https://cdn.example/ext/.claude-plugin/marketplace.json"}]"#,
+        )]);
+        let client = CannedClient::new();
+        let mut plugins = Vec::new();
+        for i in 0..100 {
+            let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+            zip.start_file(format!("skills/e{i:03}/SKILL.md"), zip::write::SimpleFileOptions::default()).unwrap();
+            write!(zip, "---\nname: e{i:03}\ndescription: External {i}.\n---\n").unwrap();
+            let bytes = zip.finish().unwrap().into_inner();
+            let sha = skillport_sources::sha256_digest(&bytes);
+            client.on_get(&format!("{ROOT}plugins/p{i:03}.zip"), HttpResponse::new(200).with_body(bytes));
+            plugins.push(serde_json::json!({"name": format!("p{i:03}"),
+                "source": {"source": "archive", "url": format!("{ROOT}plugins/p{i:03}.zip"), "sha256": &sha[7..]}}));
+        }
+        let mut files = FileSet::new();
+        let manifest = serde_json::json!({"name": "ext", "plugins": plugins}).to_string().into_bytes();
+        files.insert(".claude-plugin/marketplace.json", manifest).unwrap();
+        let index = skillport_sources::index_for(&files);
+        files.insert(skillport_sources::INDEX_FILE, index).unwrap();
+        static_server(&client, ROOT, &files);
+        let counting = CountingClient::new(&client);
+        let store = MemoryStore::default();
+        let mut cat = block_on(refresh_all(&cfg, None, &counting, &store, 0));
+        let mut runs = vec![counting.reset()];
+        let pending = cat.marketplaces[0].refresh.loading.unwrap().externals_pending;
+        assert_eq!(pending, 62, "index, manifest and 38 plugins in the first 40 requests");
+        let servable = |c: &Catalogue| {
+            c.marketplaces[0].loaded.as_ref().unwrap().plugins.iter().filter(|p| p.status.is_servable()).count()
+        };
+        assert_eq!(servable(&cat), 38);
+        for now in 1..20 {
+            if !due(&cat, &cfg, now) {
+                break;
+            }
+            cat = block_on(refresh_all(&cfg, Some(&cat), &counting, &store, now));
+            runs.push(counting.reset());
+        }
+        // Then a 304 on the index and up to 39 plugins a refresh.
+        assert_eq!(runs, [40, 40, 24]);
+        assert_eq!(servable(&cat), 100);
+        assert!(cat.marketplaces[0].refresh.loading.is_none());
+        // Pinned by sha256, they come from the store after that: a new isolate makes one request.
+        let cold = block_on(refresh_all(&cfg, None, &counting, &store, 10_000));
+        assert_eq!((counting.reset(), servable(&cold)), (1, 100));
+    }
+
+    #[test]
     fn snapshots_written_before_partial_loads_still_decode() {
         let mut files = FileSet::new();
         files.insert("a.md", b"x".to_vec()).unwrap();

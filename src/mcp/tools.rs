@@ -26,20 +26,12 @@ const MAX_INSTALLED: usize = 200;
 /// Longest `plugin@marketplace/skill` accepted by `check_updates` (64-character parts and separators fit easily).
 const MAX_NAME_LEN: usize = 256;
 
-fn surface_schema() -> Value {
-    json!({"type": "string", "enum": ["claude-code", "claude-desktop", "claude-ai", "all"],
-        "description": "Only plugins available on this Claude surface. Defaults to the surface of the calling client when it is known; `all` lists every surface."})
-}
+/// Tool definitions, in the order `tools/list` shows them, without the `annotations` and `icons` every tool carries
+/// (added by [`build_definitions`]). Kept as JSON text rather than `json!` literals: the macro expands each literal
+/// into code that builds it node by node, which was 28 KB of the Worker's wasm (3 KB gzipped); parsing this text once
+/// per isolate costs next to nothing.
+const DEFINITIONS_JSON: &str = include_str!("tools.json");
 
-fn annotations(title: &str) -> Value {
-    json!({"title": title, "readOnlyHint": true, "destructiveHint": false, "idempotentHint": true, "openWorldHint": false})
-}
-
-fn icons() -> Value {
-    json!([{"src": ICON, "mimeType": "image/svg+xml", "sizes": ["any"]}])
-}
-
-/// Tool definitions, in the order `tools/list` shows them.
 /// The tool definitions, built once per isolate: every `tools/list` and `tools/call` reads them (building them each
 /// time was most of `tools/list`'s CPU).
 pub fn definitions() -> &'static [Value] {
@@ -48,186 +40,14 @@ pub fn definitions() -> &'static [Value] {
 }
 
 fn build_definitions() -> Vec<Value> {
-    let plugin_summary = json!({
-        "type": "object",
-        "properties": {
-            "name": {"type": "string"}, "plugin": {"type": "string"}, "marketplace": {"type": "string"},
-            "description": {"type": "string"}, "version": {"type": "string"}, "category": {"type": "string"},
-            "surfaces": {"type": "array", "items": {"type": "string"}},
-            "status": {"type": "string", "enum": ["servable", "not_servable", "invalid"]},
-            "reason": {"type": "string"},
-            "skills": {"type": "array", "items": {"type": "object"}}
-        },
-        "required": ["name", "plugin", "marketplace", "surfaces", "status", "skills"]
-    });
-    vec![
-        json!({
-            "name": "list_plugins",
-            "title": "List plugins",
-            "description": "Lists the plugins of this organisation's marketplaces, with their skills. Filter with `query` (words matched against names, descriptions and keywords), `category`, `tag`, `marketplace` or `surface`. Each result has a `name` to pass to get_plugin. Results are paged: when `nextCursor` is present, call again with `cursor` set to it.",
-            "inputSchema": {
-                "type": "object",
-                "properties": {
-                    "query": {"type": "string", "description": "Free-text words; every word must match."},
-                    "category": {"type": "string", "description": "Exact category, e.g. `development`."},
-                    "tag": {"type": "string", "description": "A tag or keyword the plugin carries."},
-                    "marketplace": {"type": "string", "description": "Only this marketplace id."},
-                    "surface": surface_schema(),
-                    "limit": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "description": "Page size (default 50)."},
-                    "cursor": {"type": "string", "description": "The `nextCursor` of the previous page."}
-                },
-                "additionalProperties": false
-            },
-            "outputSchema": {
-                "type": "object",
-                "properties": {
-                    "plugins": {"type": "array", "items": plugin_summary},
-                    "total": {"type": "integer"},
-                    "nextCursor": {"type": "string"},
-                    "marketplaceErrors": {"type": "array", "items": {"type": "object"},
-                        "description": "Marketplaces that could not be loaded, or whose last refresh failed and whose older copy is served (with its age)."}
-                },
-                "required": ["plugins", "total"]
-            },
-            "annotations": annotations("List plugins"),
-            "icons": icons(),
-        }),
-        json!({
-            "name": "get_plugin",
-            "title": "Get plugin details",
-            "description": "Everything about one plugin: description, version, author, where it comes from, and each skill with its description, frontmatter, files (path, size, sha256) and content digest. `name` is `plugin@marketplace` as list_plugins returns it, or the bare plugin name when only one marketplace has it.",
-            "inputSchema": {
-                "type": "object",
-                "properties": {"name": {"type": "string", "minLength": 1, "description": "`plugin@marketplace` or a unique plugin name."}},
-                "required": ["name"],
-                "additionalProperties": false
-            },
-            "outputSchema": {
-                "type": "object",
-                "properties": {
-                    "name": {"type": "string"}, "plugin": {"type": "string"}, "marketplace": {"type": "string"},
-                    "status": {"type": "string"}, "digest": {"type": "string"},
-                    "skills": {"type": "array", "items": {"type": "object"}}
-                },
-                "required": ["name", "plugin", "marketplace", "status", "digest", "skills"]
-            },
-            "annotations": annotations("Get plugin details"),
-            "icons": icons(),
-        }),
-        fetch_skill_definition(),
-        check_updates_definition(),
-    ]
-}
-
-fn fetch_skill_definition() -> Value {
-    let file = json!({
-        "type": "object",
-        "properties": {
-            "path": {"type": "string"}, "size": {"type": "integer"}, "sha256": {"type": "string"},
-            "encoding": {"type": "string", "enum": ["utf-8", "base64"]},
-            "mimeType": {"type": "string"},
-            "content": {"type": "string"},
-            "omitted": {"type": "string"}
-        },
-        "required": ["path", "size", "sha256", "encoding", "mimeType"]
-    });
-    json!({
-        "name": "fetch_skill",
-        "title": "Fetch a skill",
-        "description": "Gets one skill so the user can install it: every file of the skill folder (text inline as utf-8, binary files such as images as base64; `encoding` says which), a short-lived download link to the skill as a `.skill` file, and install instructions for the user's Claude surface. `name` is `plugin@marketplace/skill` (as get_plugin shows), `plugin/skill`, a bare skill name when only one plugin has it, or `plugin@marketplace` when that plugin has exactly one skill. Give the user the `install` text and the download link; keep `version` and `digest` to pass to check_updates later. Files too large to include have `omitted` instead of `content`: read them at the skill:// URI it names.",
-        "inputSchema": {
-            "type": "object",
-            "properties": {
-                "name": {"type": "string", "minLength": 1, "description": "`plugin@marketplace/skill`, `plugin/skill`, a unique skill name, or a one-skill `plugin@marketplace`."},
-                "surface": {"type": "string", "enum": ["claude-code", "claude-desktop", "claude-ai"],
-                    "description": "Where the user will install the skill; decides the install instructions. Defaults to the calling client's surface."}
-            },
-            "required": ["name"],
-            "additionalProperties": false
-        },
-        "outputSchema": {
-            "type": "object",
-            "properties": {
-                "name": {"type": "string", "description": "`plugin@marketplace/skill`"},
-                "plugin": {"type": "string"}, "marketplace": {"type": "string"},
-                "version": {"type": "string"}, "digest": {"type": "string"},
-                "files": {"type": "array", "items": file},
-                "download": {
-                    "type": "object",
-                    "properties": {
-                        "url": {"type": "string"}, "expiresAt": {"type": "string"},
-                        "fileName": {"type": "string"}, "sha256": {"type": "string"}
-                    },
-                    "required": ["url", "expiresAt", "fileName", "sha256"]
-                },
-                "downloadError": {"type": "string"},
-                "install": {"type": "string"},
-                "resources": {"type": "array", "items": {"type": "string"}}
-            },
-            "required": ["name", "plugin", "marketplace", "digest", "files", "install", "resources"]
-        },
-        "annotations": annotations("Fetch a skill"),
-        "icons": icons(),
-    })
-}
-
-fn check_updates_definition() -> Value {
-    let result = json!({
-        "type": "object",
-        "properties": {
-            "name": {"type": "string"}, "qualifiedName": {"type": "string"},
-            "status": {"type": "string", "enum": ["up_to_date", "update_available", "removed", "ambiguous", "unknown"]},
-            "reason": {"type": "string"},
-            "installedVersion": {"type": ["string", "null"]}, "latestVersion": {"type": ["string", "null"]},
-            "installedDigest": {"type": ["string", "null"]}, "latestDigest": {"type": ["string", "null"]},
-            "candidates": {"type": "array", "items": {"type": "string"}},
-            "detail": {"type": "string"}
-        },
-        "required": ["name", "status", "detail"]
-    });
-    json!({
-        "name": "check_updates",
-        "title": "Check installed skills for updates",
-        "description": "Tells whether plugins or skills the user installed are still current. Pass `installed`: one item per plugin or skill, with `name` as list_plugins or fetch_skill gave it (`plugin@marketplace` for a plugin, `plugin@marketplace/skill` for a skill) and the `version` and/or `digest` fetch_skill returned when it was installed (the digest catches changes made without a version bump). Each result has a `status`: `up_to_date`, `update_available` (fetch it again with fetch_skill), `removed` (no longer served; `detail` says why), `ambiguous` (retry with one of `candidates`) or `unknown` (nothing to compare, or its marketplace is unavailable right now), plus one `detail` sentence to relay. `summary` counts each status.",
-        "inputSchema": {
-            "type": "object",
-            "properties": {
-                "installed": {
-                    "type": "array", "minItems": 1, "maxItems": MAX_INSTALLED,
-                    "description": "What the user has installed, 1 to 200 items.",
-                    "items": {
-                        "type": "object",
-                        "properties": {
-                            "name": {"type": "string", "minLength": 1, "description": "`plugin@marketplace` or `plugin@marketplace/skill`."},
-                            "version": {"type": "string", "description": "The version installed, as fetch_skill reported it."},
-                            "digest": {"type": "string", "description": "The `sha256:` digest installed, as fetch_skill reported it."}
-                        },
-                        "required": ["name"],
-                        "additionalProperties": false
-                    }
-                }
-            },
-            "required": ["installed"],
-            "additionalProperties": false
-        },
-        "outputSchema": {
-            "type": "object",
-            "properties": {
-                "results": {"type": "array", "items": result},
-                "summary": {
-                    "type": "object",
-                    "properties": {
-                        "upToDate": {"type": "integer"}, "updateAvailable": {"type": "integer"},
-                        "removed": {"type": "integer"}, "ambiguous": {"type": "integer"}, "unknown": {"type": "integer"}
-                    },
-                    "required": ["upToDate", "updateAvailable", "removed", "ambiguous", "unknown"]
-                }
-            },
-            "required": ["results", "summary"]
-        },
-        "annotations": annotations("Check installed skills for updates"),
-        "icons": icons(),
-    })
+    let mut tools: Vec<Value> = serde_json::from_str(DEFINITIONS_JSON).expect("src/mcp/tools.json is a JSON array");
+    for tool in &mut tools {
+        let title = tool["title"].clone();
+        tool["annotations"] = json!({"title": title, "readOnlyHint": true, "destructiveHint": false,
+            "idempotentHint": true, "openWorldHint": false});
+        tool["icons"] = json!([{"src": ICON, "mimeType": "image/svg+xml", "sizes": ["any"]}]);
+    }
+    tools
 }
 
 /// `tools/list`: the definitions, serialized once per isolate too.
@@ -800,6 +620,17 @@ mod tests {
     use crate::App;
     use base64::Engine as _;
     use std::collections::BTreeMap;
+
+    #[test]
+    fn definitions_json_states_the_limits_the_code_applies() {
+        let tools = definitions();
+        let by_name = |name: &str| tools.iter().find(|t| t["name"] == name).unwrap();
+        assert_eq!(by_name("list_plugins")["inputSchema"]["properties"]["limit"]["maximum"], MAX_PAGE);
+        assert_eq!(by_name("check_updates")["inputSchema"]["properties"]["installed"]["maxItems"], MAX_INSTALLED);
+        for tool in tools {
+            assert_eq!(tool["annotations"]["title"], tool["title"]);
+        }
+    }
 
     const LOGO: &[u8] =
         include_bytes!("../../examples/marketplace/plugins/brand-kit/skills/brand-voice/assets/logo.png");
