@@ -841,7 +841,7 @@ pub(crate) mod fixtures {
         let cfg = app.config.as_ref().unwrap();
         let ctx = Context { config: cfg, catalogue: &app.catalogue, client_surface: None, headers: &[], identity };
         match handle_message(&ctx, &json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})) {
-            Outcome::Response { body, .. } => body,
+            Outcome::Response { body, .. } => body.into_value(),
             Outcome::Accepted => panic!("{method} got no response"),
         }
     }

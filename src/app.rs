@@ -25,6 +25,8 @@ pub struct App {
     pub catalogue: Catalogue,
     /// The identity provider and OAuth keys; an error (never holding a secret) when they could not be set up.
     pub signin: Result<SignInSetup, String>,
+    /// The well-known discovery documents, rendered once from the configuration.
+    documents: Option<crate::oauth::metadata::Documents>,
 }
 
 /// What a request is served with beyond the app itself: the platform's storage, network, randomness and clock.
@@ -82,7 +84,11 @@ impl App {
             Ok(cfg) => crate::signin::setup(cfg).map_err(|e| e.to_string()),
             Err(_) => Err("the configuration is invalid".to_owned()),
         };
-        App { config, catalogue, signin }
+        let documents = config
+            .as_ref()
+            .ok()
+            .map(|cfg| crate::oauth::metadata::Documents::new(&cfg.server.public_url, &cfg.server.name));
+        App { config, catalogue, signin, documents }
     }
 
     /// The line logged when an isolate starts: what is configured, never a secret.
@@ -213,9 +219,7 @@ impl App {
             return Respond(HttpResponse::new(204));
         }
         if req.method == "GET" {
-            if let Some(doc) =
-                crate::oauth::metadata::well_known_response(&cfg.server.public_url, &cfg.server.name, path)
-            {
+            if let Some(doc) = self.documents.as_ref().and_then(|d| d.response(path)) {
                 return Respond(doc);
             }
         }

@@ -55,18 +55,18 @@ pub struct Link {
     pub sha256: String,
 }
 
-/// Builds the link (and, to learn its digest, the archive) for a skill of `plugin`, valid from `now` for the
-/// configured time. The error is a sentence for the model.
+/// Builds the link for a skill of `plugin`, valid from `now` for the configured time, with the archive's digest
+/// (the archive is built to learn it once per marketplace copy). The error is a sentence for the model.
 pub fn link(cfg: &Config, plugin: &PluginRef<'_>, skill: &Skill, now: u64) -> Result<Link, String> {
     let key = signing_key(cfg)
         .ok_or("no download key is configured (server.download_key_secret), so no download link can be signed")?;
-    let zip = package::build_skill_zip(&plugin.marketplace.files, skill, max_bytes(cfg)).map_err(|e| e.to_string())?;
+    let sha256 = plugin.marketplace.package_digest(skill, max_bytes(cfg)).map_err(|e| e.to_string())?;
     let file_name =
         package::package_file_name(skill).ok_or_else(|| format!("skill `{}` has no usable name", skill.name))?;
     let expires = now.saturating_add(cfg.server.download_ttl_seconds);
     let token = package::sign_download(&key, &plugin.qualified_name(), &skill.name, &skill.digest, expires);
     let url = cfg.server.public_url.join(&format!("{PREFIX}{token}")).map_err(|e| e.to_string())?;
-    Ok(Link { url: url.to_string(), expires, file_name, sha256: skillport_sources::sha256_digest(&zip) })
+    Ok(Link { url: url.to_string(), expires, file_name, sha256 })
 }
 
 /// Answers `GET /download/<token>` (`path` is the request path) for the routing table.

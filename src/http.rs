@@ -39,6 +39,16 @@ impl HttpRequest {
     }
 }
 
+/// The path and query of a URL as the Workers runtime serializes a request's (WHATWG): the path starts at the first
+/// `/` after the authority and runs to `?` (or `#`), which it never holds unescaped, so the URL needs no second
+/// parse. What `url::Url::parse` would give as `path()` and `query()` (an absent query as `""`).
+pub fn path_and_query(url: &str) -> (&str, &str) {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let rest = url[after_scheme..].find('/').map_or("/", |i| &url[after_scheme + i..]);
+    let rest = rest.split_once('#').map_or(rest, |(r, _)| r);
+    rest.split_once('?').unwrap_or((rest, ""))
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct HttpResponse {
     pub status: u16,
@@ -52,7 +62,11 @@ impl HttpResponse {
     }
 
     pub fn json(status: u16, value: &serde_json::Value) -> Self {
-        let body = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
+        HttpResponse::json_bytes(status, serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec()))
+    }
+
+    /// JSON already serialized.
+    pub fn json_bytes(status: u16, body: Vec<u8>) -> Self {
         HttpResponse::new(status).header("content-type", "application/json").body(body)
     }
 
@@ -77,5 +91,31 @@ impl HttpResponse {
     /// Body as JSON, for tests.
     pub fn json_body(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn path_and_query_is_what_a_second_parse_gives() {
+        for raw in [
+            "http://127.0.0.1:8787/.well-known/oauth-protected-resource",
+            "https://skills.example.com/mcp",
+            "https://skills.example.com/",
+            "https://skills.example.com",
+            "https://skills.example.com/sse/message?sessionId=abc&x=%20y",
+            "https://skills.example.com/download/a%2Fb.skill?t=1#frag",
+            "https://user:pw@skills.example.com:8443/a/b/../c?q=/x?y",
+            "http://[::1]:8787/authorize?redirect_uri=https%3A%2F%2Fclaude.ai%2Fcb&state=a/b",
+            "https://skills.example.com/p%3Fq?",
+        ] {
+            let url = url::Url::parse(raw).unwrap();
+            let serialized = url.as_str();
+            assert_eq!(
+                super::path_and_query(serialized),
+                (url.path(), url.query().unwrap_or("")),
+                "{raw} serialized as {serialized}"
+            );
+        }
     }
 }

@@ -50,6 +50,11 @@ impl FileSet {
         Ok(())
     }
 
+    /// Keeps only the files whose path `keep` accepts (in place: nothing is copied).
+    pub fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
+        self.files.retain(|path, _| keep(path));
+    }
+
     /// The bytes of the file at `path` (already normalised, as stored).
     pub fn get(&self, path: &str) -> Option<&[u8]> {
         self.files.get(path).map(Vec::as_slice)

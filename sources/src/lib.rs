@@ -38,8 +38,8 @@ pub use gitlab::{GitlabAuth, GitlabConfig, GitlabProject, GitlabSource};
 pub use http::{BudgetClient, CountingClient, HttpClient, HttpError, HttpRequest, HttpResponse, Secret};
 pub use https::{index_for, HttpsConfig, HttpsSource, INDEX_FILE};
 pub use load::{
-    external_error_file, external_folder, load_marketplace, load_marketplace_with, LoadError, LoadedMarketplace,
-    LoadedPlugin, PluginStatus, Skill, SkillFile, EXTERNAL_ROOT,
+    external_error_file, external_folder, load_marketplace, load_marketplace_lean, load_marketplace_with,
+    plugin_entries, LoadError, LoadedMarketplace, LoadedPlugin, PluginStatus, Skill, SkillFile, EXTERNAL_ROOT,
 };
 pub use model::{
     MarketplaceManifest, MarketplaceMetadata, PathList, Person, PluginEntry, PluginManifest, PluginSource,

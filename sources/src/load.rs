@@ -6,7 +6,7 @@
 //! faults (a skill without frontmatter, a listed path that is absent) become `problems` beside the data. Nothing is
 //! dropped, so a status page can show every entry with the reason it is or is not served.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::external::{self, Hosts};
@@ -273,9 +273,55 @@ pub fn load_marketplace_with(files: &FileSet, hosts: &Hosts) -> Result<LoadedMar
         .plugins
         .iter()
         .enumerate()
-        .map(|(index, raw)| load_plugin(files, manifest.metadata.as_ref(), hosts, index, raw))
+        .map(|(index, raw)| load_plugin(files, manifest.metadata.as_ref(), hosts, index, raw.clone()))
         .collect();
     Ok(LoadedMarketplace { manifest, plugins, problems })
+}
+
+/// [`load_marketplace_with`] for a server, which reads the parsed forms only: without the JSON as written (each
+/// plugin's `raw` is `null` and the manifest's `plugins` is empty) or each SKILL.md's frontmatter text (`None`; the
+/// parsed `frontmatter` and the file itself remain). Each entry moves into its plugin and is dropped once parsed,
+/// instead of being copied, so a marketplace of a thousand plugins is never held in two `Value` trees at once, and
+/// the loaded form keeps about half of the memory (`cargo bench --bench memory` in the Worker crate).
+pub fn load_marketplace_lean(files: &FileSet, hosts: &Hosts) -> Result<LoadedMarketplace, LoadError> {
+    let bytes = files.get(MARKETPLACE_FILE).ok_or(LoadError::MissingManifest)?;
+    let (mut manifest, problems) = parse_marketplace_manifest(bytes)?;
+    let entries = std::mem::take(&mut manifest.plugins);
+    let plugins = entries
+        .into_iter()
+        .enumerate()
+        .map(|(index, raw)| {
+            let mut plugin = load_plugin(files, manifest.metadata.as_ref(), hosts, index, raw);
+            plugin.raw = Value::Null;
+            for skill in &mut plugin.skills {
+                skill.frontmatter_raw = None;
+            }
+            plugin
+        })
+        .collect();
+    Ok(LoadedMarketplace { manifest, plugins, problems })
+}
+
+/// The plugin entries of `.claude-plugin/marketplace.json`, each with the name [`load_marketplace`] gives its plugin
+/// and its parsed entry (`None` when the entry is malformed), without resolving any plugin's files: for a caller that
+/// needs the entries alone, such as which plugins come from elsewhere.
+pub fn plugin_entries(files: &FileSet) -> Result<Vec<(String, Option<PluginEntry>)>, LoadError> {
+    let bytes = files.get(MARKETPLACE_FILE).ok_or(LoadError::MissingManifest)?;
+    let (manifest, _) = parse_marketplace_manifest(bytes)?;
+    Ok(manifest
+        .plugins
+        .iter()
+        .enumerate()
+        .map(|(index, raw)| (plugin_name(raw, index), parse_entry(raw).ok()))
+        .collect())
+}
+
+/// The entry's `name`, or `#<index>` when it has none.
+fn plugin_name(raw: &Value, index: usize) -> String {
+    raw.get("name")
+        .and_then(Value::as_str)
+        .filter(|n| !n.trim().is_empty())
+        .map_or_else(|| format!("#{index}"), str::to_string)
 }
 
 /// Only a missing `name` or `plugins` fails the file. An optional field that does not parse (an `owner` that is a
@@ -318,16 +364,13 @@ fn load_plugin(
     metadata: Option<&MarketplaceMetadata>,
     hosts: &Hosts,
     index: usize,
-    raw: &Value,
+    raw: Value,
 ) -> LoadedPlugin {
-    let name = raw
-        .get("name")
-        .and_then(Value::as_str)
-        .filter(|n| !n.trim().is_empty())
-        .map_or_else(|| format!("#{index}"), str::to_string);
+    let name = plugin_name(&raw, index);
+    let entry = parse_entry(&raw);
     let mut plugin = LoadedPlugin {
         name,
-        raw: raw.clone(),
+        raw,
         entry: None,
         manifest: None,
         root: None,
@@ -336,7 +379,7 @@ fn load_plugin(
         commands: Vec::new(),
         problems: Vec::new(),
     };
-    let entry = match parse_entry(raw) {
+    let entry = match entry {
         Ok(entry) => entry,
         Err(reason) => {
             plugin.status = PluginStatus::Invalid { reason };
@@ -383,7 +426,7 @@ fn parse_entry(raw: &Value) -> Result<PluginEntry, String> {
     if !map.contains_key("source") {
         return Err("plugin entry has no `source`".to_string());
     }
-    serde_json::from_value(raw.clone()).map_err(|e| format!("invalid plugin entry: {e}"))
+    PluginEntry::deserialize(raw).map_err(|e| format!("invalid plugin entry: {e}"))
 }
 
 /// Reads plugin.json, skills and commands of a plugin whose folder is in the tree. `Err` makes the plugin invalid.

@@ -3,7 +3,10 @@
 use std::path::Path;
 
 use serde_json::Value;
-use skillport_sources::{load_marketplace, sha256_digest, FileSet, PluginEntry, PluginSource, PluginStatus};
+use skillport_sources::{
+    load_marketplace, load_marketplace_lean, plugin_entries, sha256_digest, FileSet, Hosts, PluginEntry, PluginSource,
+    PluginStatus,
+};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/real-marketplaces");
 
@@ -147,4 +150,33 @@ fn skillport_marketplace_folder_is_fully_servable() {
     let meeting = loaded.plugin("meeting-digest").unwrap();
     let paths: Vec<&str> = meeting.skills[0].files.iter().map(|f| f.path.as_str()).collect();
     assert_eq!(paths, ["SKILL.md", "templates/single-meeting.md", "templates/weekly-digest.md"]);
+}
+
+/// The lean load is the full load without the JSON as written and the frontmatter text, and nothing else differs.
+#[test]
+fn lean_load_is_the_full_load_less_the_text_as_written() {
+    let root = Path::new(FIXTURES).join("skillport-marketplace");
+    let mut folder = FileSet::new();
+    read_dir_into(&mut folder, &root, &root);
+    let sets = [
+        marketplace_only("claude-plugins-official.marketplace.json").0,
+        marketplace_only("anthropic-agent-skills.marketplace.json").0,
+        folder,
+    ];
+    for files in sets {
+        let mut want = load_marketplace(&files).unwrap();
+        want.manifest.plugins.clear();
+        let mut frontmatters = 0;
+        for plugin in &mut want.plugins {
+            plugin.raw = Value::Null;
+            for skill in &mut plugin.skills {
+                frontmatters += usize::from(skill.frontmatter_raw.take().is_some());
+            }
+        }
+        assert_eq!(load_marketplace_lean(&files, &Hosts::default()).unwrap(), want);
+        // The entries alone name and parse each plugin as the load does.
+        let entries: Vec<_> = want.plugins.iter().map(|p| (p.name.clone(), p.entry.clone())).collect();
+        assert_eq!(plugin_entries(&files).unwrap(), entries);
+        assert!(files.len() == 1 || frontmatters > 0);
+    }
 }

@@ -18,6 +18,7 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use skillport_sources::load::{LoadedMarketplace, LoadedPlugin, PluginStatus, Skill};
 use skillport_sources::FileSet;
+use std::borrow::Cow;
 
 /// One configured marketplace and what loading it gave.
 #[derive(Debug, Clone)]
@@ -34,6 +35,84 @@ pub struct MarketplaceEntry {
     pub error: Option<String>,
     /// When to refresh next, and what is still loading.
     pub refresh: RefreshState,
+    /// What is worked out from `loaded` and `files` the first time it is asked for. An entry is never changed once
+    /// it is served (a refresh builds a new one), so this never goes stale; whoever edits `loaded` of an entry
+    /// (tests) does so before serving it, or sets a fresh `EntryCache::default()`.
+    pub cache: EntryCache,
+}
+
+/// What requests read of a marketplace copy, worked out once per copy rather than on every call.
+#[derive(Debug, Default)]
+pub struct EntryCache {
+    /// What a listing needs of each plugin: a `list_plugins` call filters these rows and copies their serialized
+    /// summaries.
+    listing: std::sync::OnceLock<Vec<ListingRow>>,
+    /// The SHA-256 of each skill's `.skill` package (by skill folder and size cap), as its download link carries it:
+    /// building the package to learn it was over half of a `fetch_skill` call. Only packages that could be built.
+    packages: std::sync::Mutex<std::collections::HashMap<(String, u64), String>>,
+}
+
+impl Clone for EntryCache {
+    fn clone(&self) -> Self {
+        let packages = self.packages.lock().map(|p| p.clone()).unwrap_or_default();
+        EntryCache { listing: self.listing.clone(), packages: std::sync::Mutex::new(packages) }
+    }
+}
+
+/// One plugin of a marketplace's listing, as everyone who sees all of its skills sees it.
+#[derive(Debug, Clone)]
+pub struct ListingRow {
+    /// [`PluginRef::surfaces`] as a set: bit `i` for `surface::ALL[i]`.
+    surfaces: u8,
+    /// The lower-cased text [`Filter::query`] searches, one piece per line: name, description, keywords, and each
+    /// skill's name and description. A query word holds no whitespace, so it is found here exactly when it is found
+    /// in one of the pieces.
+    haystack: Box<str>,
+    /// [`summary_json`] of the plugin with every skill shown, serialized.
+    summary: Box<str>,
+    /// `summary` escaped as the inside of a JSON string: what the text copy of a listing holds of it.
+    summary_escaped: Box<str>,
+}
+
+fn surface_bit(s: Surface) -> u8 {
+    1 << surface::ALL.iter().position(|a| *a == s).unwrap_or(0)
+}
+
+impl MarketplaceEntry {
+    /// One row per plugin of the loaded marketplace, in the same order; `None` when it did not load.
+    pub fn listing(&self) -> Option<&[ListingRow]> {
+        let loaded = self.loaded.as_ref().ok()?;
+        Some(self.cache.listing.get_or_init(|| {
+            loaded
+                .plugins
+                .iter()
+                .map(|plugin| {
+                    let p = PluginRef { marketplace: self, plugin, access: None };
+                    let hay: Vec<String> = query_haystack(&p).iter().map(|h| h.to_lowercase()).collect();
+                    let summary = summary_json(&p).to_string();
+                    ListingRow {
+                        surfaces: p.surfaces().into_iter().fold(0, |bits, s| bits | surface_bit(s)),
+                        haystack: hay.join("\n").into(),
+                        summary_escaped: escaped(&summary).into(),
+                        summary: summary.into(),
+                    }
+                })
+                .collect()
+        }))
+    }
+
+    /// The `sha256:` digest of the `.skill` package of `skill` (of this marketplace), built at most once per copy.
+    pub fn package_digest(&self, skill: &Skill, max_bytes: u64) -> Result<String, package::PackageError> {
+        let key = (skill.dir.clone(), max_bytes);
+        if let Some(digest) = self.cache.packages.lock().ok().and_then(|p| p.get(&key).cloned()) {
+            return Ok(digest);
+        }
+        let digest = skillport_sources::sha256_digest(&package::build_skill_zip(&self.files, skill, max_bytes)?);
+        if let Ok(mut packages) = self.cache.packages.lock() {
+            packages.insert(key, digest.clone());
+        }
+        Ok(digest)
+    }
 }
 
 /// The refresh bookkeeping of one marketplace, kept by the isolate between refreshes.
@@ -134,8 +213,9 @@ impl<'a> PluginRef<'a> {
         }
     }
 
-    fn description(&self) -> Option<&str> {
-        self.plugin
+    fn description(&self) -> Option<&'a str> {
+        let plugin: &'a LoadedPlugin = self.plugin;
+        plugin
             .entry
             .as_ref()
             .and_then(|e| e.description.as_deref())
@@ -160,6 +240,21 @@ impl Filter {
                 return false;
             }
         }
+        if !self.matches_fields(p) {
+            return false;
+        }
+        if let Some(q) = &self.query {
+            let q = q.to_lowercase();
+            let hay: Vec<String> = query_haystack(p).iter().map(|h| h.to_lowercase()).collect();
+            if !q.split_whitespace().all(|w| hay.iter().any(|h| h.contains(w))) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// The marketplace, category and tag filters.
+    fn matches_fields(&self, p: &PluginRef<'_>) -> bool {
         if let Some(m) = &self.marketplace {
             if !p.marketplace.id.eq_ignore_ascii_case(m) {
                 return false;
@@ -177,28 +272,59 @@ impl Filter {
                 return false;
             }
         }
-        if let Some(q) = &self.query {
-            let q = q.to_lowercase();
-            let mut hay = vec![p.plugin.name.to_lowercase()];
-            if let Some(d) = p.description() {
-                hay.push(d.to_lowercase());
-            }
-            if let Some(e) = entry {
-                hay.extend(e.keywords.iter().map(|k| k.to_lowercase()));
-            }
-            // Only skills the user may see: a hidden skill's name must not make its plugin match.
-            for s in p.skills() {
-                hay.push(s.name.to_lowercase());
-                if let Some(d) = &s.description {
-                    hay.push(d.to_lowercase());
-                }
-            }
-            if !q.split_whitespace().all(|w| hay.iter().any(|h| h.contains(w))) {
+        true
+    }
+
+    /// The query's words, lower-cased, as [`Filter::matches`] looks for them.
+    fn query_words(&self) -> Vec<String> {
+        self.query
+            .as_deref()
+            .map(|q| q.to_lowercase().split_whitespace().map(str::to_owned).collect())
+            .unwrap_or_default()
+    }
+
+    /// [`Filter::matches`] over a plugin's [`ListingRow`] (`words`: [`Filter::query_words`], worked out once per
+    /// listing): the same answer, without working out the plugin's surfaces or search text again.
+    fn matches_row(&self, p: &PluginRef<'_>, row: &ListingRow, words: &[String]) -> bool {
+        if let Some(s) = self.surface {
+            if row.surfaces & surface_bit(s) == 0 {
                 return false;
             }
         }
-        true
+        if !self.matches_fields(p) {
+            return false;
+        }
+        if self.query.is_none() {
+            return true;
+        }
+        if shows_every_skill(p) {
+            words.iter().all(|w| row.haystack.contains(w.as_str()))
+        } else {
+            // Some skill is hidden from this user: search only the pieces they may see, as `matches` does.
+            let hay: Vec<String> = query_haystack(p).iter().map(|h| h.to_lowercase()).collect();
+            words.iter().all(|w| hay.iter().any(|h| h.contains(w.as_str())))
+        }
     }
+}
+
+/// The text a query searches: the name, description and keywords, and the name and description of each skill the
+/// user may see (a hidden skill's name must not make its plugin match).
+fn query_haystack<'a>(p: &PluginRef<'a>) -> Vec<&'a str> {
+    let mut hay = vec![p.plugin.name.as_str()];
+    hay.extend(p.description());
+    if let Some(e) = p.plugin.entry.as_ref() {
+        hay.extend(e.keywords.iter().map(String::as_str));
+    }
+    for s in p.skills() {
+        hay.push(&s.name);
+        hay.extend(s.description.as_deref());
+    }
+    hay
+}
+
+/// Whether the user `p` is shown to sees every skill of it (then its [`ListingRow`] is what they see).
+fn shows_every_skill(p: &PluginRef<'_>) -> bool {
+    p.access.is_none_or(|a| a.is_unrestricted()) || p.plugin.skills.iter().all(|s| p.shows(s))
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -260,6 +386,21 @@ impl<'a> View<'a> {
         self.plugins().filter(|p| filter.matches(p)).collect()
     }
 
+    /// What [`View::list`] gives, in the same order, each plugin with its [`ListingRow`]: filtered over the rows, so
+    /// a listing neither works out each plugin's surfaces and search text nor serializes its summary again.
+    pub fn listed(self, filter: &'a Filter) -> impl Iterator<Item = Listed<'a>> + 'a {
+        let words = filter.query_words();
+        self.catalogue.marketplaces.iter().flat_map(move |m| {
+            let words = words.clone();
+            let plugins = m.loaded.as_ref().map(|l| l.plugins.as_slice()).unwrap_or_default();
+            let rows = m.listing().unwrap_or_default();
+            plugins.iter().zip(rows).filter_map(move |(p, row)| {
+                let plugin = self.plugin_ref(m, p)?;
+                filter.matches_row(&plugin, row, &words).then_some(Listed { plugin, row })
+            })
+        })
+    }
+
     /// Finds a plugin by `plugin@marketplace`, or by bare name when exactly one marketplace has it, among the plugins
     /// the user may see: a hidden plugin is answered as one that does not exist, and never makes a name ambiguous.
     /// A plugin renamed through its marketplace's `renames` map is found under its old name too, as Claude Code
@@ -306,6 +447,66 @@ impl<'a> View<'a> {
             }),
         }
     }
+}
+
+/// A plugin a listing shows, and its [`ListingRow`].
+#[derive(Debug, Clone, Copy)]
+pub struct Listed<'a> {
+    pub plugin: PluginRef<'a>,
+    row: &'a ListingRow,
+}
+
+impl<'a> Listed<'a> {
+    /// [`summary_json`] of the plugin as this user sees it, serialized, and that escaped as the inside of a JSON
+    /// string: the row's, unless a skill of it is hidden from them.
+    pub fn summary(&self) -> (Cow<'a, str>, Cow<'a, str>) {
+        if shows_every_skill(&self.plugin) {
+            (Cow::Borrowed(&self.row.summary), Cow::Borrowed(&self.row.summary_escaped))
+        } else {
+            let summary = summary_json(&self.plugin).to_string();
+            let escaped = escaped(&summary);
+            (Cow::Owned(summary), Cow::Owned(escaped))
+        }
+    }
+}
+
+/// `text` as the inside of a JSON string (without the quotes), exactly as serde_json escapes it: `"` and `\`, and
+/// the control characters (`\n`, `\t`, ..., else `\u00xx`); everything else as it is. Escaping works character by
+/// character, so escaping parts and joining them gives what escaping the whole gives.
+pub fn escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    escape_into(&mut out, text);
+    out
+}
+
+pub fn escape_into(out: &mut String, text: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let short = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        // Only ASCII bytes end a run, so `start..i` is whole characters.
+        out.push_str(&text[start..i]);
+        if short.is_empty() {
+            out.push_str("\\u00");
+            out.push(HEX[(b >> 4) as usize] as char);
+            out.push(HEX[(b & 0xf) as usize] as char);
+        } else {
+            out.push_str(short);
+        }
+        start = i + 1;
+    }
+    out.push_str(&text[start..]);
 }
 
 /// `sha256:` over the sorted lines `"<skill folder>\0<skill digest>\n"`: how `LoadedPlugin::digest` is built.
@@ -502,6 +703,19 @@ pub mod cursor {
         }
         for bad in ["", "50", "sp1.", "sp1.zz", "xx.10"] {
             assert_eq!(decode(bad), None, "{bad}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn escaping_is_serde_jsons() {
+        let mut all: String = (0u8..0x80).map(char::from).collect();
+        all.push_str("Ünïcode \u{2028} \u{1F600} \\\" end");
+        for text in [all.as_str(), "", "plain", "\"", "a\u{1}b", "\u{7f}"] {
+            let quoted = serde_json::to_string(text).unwrap();
+            assert_eq!(super::escaped(text), quoted[1..quoted.len() - 1], "{text:?}");
         }
     }
 }

@@ -17,7 +17,8 @@ use skillport_sources::gitlab::{GitlabAuth, GitlabConfig, GitlabProject, GitlabS
 use skillport_sources::http::{BudgetClient, HttpClient, Secret};
 use skillport_sources::https::{HttpsConfig, HttpsSource};
 use skillport_sources::load::{
-    external_error_file, external_folder, load_marketplace, load_marketplace_with, EXTERNAL_ROOT,
+    external_error_file, external_folder, load_marketplace_lean, plugin_entries, LoadError, LoadedMarketplace,
+    EXTERNAL_ROOT,
 };
 use skillport_sources::remote::GitRef;
 use skillport_sources::{Fetched, FileSet, MarketplaceSource, Previous, SourceError};
@@ -121,8 +122,14 @@ pub struct Stored {
 
 impl Stored {
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = self.served.encode();
-        if let Some(next) = &self.next {
+        Stored::encode_of(&self.served, self.next.as_ref())
+    }
+
+    /// The encoding of `Stored { served, next }`, from borrowed snapshots (a copy of their files just to encode
+    /// them would double a large marketplace in memory for the moment).
+    pub fn encode_of(served: &Snapshot, next: Option<&Snapshot>) -> Vec<u8> {
+        let mut out = served.encode();
+        if let Some(next) = next {
             next.encode_into(&mut out);
         }
         out
@@ -263,27 +270,23 @@ async fn attach_externals(
     max_file_bytes: u64,
 ) -> (FileSet, usize) {
     let reserved = format!("{EXTERNAL_ROOT}/");
-    let mut out = if fresh {
-        let mut clean = FileSet::new();
-        for (p, b) in files.iter().filter(|(p, _)| !p.starts_with(&reserved)) {
-            let _ = clean.insert(p, b.to_vec());
-        }
-        clean
-    } else {
-        files
-    };
+    let mut out = files;
+    if fresh {
+        out.retain(|p| !p.starts_with(&reserved));
+    }
     let hosts = hosts_for(m);
-    let Ok(loaded) = load_marketplace_with(&out, &hosts) else { return (out, 0) };
+    // The entries alone say which plugins come from elsewhere: no need to load (and hash) the whole tree here.
+    let Ok(entries) = plugin_entries(&out) else { return (out, 0) };
     let limits = Limits { max_file_bytes, ..Limits::default() };
     let token = m.token.clone();
     let own_base = m.api_base.as_ref().map(|u| u.as_str().trim_end_matches('/').to_string());
     let token_for = |api: &str| if own_base.as_deref() == Some(api) { token.clone() } else { None };
     let mut spent = false;
     let mut pending = 0;
-    for plugin in &loaded.plugins {
-        let Some(entry) = &plugin.entry else { continue };
+    for (name, entry) in &entries {
+        let Some(entry) = entry else { continue };
         let Ok(r) = external::resolve(&entry.source, &hosts) else { continue };
-        let Some(folder) = external_folder(&plugin.name) else { continue };
+        let Some(folder) = external_folder(name) else { continue };
         if out.is_dir(&folder) {
             continue;
         }
@@ -309,20 +312,17 @@ async fn attach_externals(
                     continue;
                 }
                 Err(e) => {
-                    log_line(&format!(
-                        "skillport: external plugin {}@{} ({r}) could not be fetched: {e}",
-                        plugin.name, m.id
-                    ));
+                    log_line(&format!("skillport: external plugin {}@{} ({r}) could not be fetched: {e}", name, m.id));
                     // The plugin's status says why (the next refresh tries again).
-                    if let Some(marker) = external_error_file(&plugin.name) {
+                    if let Some(marker) = external_error_file(name) {
                         let _ = out.insert(&marker, e.to_string().into_bytes());
                     }
                     continue;
                 }
             },
         };
-        if let Err(e) = external::place(&mut out, &plugin.name, &files) {
-            log_line(&format!("skillport: external plugin {}@{} could not be placed: {e}", plugin.name, m.id));
+        if let Err(e) = external::place(&mut out, name, &files) {
+            log_line(&format!("skillport: external plugin {}@{} could not be placed: {e}", name, m.id));
         }
     }
     (out, pending)
@@ -343,16 +343,29 @@ fn log_line(line: &str) {
     eprintln!("{line}");
 }
 
+/// The entry serving `snap`. The loaded form is the lean one: serving never reads the JSON as written.
 fn entry(m: &MarketplaceConfig, snap: Snapshot, error: Option<String>, refresh: RefreshState) -> MarketplaceEntry {
+    let loaded = load_marketplace_lean(&snap.files, &hosts_for(m));
+    entry_loaded(m, snap, loaded, error, refresh)
+}
+
+fn entry_loaded(
+    m: &MarketplaceConfig,
+    snap: Snapshot,
+    loaded: Result<LoadedMarketplace, LoadError>,
+    error: Option<String>,
+    refresh: RefreshState,
+) -> MarketplaceEntry {
     MarketplaceEntry {
         id: m.id.to_string(),
         kind: m.kind.as_str(),
         revision: Some(snap.revision),
-        loaded: load_marketplace_with(&snap.files, &hosts_for(m)).map_err(|e| e.to_string()),
+        loaded: loaded.map_err(|e| e.to_string()),
         files: snap.files,
         fetched_at: Some(snap.fetched_at),
         error,
         refresh: RefreshState { partial: !snap.complete, ..refresh },
+        cache: Default::default(),
     }
 }
 
@@ -478,7 +491,7 @@ pub async fn refresh_one(
                 s.files = files;
                 // Plugins fetched since the last save make the stored copy worth rewriting.
                 if s.files.len() != before && m.kind != SourceKind::Bundled {
-                    store.save(&key, Stored { served: s.clone(), next: None }.encode()).await;
+                    store.save(&key, Stored::encode_of(&s, None)).await;
                 }
                 entry(m, s, None, ok(loading(0, pending, false), None))
             }
@@ -496,16 +509,20 @@ pub async fn refresh_one(
         Ok(Fetched::Tree { revision, files }) => {
             let (files, pending) = attach_externals(m, files, true, client, store, max_file_bytes).await;
             let snap = Snapshot { revision, fetched_at: now, files, complete: true };
-            // Only a tree whose marketplace.json loads becomes the last good copy.
-            if let Err(e) = load_marketplace(&snap.files) {
-                let error = format!("the new revision {} is not a valid marketplace: {e}", snap.revision);
-                return failed(m, last, None, error, failures, None, now, limits);
-            }
+            // Only a tree whose marketplace.json loads becomes the last good copy. Loaded once: the load that checks
+            // it is the one served.
+            let loaded = match load_marketplace_lean(&snap.files, &hosts_for(m)) {
+                Ok(loaded) => loaded,
+                Err(e) => {
+                    let error = format!("the new revision {} is not a valid marketplace: {e}", snap.revision);
+                    return failed(m, last, None, error, failures, None, now, limits);
+                }
+            };
             // Bundled marketplaces are in the binary already.
             if m.kind != SourceKind::Bundled {
-                store.save(&key, Stored { served: snap.clone(), next: None }.encode()).await;
+                store.save(&key, Stored::encode_of(&snap, None)).await;
             }
-            entry(m, snap, None, ok(loading(0, pending, false), None))
+            entry_loaded(m, snap, Ok(loaded), None, ok(loading(0, pending, false), None))
         }
         Ok(Fetched::Partial { revision, files, pending }) => {
             let part = Snapshot { revision, fetched_at: now, files, complete: false };
@@ -517,11 +534,11 @@ pub async fn refresh_one(
             match last.filter(|s| s.complete) {
                 // A whole copy stays served while the newer revision loads beside it.
                 Some(served) => {
-                    store.save(&key, Stored { served: served.clone(), next: Some(part.clone()) }.encode()).await;
+                    store.save(&key, Stored::encode_of(&served, Some(&part))).await;
                     entry(m, served, None, ok(loading(pending, 0, true), Some(part)))
                 }
                 None => {
-                    store.save(&key, Stored { served: part.clone(), next: None }.encode()).await;
+                    store.save(&key, Stored::encode_of(&part, None)).await;
                     entry(m, part, None, ok(loading(pending, 0, false), None))
                 }
             }
@@ -542,6 +559,7 @@ pub async fn refresh_one(
                     fetched_at: None,
                     error: None,
                     refresh: state,
+                    cache: Default::default(),
                 },
             }
         }
@@ -593,6 +611,7 @@ fn failed(
             fetched_at: None,
             error: Some(error),
             refresh,
+            cache: Default::default(),
         },
     }
 }

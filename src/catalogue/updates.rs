@@ -480,6 +480,7 @@ mod tests {
                     fetched_at: Some(0),
                     error: None,
                     refresh: Default::default(),
+                    cache: Default::default(),
                 },
                 MarketplaceEntry {
                     id: "down".into(),
@@ -490,6 +491,7 @@ mod tests {
                     fetched_at: None,
                     error: Some("HTTP 503".into()),
                     refresh: Default::default(),
+                    cache: Default::default(),
                 },
             ],
         }

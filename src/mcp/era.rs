@@ -6,7 +6,7 @@
 //! so before it is told its version is unsupported.
 
 use super::{
-    surface_of_client, Context, RpcError, HANDSHAKE_VERSIONS, HEADER_MISMATCH, INVALID_PARAMS, MODERN_VERSIONS,
+    surface_of_client, Context, Reply, RpcError, HANDSHAKE_VERSIONS, HEADER_MISMATCH, INVALID_PARAMS, MODERN_VERSIONS,
     UNSUPPORTED_PROTOCOL_VERSION,
 };
 use crate::config::Surface;
@@ -120,9 +120,7 @@ pub fn classify(ctx: &Context<'_>, method: &str, params: &Value) -> Result<Era, 
 }
 
 /// Stateless-era results say they are complete, name the server, and give list results a cache lifetime.
-pub fn stamp_result(method: &str, result: &mut Value) {
-    let Some(obj) = result.as_object_mut() else { return };
-    obj.insert("resultType".into(), json!("complete"));
+pub fn stamp_result(method: &str, result: &mut Reply) {
     let cacheable = matches!(
         method,
         "server/discover"
@@ -134,13 +132,32 @@ pub fn stamp_result(method: &str, result: &mut Value) {
             | "skills/list"
             | "skills/get"
     );
-    if cacheable {
-        obj.insert("ttlMs".into(), json!(0));
-        obj.insert("cacheScope".into(), json!("private"));
-    }
-    let meta = obj.entry("_meta").or_insert_with(|| json!({}));
-    if let Some(m) = meta.as_object_mut() {
-        m.insert(SERVER_INFO_KEY.into(), json!({"name": "skillport", "version": env!("CARGO_PKG_VERSION")}));
+    let server_info = json!({"name": "skillport", "version": env!("CARGO_PKG_VERSION")});
+    match result {
+        Reply::Value(result) => {
+            let Some(obj) = result.as_object_mut() else { return };
+            obj.insert("resultType".into(), json!("complete"));
+            if cacheable {
+                obj.insert("ttlMs".into(), json!(0));
+                obj.insert("cacheScope".into(), json!("private"));
+            }
+            let meta = obj.entry("_meta").or_insert_with(|| json!({}));
+            if let Some(m) = meta.as_object_mut() {
+                m.insert(SERVER_INFO_KEY.into(), server_info);
+            }
+        }
+        Reply::Raw(obj) => {
+            obj.insert("resultType", &json!("complete"));
+            if cacheable {
+                obj.insert("ttlMs", &json!(0));
+                obj.insert("cacheScope", &json!("private"));
+            }
+            let mut meta = obj.get("_meta").unwrap_or(json!({}));
+            if let Some(m) = meta.as_object_mut() {
+                m.insert(SERVER_INFO_KEY.into(), server_info);
+            }
+            obj.insert("_meta", &meta);
+        }
     }
 }
 

@@ -15,6 +15,7 @@ pub mod transport;
 use crate::catalogue::Catalogue;
 use crate::config::{Config, Surface};
 use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
 
 /// Handshake-era revisions this server speaks, newest first.
 /// 2024-11-05 is the revision of the legacy HTTP+SSE transport's clients.
@@ -48,8 +49,134 @@ pub const ICON: &str = "data:image/svg+xml;base64,PHN2ZyB4bWxucz0iaHR0cDovL3d3dy
 /// or nothing for a notification.
 #[derive(Debug, PartialEq)]
 pub enum Outcome {
-    Response { status: u16, body: Value },
+    Response { status: u16, body: Reply },
     Accepted,
+}
+
+/// A JSON object whose members are already serialized, kept in key order: a result assembled from fragments the
+/// catalogue serialized once (`list_plugins`), which would cost more to parse back into a [`Value`] than to write.
+/// It serializes exactly as the same object held in a [`Value`] does (serde_json's `Map` is sorted by key too), in
+/// one pass into one buffer.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RawObject(BTreeMap<&'static str, RawMember>);
+
+#[derive(Debug, Clone, PartialEq)]
+enum RawMember {
+    /// One serialized JSON value.
+    Json(std::borrow::Cow<'static, str>),
+    Object(RawObject),
+}
+
+impl RawObject {
+    /// Sets `key` to `json`, which must be one serialized JSON value.
+    pub fn insert_raw(&mut self, key: &'static str, json: impl Into<std::borrow::Cow<'static, str>>) {
+        self.0.insert(key, RawMember::Json(json.into()));
+    }
+
+    pub fn insert(&mut self, key: &'static str, value: &Value) {
+        self.insert_raw(key, value.to_string());
+    }
+
+    pub fn insert_object(&mut self, key: &'static str, object: RawObject) {
+        self.0.insert(key, RawMember::Object(object));
+    }
+
+    /// The member `key` as a [`Value`] (parsed: for the rare paths that must look inside).
+    pub fn get(&self, key: &str) -> Option<Value> {
+        match self.0.get(key)? {
+            RawMember::Json(json) => serde_json::from_str(json).ok(),
+            RawMember::Object(o) => serde_json::from_str(&o.to_string()).ok(),
+        }
+    }
+
+    /// The serialized length.
+    pub fn len(&self) -> usize {
+        let members: usize = self
+            .0
+            .iter()
+            .map(|(k, v)| {
+                k.len()
+                    + 4
+                    + match v {
+                        RawMember::Json(json) => json.len(),
+                        RawMember::Object(o) => o.len(),
+                    }
+            })
+            .sum();
+        members + 1
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn write_to(&self, out: &mut String) {
+        out.push('{');
+        for (i, (k, v)) in self.0.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            // Keys are ours: identifiers that need no escaping.
+            debug_assert!(k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'), "{k}");
+            out.push('"');
+            out.push_str(k);
+            out.push_str("\":");
+            match v {
+                RawMember::Json(json) => out.push_str(json),
+                RawMember::Object(o) => o.write_to(out),
+            }
+        }
+        out.push('}');
+    }
+}
+
+impl std::fmt::Display for RawObject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut s = String::with_capacity(self.len());
+        self.write_to(&mut s);
+        f.write_str(&s)
+    }
+}
+
+/// A JSON-RPC response or result: a [`Value`], or an object written from serialized parts ([`RawObject`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    Value(Value),
+    Raw(RawObject),
+}
+
+impl Reply {
+    pub fn to_vec(&self) -> Vec<u8> {
+        match self {
+            Reply::Value(v) => serde_json::to_vec(v).unwrap_or_else(|_| b"{}".to_vec()),
+            Reply::Raw(o) => {
+                let mut s = String::with_capacity(o.len());
+                o.write_to(&mut s);
+                s.into_bytes()
+            }
+        }
+    }
+
+    /// As a [`Value`] (a raw object is parsed: for tests and the rare paths that must look inside).
+    pub fn into_value(self) -> Value {
+        match self {
+            Reply::Value(v) => v,
+            Reply::Raw(o) => serde_json::from_str(&o.to_string()).unwrap_or(Value::Null),
+        }
+    }
+
+    pub fn as_value(&self) -> Option<&Value> {
+        match self {
+            Reply::Value(v) => Some(v),
+            Reply::Raw(_) => None,
+        }
+    }
+}
+
+impl From<Value> for Reply {
+    fn from(v: Value) -> Self {
+        Reply::Value(v)
+    }
 }
 
 /// Everything a message needs to be answered.
@@ -119,9 +246,29 @@ fn modern_status(code: i64) -> u16 {
     }
 }
 
+/// `{"jsonrpc": "2.0", "id": id, "result": result}`, the result moved in (the `json!` macro would copy it whole).
+fn success(id: Value, result: Reply) -> Reply {
+    match result {
+        Reply::Value(r) => {
+            let mut o = Map::new();
+            o.insert("jsonrpc".into(), json!("2.0"));
+            o.insert("id".into(), id);
+            o.insert("result".into(), r);
+            Reply::Value(Value::Object(o))
+        }
+        Reply::Raw(r) => {
+            let mut o = RawObject::default();
+            o.insert_raw("jsonrpc", "\"2.0\"");
+            o.insert("id", &id);
+            o.insert_object("result", r);
+            Reply::Raw(o)
+        }
+    }
+}
+
 /// Answers one parsed JSON-RPC message.
 pub fn handle_message(ctx: &Context<'_>, msg: &Value) -> Outcome {
-    let respond = |status: u16, body: Value| Outcome::Response { status, body };
+    let respond = |status: u16, body: Value| Outcome::Response { status, body: Reply::Value(body) };
     let Some(obj) = msg.as_object() else {
         return respond(400, error(Value::Null, INVALID_REQUEST, "a JSON-RPC message must be an object"));
     };
@@ -145,7 +292,8 @@ pub fn handle_message(ctx: &Context<'_>, msg: &Value) -> Outcome {
     let Some(method) = method.and_then(Value::as_str) else {
         return respond(400, error(id.unwrap_or(Value::Null), INVALID_REQUEST, "invalid request: missing method"));
     };
-    let params = obj.get("params").cloned().unwrap_or(Value::Null);
+    let null = Value::Null;
+    let params = obj.get("params").unwrap_or(&null);
     let Some(id) = id else {
         // Notifications (initialized, cancelled, progress, roots/list_changed...) need no answer.
         return Outcome::Accepted;
@@ -153,24 +301,24 @@ pub fn handle_message(ctx: &Context<'_>, msg: &Value) -> Outcome {
     if !(params.is_null() || params.is_object()) {
         return respond(400, error(id, INVALID_PARAMS, "params must be an object"));
     }
-    match era::classify(ctx, method, &params) {
+    match era::classify(ctx, method, params) {
         Err(e) => {
             let status = modern_status(e.code);
             respond(status, e.into_response(id))
         }
         Ok(era::Era::Handshake) => {
             let surface = ctx.client_surface;
-            match dispatch(ctx, surface, method, &params, false) {
-                Ok(r) => respond(200, json!({"jsonrpc": "2.0", "id": id, "result": r})),
+            match dispatch(ctx, surface, method, params, false) {
+                Ok(r) => Outcome::Response { status: 200, body: success(id, r) },
                 Err(e) => respond(200, e.into_response(id)),
             }
         }
         Ok(era::Era::Modern { client_surface }) => {
             let surface = client_surface.or(ctx.client_surface);
-            match dispatch(ctx, surface, method, &params, true) {
+            match dispatch(ctx, surface, method, params, true) {
                 Ok(mut r) => {
                     era::stamp_result(method, &mut r);
-                    respond(200, json!({"jsonrpc": "2.0", "id": id, "result": r}))
+                    Outcome::Response { status: 200, body: success(id, r) }
                 }
                 Err(e) => respond(modern_status(e.code), e.into_response(id)),
             }
@@ -178,14 +326,22 @@ pub fn handle_message(ctx: &Context<'_>, msg: &Value) -> Outcome {
     }
 }
 
-fn dispatch(ctx: &Context<'_>, surface: Option<Surface>, method: &str, params: &Value, modern: bool) -> RpcResult {
-    let call = tools::Call { ctx, surface };
+fn dispatch(
+    ctx: &Context<'_>,
+    surface: Option<Surface>,
+    method: &str,
+    params: &Value,
+    modern: bool,
+) -> Result<Reply, RpcError> {
     match method {
+        "tools/call" => return tools::Call { ctx, surface }.call(params),
+        "tools/list" => return tools::list(params),
+        _ => {}
+    }
+    let result = match method {
         "initialize" if !modern => Ok(initialize(ctx, params)),
         "server/discover" => Ok(discover(ctx)),
         "ping" => Ok(json!({})),
-        "tools/list" => tools::list(params),
-        "tools/call" => call.call(params),
         "resources/list" => skills::resources_list(ctx, params),
         "resources/templates/list" => skills::templates_list(params),
         "resources/read" => skills::resources_read(ctx, params),
@@ -200,7 +356,8 @@ fn dispatch(ctx: &Context<'_>, surface: Option<Surface>, method: &str, params: &
             ))
         }
         _ => Err(RpcError::new(METHOD_NOT_FOUND, format!("method not found: {method}"))),
-    }
+    };
+    result.map(Reply::Value)
 }
 
 const LOG_LEVELS: [&str; 8] = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"];

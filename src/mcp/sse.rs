@@ -25,8 +25,8 @@ pub fn endpoint_event(session: &str) -> String {
 }
 
 /// One JSON-RPC message as an SSE event. JSON never holds a raw newline, so one `data:` line suffices.
-pub fn message_event(msg: &Value) -> String {
-    format!("event: message\ndata: {}\n\n", serde_json::to_string(msg).unwrap_or_default())
+pub fn message_event(msg: &super::Reply) -> String {
+    format!("event: message\ndata: {}\n\n", String::from_utf8(msg.to_vec()).unwrap_or_default())
 }
 
 /// A comment line keeps idle connections (and the proxies between) from timing out.
@@ -152,7 +152,7 @@ mod tests {
     #[test]
     fn framing() {
         assert_eq!(endpoint_event("ab"), "event: endpoint\ndata: /sse/message?sessionId=ab\n\n");
-        let e = message_event(&serde_json::json!({"a": "x\ny"}));
+        let e = message_event(&serde_json::json!({"a": "x\ny"}).into());
         assert_eq!(e.matches('\n').count(), 3, "{e:?}");
         let id = "a".repeat(64);
         assert_eq!(session_from_query(&format!("x=1&sessionId={id}")), Some(id.as_str()));

@@ -9,7 +9,7 @@
 //! ambiguous, and asking for it by name gets the very answer a name that does not exist gets. `fetch_skill` mints a
 //! download link only for a skill that passed that check.
 
-use super::{schema, Context, RpcError, RpcResult, ICON, INVALID_PARAMS};
+use super::{schema, Context, RawObject, Reply, RpcError, ICON, INVALID_PARAMS};
 use crate::catalogue::content::{self, Content};
 use crate::catalogue::updates::{self, Installed, Status};
 use crate::catalogue::{self, cursor, surface, Filter, LookupError, PluginRef, View};
@@ -50,14 +50,19 @@ fn build_definitions() -> Vec<Value> {
     tools
 }
 
-pub fn list(params: &Value) -> RpcResult {
+/// `tools/list`: the definitions, serialized once per isolate too.
+pub fn list(params: &Value) -> Result<Reply, RpcError> {
     if let Some(c) = params.get("cursor") {
         // One page holds every tool, so no cursor is ever handed out: any cursor is stale or forged.
         if !c.is_null() {
             return Err(RpcError::new(INVALID_PARAMS, "invalid cursor: tools/list has a single page"));
         }
     }
-    Ok(json!({"tools": definitions()}))
+    static TOOLS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let tools = TOOLS.get_or_init(|| Value::Array(definitions().to_vec()).to_string());
+    let mut result = RawObject::default();
+    result.insert_raw("tools", tools.as_str());
+    Ok(Reply::Raw(result))
 }
 
 /// A `tools/call` in the context of one request.
@@ -68,11 +73,12 @@ pub struct Call<'a> {
 }
 
 impl Call<'_> {
-    pub fn call(&self, params: &Value) -> RpcResult {
+    pub fn call(&self, params: &Value) -> Result<Reply, RpcError> {
         let Some(name) = params.get("name").and_then(Value::as_str) else {
             return Err(RpcError::new(INVALID_PARAMS, "tools/call needs `name`"));
         };
-        let args = params.get("arguments").cloned().unwrap_or_else(|| json!({}));
+        let no_args = json!({});
+        let args = params.get("arguments").unwrap_or(&no_args);
         let defs = definitions();
         let Some(def) = defs.iter().find(|d| d["name"] == name) else {
             let names: Vec<&str> = defs.iter().filter_map(|d| d["name"].as_str()).collect();
@@ -81,21 +87,22 @@ impl Call<'_> {
                 format!("unknown tool `{name}`; available: {}", names.join(", ")),
             ));
         };
-        if let Err(msg) = schema::validate(&def["inputSchema"], &args) {
-            return Ok(tool_error(format!("invalid arguments for {name}: {msg}")));
+        if let Err(msg) = schema::validate(&def["inputSchema"], args) {
+            return Ok(tool_error(format!("invalid arguments for {name}: {msg}")).into());
         }
         let now = crate::clock::now_unix();
+        // Listings are not audited.
+        if name == "list_plugins" {
+            return Ok(list_plugins(self.ctx, self.surface, args));
+        }
         let result = match name {
-            "list_plugins" => list_plugins(self.ctx, self.surface, &args),
-            "get_plugin" => get_plugin(self.ctx, &args),
-            "fetch_skill" => fetch_skill(self.ctx, self.surface, &args, now),
-            "check_updates" => check_updates(self.ctx, &args),
+            "get_plugin" => get_plugin(self.ctx, args),
+            "fetch_skill" => fetch_skill(self.ctx, self.surface, args, now),
+            "check_updates" => check_updates(self.ctx, args),
             _ => unreachable!("every defined tool is dispatched"),
         };
-        if name != "list_plugins" {
-            audit_call(self.ctx, name, &args, &result, now);
-        }
-        Ok(result)
+        audit_call(self.ctx, name, args, &result, now);
+        Ok(result.into())
     }
 }
 
@@ -144,14 +151,23 @@ fn tool_error(message: String) -> Value {
 
 fn tool_ok(structured: Value) -> Value {
     let text = serde_json::to_string(&structured).unwrap_or_default();
-    json!({"content": [{"type": "text", "text": text}], "structuredContent": structured, "isError": false})
+    // Built by hand: `json!` would copy `structured` whole.
+    let mut o = Map::new();
+    o.insert("content".into(), json!([{"type": "text", "text": text}]));
+    o.insert("structuredContent".into(), structured);
+    o.insert("isError".into(), Value::Bool(false));
+    Value::Object(o)
 }
 
 fn str_arg(args: &Value, key: &str) -> Option<String> {
     args.get(key).and_then(Value::as_str).map(str::to_string).filter(|s| !s.trim().is_empty())
 }
 
-fn list_plugins(ctx: &Context<'_>, default_surface: Option<Surface>, args: &Value) -> Value {
+/// The listing, written as bytes: each plugin's summary is the one its marketplace's `catalogue::Listing` serialized
+/// once (or, for a user some of its skills are hidden from, serialized for them), and the result around them is
+/// written directly, so a call neither builds a `Value` per plugin nor serializes the page three times (size check,
+/// text copy, response).
+fn list_plugins(ctx: &Context<'_>, default_surface: Option<Surface>, args: &Value) -> Reply {
     let surface = match str_arg(args, "surface").as_deref() {
         Some("all") => None,
         Some(s) => surface::parse_surfaces(s).and_then(|v| v.first().copied()),
@@ -167,43 +183,96 @@ fn list_plugins(ctx: &Context<'_>, default_surface: Option<Surface>, args: &Valu
     let offset = match args.get("cursor").and_then(Value::as_str) {
         Some(c) => match cursor::decode(c) {
             Some(o) => o,
-            None => return tool_error("invalid cursor: pass the `nextCursor` of the previous page unchanged".into()),
+            None => {
+                return tool_error("invalid cursor: pass the `nextCursor` of the previous page unchanged".into()).into()
+            }
         },
         None => 0,
     };
     let limit = args.get("limit").and_then(Value::as_u64).map(|l| l as usize).unwrap_or(DEFAULT_PAGE).min(MAX_PAGE);
     let access = ctx.access();
     let view = ctx.catalogue.view(&access);
-    let all = view.list(&filter);
-    let total = all.len();
+    let mut total = 0;
     let mut page = Vec::new();
     let mut size = 0;
-    let mut next = offset;
-    for p in all.iter().skip(offset).take(limit) {
-        let v = catalogue::summary_json(p);
-        let len = v.to_string().len();
-        // Keep the text copy and the structured copy together under the result limit.
-        if !page.is_empty() && (size + len) * 2 > MAX_RESULT_CHARS {
-            break;
+    let mut full = false;
+    for listed in view.listed(&filter) {
+        total += 1;
+        if total <= offset || full {
+            continue;
         }
-        size += len;
-        page.push(v);
-        next += 1;
+        if page.len() == limit {
+            full = true;
+            continue;
+        }
+        let (summary, escaped) = listed.summary();
+        // Keep the text copy and the structured copy together under the result limit.
+        if !page.is_empty() && (size + summary.len()) * 2 > MAX_RESULT_CHARS {
+            full = true;
+            continue;
+        }
+        size += summary.len();
+        page.push((summary, escaped));
     }
-    let mut out = Map::new();
-    out.insert("plugins".into(), Value::Array(page));
-    out.insert("total".into(), json!(total));
-    if next < total {
-        out.insert("nextCursor".into(), json!(cursor::encode(next)));
-    }
-    if let Some(s) = surface {
-        out.insert("surface".into(), json!(surface::name(s)));
-    }
+    let next = offset + page.len();
+
+    // The structured result, written twice at once: as JSON, and escaped for the text copy (each summary's escaped
+    // form is precomputed too). The members go in key order, as serde_json writes an object.
+    let mut out = Twin {
+        json: String::with_capacity(size + page.len() + 256),
+        text: String::with_capacity(size * 9 / 8 + page.len() + 256),
+    };
+    out.push("{");
     let notes = catalogue::marketplace_notes(view, crate::clock::now_unix());
     if !notes.is_empty() {
-        out.insert("marketplaceErrors".into(), Value::Array(notes));
+        out.push("\"marketplaceErrors\":");
+        out.push(&Value::Array(notes).to_string());
+        out.push(",");
     }
-    tool_ok(Value::Object(out))
+    if next < total {
+        out.push(&format!("\"nextCursor\":{},", Value::from(cursor::encode(next))));
+    }
+    out.push("\"plugins\":[");
+    for (i, (summary, escaped)) in page.iter().enumerate() {
+        if i > 0 {
+            out.push(",");
+        }
+        out.json.push_str(summary);
+        out.text.push_str(escaped);
+    }
+    out.push("],");
+    if let Some(s) = surface {
+        out.push(&format!("\"surface\":{},", Value::from(surface::name(s))));
+    }
+    out.push(&format!("\"total\":{total}}}"));
+    Reply::Raw(tool_ok_raw(out.json, &out.text))
+}
+
+/// A JSON text and the same text escaped as the inside of a JSON string, written side by side.
+struct Twin {
+    json: String,
+    text: String,
+}
+
+impl Twin {
+    fn push(&mut self, json: &str) {
+        self.json.push_str(json);
+        self.text.push_str(&catalogue::escaped(json));
+    }
+}
+
+/// [`tool_ok`] of a result already serialized (`structured`, and `escaped`, it escaped as the inside of a JSON
+/// string): the same object, written from its parts.
+fn tool_ok_raw(structured: String, escaped: &str) -> RawObject {
+    let mut content = String::with_capacity(escaped.len() + 32);
+    content.push_str("[{\"text\":\"");
+    content.push_str(escaped);
+    content.push_str("\",\"type\":\"text\"}]");
+    let mut o = RawObject::default();
+    o.insert_raw("content", content);
+    o.insert_raw("isError", "false");
+    o.insert_raw("structuredContent", structured);
+    o
 }
 
 fn get_plugin(ctx: &Context<'_>, args: &Value) -> Value {
@@ -581,7 +650,7 @@ mod tests {
         let cfg = app.config.as_ref().unwrap();
         let ctx =
             Context { config: cfg, catalogue: &app.catalogue, client_surface: surface, headers: &[], identity: &DEV };
-        Call { ctx: &ctx, surface }.call(&json!({"name": tool, "arguments": args})).unwrap()
+        Call { ctx: &ctx, surface }.call(&json!({"name": tool, "arguments": args})).unwrap().into_value()
     }
 
     fn call(app: &App, tool: &str, args: Value) -> Value {
@@ -591,6 +660,13 @@ mod tests {
     fn error_text(result: &Value) -> String {
         assert_eq!(result["isError"], true, "{result:#}");
         result["content"][0]["text"].as_str().unwrap().to_string()
+    }
+
+    #[test]
+    fn tools_list_serialized_once_is_the_definitions() {
+        let got = list(&json!({})).unwrap().to_vec();
+        assert_eq!(String::from_utf8(got).unwrap(), json!({"tools": definitions()}).to_string());
+        assert!(list(&json!({"cursor": "x"})).is_err());
     }
 
     #[test]
@@ -745,7 +821,8 @@ mod tests {
             Context { config: &cfg, catalogue: &app.catalogue, client_surface: None, headers: &[], identity: &DEV };
         let r = Call { ctx: &ctx, surface: Some(Surface::ClaudeCode) }
             .call(&json!({"name": "fetch_skill", "arguments": {"name": "brand-voice"}}))
-            .unwrap();
+            .unwrap()
+            .into_value();
         assert_eq!(
             r["structuredContent"]["install"],
             "Run `/plugin marketplace add acme/plugins` then `/plugin install brand-kit@skillport-example`, or copy \
@@ -786,11 +863,13 @@ mod tests {
             fetched_at: None,
             error: None,
             refresh: Default::default(),
+            cache: Default::default(),
         });
         let ctx = Context { catalogue: &catalogue, ..ctx };
         let r = Call { ctx: &ctx, surface: None }
             .call(&json!({"name": "fetch_skill", "arguments": {"name": "brand-voice"}}))
-            .unwrap();
+            .unwrap()
+            .into_value();
         assert_eq!(r["isError"], false, "{}", r["content"][0]["text"]);
         assert!(r.to_string().len() < MAX_RESULT_CHARS + 10_000);
         let files = r["structuredContent"]["files"].as_array().unwrap();
@@ -869,6 +948,7 @@ mod tests {
     // email): what they get equals what the catalogue without that something gives (`access::fixtures`).
 
     use crate::access::fixtures::{self, ada, assert_hidden_is_absent_for_all, cases, identity, tool};
+    use crate::mcp::Outcome;
 
     fn plugin_names(result: &Value) -> Vec<String> {
         result["structuredContent"]["plugins"]
@@ -1158,5 +1238,219 @@ mod tests {
         let names = request(&contractor);
         assert_eq!(names.len(), 5);
         assert!(!names.contains(&"brand-kit@two".to_string()), "{names:?}");
+    }
+
+    // --- list_plugins from the catalogue's listing rows, against the rendering it replaced -------------------------
+
+    /// `list_plugins` as it was before listings were precomputed: every plugin filtered with `Filter::matches`, each
+    /// page entry built as a `Value` with `summary_json`, the result built with `tool_ok`. The reference the byte
+    /// output of the precomputed path is held to.
+    fn reference_list_plugins(ctx: &Context<'_>, default_surface: Option<Surface>, args: &Value) -> Value {
+        let surface = match str_arg(args, "surface").as_deref() {
+            Some("all") => None,
+            Some(s) => surface::parse_surfaces(s).and_then(|v| v.first().copied()),
+            None => default_surface,
+        };
+        let filter = Filter {
+            surface,
+            marketplace: str_arg(args, "marketplace"),
+            category: str_arg(args, "category"),
+            tag: str_arg(args, "tag"),
+            query: str_arg(args, "query"),
+        };
+        let offset = match args.get("cursor").and_then(Value::as_str) {
+            Some(c) => match cursor::decode(c) {
+                Some(o) => o,
+                None => {
+                    return tool_error("invalid cursor: pass the `nextCursor` of the previous page unchanged".into())
+                }
+            },
+            None => 0,
+        };
+        let limit = args.get("limit").and_then(Value::as_u64).map(|l| l as usize).unwrap_or(DEFAULT_PAGE).min(MAX_PAGE);
+        let access = ctx.access();
+        let view = ctx.catalogue.view(&access);
+        let all = view.list(&filter);
+        let total = all.len();
+        let mut page = Vec::new();
+        let mut size = 0;
+        let mut next = offset;
+        for p in all.iter().skip(offset).take(limit) {
+            let v = catalogue::summary_json(p);
+            let len = v.to_string().len();
+            if !page.is_empty() && (size + len) * 2 > MAX_RESULT_CHARS {
+                break;
+            }
+            size += len;
+            page.push(v);
+            next += 1;
+        }
+        let mut out = Map::new();
+        out.insert("plugins".into(), Value::Array(page));
+        out.insert("total".into(), json!(total));
+        if next < total {
+            out.insert("nextCursor".into(), json!(cursor::encode(next)));
+        }
+        if let Some(s) = surface {
+            out.insert("surface".into(), json!(surface::name(s)));
+        }
+        let notes = catalogue::marketplace_notes(view, crate::clock::now_unix());
+        if !notes.is_empty() {
+            out.insert("marketplaceErrors".into(), Value::Array(notes));
+        }
+        tool_ok(Value::Object(out))
+    }
+
+    /// Argument sets covering every filter, paging, cursors and the surfaces.
+    fn listing_args() -> Vec<Value> {
+        let mut args = vec![
+            json!({}),
+            json!({"surface": "all"}),
+            json!({"surface": "claude-code"}),
+            json!({"surface": "claude-desktop"}),
+            json!({"surface": "claude-ai"}),
+            json!({"surface": "all", "limit": 1}),
+            json!({"surface": "all", "limit": 2, "cursor": cursor::encode(2)}),
+            json!({"surface": "all", "cursor": cursor::encode(5)}),
+            json!({"surface": "all", "cursor": cursor::encode(500)}),
+            json!({"surface": "all", "cursor": "nope"}),
+            json!({"surface": "all", "query": "merged"}),
+            json!({"surface": "all", "query": "brand voice"}),
+            json!({"surface": "all", "query": "BRAND   Voice"}),
+            json!({"surface": "all", "query": "repository"}),
+            json!({"surface": "all", "query": "release-notes"}),
+            json!({"surface": "all", "query": "notes\nrelease"}),
+            json!({"surface": "all", "query": "nothing-has-this"}),
+            json!({"surface": "all", "query": "   "}),
+            json!({"surface": "all", "marketplace": "two"}),
+            json!({"surface": "all", "marketplace": "ONE"}),
+            json!({"surface": "all", "category": "productivity"}),
+            json!({"surface": "all", "tag": "git"}),
+            json!({"query": "commit", "surface": "claude-code", "limit": 1}),
+        ];
+        for n in [3, 50, 199, 200, 201] {
+            args.push(json!({"surface": "all", "limit": 200, "cursor": cursor::encode(n)}));
+            args.push(json!({"surface": "claude-ai", "query": "synthetic", "limit": 200, "cursor": cursor::encode(n)}));
+        }
+        args
+    }
+
+    /// For each identity and argument set, the answer over HTTP-free JSON-RPC in both protocol eras, and the tool
+    /// result itself, are byte for byte what the reference rendering gives.
+    fn assert_listing_matches_reference(app: &App, identities: &[skillport_providers::Identity]) {
+        let cfg = app.config.as_ref().unwrap();
+        for identity in identities {
+            for surface in [None, Some(Surface::ClaudeCode)] {
+                let ctx =
+                    Context { config: cfg, catalogue: &app.catalogue, client_surface: surface, headers: &[], identity };
+                for args in listing_args() {
+                    let mut want = reference_list_plugins(&ctx, surface, &args);
+                    let got =
+                        Call { ctx: &ctx, surface }.call(&json!({"name": "list_plugins", "arguments": args})).unwrap();
+                    // A marketplace note carries the age of its copy in seconds: a second may have passed.
+                    if got.to_vec() != want.to_string().into_bytes() {
+                        want = reference_list_plugins(&ctx, surface, &args);
+                    }
+                    assert_eq!(
+                        String::from_utf8(got.to_vec()).unwrap(),
+                        want.to_string(),
+                        "{} {surface:?} {args}",
+                        identity.subject
+                    );
+                    // The whole JSON-RPC response, handshake era then stateless era (whose result is stamped).
+                    let msg = json!({"jsonrpc": "2.0", "id": "x", "method": "tools/call",
+                        "params": {"name": "list_plugins", "arguments": args}});
+                    let Outcome::Response { body, .. } = super::super::handle_message(&ctx, &msg) else { panic!() };
+                    if body.to_vec() != json!({"jsonrpc": "2.0", "id": "x", "result": want}).to_string().into_bytes() {
+                        want = reference_list_plugins(&ctx, surface, &args);
+                    }
+                    assert_eq!(
+                        String::from_utf8(body.to_vec()).unwrap(),
+                        json!({"jsonrpc": "2.0", "id": "x", "result": want}).to_string()
+                    );
+                    let mut modern = msg.clone();
+                    modern["params"]["_meta"] = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                        "io.modelcontextprotocol/clientCapabilities": {}});
+                    let Outcome::Response { body, .. } = super::super::handle_message(&ctx, &modern) else { panic!() };
+                    let stamped = |want: Value| {
+                        let mut reply = Reply::Value(want);
+                        super::super::era::stamp_result("tools/call", &mut reply);
+                        json!({"jsonrpc": "2.0", "id": "x", "result": reply.into_value()}).to_string()
+                    };
+                    let mut want = stamped(want);
+                    if body.to_vec() != want.as_bytes() {
+                        want = stamped(reference_list_plugins(&ctx, surface, &args));
+                    }
+                    assert_eq!(String::from_utf8(body.to_vec()).unwrap(), want, "{} {args}", identity.subject);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn listing_rows_render_exactly_what_the_reference_renders_for_every_user() {
+        // Access rules hiding a marketplace, plugins and (for the `domain` user) one skill of a plugin that stays
+        // listed, and a marketplace served from an older copy (a note in every answer).
+        let mut app = fixtures::app();
+        app.catalogue.marketplaces[1].error = Some("HTTP 503 from upstream".into());
+        app.catalogue.marketplaces[1].fetched_at = Some(1);
+        let mut identities: Vec<_> = cases().into_iter().map(|c| c.identity).collect();
+        identities.push(ada());
+        assert_listing_matches_reference(&app, &identities);
+        // The hidden skill is left out of that user's summary (not the row everyone else is given).
+        let vendor = identity("val@vendor.io");
+        let r = tool(&app, &vendor, "list_plugins", json!({"surface": "all", "marketplace": "one", "limit": 1}));
+        assert_eq!(r["structuredContent"]["plugins"][0]["skills"].as_array().unwrap().len(), 1);
+        let r = tool(&app, &ada(), "list_plugins", json!({"surface": "all", "marketplace": "one", "limit": 1}));
+        assert_eq!(r["structuredContent"]["plugins"][0]["skills"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn listing_rows_render_exactly_what_the_reference_renders_over_pages_and_the_size_limit() {
+        // 600 plugins whose summaries are long enough that a page of 200 runs into the result limit, with surfaces
+        // from tags and from the `surfaces` field, keywords, and a skill whose text only a query reaches.
+        let mut files = skillport_sources::FileSet::new();
+        let mut plugins = Vec::new();
+        for i in 0..600 {
+            let name = format!("plugin-{i:04}");
+            files
+                .insert(
+                    &format!("plugins/{name}/skills/skill-{i:04}/SKILL.md"),
+                    format!("---\nname: skill-{i:04}\ndescription: Synthetic skill {i} \"quoted\" Ünïcode\n---\n# S\n")
+                        .into_bytes(),
+                )
+                .unwrap();
+            let category = ["development", "productivity", "design"][i % 3];
+            let tags = [["surface:CALL"], ["surface:CC"], ["surface:CDAI"]][i % 3];
+            let mut p = json!({"name": name, "source": format!("./plugins/{name}"),
+                "description": format!("Synthetic plugin {i} {}", "padding ".repeat(i % 40)),
+                "version": format!("1.{}.0", i % 10), "category": category, "tags": tags,
+                "keywords": [format!("kw{}", i % 7)]});
+            if i % 5 == 0 {
+                p["surfaces"] = json!(["claude-ai"]);
+            }
+            plugins.push(p);
+        }
+        let manifest = json!({"name": "bench", "owner": {"name": "Bench"}, "plugins": plugins});
+        files.insert(".claude-plugin/marketplace.json", serde_json::to_vec(&manifest).unwrap()).unwrap();
+        let mut app = app_with(&[]);
+        app.catalogue.marketplaces.insert(
+            0,
+            crate::catalogue::MarketplaceEntry {
+                id: "big".into(),
+                kind: "github",
+                revision: Some("r1".into()),
+                loaded: skillport_sources::load::load_marketplace(&files).map_err(|e| e.to_string()),
+                files,
+                fetched_at: Some(1),
+                error: None,
+                refresh: Default::default(),
+                cache: Default::default(),
+            },
+        );
+        let page = call(&app, "list_plugins", json!({"surface": "all", "limit": 200}));
+        let n = page["structuredContent"]["plugins"].as_array().unwrap().len();
+        assert!(n > 1 && n < 200, "the result limit cuts the page: {n}");
+        assert_listing_matches_reference(&app, std::slice::from_ref(&DEV));
     }
 }

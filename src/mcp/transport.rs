@@ -114,9 +114,10 @@ fn post(ctx: &Context<'_>, req: &HttpRequest) -> HttpResponse {
     match handle_message(&ctx, &msg) {
         Outcome::Accepted => HttpResponse::new(202),
         Outcome::Response { status, body } => {
-            let mut resp = HttpResponse::json(status, &body);
+            let mut resp = HttpResponse::json_bytes(status, body.to_vec());
             let is_init = msg.get("method").and_then(Value::as_str) == Some("initialize");
-            if let (true, Some(ver)) = (is_init, body.pointer("/result/protocolVersion").and_then(Value::as_str)) {
+            let version = body.as_value().and_then(|b| b.pointer("/result/protocolVersion")).and_then(Value::as_str);
+            if let (true, Some(ver)) = (is_init, version) {
                 let client = msg.pointer("/params/clientInfo/name").and_then(Value::as_str).unwrap_or("");
                 resp = resp
                     .header("mcp-protocol-version", ver)

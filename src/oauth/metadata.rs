@@ -109,19 +109,43 @@ pub fn authorization_server_metadata(public_url: &Url) -> serde_json::Value {
 
 /// The well-known documents as responses: `Some` for any of their paths, `None` for every other path.
 pub fn well_known_response(public_url: &Url, server_name: &str, path: &str) -> Option<HttpResponse> {
-    let body = if let Some(resource) = protected_resource_path_for(path) {
-        protected_resource_metadata(public_url, server_name, resource)
-    } else if AUTHORIZATION_SERVER_PATHS.contains(&path) {
-        authorization_server_metadata(public_url)
-    } else {
-        return None;
-    };
-    // Public and the same for everyone: cacheable, and readable from any origin.
-    Some(
-        HttpResponse::json(200, &body)
-            .header("cache-control", "public, max-age=3600")
-            .header("access-control-allow-origin", "*"),
-    )
+    Documents::new(public_url, server_name).response(path)
+}
+
+/// The well-known documents of one configuration, rendered once (they depend on `server.public_url` and
+/// `server.name` alone): serving one is a copy of its bytes.
+#[derive(Debug, Clone)]
+pub struct Documents {
+    mcp: HttpResponse,
+    sse: HttpResponse,
+    server: HttpResponse,
+}
+
+impl Documents {
+    pub fn new(public_url: &Url, server_name: &str) -> Self {
+        // Public and the same for everyone: cacheable, and readable from any origin.
+        let doc = |body: serde_json::Value| {
+            HttpResponse::json(200, &body)
+                .header("cache-control", "public, max-age=3600")
+                .header("access-control-allow-origin", "*")
+        };
+        Documents {
+            mcp: doc(protected_resource_metadata(public_url, server_name, Resource::Mcp)),
+            sse: doc(protected_resource_metadata(public_url, server_name, Resource::Sse)),
+            server: doc(authorization_server_metadata(public_url)),
+        }
+    }
+
+    /// The document served at `path`, if it is one of the well-known paths.
+    pub fn response(&self, path: &str) -> Option<HttpResponse> {
+        let doc = match protected_resource_path_for(path) {
+            Some(Resource::Mcp) => &self.mcp,
+            Some(Resource::Sse) => &self.sse,
+            None if AUTHORIZATION_SERVER_PATHS.contains(&path) => &self.server,
+            None => return None,
+        };
+        Some(doc.clone())
+    }
 }
 
 /// The challenge of a 401 on `path` (`/mcp`, `/sse`): `Bearer resource_metadata="<url>"` (MCP authorization,

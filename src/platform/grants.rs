@@ -17,26 +17,59 @@ use worker::{
 pub const BINDING: &str = "GRANTS";
 const INSTANCE: &str = "grants";
 
-/// The Worker's side: each op is one request to the object.
-pub struct DoTransport(worker::Stub);
+thread_local! {
+    /// Whether the Worker has the `GRANTS` binding (bindings do not change while an isolate lives).
+    static BOUND: Cell<Option<bool>> = const { Cell::new(None) };
+}
 
-impl DoTransport {
-    pub fn from_env(env: &Env) -> Option<Self> {
-        let ns = env.durable_object(BINDING).ok()?;
-        let stub = ns.id_from_name(INSTANCE).ok()?.get_stub().ok()?;
-        Some(DoTransport(stub))
+/// Whether the Worker has the `GRANTS` Durable Object binding; looked up once per isolate.
+pub fn bound(env: &Env) -> bool {
+    BOUND.with(|b| {
+        b.get().unwrap_or_else(|| {
+            let bound = env.durable_object(BINDING).is_ok();
+            b.set(Some(bound));
+            bound
+        })
+    })
+}
+
+/// The Worker's side: each op is one request to the object. The stub is made by the first op a request sends, so
+/// the requests that never touch the store (the catalogue's, the discovery documents) make none: creating it costs
+/// three runtime calls, `idFromName` hashing the name among them.
+pub struct DoTransport<'e> {
+    env: &'e Env,
+    stub: std::cell::OnceCell<worker::Stub>,
+}
+
+impl<'e> DoTransport<'e> {
+    /// `None` without the binding.
+    pub fn new(env: &'e Env) -> Option<Self> {
+        bound(env).then(|| DoTransport { env, stub: std::cell::OnceCell::new() })
+    }
+
+    fn stub(&self) -> std::result::Result<&worker::Stub, StoreError> {
+        if let Some(stub) = self.stub.get() {
+            return Ok(stub);
+        }
+        let stub = (self.env.durable_object(BINDING))
+            .and_then(|ns| ns.id_from_name(INSTANCE)?.get_stub())
+            .map_err(|e| StoreError(format!("grant store unreachable: {e}")))?;
+        Ok(self.stub.get_or_init(|| stub))
     }
 }
 
 #[async_trait::async_trait(?Send)]
-impl StoreTransport for DoTransport {
+impl StoreTransport for DoTransport<'_> {
     async fn call(&self, op: &StoreOp) -> std::result::Result<StoreReply, StoreError> {
         let body = serde_json::to_vec(op).map_err(|e| StoreError(e.to_string()))?;
         let mut init = RequestInit::new();
         init.with_method(Method::Post).with_body(Some(js_sys::Uint8Array::from(body.as_slice()).into()));
         let req = Request::new_with_init("https://grants.internal/op", &init).map_err(|e| StoreError(e.to_string()))?;
-        let mut resp =
-            self.0.fetch_with_request(req).await.map_err(|e| StoreError(format!("grant store unreachable: {e}")))?;
+        let mut resp = self
+            .stub()?
+            .fetch_with_request(req)
+            .await
+            .map_err(|e| StoreError(format!("grant store unreachable: {e}")))?;
         let bytes = resp.bytes().await.map_err(|e| StoreError(e.to_string()))?;
         serde_json::from_slice(&bytes).map_err(|e| StoreError(format!("grant store answered unreadably: {e}")))
     }

@@ -13,9 +13,11 @@ use crate::oauth::{GrantStore, MemoryGrantStore, OsRandom};
 use crate::App;
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
-use worker::{console_error, console_log, event, Context, Env, Request, Response, Result};
+use worker::worker_sys::web_sys;
+use worker::{console_error, console_log, event, Context, Env, Response, Result};
 
 thread_local! {
     static APP: RefCell<Option<Rc<App>>> = const { RefCell::new(None) };
@@ -89,7 +91,9 @@ async fn built_app(env: &Env) -> (Rc<App>, bool) {
     let client = upstream::WorkerFetch { timeout_ms: timeout_of(&config) };
     let app = Rc::new(with_store(env, async |store| App::build(config, None, &client, store, now_unix()).await).await);
     let mut line = app.start_log_line();
-    if env.durable_object(grants::BINDING).is_err() {
+    // The module's memory never shrinks: after the first load it is most of what the catalogue will ever take.
+    line.push_str(&format!("; wasm memory {} KiB after loading", core::arch::wasm32::memory_size(0) * 64));
+    if !grants::bound(env) {
         line.push_str("; WARNING: no GRANTS Durable Object binding, sign-ins are kept in this isolate's memory only");
     }
     if app.config.is_ok() {
@@ -102,13 +106,51 @@ async fn built_app(env: &Env) -> (Rc<App>, bool) {
     (app, true)
 }
 
-pub(crate) async fn to_http(req: &mut Request, max_body: u64) -> std::result::Result<HttpRequest, HttpResponse> {
-    let url = req.url().map_err(|_| HttpResponse::text(400, "bad request URL\n"))?;
-    let mut headers: Vec<(String, String)> =
-        req.headers().entries().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
+// The request and response crossings, one call each: reading a request's method, URL and headers through web-sys
+// takes a runtime call per header and per part, and building a response header by header as many. Names, values,
+// methods and serialized URLs never hold a line feed (the Fetch standard forbids it in a header value), so one
+// `\n`-separated string carries them all.
+#[wasm_bindgen::prelude::wasm_bindgen(inline_js = r#"
+export function request_head(req) {
+  let head = req.method + "\n" + req.url;
+  for (const [name, value] of req.headers) head += "\n" + name + "\n" + value;
+  return head;
+}
+export function new_response(status, head, body) {
+  const headers = new Headers();
+  if (head.length > 0) {
+    const parts = head.split("\n");
+    for (let i = 0; i + 1 < parts.length; i += 2) headers.append(parts[i], parts[i + 1]);
+  }
+  // `body` is a view of the module's memory: copied before it can move.
+  return new Response(body.length > 0 ? body.slice() : null, { status, headers });
+}
+"#)]
+extern "C" {
+    fn request_head(req: &web_sys::Request) -> String;
+    #[wasm_bindgen(catch)]
+    fn new_response(
+        status: u16,
+        head: &str,
+        body: &[u8],
+    ) -> std::result::Result<web_sys::Response, wasm_bindgen::JsValue>;
+}
+
+pub(crate) async fn to_http(req: &web_sys::Request, max_body: u64) -> std::result::Result<HttpRequest, HttpResponse> {
+    let head = request_head(req);
+    let mut parts = head.split('\n');
+    // The method as sent: worker::Method maps every method it does not know (PROPFIND, LOCK...) to GET, which
+    // would serve them as GETs (found by the hardening suite).
+    let method = parts.next().unwrap_or_default().to_ascii_uppercase();
+    let url = parts.next().unwrap_or_default();
+    let mut headers: Vec<(String, String)> = Vec::new();
+    while let (Some(name), Some(value)) = (parts.next(), parts.next()) {
+        headers.push((name.to_ascii_lowercase(), value.to_owned()));
+    }
     if !headers.iter().any(|(k, _)| k == "host") {
-        if let Some(h) = url.host_str() {
-            let host = match url.port() {
+        let parsed = url::Url::parse(url).map_err(|_| HttpResponse::text(400, "bad request URL\n"))?;
+        if let Some(h) = parsed.host_str() {
+            let host = match parsed.port() {
                 Some(p) => format!("{h}:{p}"),
                 None => h.to_string(),
             };
@@ -116,44 +158,63 @@ pub(crate) async fn to_http(req: &mut Request, max_body: u64) -> std::result::Re
         }
     }
     let too_large = || HttpResponse::text(413, &format!("request body larger than {max_body} bytes\n"));
-    if let Some(len) = req.headers().get("content-length").ok().flatten().and_then(|l| l.parse::<u64>().ok()) {
-        if len > max_body {
-            return Err(too_large());
-        }
+    let length = headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, l)| l.parse::<u64>().ok());
+    if length.is_some_and(|len| len > max_body) {
+        return Err(too_large());
     }
-    // The method as sent: worker::Method maps every method it does not know (PROPFIND, LOCK...) to GET, which
-    // would serve them as GETs (found by the hardening suite).
-    let method = req.inner().method().to_ascii_uppercase();
     let body = match method.as_str() {
         "GET" | "HEAD" | "OPTIONS" => Vec::new(),
         // Read as a stream and stop at the cap: a chunked body has no Content-Length to refuse it by up front, and
         // reading it whole first would let one request hold any amount of memory.
+        // A length within the cap and no transfer coding: one read of the whole body (framed to that length), rather
+        // than a stream read per chunk and one more for its end, each a promise.
+        _ if length.is_some() && !headers.iter().any(|(k, _)| k == "transfer-encoding") => {
+            let unreadable = || HttpResponse::text(400, "could not read the request body\n");
+            let promise = req.array_buffer().map_err(|_| unreadable())?;
+            let buffer = wasm_bindgen_futures::JsFuture::from(promise).await.map_err(|_| unreadable())?;
+            let body = js_sys::Uint8Array::new(&buffer).to_vec();
+            if body.len() as u64 > max_body {
+                return Err(too_large());
+            }
+            body
+        }
         _ => {
             use futures_util::StreamExt;
             let mut body = Vec::new();
-            match req.stream() {
-                Ok(mut stream) => {
-                    while let Some(chunk) = stream.next().await {
-                        let chunk = chunk.map_err(|_| HttpResponse::text(400, "could not read the request body\n"))?;
-                        if body.len() as u64 + chunk.len() as u64 > max_body {
-                            return Err(too_large());
-                        }
-                        body.extend_from_slice(&chunk);
+            // No stream: no body at all.
+            if let Some(stream) = req.body() {
+                let mut stream = worker::ByteStream::from(stream);
+                while let Some(chunk) = stream.next().await {
+                    let chunk = chunk.map_err(|_| HttpResponse::text(400, "could not read the request body\n"))?;
+                    if body.len() as u64 + chunk.len() as u64 > max_body {
+                        return Err(too_large());
                     }
+                    body.extend_from_slice(&chunk);
                 }
-                // No body at all.
-                Err(_) => {}
             }
             body
         }
     };
-    Ok(HttpRequest {
-        method,
-        path: url.path().to_string(),
-        query: url.query().unwrap_or("").to_string(),
-        headers,
-        body,
-    })
+    let (path, query) = crate::http::path_and_query(url);
+    Ok(HttpRequest { method, path: path.to_owned(), query: query.to_owned(), headers, body })
+}
+
+/// The runtime's response for `resp`, built in one call.
+pub(crate) fn to_js(resp: HttpResponse) -> Result<web_sys::Response> {
+    let mut head = String::new();
+    for (k, v) in &resp.headers {
+        // A line feed would split the pair (and no runtime accepts one in a header): refused as `Headers` would.
+        if k.contains('\n') || v.contains('\n') {
+            return Err(worker::Error::RustError(format!("invalid value for header {k}")));
+        }
+        if !head.is_empty() {
+            head.push('\n');
+        }
+        head.push_str(k);
+        head.push('\n');
+        head.push_str(v);
+    }
+    new_response(resp.status, &head, &resp.body).map_err(worker::Error::from)
 }
 
 pub(crate) fn to_worker(resp: HttpResponse) -> Result<Response> {
@@ -199,8 +260,34 @@ async fn scheduled(_event: worker::ScheduledEvent, env: Env, _ctx: worker::Sched
     refresh(env).await;
 }
 
-#[event(fetch)]
-async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<Response> {
+/// The fetch handler. What `#[event(fetch)]` would generate, but answered without a promise when it can be: the
+/// handler's future is polled once on the spot, and a request that needs nothing from the runtime (a GET of a
+/// discovery document once the app is built) completes on that poll; one still waiting (for its body, the
+/// catalogue's first load, the grant store, an upstream) goes on as a promise, whose executor polls it again at once
+/// with a real waker, so a wake-up missed by the first poll is never lost. The request is taken as the runtime hands
+/// it over: `worker::Request` would read its `cf` object (parsed from JSON on every access), which nothing here uses.
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn fetch(req: web_sys::Request, env: Env, ctx: worker::worker_sys::Context) -> wasm_bindgen::JsValue {
+    let mut handling = Box::pin(async move {
+        let response = match handle(req, env, Context::new(ctx)).await {
+            Ok(response) => response,
+            Err(e) => {
+                console_error!("{e}");
+                Response::error("INTERNAL SERVER ERROR", 500).map(Into::into).unwrap_or_else(|_| {
+                    web_sys::Response::new_with_opt_str(None).expect("an empty response can always be made")
+                })
+            }
+        };
+        Ok::<_, wasm_bindgen::JsValue>(wasm_bindgen::JsValue::from(response))
+    });
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match handling.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(response) => response.unwrap_or_else(|e| e),
+        std::task::Poll::Pending => wasm_bindgen_futures::future_to_promise(handling).into(),
+    }
+}
+
+async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
     let (app, built) = built_app(&env).await;
     // A due refresh runs after the response, never on the request path; not in the invocation that just loaded the
     // catalogue (each invocation stays within one refresh's `catalogue.subrequests_per_refresh`).
@@ -210,14 +297,14 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<Response> {
         }
     }
     let max_body = app.config.as_ref().map(|c| c.server.max_body_bytes).unwrap_or(1 << 20);
-    let hreq = match to_http(&mut req, max_body).await {
+    let hreq = match to_http(&req, max_body).await {
         Ok(h) => h,
-        Err(resp) => return to_worker(resp),
+        Err(resp) => return to_js(resp),
     };
     let http = upstream::WorkerFetch {
         timeout_ms: app.config.as_ref().map(|c| c.catalogue.upstream_timeout_ms).unwrap_or(15_000),
     };
-    let remote = grants::DoTransport::from_env(&env).map(crate::oauth::remote::RemoteGrantStore);
+    let remote = grants::DoTransport::new(&env).map(crate::oauth::remote::RemoteGrantStore);
     let memory = GRANTS_MEMORY.with(|m| m.clone());
     let store: &dyn GrantStore = match &remote {
         Some(r) => r,
@@ -225,9 +312,9 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<Response> {
     };
     let svc = Services { grants: store, http: &http, rng: &OsRandom, now: now_unix() };
     let resp = match app.serve(&hreq, &svc).await {
-        Action::Respond(resp) => to_worker(resp),
-        Action::OpenSse { identity } => sse::open(&env, &identity).await,
-        Action::SseMessage { session, identity } => sse::deliver(&env, &session, &identity, hreq).await,
+        Action::Respond(resp) => to_js(resp),
+        Action::OpenSse { identity } => sse::open(&env, &identity).await.map(Into::into),
+        Action::SseMessage { session, identity } => sse::deliver(&env, &session, &identity, hreq).await.map(Into::into),
     };
     flush_audit();
     resp
