@@ -163,33 +163,48 @@ fn str_arg(args: &Value, key: &str) -> Option<String> {
     args.get(key).and_then(Value::as_str).map(str::to_string).filter(|s| !s.trim().is_empty())
 }
 
+/// The arguments of `list_plugins`: the filter, the offset its cursor stands for, and the page size.
+struct ListArgs {
+    filter: Filter,
+    offset: usize,
+    limit: usize,
+}
+
+impl ListArgs {
+    /// The error is the tool error for the model.
+    fn parse(default_surface: Option<Surface>, args: &Value) -> Result<ListArgs, String> {
+        let surface = match str_arg(args, "surface").as_deref() {
+            Some("all") => None,
+            Some(s) => surface::parse_surfaces(s).and_then(|v| v.first().copied()),
+            None => default_surface,
+        };
+        let filter = Filter {
+            surface,
+            marketplace: str_arg(args, "marketplace"),
+            category: str_arg(args, "category"),
+            tag: str_arg(args, "tag"),
+            query: str_arg(args, "query"),
+        };
+        let offset = match args.get("cursor").and_then(Value::as_str) {
+            Some(c) => cursor::decode(c)
+                .ok_or("invalid cursor: pass the `nextCursor` of the previous page unchanged".to_string())?,
+            None => 0,
+        };
+        let limit = args.get("limit").and_then(Value::as_u64).map(|l| l as usize).unwrap_or(DEFAULT_PAGE).min(MAX_PAGE);
+        Ok(ListArgs { filter, offset, limit })
+    }
+}
+
 /// The listing, written as bytes: each plugin's summary is the one its marketplace's `catalogue::Listing` serialized
 /// once (or, for a user some of its skills are hidden from, serialized for them), and the result around them is
 /// written directly, so a call neither builds a `Value` per plugin nor serializes the page three times (size check,
 /// text copy, response).
 fn list_plugins(ctx: &Context<'_>, default_surface: Option<Surface>, args: &Value) -> Reply {
-    let surface = match str_arg(args, "surface").as_deref() {
-        Some("all") => None,
-        Some(s) => surface::parse_surfaces(s).and_then(|v| v.first().copied()),
-        None => default_surface,
+    let ListArgs { filter, offset, limit } = match ListArgs::parse(default_surface, args) {
+        Ok(a) => a,
+        Err(e) => return tool_error(e).into(),
     };
-    let filter = Filter {
-        surface,
-        marketplace: str_arg(args, "marketplace"),
-        category: str_arg(args, "category"),
-        tag: str_arg(args, "tag"),
-        query: str_arg(args, "query"),
-    };
-    let offset = match args.get("cursor").and_then(Value::as_str) {
-        Some(c) => match cursor::decode(c) {
-            Some(o) => o,
-            None => {
-                return tool_error("invalid cursor: pass the `nextCursor` of the previous page unchanged".into()).into()
-            }
-        },
-        None => 0,
-    };
-    let limit = args.get("limit").and_then(Value::as_u64).map(|l| l as usize).unwrap_or(DEFAULT_PAGE).min(MAX_PAGE);
+    let surface = filter.surface;
     let access = ctx.access();
     let view = ctx.catalogue.view(&access);
     let mut total = 0;
@@ -1246,28 +1261,11 @@ mod tests {
     /// page entry built as a `Value` with `summary_json`, the result built with `tool_ok`. The reference the byte
     /// output of the precomputed path is held to.
     fn reference_list_plugins(ctx: &Context<'_>, default_surface: Option<Surface>, args: &Value) -> Value {
-        let surface = match str_arg(args, "surface").as_deref() {
-            Some("all") => None,
-            Some(s) => surface::parse_surfaces(s).and_then(|v| v.first().copied()),
-            None => default_surface,
+        let ListArgs { filter, offset, limit } = match ListArgs::parse(default_surface, args) {
+            Ok(a) => a,
+            Err(e) => return tool_error(e),
         };
-        let filter = Filter {
-            surface,
-            marketplace: str_arg(args, "marketplace"),
-            category: str_arg(args, "category"),
-            tag: str_arg(args, "tag"),
-            query: str_arg(args, "query"),
-        };
-        let offset = match args.get("cursor").and_then(Value::as_str) {
-            Some(c) => match cursor::decode(c) {
-                Some(o) => o,
-                None => {
-                    return tool_error("invalid cursor: pass the `nextCursor` of the previous page unchanged".into())
-                }
-            },
-            None => 0,
-        };
-        let limit = args.get("limit").and_then(Value::as_u64).map(|l| l as usize).unwrap_or(DEFAULT_PAGE).min(MAX_PAGE);
+        let surface = filter.surface;
         let access = ctx.access();
         let view = ctx.catalogue.view(&access);
         let all = view.list(&filter);
