@@ -44,7 +44,8 @@ def pct(xs, p):
 
 def main():
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
-    w = Worker(name="bench")
+    # The local provider answers /mcp without a token only when `auth.open` is set (as compare.py does).
+    w = Worker({"SKILLPORT_AUTH__OPEN": "true"}, name="bench")
     try:
         conn = http.client.HTTPConnection("127.0.0.1", w.port, timeout=10)
         for name, body in CALLS.items():
