@@ -25,6 +25,8 @@ thread_local! {
     /// An invocation is building the `App` (loading the catalogue): others wait for it rather than each loading the
     /// whole catalogue from upstream at once.
     static BUILDING: Cell<bool> = const { Cell::new(false) };
+    /// Requests this isolate has handled, and when it last said so (see [`report_memory`]).
+    static SERVED: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
     /// Without a KV binding, last good copies live as long as the isolate.
     static MEMORY: Rc<MemoryStore> = Rc::new(MemoryStore::default());
     /// Without the `GRANTS` Durable Object binding, grants live as long as the isolate (logged at start).
@@ -287,8 +289,31 @@ pub fn fetch(req: web_sys::Request, env: Env, ctx: worker::worker_sys::Context) 
     }
 }
 
+/// Seconds between an isolate's memory lines.
+const MEMORY_REPORT_SECONDS: u64 = 30;
+
+/// Every `MEMORY_REPORT_SECONDS` at most, one log line with the requests this isolate has handled and the size of
+/// the module's memory (it only ever grows) and the JS values Rust holds: a leak on either side shows as a figure
+/// that keeps rising under steady traffic (the hardening suite's long run reads these lines).
+fn report_memory(now: u64) {
+    let (served, last) = SERVED.with(|s| s.get());
+    let served = served + 1;
+    let last = if now >= last.saturating_add(MEMORY_REPORT_SECONDS) {
+        console_log!(
+            "isolate: {served} request(s) handled; wasm memory {} KiB; {} JS value(s) held",
+            core::arch::wasm32::memory_size(0) * 64,
+            wasm_bindgen::externref_heap_live_count()
+        );
+        now
+    } else {
+        last
+    };
+    SERVED.with(|s| s.set((served, last)));
+}
+
 async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
     let (app, built) = built_app(&env).await;
+    report_memory(now_unix());
     // A due refresh runs after the response, never on the request path; not in the invocation that just loaded the
     // catalogue (each invocation stays within one refresh's `catalogue.subrequests_per_refresh`).
     if let (Ok(cfg), false) = (&app.config, built) {

@@ -18,6 +18,7 @@ class Mode:
     fault_concurrency: int
     latency_bound_s: float  # no request of the load or fault test may take longer
     rss_margin_mib: float   # last-10% RSS median minus first-10% median of the worker's workerd, at most
+    wasm_margin_kib: int    # growth of the worker's wasm memory over the measured run (its log lines), at most
     memory_note: str = ""
 
 
@@ -26,24 +27,29 @@ class Mode:
 # Skillport +35 MiB per 5,000 tools/list, about twice that with bearer checks and token refreshes, until ~40,000
 # requests, then level around 450 MiB +-25 MiB). Part of it is wrangler's own doing: its inspector proxy turns on the
 # runtime's Network domain, so every subrequest (each grant-store call) is reported to it. Meanwhile the worker's own
-# wasm linear memory stays at 2 MiB (read once through the inspector: 8,000 signed fetch_skill calls). So the long run
-# warms up past the climb before its first sample and then allows +20 MiB; the short run, all inside the climb, only
-# guards against gross leaks (+128 MiB).
+# wasm linear memory stays at ~2 MiB, as the worker's own log lines show (`isolate: N request(s) handled; wasm memory
+# M KiB; J JS value(s) held`, at most every 30 s). So the long run warms up past the climb before its first sample,
+# holds the worker's own memory flat, and allows the process +64 MiB (see its note); the short run, all inside the
+# climb, only guards against gross leaks.
 MODES = {
     "short": Mode("short", requests=5000, concurrency=25, warmup=300, fault_rounds=1, fault_concurrency=10,
-                  latency_bound_s=2.0, rss_margin_mib=128, memory_note=(
+                  latency_bound_s=2.0, rss_margin_mib=128, wasm_margin_kib=1024, memory_note=(
                       "Memory (short run): the measured requests are all inside workerd's cold-start climb under "
                       "wrangler dev (its RSS grows with requests served from a cold start for any worker, ~35-75 MiB "
                       "per 5,000 here), so the RSS bound is only a gross-leak guard (+128 MiB, ~25 KB "
                       "a request). The long run is the memory check.")),
     "long": Mode("long", requests=100_000, concurrency=100, warmup=40_000, fault_rounds=4, fault_concurrency=25,
-                 latency_bound_s=5.0, rss_margin_mib=20, memory_note=(
+                 latency_bound_s=5.0, rss_margin_mib=64, wasm_margin_kib=128, memory_note=(
                      "Memory (long run): 40,000 warm-up requests take workerd past its cold-start climb under "
-                     "wrangler dev (its RSS grows with requests served from a cold start for any worker, then levels "
-                     "off); over the 100,000 measured requests +20 MiB of RSS is allowed (a leak of ~200 bytes a "
-                     "request fails the run). Latency bound 5 s: at 100 connections and "
-                     "~100-200 requests/s through wrangler's proxy on 2 cores, each request queues ~0.5-1 s on "
-                     "average (Little's law).")),
+                     "wrangler dev. Skillport's own memory must stay flat over the 100,000 measured requests: its "
+                     "wasm memory (never shrinks, so any leak of the Rust heap raises it; +128 KiB allowed, i.e. "
+                     "~1 byte a request) and the JS values Rust holds (+64), from its log lines. The workerd "
+                     "process's RSS is not flat: it grew +34 to +41 MiB per 100,000 requests in every long run "
+                     "(2026-12-04), with token refreshes and without (so not the grant store), while the wasm memory "
+                     "stayed at 2,176 KiB from request 25,868 to 140,067; the growth is workerd's and V8's, not "
+                     "attributed further, and +64 MiB is allowed as a gross-leak guard. Latency bound 5 s: at 100 "
+                     "connections and ~100-200 requests/s through wrangler's proxy on 2 cores, each request queues "
+                     "~0.5-1 s on average (Little's law).")),
 }
 
 

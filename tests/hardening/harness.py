@@ -468,6 +468,15 @@ class MemorySampler:
                 (s[0] <= edge if first else s[0] >= self.total - edge)]
 
 
+ISOLATE_LINE = re.compile(r"isolate: (\d+) request\(s\) handled; wasm memory (\d+) KiB; (\d+) JS value\(s\) held")
+
+
+def isolate_lines(text: str) -> list[tuple[int, int, int]]:
+    """The worker's own memory lines (src/platform/mod.rs, at most one every 30 s): (requests handled, wasm memory
+    KiB, JS values held by Rust)."""
+    return [tuple(int(g) for g in m.groups()) for m in ISOLATE_LINE.finditer(text)]
+
+
 async def run_load(worker: HardWorker, total: int, concurrency: int, weights: dict[str, float], cat: Catalog,
                    auth: list[str] | None = None, chains: list[Chain] | None = None, seed: int = 7,
                    stop: asyncio.Event | None = None, marketplace: str | None = None,

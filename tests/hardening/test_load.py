@@ -14,8 +14,8 @@ the short run's is wide).
 import asyncio
 import time
 
-from harness import (Catalog, Chain, MemorySampler, Stats, median, mib, ms, oauth_grants, pct, post_json, run_load,
-                     tools_list_ok)
+from harness import (Catalog, Chain, MemorySampler, Stats, isolate_lines, median, mib, ms, oauth_grants, pct, post_json,
+                     run_load, tools_list_ok)
 
 #: The request mix (shares). `refresh` is POST /token with grant_type=refresh_token on one of the rotating grants.
 WEIGHTS = {"tools/list": 0.15, "list_plugins": 0.20, "get_plugin": 0.20, "fetch_skill": 0.10,
@@ -51,7 +51,12 @@ def test_mixed_load_zero_errors_bounded_latency_flat_memory(start_worker, mode, 
         return stats, sampler, elapsed
 
     store_before = w.storage_bytes()
+    log_start = w.log_path.stat().st_size
     stats, sampler, elapsed = asyncio.run(go())
+    # The worker's own memory, from its log: the line just before the measured run and those during it.
+    text = w.log_path.read_text(errors="replace")
+    before, during = isolate_lines(text[:log_start])[-1:], isolate_lines(text[log_start:])
+    own = before + during
     store_after = w.storage_bytes()
     s = stats.summary()
     rss_first, rss_last = median(sampler.window(first=True)), median(sampler.window(first=False))
@@ -87,6 +92,8 @@ def test_mixed_load_zero_errors_bounded_latency_flat_memory(start_worker, mode, 
         f"| worker workerd RSS, first 10% / last 10% (medians) | {mib(rss_first)} / {mib(rss_last)} "
         f"({growth:+.1f} MiB, allowed +{mode.rss_margin_mib:.0f} MiB); peak {mib(peak)}; "
         f"{len(sampler.samples)} samples |",
+        f"| Skillport's own memory (its log lines: requests handled, wasm memory, JS values held) | "
+        + (" → ".join(f"{n:,}: {kib:,} KiB, {js}" for n, kib, js in own) or "no line") + " |",
         f"| wrangler's proxy workerd RSS, first / last (not asserted) | {mib(proxy_first)} / {mib(proxy_last)} |",
         f"| grant store on disk (GRANTS Durable Object, SQLite + WAL) | {store_before / 1024:,.0f} KiB before the "
         f"run, {store_after / 1024:,.0f} KiB after |",
@@ -100,3 +107,11 @@ def test_mixed_load_zero_errors_bounded_latency_flat_memory(start_worker, mode, 
     assert s["max_ms"] <= mode.latency_bound_s * 1000, f"slowest request {s['max_ms']:.0f} ms"
     assert alive == n_chains, f"only {alive}/{n_chains} rotated grants still work"
     assert growth <= mode.rss_margin_mib, f"workerd RSS grew {growth:.1f} MiB ({rss_first} -> {rss_last} KiB)"
+    # Skillport's own memory is flat: the module's memory (it never shrinks, so any leak of the Rust heap raises it)
+    # and the JS values Rust holds, from the last line before the run to the last during it.
+    # The lines come at most every 30 s: the long run always spans several; the short one may end before the next.
+    assert len(own) >= 2 or mode.name == "short", f"too few isolate lines to compare: {own}"
+    if len(own) >= 2:
+        (_, kib0, js0), (_, kib1, js1) = own[0], own[-1]
+        assert kib1 - kib0 <= mode.wasm_margin_kib, f"wasm memory grew {kib0} -> {kib1} KiB: {own}"
+        assert js1 - js0 <= 64, f"JS values held grew {js0} -> {js1}: {own}"
