@@ -577,7 +577,11 @@ mod tests {
 
     #[test]
     fn every_external_entry_of_the_official_marketplace_resolves() {
-        let manifest: Value = serde_json::from_slice(&std::fs::read(OFFICIAL).unwrap()).unwrap();
+        let manifest: Value = serde_json::from_slice(
+            &std::fs::read(OFFICIAL)
+                .unwrap_or_else(|e| panic!("{OFFICIAL}: {e} (the shared fixtures sit beside the repository)")),
+        )
+        .unwrap();
         let (mut urls, mut subdirs, mut other_hosts) = (0, 0, Vec::new());
         let (mut keys, mut distinct) = (std::collections::BTreeSet::new(), std::collections::BTreeSet::new());
         for entry in manifest["plugins"].as_array().unwrap() {

@@ -12,7 +12,7 @@ const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtur
 
 fn read(name: &str) -> Vec<u8> {
     let path = format!("{FIXTURES}/{name}");
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e} (the shared fixtures sit beside the repository)"))
 }
 
 fn marketplace_only(name: &str) -> (FileSet, Value) {
