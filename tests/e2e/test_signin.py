@@ -281,12 +281,12 @@ def test_revoked_token_no_longer_works(signed_worker):
 
 
 def test_expired_access_token_is_refused(start_worker):
-    w = start_worker({"SKILLPORT_AUTH__ACCESS_TTL_SECONDS": "1"}, name="shortttl", open=False)
+    w = start_worker({"SKILLPORT_AUTH__ACCESS_TTL_SECONDS": "3"}, name="shortttl", open=False)
     raw = Raw(w.base)
     _, t = raw.tokens()
     assert raw.mcp(t["access_token"]).status_code == 200
     import time
-    time.sleep(2.2)
+    time.sleep(3.5)
     r = raw.mcp(t["access_token"])
     assert r.status_code == 401 and 'error="invalid_token"' in r.headers["www-authenticate"]
 

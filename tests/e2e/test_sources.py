@@ -102,13 +102,31 @@ def by_kind(reqs):
     return out
 
 
-def one_request(base):
+def call_tool(base, name, arguments):
     """Exactly one HTTP request (a client session makes several, and each would schedule a refresh)."""
     body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-                       "params": {"name": "list_plugins", "arguments": {"surface": "all", "limit": 200}}}).encode()
+                       "params": {"name": name, "arguments": arguments}}).encode()
     req = urllib.request.Request(base + "/mcp", data=body, method="POST", headers={
         "content-type": "application/json", "accept": "application/json, text/event-stream"})
     return json.loads(urllib.request.urlopen(req, timeout=30).read())["result"]["structuredContent"]
+
+
+def one_request(base):
+    return call_tool(base, "list_plugins", {"surface": "all", "limit": 200})
+
+
+def settle(forge, quiet=1.0, limit=30):
+    """Waits until the refreshes in flight (they run after the response) have finished: no upstream request for
+    `quiet` seconds. A fixed sleep is too short on a busy machine."""
+    deadline, seen, since = time.time() + limit, len(forge.requests()), time.time()
+    while time.time() < deadline:
+        time.sleep(0.2)
+        now = len(forge.requests())
+        if now != seen:
+            seen, since = now, time.time()
+        elif time.time() - since >= quiet:
+            return
+    raise AssertionError(f"upstream requests still coming after {limit} s: {forge.requests()[-5:]}")
 
 
 async def list_all(base):
@@ -151,10 +169,13 @@ async def test_refresh_unchanged_new_commit_and_outage(forge, start_worker):
     w = start_worker({"SKILLPORT_MARKETPLACES": marketplaces(forge),
                       "SKILLPORT_CATALOGUE__REFRESH_SECONDS": "0"}, name="refresh")
     one_request(w.base)
-    time.sleep(1.5)  # the refresh the first request scheduled runs after its response
+    settle(forge)  # the refresh the first request scheduled runs after its response
     forge.forget()
     one_request(w.base)
-    time.sleep(1.5)
+    deadline = time.time() + 30
+    while len(by_kind(forge.requests())) < 3 and time.time() < deadline:
+        time.sleep(0.2)
+    settle(forge)
     unchanged = by_kind(forge.requests())
     assert unchanged == {"github": 1, "gitlab": 1, "https": 1}, forge.requests()
     assert all(r["headers"].get("if-none-match") for r in forge.requests()), forge.requests()
@@ -165,11 +186,16 @@ async def test_refresh_unchanged_new_commit_and_outage(forge, start_worker):
     skill = repo / "plugins/repo-tools/skills/repo-map/SKILL.md"
     skill.write_text(skill.read_text() + "\n5. Note the licence.\n")
     git(repo, "-c", "user.name=Test", "-c", "user.email=t@example.com", "commit", "-q", "-am", "repo-map: licence")
-    one_request(w.base)  # schedules the refresh that sees the new commit
-    time.sleep(2)
+    # Each request schedules a refresh; one already in flight (say, from the session above) may have read the old
+    # commit, and a refresh asked for while one runs is dropped, so keep asking until a refresh has seen the new one.
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        after = call_tool(w.base, "get_plugin", {"name": "repo-tools@gh"})
+        if after["digest"] != before:
+            break
+        time.sleep(0.5)
+    assert after["digest"] != before, "no refresh saw the new commit in 30 s"
     async with Client(w.base + "/mcp", mode="legacy") as c:
-        after = (await c.call_tool("get_plugin", {"name": "repo-tools@gh"})).structured_content
-        assert after["digest"] != before
         # What a client that installed the old copy learns: content changed without a version bump.
         upd = (await c.call_tool("check_updates", {"installed": [
             {"name": "repo-tools@gh", "digest": before}, {"name": "writing-tools@gh", "version": "1.2.0"},
