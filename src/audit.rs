@@ -1,5 +1,6 @@
 //! The audit trail: one JSON line per sign-in, token grant, refusal and catalogue read (`get_plugin`, `fetch_skill`,
-//! zip download, `check_updates`), written to the Worker log, where `wrangler tail` and Workers Logs read it.
+//! a skill's prompt (`get_prompt`), zip download, `check_updates`), written to the Worker log, where `wrangler tail`
+//! and Workers Logs read it.
 //!
 //! Code anywhere in a request calls [`record`]; the platform drains the lines with [`drain`] when the request ends
 //! and logs each (natively, tests drain them to assert on). The buffer is per thread, and a Worker isolate runs one
@@ -23,7 +24,7 @@ const MAX_BUFFERED: usize = 1000;
 /// One audited action.
 #[derive(Debug, Default, Serialize)]
 pub struct Event<'a> {
-    /// `sign_in`, `consent`, `token`, `refused`, `get_plugin`, `fetch_skill`, `download`, `check_updates`.
+    /// `sign_in`, `consent`, `token`, `refused`, `get_plugin`, `fetch_skill`, `get_prompt`, `download`, `check_updates`.
     pub action: &'a str,
     /// `ok`, `denied`, `refused`, `not_found`, `error`.
     pub outcome: &'a str,

@@ -50,7 +50,7 @@ pub const WORKER_LAYER: &str = "Worker vars and secrets";
 pub const ENV_PREFIX: &str = "SKILLPORT_";
 
 /// The top-level tables a configuration may have. Anything else is a typo that would otherwise be silently ignored.
-const SECTIONS: [&str; 5] = ["server", "marketplaces", "auth", "catalogue", "access"];
+const SECTIONS: [&str; 6] = ["server", "marketplaces", "auth", "catalogue", "access", "prompts"];
 
 /// Shortest download-signing key accepted: HMAC-SHA256 wants at least 32 bytes of key to be worth its tag.
 const MIN_DOWNLOAD_KEY_LEN: usize = 32;
@@ -75,6 +75,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub catalogue: CatalogueConfig,
     pub access: AccessConfig,
+    pub prompts: PromptsConfig,
     /// The OAuth server's key and token lifetimes (from `[auth]`).
     pub tokens: TokenConfig,
 }
@@ -439,6 +440,34 @@ pub struct AccessConfig {
     pub rules: Vec<AccessRule>,
 }
 
+/// Whether skills are offered as MCP prompts (slash commands in Claude Code, the attachment menu in Claude Desktop
+/// and Claude.ai), and from which marketplaces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromptsConfig {
+    /// Off: no `prompts` capability, and `prompts/*` are methods this server does not have.
+    pub enabled: bool,
+    /// Only the skills of these marketplaces become prompts (never empty, all configured); `None` means every one.
+    pub marketplaces: Option<Vec<MarketplaceId>>,
+}
+
+impl PromptsConfig {
+    /// Whether the skills of marketplace `id` are offered as prompts.
+    pub fn offers(&self, id: &str) -> bool {
+        self.enabled && self.marketplaces.as_ref().is_none_or(|ids| ids.iter().any(|m| m.as_str() == id))
+    }
+
+    fn describe(&self) -> String {
+        match (&self.marketplaces, self.enabled) {
+            (_, false) => "off".into(),
+            (None, true) => "on".into(),
+            (Some(ids), true) => {
+                let ids: Vec<&str> = ids.iter().map(MarketplaceId::as_str).collect();
+                format!("on for {}", ids.join(", "))
+            }
+        }
+    }
+}
+
 /// One access rule. What it applies to is narrowed by `marketplace`/`plugin`/`skill` (everything when none is set);
 /// who it applies to by `emails`/`domains`/`orgs`/`teams`/`groups` (everyone when all are empty).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -465,7 +494,7 @@ impl Config {
         let surfaces: Vec<&str> = self.catalogue.surfaces.iter().map(|s| s.as_str()).collect();
         format!(
             "{} at {}; auth {}; marketplaces {}; surfaces {}; refresh {}s, stale {}s, max file {} bytes; \
-             access default {}, {} rule(s)",
+             access default {}, {} rule(s); prompts {}",
             self.server.name,
             self.server.public_url,
             self.auth.describe(),
@@ -476,6 +505,7 @@ impl Config {
             self.catalogue.max_file_bytes,
             self.access.default,
             self.access.rules.len(),
+            self.prompts.describe(),
         )
     }
 }
@@ -786,6 +816,13 @@ struct RawCatalogue {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawPrompts {
+    enabled: Option<bool>,
+    marketplaces: Option<Vec<Text>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawAccess {
     default: Option<AccessDecision>,
     /// Read element by element later, so one bad rule does not hide the problems of the others.
@@ -877,12 +914,14 @@ impl<'a> Loader<'a> {
             self.check_download_key(server, auth);
         }
         let access = self.access();
+        let prompts = self.prompts();
         Some(Config {
             server: server?,
             marketplaces: marketplaces?,
             auth: auth?,
             catalogue: catalogue?,
             access: access?,
+            prompts: prompts?,
             tokens: tokens?,
         })
     }
@@ -1510,6 +1549,50 @@ impl<'a> Loader<'a> {
         Some(AccessConfig { default: default?, rules })
     }
 
+    fn prompts(&mut self) -> Option<PromptsConfig> {
+        let path = KeyPath::default().key("prompts");
+        let configured = self.configured_ids();
+        let raw: RawPrompts = self.section("prompts")?;
+        let enabled = self.required(&path.key("enabled"), raw.enabled);
+        let before = self.errors.len();
+        let list_path = path.key("marketplaces");
+        let marketplaces = raw.marketplaces.map(|items| {
+            if items.is_empty() {
+                self.fail(
+                    &list_path,
+                    "must name at least one marketplace; leave it out for all of them, or set prompts.enabled = false",
+                );
+            }
+            let mut ids: Vec<MarketplaceId> = Vec::new();
+            for (index, Text(text)) in items.into_iter().enumerate() {
+                let at = list_path.index(index);
+                let Some(id) = self.check(&at, text.trim().parse::<MarketplaceId>().map_err(|e| e.to_string())) else {
+                    continue;
+                };
+                self.check_configured(&at, &id, configured.as_deref());
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+            ids
+        });
+        if self.errors.len() != before {
+            return None;
+        }
+        Some(PromptsConfig { enabled: enabled?, marketplaces })
+    }
+
+    /// Records an error at `path` when `id` is not one of the `configured` marketplaces (when they are known).
+    fn check_configured(&mut self, path: &KeyPath, id: &MarketplaceId, configured: Option<&[MarketplaceId]>) -> bool {
+        let Some(configured) = configured else { return true };
+        if configured.contains(id) {
+            return true;
+        }
+        let ids: Vec<&str> = configured.iter().map(MarketplaceId::as_str).collect();
+        self.fail(path, format!("names marketplace `{id}`, which is not configured (configured: {})", ids.join(", ")));
+        false
+    }
+
     /// The ids of the configured marketplaces, read straight from the merged layers so that rules are checked
     /// against them even when a marketplace has other problems. `None` when some id is missing or invalid, as a rule
     /// naming it cannot then be judged.
@@ -1530,16 +1613,7 @@ impl<'a> Loader<'a> {
         let marketplace_path = path.key("marketplace");
         let marketplace = self.optional_text(&marketplace_path, raw.marketplace).and_then(|text| {
             let id = self.check(&marketplace_path, text.parse::<MarketplaceId>().map_err(|e| e.to_string()))?;
-            if let Some(configured) = marketplaces {
-                if !configured.contains(&id) {
-                    let ids: Vec<&str> = configured.iter().map(MarketplaceId::as_str).collect();
-                    let message =
-                        format!("names marketplace `{id}`, which is not configured (configured: {})", ids.join(", "));
-                    self.fail(&marketplace_path, message);
-                    return None;
-                }
-            }
-            Some(id)
+            self.check_configured(&marketplace_path, &id, marketplaces).then_some(id)
         });
         let plugin = self.optional_text(&path.key("plugin"), raw.plugin);
         let skill = self.optional_text(&path.key("skill"), raw.skill);
@@ -2090,6 +2164,49 @@ mod tests {
                 groups: vec!["engineering".into()],
             }]
         );
+    }
+
+    #[test]
+    fn prompts_are_on_for_every_marketplace_by_default_and_can_be_limited_or_turned_off() {
+        let config = ok("", &[]);
+        assert_eq!(config.prompts, PromptsConfig { enabled: true, marketplaces: None });
+        assert!(config.prompts.offers("example"));
+        assert!(config.describe().ends_with("prompts on"), "{}", config.describe());
+
+        let admin = r#"
+            [[marketplaces]]
+            id = "acme"
+            kind = "github"
+            location = "acme/plugins"
+            [[marketplaces]]
+            id = "vendor"
+            kind = "bundled"
+            location = "marketplace"
+            [prompts]
+            marketplaces = ["acme"]
+        "#;
+        let config = ok(admin, &[]);
+        assert!(config.prompts.offers("acme") && !config.prompts.offers("vendor"));
+        assert!(config.describe().ends_with("prompts on for acme"), "{}", config.describe());
+
+        let config = ok(admin, &[("SKILLPORT_PROMPTS__ENABLED", "false")]);
+        assert!(!config.prompts.enabled && !config.prompts.offers("acme"));
+        assert!(config.describe().ends_with("prompts off"), "{}", config.describe());
+    }
+
+    #[test]
+    fn prompts_keys_are_checked() {
+        let errors = fails("[prompts]\nmarketplaces = [\"example\", \"nope\"]\n", &[]);
+        let error = error_at(&errors, "prompts.marketplaces[1]", ADMIN_LAYER);
+        assert_eq!(error.message, "names marketplace `nope`, which is not configured (configured: example)");
+        let errors = fails("[prompts]\nmarketplaces = []\n", &[]);
+        assert!(error_at(&errors, "prompts.marketplaces", ADMIN_LAYER).message.contains("at least one"));
+        let errors = fails("", &[("SKILLPORT_PROMPTS__MARKETPLACES", r#"["Bad Id"]"#)]);
+        assert!(error_at(&errors, "prompts.marketplaces[0]", WORKER_LAYER).message.contains("may only contain"));
+        let errors = fails("[prompts]\nenabled = \"yes\"\n", &[]);
+        error_at(&errors, "prompts.enabled", ADMIN_LAYER);
+        let errors = fails("[prompts]\nenable = false\n", &[]);
+        error_at(&errors, "prompts.enable", ADMIN_LAYER);
     }
 
     // --- validation --------------------------------------------------------------------------------------------------

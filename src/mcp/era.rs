@@ -125,6 +125,7 @@ pub fn stamp_result(method: &str, result: &mut Reply) {
         method,
         "server/discover"
             | "tools/list"
+            | "prompts/list"
             | "resources/list"
             | "resources/templates/list"
             | "resources/read"

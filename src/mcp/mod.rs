@@ -6,6 +6,7 @@
 //! request's `_meta` and may call `server/discover`. `era` decides which one a message belongs to.
 
 pub mod era;
+pub mod prompts;
 pub mod schema;
 pub mod skills;
 pub mod sse;
@@ -349,6 +350,8 @@ fn dispatch(
         "skills/list" => skills::skills_list(ctx, params),
         "skills/get" => skills::skills_get(ctx, params),
         "logging/setLevel" => set_level(params),
+        "prompts/list" if ctx.config.prompts.enabled => prompts::list(ctx, surface, params),
+        "prompts/get" if ctx.config.prompts.enabled => prompts::get(ctx, params),
         "prompts/list" | "prompts/get" | "completion/complete" | "resources/subscribe" | "resources/unsubscribe" => {
             Err(RpcError::new(
                 METHOD_NOT_FOUND,
@@ -374,13 +377,18 @@ pub fn negotiate(requested: Option<&str>) -> &'static str {
     requested.and_then(|r| HANDSHAKE_VERSIONS.iter().find(|v| **v == r).copied()).unwrap_or(LATEST_VERSION)
 }
 
-pub fn capabilities() -> Value {
-    json!({
+/// What this server offers; `prompts` only when the configuration turns them on (`[prompts]`).
+pub fn capabilities(config: &Config) -> Value {
+    let mut caps = json!({
         "tools": {"listChanged": false},
         "resources": {"listChanged": false, "subscribe": false},
         "logging": {},
         "extensions": {skills::EXTENSION: {"directoryRead": true}},
-    })
+    });
+    if config.prompts.enabled {
+        caps["prompts"] = json!({"listChanged": false});
+    }
+    caps
 }
 
 pub fn server_info(ctx: &Context<'_>) -> Value {
@@ -397,7 +405,7 @@ fn initialize(ctx: &Context<'_>, params: &Value) -> Value {
     let version = negotiate(params.get("protocolVersion").and_then(Value::as_str));
     json!({
         "protocolVersion": version,
-        "capabilities": capabilities(),
+        "capabilities": capabilities(ctx.config),
         "serverInfo": server_info(ctx),
         "instructions": INSTRUCTIONS,
     })
@@ -408,7 +416,7 @@ fn discover(ctx: &Context<'_>) -> Value {
     versions.extend(HANDSHAKE_VERSIONS);
     let mut out = Map::new();
     out.insert("supportedVersions".into(), json!(versions));
-    out.insert("capabilities".into(), capabilities());
+    out.insert("capabilities".into(), capabilities(ctx.config));
     out.insert("serverInfo".into(), server_info(ctx));
     out.insert("instructions".into(), json!(INSTRUCTIONS));
     Value::Object(out)

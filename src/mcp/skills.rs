@@ -162,7 +162,7 @@ fn not_found(uri: &str) -> RpcError {
 }
 
 /// Offset from a request's `cursor`; a cursor we did not issue is an error, never a silent restart.
-fn offset(params: &Value) -> Result<usize, RpcError> {
+pub(super) fn offset(params: &Value) -> Result<usize, RpcError> {
     match params.get("cursor") {
         None | Some(Value::Null) => Ok(0),
         Some(Value::String(c)) => cursor::decode(c).ok_or_else(|| RpcError::new(INVALID_PARAMS, "invalid cursor")),
@@ -172,7 +172,13 @@ fn offset(params: &Value) -> Result<usize, RpcError> {
 
 /// One page of `items`, turned into JSON by `render` only for the items on the page: listings of a large catalogue
 /// must not build (and sniff the content of) every file to return two hundred of them.
-fn page<I: Iterator>(items: I, start: usize, size: usize, key: &str, render: impl Fn(I::Item) -> Value) -> Value {
+pub(super) fn page<I: Iterator>(
+    items: I,
+    start: usize,
+    size: usize,
+    key: &str,
+    render: impl Fn(I::Item) -> Value,
+) -> Value {
     let mut items = items.skip(start);
     let page: Vec<Value> = items.by_ref().take(size).map(render).collect();
     let mut out = Map::new();
