@@ -232,8 +232,9 @@ fn embedded(prompt: &Prompt<'_>, path: &str, text: &str) -> Value {
 }
 
 /// The `prompts/get` result: the instructions (SKILL.md), then each other file in path order (embedded or linked),
-/// then the user's request. Every file starts as a link; then, smallest first, each text file is embedded instead
-/// while the whole result stays within [`BUDGET`] characters. SKILL.md itself is linked when it does not fit.
+/// then the user's request, all within [`BUDGET`] characters. SKILL.md is inline unless it cannot fit (then linked);
+/// every other file starts as a link (past the budget, the last links give way to a note naming the directory to
+/// list); then, smallest first, each text file is embedded in place of its link while the whole still fits.
 fn render(prompt: &Prompt<'_>, request: Option<&str>) -> Value {
     let skill = prompt.skill;
     let others: Vec<_> = skill.files.iter().filter(|f| f.path != "SKILL.md").collect();
@@ -290,11 +291,12 @@ fn render(prompt: &Prompt<'_>, request: Option<&str>) -> Value {
         Value::Object(out)
     };
 
+    // The instructions come first: SKILL.md inline when it fits beside the request, else linked.
     let linked = || text_message(intro(false));
     let first = match skill_md {
         Some(md) => {
             let inline = text_message(format!("{}\n\n{md}", intro(true)));
-            if json_chars(&assemble(&inline, &files)) <= BUDGET {
+            if json_chars(&assemble(&inline, &[])) <= BUDGET {
                 inline
             } else {
                 linked()
@@ -303,9 +305,36 @@ fn render(prompt: &Prompt<'_>, request: Option<&str>) -> Value {
         // Not text (or not in the copy): linked, as any file that cannot be embedded is.
         None => linked(),
     };
-    let mut total = json_chars(&assemble(&first, &files));
+    // Then a link to each other file, as many as fit, and a note for the rest. Each message after the first adds its
+    // length and a comma.
+    let mut total = json_chars(&assemble(&first, &[]));
+    let sizes: Vec<usize> = files.iter().map(|f| json_chars(f) + 1).collect();
+    if total + sizes.iter().sum::<usize>() > BUDGET {
+        let note = |left: usize| {
+            text_message(format!(
+                "{left} more files of this skill are not listed here: resources/directory/read {} lists them all.",
+                prompt.uri("")
+            ))
+        };
+        let mut kept = 0;
+        while kept < files.len() && total + sizes[kept] + json_chars(&note(files.len() - kept - 1)) + 1 <= BUDGET {
+            total += sizes[kept];
+            kept += 1;
+        }
+        let note = note(files.len() - kept);
+        total += json_chars(&note) + 1;
+        files.truncate(kept);
+        files.push(note);
+        texts.retain(|&(_, i, _)| i < kept);
+    }
+    // Then, smallest first, each text file embedded in place of its link while the whole stays within the budget.
     texts.sort_by_key(|&(size, i, _)| (size, i));
-    for (_, i, text) in texts {
+    for (size, i, text) in texts {
+        // A UTF-8 character takes at most 4 bytes: a file whose text alone cannot fit is not serialized to find out
+        // (files are sorted by size, so none after it can fit either).
+        if size as usize / 4 > BUDGET.saturating_sub(total) {
+            break;
+        }
         let candidate = embedded(prompt, &others[i].path, text);
         let grown = total - json_chars(&files[i]) + json_chars(&candidate);
         if grown <= BUDGET {
@@ -589,6 +618,30 @@ mod tests {
         // The room left is less than the next file would take (its content alone is 10,000 + its index characters).
         let next = embedded.len();
         assert!(BUDGET - result.to_string().chars().count() < 10_000 + next + 300);
+    }
+
+    #[test]
+    fn past_the_budget_the_last_links_give_way_to_a_note() {
+        let app = big_skill_app(2000, 1, 500);
+        let result = get_result(&app, "one.bulky.heavy");
+        assert!(result.to_string().chars().count() <= BUDGET, "{}", result.to_string().chars().count());
+        let messages = result["messages"].as_array().unwrap();
+        let contents: Vec<&Value> = messages.iter().map(|m| &m["content"]).collect();
+        let files = contents.iter().filter(|c| c["type"] == "resource" || c["type"] == "resource_link").count();
+        let note = contents[contents.len() - 2]["text"].as_str().unwrap();
+        let (left, rest) = note.split_once(' ').unwrap();
+        assert_eq!(
+            rest,
+            "more files of this skill are not listed here: resources/directory/read skill://one/bulky/heavy/ lists \
+             them all."
+        );
+        assert_eq!(files + left.parse::<usize>().unwrap(), 2001, "every file is listed or counted in the note");
+        assert!(files > 100, "{files}");
+        // The SKILL.md and the request are whole.
+        assert!(contents[0]["text"].as_str().unwrap().ends_with("iiii"));
+        assert_eq!(contents.last().unwrap()["text"], "What I want done with this skill:\n\ngo");
+        let listed = rpc(&app, &ada(), "resources/directory/read", json!({"uri": "skill://one/bulky/heavy/"}));
+        assert!(listed.get("result").is_some(), "{listed}");
     }
 
     #[test]
