@@ -564,7 +564,9 @@ mod tests {
     }
 
     /// A marketplace whose one skill has `count` text files of `size` bytes each and a SKILL.md of `skill_md` bytes.
-    fn big_skill_app(count: usize, size: usize, skill_md: usize) -> crate::App {
+    /// The scenario's app with marketplace `one` replaced by a marketplace of one plugin, `bulky`, holding `files`
+    /// (paths inside the plugin), and no access rules.
+    fn plugin_app(files: Vec<(String, Vec<u8>)>) -> crate::App {
         use skillport_sources::FileSet;
         let mut set = FileSet::new();
         set.insert(
@@ -572,18 +574,59 @@ mod tests {
             br#"{"name":"big","owner":{"name":"o"},"plugins":[{"name":"bulky","source":"./bulky"}]}"#.to_vec(),
         )
         .unwrap();
-        let head = "---\nname: heavy\ndescription: A skill with many large files.\n---\n";
-        let body = format!("{head}{}", "i".repeat(skill_md.saturating_sub(head.len())));
-        set.insert("bulky/skills/heavy/SKILL.md", body.into_bytes()).unwrap();
-        for i in 0..count {
-            set.insert(&format!("bulky/skills/heavy/refs/f{i:03}.md"), vec![b'a' + (i % 26) as u8; size + i]).unwrap();
+        for (path, bytes) in files {
+            set.insert(&format!("bulky/{path}"), bytes).unwrap();
         }
-        set.insert("bulky/skills/heavy/img.png", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec()).unwrap();
         let mut app = fixtures::app_with(&[("SKILLPORT_ACCESS__RULES", "[]")]);
         let entry = &mut app.catalogue.marketplaces[0];
         entry.loaded = Ok(skillport_sources::load::load_marketplace(&set).unwrap());
         entry.files = set;
         app
+    }
+
+    /// A marketplace whose one skill has `count` text files of `size` bytes each and a SKILL.md of `skill_md` bytes.
+    fn big_skill_app(count: usize, size: usize, skill_md: usize) -> crate::App {
+        let head = "---\nname: heavy\ndescription: A skill with many large files.\n---\n";
+        let body = format!("{head}{}", "i".repeat(skill_md.saturating_sub(head.len())));
+        let mut files = vec![("skills/heavy/SKILL.md".to_string(), body.into_bytes())];
+        for i in 0..count {
+            files.push((format!("skills/heavy/refs/f{i:03}.md"), vec![b'a' + (i % 26) as u8; size + i]));
+        }
+        files.push(("skills/heavy/img.png".into(), b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec()));
+        plugin_app(files)
+    }
+
+    #[test]
+    fn a_skill_without_a_description_or_with_a_name_taken_is_no_prompt() {
+        let skill = |name: &str, description: &str| {
+            format!("---\nname: {name}\ndescription: {description}\n---\nDo it.\n").into_bytes()
+        };
+        let app = plugin_app(vec![
+            ("skills/plain/SKILL.md".into(), skill("plain", "A plain skill.")),
+            ("skills/mute/SKILL.md".into(), b"---\nname: mute\n---\nNo description.\n".to_vec()),
+            ("skills/blank/SKILL.md".into(), skill("blank", "\"  \"")),
+            ("skills/twin-a/SKILL.md".into(), skill("twin", "The first twin.")),
+            ("skills/twin-b/SKILL.md".into(), skill("twin", "The second twin.")),
+        ]);
+        let r = listed(&app, &ada(), json!({}));
+        let mine: Vec<&Value> = r["prompts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["name"].as_str().unwrap().starts_with("one."))
+            .collect();
+        let names: Vec<&str> = mine.iter().map(|p| p["name"].as_str().unwrap()).collect();
+        assert_eq!(names.iter().filter(|n| **n == "one.bulky.twin").count(), 1, "{names:?}");
+        assert!(names.contains(&"one.bulky.plain"), "{names:?}");
+        assert!(!names.iter().any(|n| n.contains("mute") || n.contains("blank")), "{names:?}");
+        // The twin listed is the one its skill:// URIs resolve to.
+        let twin = mine.iter().find(|p| p["name"] == "one.bulky.twin").unwrap();
+        let read = rpc(&app, &ada(), "resources/read", json!({"uri": "skill://one/bulky/twin/SKILL.md"}));
+        let got = rpc(&app, &ada(), "prompts/get", json!({"name": "one.bulky.twin"}));
+        let skill_md = read["result"]["contents"][0]["text"].as_str().unwrap();
+        assert!(skill_md.contains(twin["description"].as_str().unwrap()), "{skill_md}");
+        assert_eq!(twin["description"], got["result"]["description"]);
+        assert!(got["result"]["messages"][0]["content"]["text"].as_str().unwrap().ends_with(skill_md));
     }
 
     fn get_result(app: &crate::App, name: &str) -> Value {
