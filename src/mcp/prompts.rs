@@ -317,7 +317,8 @@ fn render(prompt: &Prompt<'_>, request: Option<&str>) -> Value {
             ))
         };
         let mut kept = 0;
-        while kept < files.len() && total + sizes[kept] + json_chars(&note(files.len() - kept - 1)) + 1 <= BUDGET {
+        // The note, too, adds its length and a comma.
+        while kept < files.len() && total + sizes[kept] + json_chars(&note(files.len() - kept - 1)) < BUDGET {
             total += sizes[kept];
             kept += 1;
         }
