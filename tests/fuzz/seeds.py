@@ -136,6 +136,8 @@ def jsonrpc_seeds():
         ("skills/get", {"uri": "skill://example/writing-tools/release-notes/SKILL.md"}),
         ("logging/setLevel", {"level": "info"}),
         ("ping", None),
+        ("prompts/list", {"cursor": "sp1.5eec"}),
+        ("prompts/get", {"name": "example.writing-tools.conventional-commits", "arguments": {"request": "a fix"}}),
     ]
     for i, (method, params) in enumerate(handshake):
         msg = {"jsonrpc": "2.0", "id": i, "method": method}
@@ -144,7 +146,8 @@ def jsonrpc_seeds():
         write(t, f"h{i:02}-{method.replace('/', '_')}", bytes([0x20]) + compact(msg))
     # Stateless era: version header 2026-07-28 (5), Mcp-Method (8), Mcp-Name (16).
     for i, (method, params) in enumerate([("server/discover", {}), ("tools/call", {"name": "list_plugins", "arguments": {}}),
-                                          ("resources/read", {"uri": "skill://example/brand-kit/brand-voice/assets/logo.png"})]):
+                                          ("resources/read", {"uri": "skill://example/brand-kit/brand-voice/assets/logo.png"}),
+                                          ("prompts/get", {"name": "example.brand-kit.brand-voice"})]):
         msg = {"jsonrpc": "2.0", "id": f"m{i}", "method": method, "params": dict(params, _meta=meta)}
         write(t, f"m{i}-{method.replace('/', '_')}", bytes([5 | 8 | 16 | 128]) + compact(msg))
     write(t, "notification", bytes([0]) + b'{"jsonrpc":"2.0","method":"notifications/initialized"}')
