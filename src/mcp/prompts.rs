@@ -249,7 +249,7 @@ fn render(prompt: &Prompt<'_>, request: Option<&str>) -> Value {
             intro.push_str(" Its instructions are its SKILL.md, below.");
         } else {
             intro.push_str(&format!(
-                " Its instructions are its SKILL.md, not included here (too large): read it first, at {skill_md_uri}."
+                " Its instructions are its SKILL.md, which is not included here: read it first, at {skill_md_uri}."
             ));
         }
         if !others.is_empty() {
