@@ -1124,6 +1124,10 @@ mod tests {
             assert_eq!(read(bad)["error"]["code"], crate::mcp::RESOURCE_NOT_FOUND, "{bad}");
         }
         let get = rpc(&app, json!({"jsonrpc":"2.0","id":3,"method":"skills/get","params":{"uri":"skill://example/repo-tools/repo-map/SKILL.md"}})).json_body();
+        // Cache hints, which the extension requires, in the handshake era too.
+        for r in [&list["result"], &get["result"]] {
+            assert_eq!((r["ttlMs"].clone(), r["cacheScope"].clone()), (json!(0), json!("private")));
+        }
         assert_eq!(get["result"]["skill"]["frontmatter"]["allowed-tools"], "Read, Grep, Glob, Bash(git log:*)");
         let dir = rpc(&app, json!({"jsonrpc":"2.0","id":4,"method":"resources/directory/read","params":{"uri":"skill://example/writing-tools/conventional-commits/"}})).json_body();
         let kids: Vec<&str> =

@@ -219,12 +219,25 @@ fn page<I: Iterator>(items: I, start: usize, size: usize, key: &str, render: imp
     Value::Object(out)
 }
 
+/// The extension's results are cacheable in every era (its `CacheableResult`): private, since what a user sees
+/// depends on their access rules, and not to be reused (0 ms), since a catalogue refresh changes them unannounced.
+/// The stateless era stamps the same hints on every cacheable result (`era::stamp_result`).
+fn with_cache_hints(mut result: Value) -> Value {
+    if let Some(o) = result.as_object_mut() {
+        o.insert("ttlMs".into(), json!(0));
+        o.insert("cacheScope".into(), json!("private"));
+    }
+    result
+}
+
 pub fn skills_list(ctx: &Context<'_>, params: &Value) -> RpcResult {
     let start = offset(params)?;
     let access = ctx.access();
-    Ok(page(skills(ctx.catalogue.view(&access)).filter(SkillRef::listable), start, SKILLS_PAGE, "skills", |s| {
-        s.entry()
-    }))
+    let listed =
+        page(skills(ctx.catalogue.view(&access)).filter(SkillRef::listable), start, SKILLS_PAGE, "skills", |s| {
+            s.entry()
+        });
+    Ok(with_cache_hints(listed))
 }
 
 pub fn skills_get(ctx: &Context<'_>, params: &Value) -> RpcResult {
@@ -235,7 +248,7 @@ pub fn skills_get(ctx: &Context<'_>, params: &Value) -> RpcResult {
         .and_then(|u| find_skill(ctx.catalogue.view(&access), &u))
         .filter(SkillRef::listable);
     match found {
-        Some(s) => Ok(json!({"skill": s.entry()})),
+        Some(s) => Ok(with_cache_hints(json!({"skill": s.entry()}))),
         None => Err(no_skill(uri)),
     }
 }

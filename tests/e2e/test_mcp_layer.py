@@ -26,6 +26,11 @@ async def exercise(client):
     """initialize (done by the client) -> tools/list -> tools/call -> resources/read, text and binary."""
     tools = await client.list_tools()
     assert {t.name for t in tools.tools} >= {"list_plugins", "get_plugin"}
+    for t in tools.tools:
+        # What a connector directory asks of every tool: a title, and the read-only / destructive / open-world hints.
+        assert t.title and t.annotations.title == t.title, t
+        hints = (t.annotations.read_only_hint, t.annotations.destructive_hint, t.annotations.open_world_hint)
+        assert hints == (True, False, False), t
     listed = await client.call_tool("list_plugins", {"surface": "all"})
     assert not listed.is_error
     assert listed.structured_content["total"] == 3
