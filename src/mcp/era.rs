@@ -135,6 +135,7 @@ pub fn stamp_result(method: &str, result: &mut Reply) {
         method,
         "server/discover"
             | "tools/list"
+            | "prompts/list"
             | "resources/list"
             | "resources/templates/list"
             | "resources/read"
@@ -180,5 +181,16 @@ mod tests {
         assert_eq!(decode_header_value("list_plugins").as_deref(), Some("list_plugins"));
         assert_eq!(decode_header_value("=?base64?w6k=?=").as_deref(), Some("é"));
         assert_eq!(decode_header_value("=?base64?!!?="), None);
+    }
+
+    #[test]
+    fn list_results_carry_cache_hints() {
+        for method in ["tools/list", "prompts/list", "resources/list", "resources/templates/list", "skills/list"] {
+            let mut r = Reply::Value(json!({"items": []}));
+            stamp_result(method, &mut r);
+            let r = r.into_value();
+            assert_eq!((r["ttlMs"].clone(), r["cacheScope"].clone()), (json!(0), json!("private")), "{method}");
+            assert_eq!(r["resultType"], "complete");
+        }
     }
 }
