@@ -830,6 +830,193 @@ mod tests {
     }
 
     #[test]
+    fn stateless_era_errors_carry_the_request_id() {
+        let app = app_with(&[]);
+        // An unsupported version in the header is refused before the message is handled, with the request's id.
+        let body = json!({"jsonrpc":"2.0","id":301,"method":"server/discover","params":{"_meta":{
+            "io.modelcontextprotocol/protocolVersion":"v999.0.0","io.modelcontextprotocol/clientCapabilities":{}}}});
+        let req = HttpRequest::new("POST", "/mcp")
+            .with_header("host", "localhost")
+            .with_header("content-type", "application/json")
+            .with_header("accept", "application/json")
+            .with_header("mcp-method", "server/discover")
+            .with_header("mcp-protocol-version", "v999.0.0")
+            .with_body(serde_json::to_vec(&body).unwrap());
+        let r = app.handle(&req);
+        assert_eq!(r.status, 400);
+        let b = r.json_body();
+        assert_eq!(
+            (b["id"].clone(), b["error"]["code"].clone()),
+            (json!(301), json!(crate::mcp::UNSUPPORTED_PROTOCOL_VERSION))
+        );
+        assert_eq!(b["error"]["data"]["requested"], "v999.0.0");
+        // So are the transport's own refusals of a readable request.
+        let r = app.handle(&HttpRequest { headers: vec![], ..req.clone() }.with_header("host", "localhost"));
+        assert_eq!((r.status, r.json_body()["id"].clone()), (415, json!(301)));
+        // And every method-level error.
+        for (method, params) in [
+            ("unknown/method", json!({})),
+            ("skills/get", json!({"uri": "skill://example/nope/nope/SKILL.md"})),
+            ("tools/call", json!({"name": "nope"})),
+        ] {
+            let b = modern(&app, method, params, &[]).json_body();
+            assert_eq!(b["id"], 9, "{method}: {b}");
+            assert!(b["error"].is_object() || b["result"]["isError"] == true, "{method}: {b}");
+        }
+    }
+
+    #[test]
+    fn stateless_era_has_no_ping_or_set_level() {
+        let app = app_with(&[]);
+        for (method, params) in [("ping", json!({})), ("logging/setLevel", json!({"level": "info"}))] {
+            let r = modern(&app, method, params.clone(), &[]);
+            let b = r.json_body();
+            assert_eq!(
+                (r.status, b["id"].clone(), b["error"]["code"].clone()),
+                (404, json!(9), json!(crate::mcp::METHOD_NOT_FOUND)),
+                "{method}"
+            );
+            // The handshake era keeps both.
+            let r = rpc(&app, json!({"jsonrpc":"2.0","id":1,"method":method,"params":params}));
+            assert_eq!((r.status, r.json_body()["result"].clone()), (200, json!({})), "{method}");
+        }
+    }
+
+    #[test]
+    fn stateless_era_header_values_are_trimmed() {
+        let app = app_with(&[]);
+        for name in [" list_plugins", "list_plugins ", "\tlist_plugins\t", "  =?base64?bGlzdF9wbHVnaW5z?=  "] {
+            let r = modern(&app, "tools/call", json!({"name": "list_plugins", "arguments": {}}), &[("mcp-name", name)]);
+            assert_eq!(r.status, 200, "{name:?}: {:?}", r.json_body());
+            assert_eq!(r.json_body()["result"]["isError"], false);
+        }
+        let r = modern(&app, "tools/list", json!({}), &[("mcp-method", " tools/list ")]);
+        assert_eq!(r.status, 200);
+        // Whitespace is not a licence for a different value.
+        let r = modern(&app, "tools/call", json!({"name": "list_plugins"}), &[("mcp-name", " get_plugin ")]);
+        assert_eq!(r.json_body()["error"]["code"], crate::mcp::HEADER_MISMATCH);
+    }
+
+    #[test]
+    fn skills_extension_errors_are_invalid_params() {
+        let app = app_with(&[]);
+        let handshake = |method: &str, uri: &str| {
+            rpc(&app, json!({"jsonrpc":"2.0","id":5,"method":method,"params":{"uri":uri}})).json_body()
+        };
+        let unserved = [
+            "skill://example/brand-kit/nope/SKILL.md",
+            "skill://example/brand-kit/brand-voice/assets/logo.png",
+            "skill://elsewhere/brand-kit/brand-voice/SKILL.md",
+            "https://example.com/SKILL.md",
+        ];
+        for uri in unserved {
+            for b in [handshake("skills/get", uri), modern(&app, "skills/get", json!({"uri": uri}), &[]).json_body()] {
+                assert_eq!(b["error"]["code"], crate::mcp::INVALID_PARAMS, "{uri}: {b}");
+                assert_eq!(b["error"]["message"], format!("No skill is served at {uri}"));
+            }
+        }
+        // Files, missing paths and URIs of no skill are not directories.
+        for uri in [
+            "skill://example/brand-kit/brand-voice/SKILL.md",
+            "skill://example/brand-kit/brand-voice/assets/logo.png",
+            "skill://example/brand-kit/brand-voice/nope",
+            "skill://example/brand-kit/nope",
+            "https://example.com/dir",
+        ] {
+            for b in [
+                handshake("resources/directory/read", uri),
+                modern(&app, "resources/directory/read", json!({"uri": uri}), &[]).json_body(),
+            ] {
+                assert_eq!(b["error"]["code"], crate::mcp::INVALID_PARAMS, "{uri}: {b}");
+            }
+        }
+        // The root and a folder are directories, written without a trailing slash (and found with one too).
+        for uri in ["skill://example/brand-kit/brand-voice", "skill://example/brand-kit/brand-voice/"] {
+            let b = modern(&app, "resources/directory/read", json!({"uri": uri}), &[]).json_body();
+            let kids = b["result"]["resources"].as_array().unwrap();
+            let dir = kids.iter().find(|k| k["mimeType"] == "inode/directory").unwrap();
+            assert_eq!(
+                (dir["uri"].as_str().unwrap(), dir["name"].as_str().unwrap()),
+                ("skill://example/brand-kit/brand-voice/assets", "assets")
+            );
+        }
+        // An unknown resource: -32602 from 2026-07-28 on (SEP-2164), -32002 before.
+        let uri = "skill://example/brand-kit/brand-voice/nope.md";
+        assert_eq!(handshake("resources/read", uri)["error"]["code"], crate::mcp::RESOURCE_NOT_FOUND);
+        let b = modern(&app, "resources/read", json!({"uri": uri}), &[]).json_body();
+        assert_eq!(
+            (b["error"]["code"].clone(), b["error"]["data"]["uri"].clone()),
+            (json!(crate::mcp::INVALID_PARAMS), json!(uri))
+        );
+    }
+
+    #[test]
+    fn skills_extension_offers_only_skills_named_as_their_folder() {
+        // A SKILL.md whose name differs from its folder would give a URI whose last segment is not its name (or a
+        // folder that is not its name): the extension leaves it out, get_plugin reports it.
+        for (declared, name) in [("Repo Map", "Repo Map"), ("repo-atlas", "repo-atlas")] {
+            let mut app = app_with(&[]);
+            let m = &mut app.catalogue.marketplaces[0];
+            let plugins = &mut m.loaded.as_mut().unwrap().plugins;
+            let skill = plugins.iter_mut().flat_map(|p| p.skills.iter_mut()).find(|s| s.name == "repo-map").unwrap();
+            skill.frontmatter.insert("name".into(), json!(declared));
+            skill.name = name.into();
+            let list = rpc(&app, json!({"jsonrpc":"2.0","id":1,"method":"skills/list","params":{}})).json_body();
+            let uris: Vec<&str> =
+                list["result"]["skills"].as_array().unwrap().iter().map(|s| s["uri"].as_str().unwrap()).collect();
+            assert_eq!(uris.len(), 3, "{uris:?}");
+            assert!(!uris.iter().any(|u| u.contains("/repo-tools/")), "{uris:?}");
+            for uri in
+                ["skill://example/repo-tools/repo-map/SKILL.md", "skill://example/repo-tools/repo-atlas/SKILL.md"]
+            {
+                let get = rpc(&app, json!({"jsonrpc":"2.0","id":1,"method":"skills/get","params":{"uri":uri}}));
+                assert_eq!(get.json_body()["error"]["code"], crate::mcp::INVALID_PARAMS);
+            }
+        }
+        // Every skill listed: the last segment before SKILL.md is the frontmatter name, SKILL.md is among the
+        // resources, and every digest is `sha256:` and 64 lowercase hex digits.
+        let app = app_with(&[]);
+        let list = rpc(&app, json!({"jsonrpc":"2.0","id":1,"method":"skills/list","params":{}})).json_body();
+        for s in list["result"]["skills"].as_array().unwrap() {
+            let uri = s["uri"].as_str().unwrap();
+            let segs: Vec<&str> = uri.rsplit('/').take(2).collect();
+            assert_eq!((segs[0], segs[1]), ("SKILL.md", s["frontmatter"]["name"].as_str().unwrap()));
+            let res = s["resources"].as_array().unwrap();
+            assert!(res.iter().any(|r| r["uri"] == uri));
+            for r in res {
+                let d = r["digest"].as_str().unwrap().strip_prefix("sha256:").unwrap();
+                assert!(d.len() == 64 && d.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)), "{d}");
+                assert!(r["size"].is_u64());
+            }
+        }
+    }
+
+    #[test]
+    fn tools_carry_directory_metadata_in_both_eras() {
+        let app = app_with(&[]);
+        let handshake = rpc(&app, json!({"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}})).json_body();
+        let modern = modern(&app, "tools/list", json!({}), &[]).json_body();
+        for listed in [&handshake, &modern] {
+            let tools = listed["result"]["tools"].as_array().unwrap();
+            assert_eq!(tools.len(), 4);
+            for t in tools {
+                let title = t["title"].as_str().unwrap();
+                assert!(!title.is_empty());
+                let a = &t["annotations"];
+                assert_eq!(a["title"], title);
+                // Every tool only reads the configured catalogue: nothing changes, nothing outside it is reached.
+                assert_eq!(
+                    (&a["readOnlyHint"], &a["destructiveHint"], &a["openWorldHint"]),
+                    (&json!(true), &json!(false), &json!(false)),
+                    "{}",
+                    t["name"]
+                );
+            }
+        }
+        assert_eq!(handshake["result"]["tools"], modern["result"]["tools"]);
+    }
+
+    #[test]
     fn stateless_era_envelope_checks() {
         let app = app_with(&[]);
         let r = modern(&app, "tools/list", json!({}), &[("mcp-method", "tools/call")]);
@@ -884,7 +1071,10 @@ mod tests {
         assert_eq!(names, ["writing-tools", "brand-kit"]);
         let del =
             HttpRequest::new("DELETE", "/mcp").with_header("host", "localhost").with_header("mcp-session-id", &sid);
-        assert_eq!(app.handle(&del).status, 204);
+        // A session holds nothing server-side, so nothing could record its end: DELETE is refused, and the id
+        // still works.
+        assert_eq!(app.handle(&del).status, 405);
+        assert_eq!(app.handle(&req).json_body()["result"]["structuredContent"]["surface"], "claude-ai");
     }
 
     #[test]
@@ -909,7 +1099,12 @@ mod tests {
             (png["digest"].as_str().unwrap(), png["size"].as_u64().unwrap()),
             (want.as_str(), logo.len() as u64)
         );
-        assert_eq!(png["mimeType"], "image/png");
+        // The entry is the extension's shape and nothing else: uri, frontmatter verbatim, resources with digest and
+        // size.
+        let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+        assert_eq!(keys(voice), ["frontmatter", "resources", "uri"]);
+        assert_eq!(keys(png), ["digest", "size", "uri"]);
+        assert_eq!(res.iter().filter(|r| r["uri"] == voice["uri"]).count(), 1, "SKILL.md is listed once");
 
         let read = |uri: &str| {
             rpc(&app, json!({"jsonrpc":"2.0","id":2,"method":"resources/read","params":{"uri":uri}})).json_body()
@@ -929,6 +1124,10 @@ mod tests {
             assert_eq!(read(bad)["error"]["code"], crate::mcp::RESOURCE_NOT_FOUND, "{bad}");
         }
         let get = rpc(&app, json!({"jsonrpc":"2.0","id":3,"method":"skills/get","params":{"uri":"skill://example/repo-tools/repo-map/SKILL.md"}})).json_body();
+        // Cache hints, which the extension requires, in the handshake era too.
+        for r in [&list["result"], &get["result"]] {
+            assert_eq!((r["ttlMs"].clone(), r["cacheScope"].clone()), (json!(0), json!("private")));
+        }
         assert_eq!(get["result"]["skill"]["frontmatter"]["allowed-tools"], "Read, Grep, Glob, Bash(git log:*)");
         let dir = rpc(&app, json!({"jsonrpc":"2.0","id":4,"method":"resources/directory/read","params":{"uri":"skill://example/writing-tools/conventional-commits/"}})).json_body();
         let kids: Vec<&str> =
@@ -937,7 +1136,7 @@ mod tests {
             kids,
             [
                 "skill://example/writing-tools/conventional-commits/SKILL.md",
-                "skill://example/writing-tools/conventional-commits/references/"
+                "skill://example/writing-tools/conventional-commits/references"
             ]
         );
         let all = rpc(&app, json!({"jsonrpc":"2.0","id":5,"method":"resources/list","params":{}})).json_body();

@@ -7,7 +7,7 @@
 
 use super::{
     surface_of_client, Context, Reply, RpcError, HANDSHAKE_VERSIONS, HEADER_MISMATCH, INVALID_PARAMS, MODERN_VERSIONS,
-    UNSUPPORTED_PROTOCOL_VERSION,
+    RESOURCE_NOT_FOUND, UNSUPPORTED_PROTOCOL_VERSION,
 };
 use crate::config::Surface;
 use base64::Engine as _;
@@ -94,12 +94,13 @@ pub fn classify(ctx: &Context<'_>, method: &str, params: &Value) -> Result<Era, 
                 "MCP-Protocol-Version header does not match the request's protocol version",
             ));
         }
-        if ctx.header("mcp-method") != Some(method) {
+        // Optional whitespace around a field value is not part of it (RFC 9110 §5.5).
+        if ctx.header("mcp-method").map(str::trim) != Some(method) {
             return Err(RpcError::new(HEADER_MISMATCH, "Mcp-Method header does not match the request's method"));
         }
         if let Some(key) = name_param(method) {
             if let Some(body_value) = params.get(key).and_then(Value::as_str) {
-                if ctx.header("mcp-name").and_then(decode_header_value).as_deref() != Some(body_value) {
+                if ctx.header("mcp-name").map(str::trim).and_then(decode_header_value).as_deref() != Some(body_value) {
                     return Err(RpcError::new(
                         HEADER_MISMATCH,
                         format!("Mcp-Name header does not match the request's `{key}`"),
@@ -117,6 +118,15 @@ pub fn classify(ctx: &Context<'_>, method: &str, params: &Value) -> Result<Era, 
     let client_surface =
         meta.get(CLIENT_INFO_KEY).and_then(|ci| ci.get("name")).and_then(Value::as_str).and_then(surface_of_client);
     Ok(Era::Modern { client_surface })
+}
+
+/// Stateless-era errors: a resource that does not exist is "invalid params" from 2026-07-28 on (SEP-2164); the
+/// handshake era keeps the `-32002` its revisions define.
+pub fn stamp_error(mut e: RpcError) -> RpcError {
+    if e.code == RESOURCE_NOT_FOUND {
+        e.code = INVALID_PARAMS;
+    }
+    e
 }
 
 /// Stateless-era results say they are complete, name the server, and give list results a cache lifetime.
@@ -171,5 +181,16 @@ mod tests {
         assert_eq!(decode_header_value("list_plugins").as_deref(), Some("list_plugins"));
         assert_eq!(decode_header_value("=?base64?w6k=?=").as_deref(), Some("é"));
         assert_eq!(decode_header_value("=?base64?!!?="), None);
+    }
+
+    #[test]
+    fn list_results_carry_cache_hints() {
+        for method in ["tools/list", "prompts/list", "resources/list", "resources/templates/list", "skills/list"] {
+            let mut r = Reply::Value(json!({"items": []}));
+            stamp_result(method, &mut r);
+            let r = r.into_value();
+            assert_eq!((r["ttlMs"].clone(), r["cacheScope"].clone()), (json!(0), json!("private")), "{method}");
+            assert_eq!(r["resultType"], "complete");
+        }
     }
 }

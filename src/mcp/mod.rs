@@ -321,7 +321,10 @@ pub fn handle_message(ctx: &Context<'_>, msg: &Value) -> Outcome {
                     era::stamp_result(method, &mut r);
                     Outcome::Response { status: 200, body: success(id, r) }
                 }
-                Err(e) => respond(modern_status(e.code), e.into_response(id)),
+                Err(e) => {
+                    let e = era::stamp_error(e);
+                    respond(modern_status(e.code), e.into_response(id))
+                }
             }
         }
     }
@@ -342,14 +345,15 @@ fn dispatch(
     let result = match method {
         "initialize" if !modern => Ok(initialize(ctx, params)),
         "server/discover" => Ok(discover(ctx)),
-        "ping" => Ok(json!({})),
+        // Removed in the stateless era: a 2026-07-28 client gets "method not found" (404 over HTTP).
+        "ping" if !modern => Ok(json!({})),
         "resources/list" => skills::resources_list(ctx, params),
         "resources/templates/list" => skills::templates_list(params),
         "resources/read" => skills::resources_read(ctx, params),
         "resources/directory/read" => skills::directory_read(ctx, params),
         "skills/list" => skills::skills_list(ctx, params),
         "skills/get" => skills::skills_get(ctx, params),
-        "logging/setLevel" => set_level(params),
+        "logging/setLevel" if !modern => set_level(params),
         "prompts/list" if ctx.config.prompts.enabled => prompts::list(ctx, surface, params),
         "prompts/get" if ctx.config.prompts.enabled => prompts::get(ctx, params),
         "prompts/list" | "prompts/get" | "completion/complete" | "resources/subscribe" | "resources/unsubscribe" => {

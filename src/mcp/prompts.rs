@@ -676,7 +676,7 @@ mod tests {
         let (left, rest) = note.split_once(' ').unwrap();
         assert_eq!(
             rest,
-            "more files of this skill are not listed here: resources/directory/read skill://one/bulky/heavy/ lists \
+            "more files of this skill are not listed here: resources/directory/read skill://one/bulky/heavy lists \
              them all."
         );
         assert_eq!(files + left.parse::<usize>().unwrap(), 2001, "every file is listed or counted in the note");
@@ -684,7 +684,7 @@ mod tests {
         // The SKILL.md and the request are whole.
         assert!(contents[0]["text"].as_str().unwrap().ends_with("iiii"));
         assert_eq!(contents.last().unwrap()["text"], "What I want done with this skill:\n\ngo");
-        let listed = rpc(&app, &ada(), "resources/directory/read", json!({"uri": "skill://one/bulky/heavy/"}));
+        let listed = rpc(&app, &ada(), "resources/directory/read", json!({"uri": "skill://one/bulky/heavy"}));
         assert!(listed.get("result").is_some(), "{listed}");
     }
 

@@ -1,13 +1,17 @@
 //! The skills extension (SEP-2640, `io.modelcontextprotocol/skills`) and the resources behind it.
 //!
 //! Every file of every servable skill is a resource at `skill://<marketplace>/<plugin>/<skill>/<path>`; a skill is
-//! named by its entry file `…/<skill>/SKILL.md`. `skills/list` gives each skill's frontmatter exactly as its
-//! SKILL.md declares it and every file with its size and `sha256:` digest, so a host can verify what it reads.
+//! named by its entry file `…/<skill>/SKILL.md`, and `<skill>`, the last segment of its path, is the `name` its
+//! frontmatter declares (which is also its folder's name: a skill whose name and folder disagree, or whose name
+//! breaks the Agent Skills naming rules, is not offered through the extension). `skills/list` and `skills/get` give
+//! each skill's frontmatter exactly as its SKILL.md declares it and every file with its size and `sha256:` digest,
+//! so a host can verify what it reads. Directories (the skill's root and every folder in it) are resources of type
+//! `inode/directory`, written without a trailing slash, listed by `resources/directory/read`.
 //!
 //! Every method reads the catalogue through the caller's `catalogue::View` (their access rules): a skill they may not
 //! see (or whose plugin they may not see) is in no listing or page, and reading, getting or listing the directory of
-//! any of its URIs answers the very `Resource not found` a URI that never existed gets. The resource templates are
-//! fixed patterns that name nothing in the catalogue.
+//! any of its URIs answers the very error a URI that never existed gets. The resource templates are fixed patterns
+//! that name nothing in the catalogue.
 
 use super::{Context, RpcError, RpcResult, INVALID_PARAMS, RESOURCE_NOT_FOUND};
 use crate::catalogue::content::{self, Content};
@@ -17,6 +21,9 @@ use skillport_sources::load::{LoadedPlugin, Skill};
 
 pub const EXTENSION: &str = "io.modelcontextprotocol/skills";
 const SKILLS_PAGE: usize = 50;
+/// The extension's per-skill limits: every conforming host loads a skill within them, none has to load one beyond.
+const MAX_SKILL_FILES: usize = 512;
+const MAX_SKILL_BYTES: u64 = 16 * 1024 * 1024;
 const RESOURCES_PAGE: usize = 200;
 
 /// Characters kept verbatim in a URI path segment; everything else is percent-encoded.
@@ -49,16 +56,16 @@ fn decode_segment(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-/// `skill://<marketplace>/<plugin>/<skill>/<path>`; `path` keeps its `/` separators.
+/// `skill://<marketplace>/<plugin>/<skill>/<path>`; `path` keeps its `/` separators. An empty `path` gives the
+/// skill's root directory, `skill://<marketplace>/<plugin>/<skill>` (directory URIs have no trailing slash).
 pub fn skill_uri(marketplace: &str, plugin: &str, skill: &str, path: &str) -> String {
-    let path: Vec<String> = path.split('/').filter(|p| !p.is_empty()).map(encode_segment).collect();
-    format!(
-        "skill://{}/{}/{}/{}",
-        encode_segment(marketplace),
-        encode_segment(plugin),
-        encode_segment(skill),
-        path.join("/")
-    )
+    let mut uri =
+        format!("skill://{}/{}/{}", encode_segment(marketplace), encode_segment(plugin), encode_segment(skill));
+    for seg in path.split('/').filter(|p| !p.is_empty()) {
+        uri.push('/');
+        uri.push_str(&encode_segment(seg));
+    }
+    uri
 }
 
 /// A parsed `skill://` URI: marketplace, plugin, skill and the (possibly empty) path inside the skill.
@@ -110,30 +117,45 @@ impl SkillRef<'_> {
         self.marketplace.files.get(&full)
     }
 
-    /// Only skills whose frontmatter parsed are offered through the extension: without a name and description a
-    /// host cannot load them, and `get_plugin` reports their problem instead.
+    /// The skills offered through the extension: a frontmatter with a name and a description (a host cannot load a
+    /// skill without them), the name the last segment of the skill's URI and the name of its folder and valid by the
+    /// Agent Skills rules, a SKILL.md, and within the extension's limits. `get_plugin` reports the problem of any
+    /// other skill, and `fetch_skill` still serves it.
     fn listable(&self) -> bool {
-        self.skill.frontmatter.get("name").and_then(Value::as_str).is_some()
-            && self.skill.frontmatter.get("description").and_then(Value::as_str).is_some()
+        let fm = &self.skill.frontmatter;
+        // The loader's notion of the folder: a skill at the root of the marketplace is named after its plugin.
+        let folder = match self.skill.dir.rsplit('/').next() {
+            Some(f) if !f.is_empty() => f,
+            _ => &self.plugin.name,
+        };
+        let named = fm
+            .get("name")
+            .and_then(Value::as_str)
+            .is_some_and(|n| n == self.skill.name && n == folder && skillport_sources::load::is_valid_skill_name(n));
+        named
+            && fm.get("description").and_then(Value::as_str).is_some()
+            && self.skill.files.iter().any(|f| f.path == "SKILL.md")
+            && self.skill.files.len() <= MAX_SKILL_FILES
+            && self.skill.files.iter().map(|f| f.size).sum::<u64>() <= MAX_SKILL_BYTES
     }
 
     fn mime(&self, path: &str) -> &'static str {
         self.read(path).map(|b| content::mime_of(path, b)).unwrap_or_else(|| content::text_mime(path))
     }
 
+    /// The extension's `Skill` entry, exactly its shape: the SKILL.md URI, the frontmatter verbatim, and every file
+    /// with its digest and size (the plugin is in the URI; `get_plugin` gives the rest).
     fn entry(&self) -> Value {
         let resources: Vec<Value> = self
             .skill
             .files
             .iter()
-            .map(|f| json!({"uri": self.uri(&f.path), "digest": f.sha256, "size": f.size, "mimeType": self.mime(&f.path)}))
+            .map(|f| json!({"uri": self.uri(&f.path), "digest": f.sha256, "size": f.size}))
             .collect();
         json!({
             "uri": self.uri("SKILL.md"),
             "frontmatter": self.skill.frontmatter,
             "resources": resources,
-            "plugin": format!("{}@{}", self.plugin.name, self.marketplace.id),
-            "digest": self.skill.digest,
         })
     }
 }
@@ -157,6 +179,20 @@ fn not_found(uri: &str) -> RpcError {
     RpcError {
         code: RESOURCE_NOT_FOUND,
         message: format!("Resource not found: {uri}"),
+        data: Some(json!({"uri": uri})),
+    }
+}
+
+/// `skills/get` of a URI that names no skill served (to this user): invalid params, as the extension specifies.
+fn no_skill(uri: &str) -> RpcError {
+    RpcError { code: INVALID_PARAMS, message: format!("No skill is served at {uri}"), data: Some(json!({"uri": uri})) }
+}
+
+/// `resources/directory/read` of a URI that is no directory served (to this user): invalid params.
+fn not_a_directory(uri: &str) -> RpcError {
+    RpcError {
+        code: INVALID_PARAMS,
+        message: format!("{uri} is not a directory resource"),
         data: Some(json!({"uri": uri})),
     }
 }
@@ -189,12 +225,25 @@ pub(super) fn page<I: Iterator>(
     Value::Object(out)
 }
 
+/// The extension's results are cacheable in every era (its `CacheableResult`): private, since what a user sees
+/// depends on their access rules, and not to be reused (0 ms), since a catalogue refresh changes them unannounced.
+/// The stateless era stamps the same hints on every cacheable result (`era::stamp_result`).
+fn with_cache_hints(mut result: Value) -> Value {
+    if let Some(o) = result.as_object_mut() {
+        o.insert("ttlMs".into(), json!(0));
+        o.insert("cacheScope".into(), json!("private"));
+    }
+    result
+}
+
 pub fn skills_list(ctx: &Context<'_>, params: &Value) -> RpcResult {
     let start = offset(params)?;
     let access = ctx.access();
-    Ok(page(skills(ctx.catalogue.view(&access)).filter(SkillRef::listable), start, SKILLS_PAGE, "skills", |s| {
-        s.entry()
-    }))
+    let listed =
+        page(skills(ctx.catalogue.view(&access)).filter(SkillRef::listable), start, SKILLS_PAGE, "skills", |s| {
+            s.entry()
+        });
+    Ok(with_cache_hints(listed))
 }
 
 pub fn skills_get(ctx: &Context<'_>, params: &Value) -> RpcResult {
@@ -205,19 +254,28 @@ pub fn skills_get(ctx: &Context<'_>, params: &Value) -> RpcResult {
         .and_then(|u| find_skill(ctx.catalogue.view(&access), &u))
         .filter(SkillRef::listable);
     match found {
-        Some(s) => Ok(json!({"skill": s.entry()})),
-        None => Err(not_found(uri)),
+        Some(s) => Ok(with_cache_hints(json!({"skill": s.entry()}))),
+        None => Err(no_skill(uri)),
     }
 }
 
+/// A skill file as a resource. A SKILL.md is named after its skill and described by its description, as the
+/// extension asks.
 fn resource(s: &SkillRef<'_>, path: &str, size: u64) -> Value {
-    json!({
+    let mut r = json!({
         "uri": s.uri(path),
         "name": format!("{}/{}", s.skill.name, path),
         "title": format!("{} — {} ({})", s.skill.name, path, s.plugin.name),
         "mimeType": s.mime(path),
         "size": size,
-    })
+    });
+    if path == "SKILL.md" {
+        r["name"] = json!(s.skill.name);
+        if let Some(d) = s.skill.frontmatter.get("description").filter(|d| d.is_string()) {
+            r["description"] = d.clone();
+        }
+    }
+    r
 }
 
 pub fn resources_list(ctx: &Context<'_>, params: &Value) -> RpcResult {
@@ -264,9 +322,9 @@ pub fn resources_read(ctx: &Context<'_>, params: &Value) -> RpcResult {
 pub fn directory_read(ctx: &Context<'_>, params: &Value) -> RpcResult {
     let uri = uri_param(params)?;
     let start = offset(params)?;
-    let u = parse_skill_uri(uri).ok_or_else(|| not_found(uri))?;
+    let u = parse_skill_uri(uri).ok_or_else(|| not_a_directory(uri))?;
     let access = ctx.access();
-    let s = find_skill(ctx.catalogue.view(&access), &u).ok_or_else(|| not_found(uri))?;
+    let s = find_skill(ctx.catalogue.view(&access), &u).ok_or_else(|| not_a_directory(uri))?;
     let prefix = if u.path.is_empty() { String::new() } else { format!("{}/", u.path) };
     let mut children: Vec<Value> = Vec::new();
     let mut dirs: Vec<String> = Vec::new();
@@ -283,10 +341,11 @@ pub fn directory_read(ctx: &Context<'_>, params: &Value) -> RpcResult {
         }
     }
     if children.is_empty() && dirs.is_empty() {
-        return Err(not_found(uri));
+        return Err(not_a_directory(uri));
     }
     for d in dirs {
-        children.push(json!({"uri": format!("{}/", s.uri(&d)), "name": d, "mimeType": "inode/directory"}));
+        let name = d.rsplit('/').next().unwrap_or(&d).to_string();
+        children.push(json!({"uri": s.uri(&d), "name": name, "mimeType": "inode/directory"}));
     }
     Ok(page(children.into_iter(), start, RESOURCES_PAGE, "resources", |v| v))
 }
@@ -387,7 +446,7 @@ mod tests {
             json!({"uri": uri}),
         );
         assert_eq!(hidden.to_string(), never.to_string());
-        assert_eq!(hidden["error"]["code"], RESOURCE_NOT_FOUND);
+        assert_eq!(hidden["error"]["code"], INVALID_PARAMS);
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //!
 //! Sessions hold no state here: the session id handed out at `initialize` only carries the client's surface (from
 //! `clientInfo`), so any isolate can answer any request and a session grants nothing. Authority comes from the
-//! bearer token alone.
+//! bearer token alone. For the same reason a session cannot be terminated (nothing records that it ended, so its id
+//! would go on working): DELETE answers 405, as the transport specification provides for such servers.
 
 use super::{era, error, handle_message, surface_of_client, Context, Outcome, INVALID_REQUEST, PARSE_ERROR};
 use crate::config::Surface;
@@ -17,6 +18,9 @@ pub const EXPOSE_HEADERS: &str = "WWW-Authenticate, Mcp-Session-Id, MCP-Protocol
 pub const ALLOW_HEADERS: &str =
     "Authorization, Content-Type, Accept, Mcp-Session-Id, MCP-Protocol-Version, Mcp-Method, Mcp-Name, Last-Event-ID";
 
+/// The methods `/mcp` answers.
+const ALLOW_METHODS: &str = "POST, OPTIONS";
+
 /// What the transport knows of a request before the message is read.
 pub struct Request<'a> {
     pub http: &'a HttpRequest,
@@ -24,6 +28,16 @@ pub struct Request<'a> {
 
 fn bad(status: u16, code: i64, message: &str) -> HttpResponse {
     HttpResponse::json(status, &error(Value::Null, code, message))
+}
+
+/// The id of the request in `body`, when it is a JSON-RPC request with a valid id: an error answered before the
+/// message is handled still names the request it answers.
+fn request_id(body: &[u8]) -> Value {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|m| m.get("id").cloned())
+        .filter(|id| id.is_string() || id.is_number())
+        .unwrap_or(Value::Null)
 }
 
 /// `sp1.<surface>.<24 hex>`: the surface a session's client declared, and enough entropy to tell sessions apart.
@@ -61,11 +75,11 @@ pub fn handle(ctx: &Context<'_>, req: &HttpRequest) -> HttpResponse {
     match req.method.as_str() {
         "POST" => post(ctx, req),
         "OPTIONS" => HttpResponse::new(204),
-        // Sessions keep nothing server-side, so ending one is always immediate.
-        "DELETE" => match req.header("mcp-session-id") {
-            Some(_) => HttpResponse::new(204),
-            None => bad(400, INVALID_REQUEST, "DELETE needs the Mcp-Session-Id of the session to end"),
-        },
+        "DELETE" => HttpResponse::json(
+            405,
+            &error(Value::Null, INVALID_REQUEST, "sessions of this server hold no state and cannot be terminated"),
+        )
+        .header("allow", ALLOW_METHODS),
         "GET" => HttpResponse::json(
             405,
             &error(
@@ -74,8 +88,8 @@ pub fn handle(ctx: &Context<'_>, req: &HttpRequest) -> HttpResponse {
                 "this server offers no server-initiated stream; POST JSON-RPC messages",
             ),
         )
-        .header("allow", "POST, DELETE, OPTIONS"),
-        _ => HttpResponse::new(405).header("allow", "POST, DELETE, OPTIONS"),
+        .header("allow", ALLOW_METHODS),
+        _ => HttpResponse::new(405).header("allow", ALLOW_METHODS),
     }
 }
 
@@ -87,20 +101,15 @@ fn accepts_json(accept: &str) -> bool {
 }
 
 fn post(ctx: &Context<'_>, req: &HttpRequest) -> HttpResponse {
+    let refuse = |status: u16, code: i64, message: &str| {
+        HttpResponse::json(status, &error(request_id(&req.body), code, message))
+    };
     let ctype = req.header("content-type").unwrap_or("");
     if !ctype.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json") {
-        return bad(415, INVALID_REQUEST, "Content-Type must be application/json");
+        return refuse(415, INVALID_REQUEST, "Content-Type must be application/json");
     }
     if !req.header("accept").is_some_and(accepts_json) {
-        return bad(406, INVALID_REQUEST, "Accept must include application/json (and text/event-stream)");
-    }
-    if let Some(v) = req.header("mcp-protocol-version") {
-        if let Err(e) = era::check_known_version(v.trim()) {
-            return HttpResponse::json(
-                400,
-                &serde_json::json!({"jsonrpc": "2.0", "id": null, "error": {"code": e.code, "message": e.message, "data": e.data}}),
-            );
-        }
+        return refuse(406, INVALID_REQUEST, "Accept must include application/json (and text/event-stream)");
     }
     let msg: Value = match serde_json::from_slice(&req.body) {
         Ok(v) => v,
@@ -108,6 +117,15 @@ fn post(ctx: &Context<'_>, req: &HttpRequest) -> HttpResponse {
     };
     if msg.is_array() {
         return bad(400, INVALID_REQUEST, "JSON-RPC batches are not supported; send one message per request");
+    }
+    if let Some(v) = req.header("mcp-protocol-version") {
+        if let Err(e) = era::check_known_version(v.trim()) {
+            let id = msg.get("id").filter(|id| id.is_string() || id.is_number()).cloned().unwrap_or(Value::Null);
+            return HttpResponse::json(
+                400,
+                &serde_json::json!({"jsonrpc": "2.0", "id": id, "error": {"code": e.code, "message": e.message, "data": e.data}}),
+            );
+        }
     }
     let session_surface = req.header("mcp-session-id").and_then(session_surface);
     let ctx = Context { client_surface: session_surface.or(ctx.client_surface), ..*ctx };

@@ -345,7 +345,7 @@ GARBAGE = [
     ("lower-case method", b"post /mcp HTTP/1.1\r\nHost: H\r\ncontent-length: 0\r\n\r\n", {501: W}),
     ("method CONNECT", b"CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\n\r\n", {500: W}),
     ("method TRACE /mcp", b"TRACE /mcp HTTP/1.1\r\nHost: H\r\n\r\n", {405: None}),
-    ("method DELETE /mcp, no session", b"DELETE /mcp HTTP/1.1\r\nHost: H\r\n\r\n", {400: None, 404: None}),
+    ("method DELETE /mcp", b"DELETE /mcp HTTP/1.1\r\nHost: H\r\n\r\n", {405: None}),
     ("method PUT /token", b"PUT /token HTTP/1.1\r\nHost: H\r\ncontent-length: 2\r\n\r\n{}", {405: None}),
     ("method PATCH /register", b"PATCH /register HTTP/1.1\r\nHost: H\r\ncontent-length: 2\r\n\r\n{}", {405: None}),
     ("path /%", b"GET /% HTTP/1.1\r\nHost: H\r\n\r\n", {404: None, 400: None}),
