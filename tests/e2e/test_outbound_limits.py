@@ -6,7 +6,8 @@ declared length), one that sends 6 KB and then trickles, one that stays under th
 fetch's deadline, and one that redirects. The worker must refuse each quickly, follow no redirect, and its wasm
 memory (the isolate's own memory lines, `isolate: ... wasm memory N KiB`) must not jump: the body is read chunk by
 chunk and reading stops one chunk past the cap. Then the limits on new clients: registrations and document fetches
-share one hourly budget per address, and the number of clients stored is capped with a clear refusal.
+share one hourly budget per IPv4 address or IPv6 /64 (given as CF-Connecting-IP, which wrangler dev passes through)
+and one for everyone, and the number of clients stored is capped with a clear refusal.
 """
 
 import base64
@@ -112,16 +113,20 @@ def hostile():
     server.shutdown()
 
 
-def authorize(base: str, client_id: str, timeout: float = 30) -> httpx2.Response:
+def authorize(base: str, client_id: str, timeout: float = 30, ip: str | None = None) -> httpx2.Response:
     _, challenge = pkce()
     q = {"response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT, "code_challenge": challenge,
          "code_challenge_method": "S256", "state": "s"}
-    return httpx2.get(base + "/authorize?" + urllib.parse.urlencode(q), timeout=timeout, follow_redirects=False)
+    headers = {"cf-connecting-ip": ip} if ip else {}
+    return httpx2.get(base + "/authorize?" + urllib.parse.urlencode(q), timeout=timeout, follow_redirects=False,
+                      headers=headers)
 
 
-def register(base: str) -> httpx2.Response:
+def register(base: str, ip: str | None = None) -> httpx2.Response:
+    # Cloudflare's edge sets CF-Connecting-IP; wrangler dev passes the test's own through.
+    headers = {"cf-connecting-ip": ip} if ip else {}
     return httpx2.post(base + "/register", json={"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"},
-                       timeout=30)
+                       headers=headers, timeout=30)
 
 
 def memory_lines(worker) -> list[tuple[int, int]]:
@@ -191,6 +196,22 @@ def test_new_clients_of_both_kinds_share_one_budget_per_address(start_worker, ho
     # A client already known is not new: its cached document serves without a fetch.
     assert authorize(w.base, f"{hostile}/a.json").status_code in (200, 302)
     assert Hostile.hits.count("/a.json") == 1
+
+
+def test_rotating_ipv6_addresses_within_a_64_does_not_escape_and_everyone_shares_a_ceiling(start_worker, hostile):
+    w = start_worker({"SKILLPORT_AUTH__NEW_CLIENTS_PER_ADDRESS_PER_HOUR": "2",
+                      "SKILLPORT_AUTH__NEW_CLIENTS_PER_HOUR": "4"}, name="client-64", open=False)
+    assert register(w.base, "2001:db8:1:2::1").status_code == 201
+    assert authorize(w.base, f"{hostile}/a.json", ip="2001:db8:1:2::2").status_code in (200, 302)
+    # Any other address of the same /64 draws from the same budget, for either kind.
+    assert register(w.base, "2001:db8:1:2:ffff::9").status_code == 429
+    assert authorize(w.base, f"{hostile}/b.json", ip="2001:db8:1:2:abcd::1").status_code == 429
+    assert "/b.json" not in Hostile.hits
+    # Another /64 and another IPv4 address have their own, until everyone's hourly ceiling (4) is reached.
+    assert register(w.base, "2001:db8:1:3::1").status_code == 201
+    assert register(w.base, "203.0.113.5").status_code == 201
+    r = register(w.base, "198.51.100.7")
+    assert r.status_code == 429 and "too many new clients this hour" in r.json()["error_description"], r.text
 
 
 def test_the_number_of_clients_is_capped_with_a_clear_refusal(start_worker, hostile):
