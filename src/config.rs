@@ -97,6 +97,8 @@ pub struct TokenConfig {
     pub new_clients_per_address_per_hour: u64,
     /// Most new clients (of both kinds) per hour from everyone together.
     pub new_clients_per_hour: u64,
+    /// How long a client that no grant uses is kept after it was stored.
+    pub unused_client_seconds: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -827,6 +829,7 @@ struct RawAuth {
     max_clients: Option<u64>,
     new_clients_per_address_per_hour: Option<u64>,
     new_clients_per_hour: Option<u64>,
+    unused_client_seconds: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -1489,6 +1492,7 @@ impl<'a> Loader<'a> {
         let per_address =
             count(self, "new_clients_per_address_per_hour", raw.new_clients_per_address_per_hour, 1_000_000);
         let per_hour = count(self, "new_clients_per_hour", raw.new_clients_per_hour, 1_000_000);
+        let unused = ttl(self, "unused_client_seconds", raw.unused_client_seconds, 365 * 86_400);
         if self.errors.len() != before {
             return None;
         }
@@ -1502,6 +1506,7 @@ impl<'a> Loader<'a> {
             max_clients: max_clients?,
             new_clients_per_address_per_hour: per_address?,
             new_clients_per_hour: per_hour?,
+            unused_client_seconds: unused?,
         })
     }
 
@@ -2539,6 +2544,9 @@ mod tests {
         assert!(error_at(&errors, "auth.max_clients", ADMIN_LAYER).message.contains("between 1 and 1000000"));
         let errors = fails("", &[("SKILLPORT_AUTH__NEW_CLIENTS_PER_HOUR", "0")]);
         error_at(&errors, "auth.new_clients_per_hour", WORKER_LAYER);
+        assert_eq!(config.tokens.unused_client_seconds, 86_400);
+        let errors = fails("[auth]\nunused_client_seconds = 0", &[]);
+        assert!(error_at(&errors, "auth.unused_client_seconds", ADMIN_LAYER).message.contains("between 1 and"));
     }
 
     #[test]

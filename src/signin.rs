@@ -51,6 +51,7 @@ pub fn setup(cfg: &Config) -> Result<SignInSetup, ProviderError> {
             max_clients: t.max_clients,
             per_address_per_hour: t.new_clients_per_address_per_hour,
             per_hour: t.new_clients_per_hour,
+            unused_seconds: t.unused_client_seconds,
         },
     };
     let keys = match (&cfg.auth, &t.master_key) {

@@ -218,7 +218,8 @@ impl SignIn<'_> {
             return Err(refuse(format!("fetching it answered HTTP {}", resp.status)));
         }
         let record = validate_cimd(id.as_str(), &resp.body, self.now).map_err(|e| refuse(e.to_string()))?;
-        if !self.oauth.store.add_client(&record, limits.max_clients).await.map_err(|_| storage_page())? {
+        let added = self.oauth.store.add_client(&record, limits.max_clients, limits.unused_seconds).await;
+        if !added.map_err(|_| storage_page())? {
             let full = super::limits::Refusal::Full;
             return Err(restart_page(
                 full.status(),

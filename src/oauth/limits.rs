@@ -19,17 +19,25 @@ use super::store::GrantStore;
 use super::TokenHash;
 use crate::http::HttpResponse;
 
-/// The three limits, from `auth.max_clients`, `auth.new_clients_per_address_per_hour` and `auth.new_clients_per_hour`.
+/// The limits, from `auth.max_clients`, `auth.new_clients_per_address_per_hour`, `auth.new_clients_per_hour` and
+/// `auth.unused_client_seconds`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientLimits {
     pub max_clients: u64,
     pub per_address_per_hour: u64,
     pub per_hour: u64,
+    /// How long a new client that no grant uses is kept.
+    pub unused_seconds: u64,
 }
 
 impl Default for ClientLimits {
     fn default() -> Self {
-        ClientLimits { max_clients: 10_000, per_address_per_hour: 300, per_hour: 3_000 }
+        ClientLimits {
+            max_clients: 10_000,
+            per_address_per_hour: 300,
+            per_hour: 3_000,
+            unused_seconds: super::store::UNUSED_CLIENT_SECONDS,
+        }
     }
 }
 
@@ -140,7 +148,8 @@ mod tests {
     #[test]
     fn rotating_through_one_64_does_not_escape_the_address_limit() {
         let store = MemoryGrantStore::new();
-        let limits = ClientLimits { max_clients: 100, per_address_per_hour: 3, per_hour: 100 };
+        let limits =
+            ClientLimits { max_clients: 100, per_address_per_hour: 3, per_hour: 100, ..ClientLimits::default() };
         let now = 7200 + 100;
         for i in 0..3 {
             let ip = format!("2001:db8:1:2::{i:x}");
@@ -242,7 +251,8 @@ mod tests {
             for id in &ids {
                 http.on_get(id, Outbound::new(200).with_body(document(id)));
             }
-            let limits = ClientLimits { max_clients: 100, per_address_per_hour: 3, per_hour: 100 };
+            let limits =
+                ClientLimits { max_clients: 100, per_address_per_hour: 3, per_hour: 100, ..ClientLimits::default() };
             for (i, id) in ids.iter().take(3).enumerate() {
                 let resp = authorize(&store, &http, limits, id, &format!("2001:db8::{i}"), 100);
                 assert_ne!(resp.status, 429, "{}", page(&resp));
@@ -273,11 +283,12 @@ mod tests {
             .unwrap();
             let req = HttpRequest::new("POST", "/register").with_body(body);
             let rng = CountingRandom::default();
+            let limits = ClientLimits { max_clients: 2, ..ClientLimits::default() };
             for _ in 0..2 {
-                let r = block_on(crate::oauth::registration::handle_register(&store, &rng, &req, 1, 2));
+                let r = block_on(crate::oauth::registration::handle_register(&store, &rng, &req, 1, limits));
                 assert_eq!(r.status, 201);
             }
-            let r = block_on(crate::oauth::registration::handle_register(&store, &rng, &req, 1, 2));
+            let r = block_on(crate::oauth::registration::handle_register(&store, &rng, &req, 1, limits));
             assert_eq!(r.status, 503);
             assert_eq!(r.json_body()["error"], "temporarily_unavailable");
             assert!(r.json_body()["error_description"].as_str().unwrap().contains("as many clients"));
@@ -291,7 +302,7 @@ mod tests {
                     break;
                 }
             }
-            let r = block_on(crate::oauth::registration::handle_register(&store, &rng, &req, 1, 2));
+            let r = block_on(crate::oauth::registration::handle_register(&store, &rng, &req, 1, limits));
             assert_eq!(r.status, 201);
         }
     }
@@ -299,7 +310,7 @@ mod tests {
     #[test]
     fn many_addresses_together_meet_the_global_limit() {
         let store = MemoryGrantStore::new();
-        let limits = ClientLimits { max_clients: 100, per_address_per_hour: 3, per_hour: 5 };
+        let limits = ClientLimits { max_clients: 100, per_address_per_hour: 3, per_hour: 5, ..ClientLimits::default() };
         for i in 0..5 {
             assert_eq!(block_on(admit(&store, &limits, Some(&format!("198.51.100.{i}")), 10)), Ok(()));
         }

@@ -297,8 +297,9 @@ pub struct IssuedAccess {
     pub record: AccessRecord,
 }
 
-/// How long a client that no grant uses is kept after it was stored (registered, or its metadata document fetched):
-/// the sweep deletes it after that unless a grant has moved its expiry on.
+/// How long a client that no grant uses is kept after it was stored (registered, or its metadata document fetched),
+/// unless said otherwise (`auth.unused_client_seconds`): the sweep deletes it after that unless a grant has moved its
+/// expiry on.
 pub const UNUSED_CLIENT_SECONDS: u64 = 86_400;
 /// How far past its grant's last token a client's expiry is moved when a grant needs it, so that a client refreshing
 /// every hour costs a write a day, not one a refresh.
@@ -315,10 +316,16 @@ pub trait GrantStore {
     /// Stores a client (replacing one with the same id), kept at least [`UNUSED_CLIENT_SECONDS`] from its `issued_at`.
     async fn put_client(&self, client: &ClientRecord) -> Result<(), StoreError>;
     async fn get_client(&self, id: &ClientId) -> Result<Option<ClientRecord>, StoreError>;
-    /// Atomic: stores `client` as [`GrantStore::put_client`] does, unless it is new and `max_clients` clients are
-    /// stored already (then false, nothing stored). The default stores it uncapped: only for wrappers in tests.
-    async fn add_client(&self, client: &ClientRecord, max_clients: u64) -> Result<bool, StoreError> {
-        let _ = max_clients;
+    /// Atomic: stores `client`, kept at least `unused_seconds` from its `issued_at`, unless it is new and
+    /// `max_clients` clients are stored already (then false, nothing stored). The default stores it as
+    /// [`GrantStore::put_client`] does, uncapped: only for wrappers in tests.
+    async fn add_client(
+        &self,
+        client: &ClientRecord,
+        max_clients: u64,
+        unused_seconds: u64,
+    ) -> Result<bool, StoreError> {
+        let _ = (max_clients, unused_seconds);
         self.put_client(client).await.map(|_| true)
     }
 
@@ -525,6 +532,20 @@ impl<S: KvStorage> KvGrantStore<S> {
         Ok(count)
     }
 
+    /// Stores `client` (replacing one with the same id), kept at least `unused_seconds` from its `issued_at` and no
+    /// less long than before; counted in the tally when new.
+    async fn store_client(&self, client: &ClientRecord, unused_seconds: u64) -> Result<(), StoreError> {
+        let key = format!("client:{}", client.client_id);
+        let before = self.read::<StoredClient>(&key).await?;
+        let unused_until = client.issued_at.saturating_add(unused_seconds);
+        let expires_at = before.as_ref().map_or(0, StoredClient::expires_at).max(unused_until);
+        self.write(&key, &StoredClient { record: client.clone(), expires_at }).await?;
+        if before.is_none() {
+            self.tally_clients(1).await?;
+        }
+        Ok(())
+    }
+
     /// Keeps client `id` at least until `until` (a grant of it may issue or honour tokens until then).
     async fn keep_client_until(&self, id: &ClientId, until: u64) -> Result<(), StoreError> {
         let key = format!("client:{id}");
@@ -617,28 +638,25 @@ fn hkey(prefix: &str, h: &TokenHash) -> String {
 #[async_trait::async_trait(?Send)]
 impl<S: KvStorage> GrantStore for KvGrantStore<S> {
     async fn put_client(&self, client: &ClientRecord) -> Result<(), StoreError> {
-        let key = format!("client:{}", client.client_id);
-        let before = self.read::<StoredClient>(&key).await?;
-        let unused_until = client.issued_at.saturating_add(UNUSED_CLIENT_SECONDS);
-        let expires_at = before.as_ref().map_or(0, StoredClient::expires_at).max(unused_until);
-        self.write(&key, &StoredClient { record: client.clone(), expires_at }).await?;
-        if before.is_none() {
-            self.tally_clients(1).await?;
-        }
-        Ok(())
+        self.store_client(client, UNUSED_CLIENT_SECONDS).await
     }
 
     async fn get_client(&self, id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
         Ok(self.read::<StoredClient>(&format!("client:{id}")).await?.map(|c| c.record))
     }
 
-    async fn add_client(&self, client: &ClientRecord, max_clients: u64) -> Result<bool, StoreError> {
+    async fn add_client(
+        &self,
+        client: &ClientRecord,
+        max_clients: u64,
+        unused_seconds: u64,
+    ) -> Result<bool, StoreError> {
         let known = self.0.get(&format!("client:{}", client.client_id)).await?.is_some();
         let stored = self.read::<Count>(CLIENT_TALLY_KEY).await?.map_or(0, |c| c.count);
         if !known && stored >= max_clients {
             return Ok(false);
         }
-        self.put_client(client).await?;
+        self.store_client(client, unused_seconds).await?;
         Ok(true)
     }
 
@@ -660,7 +678,10 @@ impl<S: KvStorage> GrantStore for KvGrantStore<S> {
         let revoked = self.read::<GrantRecord>(&key).await?.is_some_and(|g| g.revoked);
         let mut grant = grant.clone();
         grant.revoked |= revoked;
-        self.write(&key, &grant).await
+        self.write(&key, &grant).await?;
+        // Its code must find the client when redeemed.
+        self.keep_client_until(&grant.client_id, grant.tokens_expire_at.saturating_add(GRANT_SWEEP_MARGIN_SECONDS))
+            .await
     }
 
     async fn get_grant(&self, id: &GrantId) -> Result<Option<GrantRecord>, StoreError> {
@@ -1111,18 +1132,39 @@ mod tests {
     }
 
     #[test]
+    fn a_client_whose_code_is_out_outlives_a_short_unused_time() {
+        let store = MemoryGrantStore::new();
+        block_on(async {
+            assert!(store.add_client(&client_named("c", 0), 10, 5).await.unwrap());
+            // Signed in at 4: the grant's code lives to 60 (see `grant`).
+            store.put_grant(&grant()).await.unwrap();
+        });
+        sweep_all(&store, 61);
+        assert!(block_on(store.get_client(&ClientId::new("c"))).unwrap().is_some(), "its code can still be redeemed");
+        // A client nobody signed in with goes after its 5 s.
+        block_on(store.add_client(&client_named("other", 100), 10, 5)).unwrap();
+        sweep_all(&store, 104);
+        assert!(block_on(store.get_client(&ClientId::new("other"))).unwrap().is_some());
+        sweep_all(&store, 105);
+        assert!(block_on(store.get_client(&ClientId::new("other"))).unwrap().is_none());
+    }
+
+    #[test]
     fn the_number_of_clients_is_capped_and_counts_down_as_they_are_swept() {
         let store = MemoryGrantStore::new();
         block_on(async {
-            assert!(store.add_client(&client_named("a", 0), 2).await.unwrap());
-            assert!(store.add_client(&client_named("b", 0), 2).await.unwrap());
-            assert!(!store.add_client(&client_named("c", 0), 2).await.unwrap(), "a third is refused");
+            assert!(store.add_client(&client_named("a", 0), 2, UNUSED_CLIENT_SECONDS).await.unwrap());
+            assert!(store.add_client(&client_named("b", 0), 2, UNUSED_CLIENT_SECONDS).await.unwrap());
+            assert!(
+                !store.add_client(&client_named("c", 0), 2, UNUSED_CLIENT_SECONDS).await.unwrap(),
+                "a third is refused"
+            );
             assert!(store.get_client(&ClientId::new("c")).await.unwrap().is_none());
             // Storing a known client again (a metadata document fetched anew) is not a new one.
-            assert!(store.add_client(&client_named("b", 5), 2).await.unwrap());
+            assert!(store.add_client(&client_named("b", 5), 2, UNUSED_CLIENT_SECONDS).await.unwrap());
         });
         assert_eq!(sweep_all(&store, UNUSED_CLIENT_SECONDS + 5), 2);
-        assert!(block_on(store.add_client(&client_named("c", UNUSED_CLIENT_SECONDS + 5), 2)).unwrap());
+        assert!(block_on(store.add_client(&client_named("c", UNUSED_CLIENT_SECONDS + 5), 2, 60)).unwrap());
     }
 
     #[test]

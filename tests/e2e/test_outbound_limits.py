@@ -225,3 +225,25 @@ def test_the_number_of_clients_is_capped_with_a_clear_refusal(start_worker, host
     assert r.status_code == 503 and "as many clients" in r.text, r.text[:300]
     # Known clients go on working.
     assert authorize(w.base, f"{hostile}/a.json").status_code in (200, 302)
+
+
+def test_unused_clients_are_swept_and_free_their_place(start_worker):
+    """A registered client that no grant uses is deleted by the grant store's alarm once `auth.unused_client_seconds`
+    have passed, and the cap on clients counts it no more."""
+    w = start_worker({"SKILLPORT_AUTH__MAX_CLIENTS": "1", "SKILLPORT_AUTH__UNUSED_CLIENT_SECONDS": "3",
+                      "SKILLPORT_AUTH__SWEEP_SECONDS": "1"}, name="client-sweep", open=False)
+    first = register(w.base)
+    assert first.status_code == 201, first.text
+    assert register(w.base).status_code == 503
+    deadline = time.time() + 30
+    while True:
+        r = register(w.base)
+        if r.status_code == 201 or time.time() > deadline:
+            break
+        assert r.status_code == 503, r.text
+        time.sleep(0.5)
+    assert r.status_code == 201, "the unused client was never swept"
+    # The swept client is unknown now; the new one works.
+    gone = authorize(w.base, first.json()["client_id"])
+    assert gone.status_code == 400 and "location" not in gone.headers, gone.text[:300]
+    assert authorize(w.base, r.json()["client_id"]).status_code in (200, 302)
