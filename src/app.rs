@@ -277,7 +277,7 @@ impl App {
             now: svc.now,
         };
         Respond(match (req.method.as_str(), path) {
-            ("POST", "/register") => match registration_limited(req, svc).await {
+            ("POST", "/register") => match registration_limited(req, svc, setup).await {
                 Some(refusal) => refusal,
                 None => oauth.handle_register(req, svc.now).await,
             },
@@ -316,39 +316,22 @@ impl App {
     }
 }
 
-/// Most client registrations accepted from one address per hour. Claude registers once per user and connector, and
-/// its requests come from few addresses, so the bound is generous; it stops a script from filling the store.
-pub const REGISTRATIONS_PER_HOUR: u64 = 300;
-
-/// `Some(429)` when the caller's address has registered too many clients this hour. The address is Cloudflare's
-/// `CF-Connecting-IP` (set by the edge, not by the client); without it (local runs) all callers share one budget.
-async fn registration_limited(req: &HttpRequest, svc: &Services<'_>) -> Option<HttpResponse> {
-    let ip = req.header("cf-connecting-ip").unwrap_or("unknown");
-    let hour = svc.now / 3600;
-    let key = crate::oauth::TokenHash::of(&format!("register:{ip}:{hour}"));
-    match svc.grants.bump(&key, (hour + 1) * 3600, svc.now).await {
-        Ok(n) if n <= REGISTRATIONS_PER_HOUR => None,
-        Ok(_) => {
-            crate::audit::record(
-                svc.now,
-                &crate::audit::Event {
-                    action: "register",
-                    outcome: "refused",
-                    detail: Some("too many registrations from one address this hour"),
-                    ..Default::default()
-                },
-            );
-            let retry = ((hour + 1) * 3600).saturating_sub(svc.now).max(1).to_string();
-            Some(
-                HttpResponse::json(
-                    429,
-                    &serde_json::json!({"error": "too_many_requests", "error_description": "too many client registrations from this address; try again later"}),
-                )
-                .header("retry-after", &retry),
-            )
-        }
-        Err(_) => Some(crate::oauth::OAuthError::Storage("registration limit".into()).to_response()),
-    }
+/// `Some(refusal)` when a new client from this caller would break the limits of `crate::oauth::limits` (per
+/// address or /64, and for everyone, per hour). The address is Cloudflare's `CF-Connecting-IP`.
+async fn registration_limited(req: &HttpRequest, svc: &Services<'_>, setup: &SignInSetup) -> Option<HttpResponse> {
+    let limits = setup.settings.clients;
+    let refusal =
+        crate::oauth::limits::admit(svc.grants, &limits, req.header("cf-connecting-ip"), svc.now).await.err()?;
+    crate::audit::record(
+        svc.now,
+        &crate::audit::Event {
+            action: "register",
+            outcome: "refused",
+            detail: Some(refusal.message()),
+            ..Default::default()
+        },
+    );
+    Some(refusal.to_response())
 }
 
 /// The audit line of a token request: which grant type for which client, and the outcome (the error code when
@@ -715,7 +698,7 @@ mod tests {
                     .with_body(serde_json::to_vec(&json!({"redirect_uris": ["http://127.0.0.1:9/cb"]})).unwrap()),
             )
         };
-        for _ in 0..REGISTRATIONS_PER_HOUR {
+        for _ in 0..crate::oauth::limits::ClientLimits::default().per_address_per_hour {
             assert_eq!(register("203.0.113.9").status, 201);
         }
         let refused = register("203.0.113.9");

@@ -92,6 +92,14 @@ pub struct TokenConfig {
     pub refresh_ttl_seconds: u64,
     /// How often the grant store's alarm starts a pass that deletes expired codes, tokens, grants and counters.
     pub sweep_seconds: u64,
+    /// Most clients stored at once (registered, or fetched from metadata documents).
+    pub max_clients: u64,
+    /// Most new clients (of both kinds) per hour from one IPv4 address or IPv6 /64.
+    pub new_clients_per_address_per_hour: u64,
+    /// Most new clients (of both kinds) per hour from everyone together.
+    pub new_clients_per_hour: u64,
+    /// How long a client that no grant uses is kept after it was stored.
+    pub unused_client_seconds: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -855,6 +863,10 @@ struct RawAuth {
     access_ttl_seconds: Option<u64>,
     refresh_ttl_seconds: Option<u64>,
     sweep_seconds: Option<u64>,
+    max_clients: Option<u64>,
+    new_clients_per_address_per_hour: Option<u64>,
+    new_clients_per_hour: Option<u64>,
+    unused_client_seconds: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -1508,6 +1520,18 @@ impl<'a> Loader<'a> {
         let access = ttl(self, "access_ttl_seconds", raw.access_ttl_seconds, 86_400);
         let refresh = ttl(self, "refresh_ttl_seconds", raw.refresh_ttl_seconds, 365 * 86_400);
         let sweep = ttl(self, "sweep_seconds", raw.sweep_seconds, 86_400);
+        let count = |this: &mut Self, key: &str, value: Option<u64>, max: u64| {
+            let p = path.key(key);
+            this.required(&p, value).and_then(|n| {
+                let ok = if n == 0 || n > max { Err(format!("must be between 1 and {max}")) } else { Ok(n) };
+                this.check(&p, ok)
+            })
+        };
+        let max_clients = count(self, "max_clients", raw.max_clients, 1_000_000);
+        let per_address =
+            count(self, "new_clients_per_address_per_hour", raw.new_clients_per_address_per_hour, 1_000_000);
+        let per_hour = count(self, "new_clients_per_hour", raw.new_clients_per_hour, 1_000_000);
+        let unused = ttl(self, "unused_client_seconds", raw.unused_client_seconds, 365 * 86_400);
         if self.errors.len() != before {
             return None;
         }
@@ -1518,6 +1542,10 @@ impl<'a> Loader<'a> {
             access_ttl_seconds: access?,
             refresh_ttl_seconds: refresh?,
             sweep_seconds: sweep?,
+            max_clients: max_clients?,
+            new_clients_per_address_per_hour: per_address?,
+            new_clients_per_hour: per_hour?,
+            unused_client_seconds: unused?,
         })
     }
 
@@ -2615,6 +2643,27 @@ mod tests {
         assert!(error_at(&errors, "auth.sweep_seconds", ADMIN_LAYER).message.contains("between 1 and 86400"));
         let errors = fails("", &[("SKILLPORT_AUTH__SWEEP_SECONDS", "86401")]);
         error_at(&errors, "auth.sweep_seconds", WORKER_LAYER);
+    }
+
+    #[test]
+    fn client_limits() {
+        let config = ok("", &[]);
+        assert_eq!(
+            (
+                config.tokens.max_clients,
+                config.tokens.new_clients_per_address_per_hour,
+                config.tokens.new_clients_per_hour
+            ),
+            (10_000, 300, 3_000)
+        );
+        assert_eq!(ok("", &[("SKILLPORT_AUTH__MAX_CLIENTS", "5")]).tokens.max_clients, 5);
+        let errors = fails("[auth]\nmax_clients = 0", &[]);
+        assert!(error_at(&errors, "auth.max_clients", ADMIN_LAYER).message.contains("between 1 and 1000000"));
+        let errors = fails("", &[("SKILLPORT_AUTH__NEW_CLIENTS_PER_HOUR", "0")]);
+        error_at(&errors, "auth.new_clients_per_hour", WORKER_LAYER);
+        assert_eq!(config.tokens.unused_client_seconds, 86_400);
+        let errors = fails("[auth]\nunused_client_seconds = 0", &[]);
+        assert!(error_at(&errors, "auth.unused_client_seconds", ADMIN_LAYER).message.contains("between 1 and"));
     }
 
     #[test]

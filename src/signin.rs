@@ -47,6 +47,12 @@ pub fn setup(cfg: &Config) -> Result<SignInSetup, ProviderError> {
         code_ttl_seconds: t.code_ttl_seconds,
         access_ttl_seconds: t.access_ttl_seconds,
         refresh_ttl_seconds: t.refresh_ttl_seconds,
+        clients: crate::oauth::limits::ClientLimits {
+            max_clients: t.max_clients,
+            per_address_per_hour: t.new_clients_per_address_per_hour,
+            per_hour: t.new_clients_per_hour,
+            unused_seconds: t.unused_client_seconds,
+        },
     };
     let keys = match (&cfg.auth, &t.master_key) {
         (_, Some(key)) => ServerKeys::derive(key.expose().as_bytes()),

@@ -111,7 +111,8 @@ impl GitHubProvider {
             .header("accept", "application/vnd.github+json")
             .header("authorization", format!("Bearer {}", token.expose()))
             .header("user-agent", "skillport")
-            .header("x-github-api-version", "2022-11-28");
+            .header("x-github-api-version", "2022-11-28")
+            .limit(crate::ANSWER_MAX_BYTES);
         let response = client.send(request).await.map_err(|e| transport("the GitHub API", &e))?;
         if response.status >= 500 || response.status == 429 {
             return Err(ProviderError::Unavailable(format!("the GitHub API answered {}", response.status)));
@@ -139,7 +140,8 @@ impl GitHubProvider {
         let mut request = HttpRequest::get(format!("{}/login/oauth/access_token", self.web))
             .header("accept", "application/json")
             .header("content-type", "application/x-www-form-urlencoded")
-            .header("user-agent", "skillport");
+            .header("user-agent", "skillport")
+            .limit(crate::ANSWER_MAX_BYTES);
         request.method = "POST".into();
         request.body = body.into_bytes();
         let response = client.send(request).await.map_err(|e| transport("GitHub's token endpoint", &e))?;

@@ -236,10 +236,17 @@ pub(crate) fn check_domain(domain: Option<&str>, allowed: &[String]) -> Result<(
     }
 }
 
+/// Body cap of every answer of an identity provider (discovery document, JWKS, token, userinfo, GitHub's API): each
+/// is a few kilobytes, so this is generous and still keeps a broken or hostile provider from filling the Worker.
+pub const ANSWER_MAX_BYTES: u64 = 512 * 1024;
+
 /// Maps a transport failure of the seam.
 pub(crate) fn transport(step: &str, error: &HttpError) -> ProviderError {
     match error {
         HttpError::Timeout => ProviderError::Unavailable(format!("{step} timed out")),
+        HttpError::TooLarge(_) => {
+            ProviderError::Unavailable(format!("{step} sent an answer that is too large ({error})"))
+        }
         HttpError::Connect(_) => ProviderError::Unavailable(format!("{step} could not be reached")),
         HttpError::Budget(_) => ProviderError::Unavailable(format!("{step} was not attempted: {error}")),
     }

@@ -632,12 +632,8 @@ impl<'c> AsyncHttpClient<'c> for Seam<'_> {
     fn call(&'c self, request: openidconnect::HttpRequest) -> Self::Future {
         Box::pin(async move {
             let (parts, body) = request.into_parts();
-            let mut req = HttpRequest {
-                method: parts.method.as_str().to_string(),
-                url: parts.uri.to_string(),
-                headers: Vec::new(),
-                body,
-            };
+            let mut req = HttpRequest::new(parts.method.as_str(), parts.uri.to_string()).limit(crate::ANSWER_MAX_BYTES);
+            req.body = body;
             for (name, value) in &parts.headers {
                 if let Ok(value) = value.to_str() {
                     req = req.header(name.as_str(), value);

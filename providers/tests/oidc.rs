@@ -495,3 +495,33 @@ fn no_secret_in_any_error() {
         assert_no_secret(&error, &[kept.pkce_verifier.expose(), kept.nonce.as_ref().unwrap().expose()]);
     }
 }
+
+#[test]
+fn oversized_discovery_and_key_set_answers_are_refused_unread() {
+    let key = Key::rsa_a("k1");
+    let provider = oidc(&[]);
+    // A discovery document past the cap on provider answers (padded JSON, otherwise valid).
+    let idp = Idp::new(ISSUER, &[&key], None);
+    let url = format!("{ISSUER}/.well-known/openid-configuration");
+    let doc = block_on_ready(skillport_sources::http::HttpClient::send(
+        &idp.http,
+        skillport_sources::http::HttpRequest::get(url.clone()),
+    ))
+    .unwrap();
+    idp.http.clear_requests();
+    let mut padded = doc.body.clone();
+    padded.splice(1..1, std::iter::repeat_n(b' ', skillport_providers::ANSWER_MAX_BYTES as usize));
+    idp.http.on_get(&url, HttpResponse::new(200).with_header("content-type", "application/json").with_body(padded));
+    let error = block_on_ready(provider.start(&idp.http, REDIRECT_URI, STATE)).unwrap_err();
+    assert!(matches!(&error, ProviderError::Unavailable(why) if why.contains("too large")), "{error:?}");
+    assert!(idp.http.requests().iter().all(|r| r.max_body == skillport_providers::ANSWER_MAX_BYTES));
+
+    // A key set past it: the sign-in fails as unavailable, and no key is trusted.
+    let idp = Idp::new(ISSUER, &[&key], None);
+    let huge: Vec<serde_json::Value> = (0..2000).map(|i| Key::rsa_a(&format!("k{i}")).jwk()).collect();
+    *idp.jwks.borrow_mut() = huge;
+    let error = block_on_ready(oidc(&[]).start(&idp.http, REDIRECT_URI, STATE)).unwrap_err();
+    assert!(matches!(&error, ProviderError::Unavailable(why) if why.contains("too large")), "{error:?}");
+    assert_eq!(idp.jwks_fetches.get(), 1);
+    assert!(idp.http.requests().iter().all(|r| r.max_body == skillport_providers::ANSWER_MAX_BYTES));
+}

@@ -150,16 +150,15 @@ impl<C: HttpClient> GithubSource<C> {
     }
 
     async fn tarball(&self, sha: &str) -> Result<FileSet, SourceError> {
-        let response =
-            self.send(self.request(self.url(&format!("tarball/{sha}")), "application/vnd.github+json")).await?;
+        let req = self.request(self.url(&format!("tarball/{sha}")), "application/vnd.github+json");
+        let response = self.send(req.limit(self.config.limits.max_total_bytes)).await?;
         Ok(archive::extract(&response.body, ArchiveFormat::TarGz, TopFolder::Strip, &self.config.limits)?.files)
     }
 
     /// The Git Data API path: one tree listing, then the blobs the marketplace needs.
     async fn tree_and_blobs(&self, sha: &str) -> Result<FileSet, SourceError> {
-        let response = self
-            .send(self.request(self.url(&format!("git/trees/{sha}?recursive=1")), "application/vnd.github+json"))
-            .await?;
+        let req = self.request(self.url(&format!("git/trees/{sha}?recursive=1")), "application/vnd.github+json");
+        let response = self.send(req.limit(remote::LISTING_MAX_BYTES)).await?;
         let tree: Tree = serde_json::from_slice(&response.body)
             .map_err(|e| SourceError::Invalid(format!("{}: unreadable tree listing: {e}", self.describe())))?;
         if tree.truncated {
@@ -196,8 +195,8 @@ impl<C: HttpClient> GithubSource<C> {
     }
 
     async fn blob(&self, sha: &str) -> Result<Vec<u8>, SourceError> {
-        let response =
-            self.send(self.request(self.url(&format!("git/blobs/{sha}")), "application/vnd.github+json")).await?;
+        let req = self.request(self.url(&format!("git/blobs/{sha}")), "application/vnd.github+json");
+        let response = self.send(req.limit(remote::encoded_file_cap(self.config.limits.max_file_bytes))).await?;
         let blob: Blob = serde_json::from_slice(&response.body)
             .map_err(|e| SourceError::Invalid(format!("{}: unreadable blob {sha}: {e}", self.describe())))?;
         if blob.encoding != "base64" {
@@ -224,6 +223,10 @@ pub(crate) struct Budget {
 impl Budget {
     pub(crate) fn new(limits: Limits) -> Self {
         Self { limits, files: 0, bytes: 0 }
+    }
+
+    pub(crate) fn limits(&self) -> Limits {
+        self.limits
     }
 
     /// `Ok(false)`: the file is over the single-file cap, skip it.
@@ -278,10 +281,12 @@ impl<C: HttpClient> MarketplaceSource for GithubSource<C> {
 
     async fn fetch(&self, since: Option<&str>) -> Result<Fetched, SourceError> {
         let since = since.and_then(Revision::parse);
-        let mut req = self.request(
-            self.url(&format!("commits/{}", percent_encode(self.git_ref(), true))),
-            "application/vnd.github.sha",
-        );
+        let mut req = self
+            .request(
+                self.url(&format!("commits/{}", percent_encode(self.git_ref(), true))),
+                "application/vnd.github.sha",
+            )
+            .limit(remote::API_ANSWER_MAX_BYTES);
         if let Some(since) = &since {
             req = since.conditional(req);
         }
@@ -355,6 +360,38 @@ mod tests {
         assert_eq!(first.header_value("user-agent"), Some("skillport"));
         assert_eq!(first.header_value("authorization"), None);
         assert_eq!(first.header_value("if-none-match"), None);
+    }
+
+    #[test]
+    fn a_304_to_a_request_without_a_validator_is_a_malformed_answer() {
+        // A server (or a proxy in front of it) that answers 304 to everything: the cold load sent no validator.
+        let client = CannedClient::new();
+        client.route("GET", &format!("{API}/commits/HEAD"), |_| Ok(HttpResponse::new(304)));
+        let err = block_on_ready(source(&client, None).fetch(None)).unwrap_err();
+        assert!(matches!(err, SourceError::Upstream { status: 304, .. }), "{err:?}");
+        // A revision without an ETag sends no validator either.
+        let err = block_on_ready(source(&client, None).fetch(Some(SHA))).unwrap_err();
+        assert!(matches!(err, SourceError::Upstream { status: 304, .. }), "{err:?}");
+        // Nor do the tarball, tree and blob requests.
+        commits(&client, "HEAD", SHA, "\"e1\"");
+        client.route("GET", &format!("{API}/tarball/{SHA}"), |_| Ok(HttpResponse::new(304)));
+        let err = block_on_ready(source(&client, None).fetch(None)).unwrap_err();
+        assert!(matches!(err, SourceError::Upstream { status: 304, .. }), "{err:?}");
+    }
+
+    #[test]
+    fn answers_are_read_within_their_caps() {
+        let client = CannedClient::new();
+        commits(&client, "HEAD", SHA, "\"e1\"");
+        let tarball = example_tarball("acme-market-0123456");
+        client.on_get(&format!("{API}/tarball/{SHA}"), HttpResponse::new(200).with_body(tarball.clone()));
+        let limits = Limits { max_total_bytes: tarball.len() as u64 - 1, ..Limits::default() };
+        let config = GithubConfig::new(GithubRepo::parse("acme/market").unwrap()).with_limits(limits);
+        let err = block_on_ready(GithubSource::new(config, &client).fetch(None)).unwrap_err();
+        assert!(matches!(&err, SourceError::TooLarge(m) if m.contains("larger than")), "{err:?}");
+        let requests = client.requests();
+        assert_eq!(requests[0].max_body, remote::API_ANSWER_MAX_BYTES);
+        assert_eq!(requests[1].max_body, tarball.len() as u64 - 1);
     }
 
     #[test]

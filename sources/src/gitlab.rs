@@ -158,8 +158,12 @@ impl<C: HttpClient> GitlabSource<C> {
         format!("{}/projects/{}{tail}", self.config.api_base, self.config.project.api_id())
     }
 
+    /// A request whose answer is capped at [`remote::API_ANSWER_MAX_BYTES`]; archives and files set their own cap.
     fn request(&self, url: String) -> HttpRequest {
-        let req = HttpRequest::get(url).header("accept", "application/json").header("user-agent", "skillport");
+        let req = HttpRequest::get(url)
+            .header("accept", "application/json")
+            .header("user-agent", "skillport")
+            .limit(remote::API_ANSWER_MAX_BYTES);
         match &self.config.auth {
             Some(GitlabAuth::PrivateToken(token)) => req.header("private-token", token.expose()),
             Some(GitlabAuth::Bearer(token)) => req.header("authorization", format!("Bearer {}", token.expose())),
@@ -210,9 +214,13 @@ impl<C: HttpClient> GitlabSource<C> {
     }
 
     async fn archive(&self, sha: &str, what: &str) -> Result<FileSet, SourceError> {
-        let response =
-            remote::send(&self.client, self.request(self.url(&format!("/repository/archive.tar.gz?sha={sha}"))), what)
-                .await?;
+        let response = remote::send(
+            &self.client,
+            self.request(self.url(&format!("/repository/archive.tar.gz?sha={sha}")))
+                .limit(self.config.limits.max_total_bytes),
+            what,
+        )
+        .await?;
         Ok(archive::extract(&response.body, ArchiveFormat::TarGz, TopFolder::Strip, &self.config.limits)?.files)
     }
 
@@ -242,7 +250,12 @@ impl<C: HttpClient> GitlabSource<C> {
         budget.admit(manifest.len() as u64)?;
         files.insert(MARKETPLACE_FILE, manifest)?;
         for path in paths.iter().filter(|p| *p != MARKETPLACE_FILE && remote::is_wanted(p, folders.as_deref())) {
-            let content = self.raw(path, sha, what).await?;
+            let content = match self.raw(path, sha, what).await {
+                Ok(content) => content,
+                // One file over the single-file cap is skipped, as in an archive.
+                Err(SourceError::TooLarge(_)) => continue,
+                Err(e) => return Err(e),
+            };
             if budget.admit(content.len() as u64)? {
                 files.insert(path, content)?;
             }
@@ -252,7 +265,7 @@ impl<C: HttpClient> GitlabSource<C> {
 
     async fn raw(&self, path: &str, sha: &str, what: &str) -> Result<Vec<u8>, SourceError> {
         let url = self.url(&format!("/repository/files/{}/raw?ref={sha}", percent_encode(path, false)));
-        Ok(remote::send(&self.client, self.request(url), what).await?.body)
+        Ok(remote::send(&self.client, self.request(url).limit(self.config.limits.max_file_bytes), what).await?.body)
     }
 }
 
@@ -314,6 +327,26 @@ mod tests {
                 .with_header("etag", etag)
                 .with_body(format!(r#"{{"id":"{SHA}","short_id":"0123456"}}"#)))
         });
+    }
+
+    #[test]
+    fn a_304_to_a_request_without_a_validator_is_a_malformed_answer() {
+        let client = CannedClient::new();
+        client.route("GET", &format!("{API}/repository/commits/main"), |_| Ok(HttpResponse::new(304)));
+        let gitlab = GitlabSource::new(config().with_ref(GitRef::new("main").unwrap()), &client);
+        let err = block_on_ready(gitlab.fetch(None)).unwrap_err();
+        assert!(matches!(err, SourceError::Upstream { status: 304, .. }), "{err:?}");
+        // A remembered ref is no validator.
+        let err = block_on_ready(gitlab.fetch(Some(&format!("{SHA};r=main")))).unwrap_err();
+        assert!(matches!(err, SourceError::Upstream { status: 304, .. }), "{err:?}");
+        // Nor is the default-branch lookup, the archive or a file.
+        client.route("GET", API, |_| Ok(HttpResponse::new(304)));
+        let err = block_on_ready(GitlabSource::new(config(), &client).fetch(None)).unwrap_err();
+        assert!(matches!(err, SourceError::Upstream { status: 304, .. }), "{err:?}");
+        commits(&client, "main", "W/\"c1\"");
+        client.route("GET", &format!("{API}/repository/archive.tar.gz?sha={SHA}"), |_| Ok(HttpResponse::new(304)));
+        let err = block_on_ready(gitlab.fetch(None)).unwrap_err();
+        assert!(matches!(err, SourceError::Upstream { status: 304, .. }), "{err:?}");
     }
 
     #[test]

@@ -1,9 +1,15 @@
 //! The HTTP seam: network sources speak to the world only through [`HttpClient`].
 //!
 //! This crate depends on no HTTP library. On Workers the host crate implements [`HttpClient`] with `worker::Fetch`;
-//! natively anything will do. An implementation must follow redirects (as `fetch` does: GitHub answers a tarball
-//! request with 302 to codeload) and must not decompress bodies behind our back beyond what `Content-Encoding`
-//! mandates (archives are `application/x-gzip` bodies, not encoded transfers).
+//! natively anything will do. An implementation must follow redirects unless the request says not to (as `fetch`
+//! does: GitHub answers a tarball request with 302 to codeload) and must not decompress bodies behind our back beyond
+//! what `Content-Encoding` mandates (archives are `application/x-gzip` bodies, not encoded transfers).
+//!
+//! Every request carries its own cap on the answer's body ([`HttpRequest::max_body`]): an implementation reads the
+//! body chunk by chunk through a [`BodyCap`], which refuses a declared `Content-Length` over the cap before reading
+//! and stops at the first byte past it, so an upstream can never make the Worker hold more than the cap (plus one
+//! chunk). The whole exchange, body included, also runs against one deadline (the client's timeout, or the request's
+//! shorter [`HttpRequest::timeout_ms`]), so an answer that trickles cannot hold a request open past it.
 //!
 //! Also here: [`CountingClient`], a wrapper that counts requests (how the product proves "one conditional request
 //! per unchanged refresh"), [`CannedClient`], a transport test double that serves canned answers and records every
@@ -13,6 +19,9 @@ use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::rc::Rc;
 
+/// The body cap of a request that names none (1 MiB). Every caller that knows its answer's size sets its own.
+pub const DEFAULT_MAX_BODY: u64 = 1024 * 1024;
+
 /// One request. Header names are case-insensitive; senders here use lower case.
 #[derive(Clone, PartialEq, Eq)]
 pub struct HttpRequest {
@@ -20,11 +29,52 @@ pub struct HttpRequest {
     pub url: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// Most bytes of answer body read: one more and the request fails with [`HttpError::TooLarge`].
+    pub max_body: u64,
+    /// Whether redirects are followed; when not, a 3xx comes back as the answer.
+    pub follow_redirects: bool,
+    /// A deadline for the whole exchange shorter than the client's own, in milliseconds.
+    pub timeout_ms: Option<u64>,
 }
 
 impl HttpRequest {
+    pub fn new(method: &str, url: impl Into<String>) -> Self {
+        Self {
+            method: method.to_string(),
+            url: url.into(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            max_body: DEFAULT_MAX_BODY,
+            follow_redirects: true,
+            timeout_ms: None,
+        }
+    }
+
     pub fn get(url: impl Into<String>) -> Self {
-        Self { method: "GET".to_string(), url: url.into(), headers: Vec::new(), body: Vec::new() }
+        Self::new("GET", url)
+    }
+
+    /// Caps the answer's body at `bytes`.
+    pub fn limit(mut self, bytes: u64) -> Self {
+        self.max_body = bytes;
+        self
+    }
+
+    /// Answers a 3xx as is instead of following it.
+    pub fn no_redirects(mut self) -> Self {
+        self.follow_redirects = false;
+        self
+    }
+
+    /// Gives the whole exchange at most `ms` milliseconds (or the client's timeout, if shorter).
+    pub fn timeout(mut self, ms: u64) -> Self {
+        self.timeout_ms = Some(ms);
+        self
+    }
+
+    /// The exchange's deadline given the client's own timeout.
+    pub fn deadline_ms(&self, client_timeout_ms: u64) -> u64 {
+        self.timeout_ms.map_or(client_timeout_ms, |t| t.min(client_timeout_ms))
     }
 
     pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
@@ -47,7 +97,55 @@ impl fmt::Debug for HttpRequest {
             .field("url", &self.url)
             .field("headers", &names)
             .field("body_len", &self.body.len())
+            .field("max_body", &self.max_body)
+            .field("follow_redirects", &self.follow_redirects)
+            .field("timeout_ms", &self.timeout_ms)
             .finish()
+    }
+}
+
+/// Reads an answer's body within its request's cap, one chunk at a time, the same way on every transport.
+#[derive(Debug)]
+pub struct BodyCap {
+    limit: u64,
+    body: Vec<u8>,
+}
+
+impl BodyCap {
+    /// Starts reading an answer whose `content-length` was `declared`: one declared over `limit` is refused before a
+    /// byte is read.
+    pub fn new(limit: u64, declared: Option<&str>) -> Result<Self, HttpError> {
+        let declared = declared.and_then(|v| v.trim().parse::<u64>().ok());
+        if declared.is_some_and(|d| d > limit) {
+            return Err(HttpError::TooLarge(limit));
+        }
+        // Never trust the declared length for more than the cap allows.
+        let capacity = declared.unwrap_or(0).min(limit).min(64 * 1024) as usize;
+        Ok(Self { limit, body: Vec::with_capacity(capacity) })
+    }
+
+    /// Adds a chunk; fails (keeping nothing past `limit + 1` bytes) once the body is over the cap.
+    pub fn push(&mut self, chunk: &[u8]) -> Result<(), HttpError> {
+        let room = (self.limit + 1).saturating_sub(self.body.len() as u64);
+        let take = (chunk.len() as u64).min(room) as usize;
+        self.body.extend_from_slice(&chunk[..take]);
+        if self.body.len() as u64 > self.limit {
+            return Err(HttpError::TooLarge(self.limit));
+        }
+        Ok(())
+    }
+
+    /// Bytes read so far.
+    pub fn len(&self) -> usize {
+        self.body.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.body.is_empty()
+    }
+
+    pub fn finish(self) -> Vec<u8> {
+        self.body
     }
 }
 
@@ -109,6 +207,9 @@ pub enum HttpError {
     /// keep what they have and continue on a later run.
     #[error("not sent: this run's budget of {0} upstream requests is spent")]
     Budget(usize),
+    /// The answer's body was over the request's cap of this many bytes; reading stopped there.
+    #[error("the answer is larger than {0} bytes")]
+    TooLarge(u64),
 }
 
 /// Sends HTTP requests. `?Send` because Workers' fetch futures are not `Send`.
@@ -264,6 +365,7 @@ type Handler = Box<dyn Fn(&HttpRequest) -> Result<HttpResponse, HttpError>>;
 ///
 /// Routes match on method and the exact URL (query included); the latest route added for a URL wins. Unrouted
 /// requests get GitHub's 404 JSON. Handlers see the request, so they can answer 304 to the right `If-None-Match`.
+/// Each answer's body passes through the request's [`BodyCap`], as over a real transport.
 #[derive(Default)]
 pub struct CannedClient {
     routes: RefCell<Vec<(String, String, Rc<Handler>)>>,
@@ -317,12 +419,17 @@ impl HttpClient for CannedClient {
             .rev()
             .find(|(method, url, _)| *method == req.method && *url == req.url)
             .map(|(_, _, handler)| Rc::clone(handler));
-        match handler {
-            Some(handler) => handler(&req),
-            None => Ok(HttpResponse::new(404)
+        let answer = match handler {
+            Some(handler) => handler(&req)?,
+            None => HttpResponse::new(404)
                 .with_header("content-type", "application/json")
-                .with_body(&br#"{"message":"Not Found","documentation_url":"https://docs.github.com/rest"}"#[..])),
+                .with_body(&br#"{"message":"Not Found","documentation_url":"https://docs.github.com/rest"}"#[..]),
+        };
+        let mut cap = BodyCap::new(req.max_body, answer.header("content-length"))?;
+        for chunk in answer.body.chunks(1024) {
+            cap.push(chunk)?;
         }
+        Ok(HttpResponse { body: cap.finish(), ..answer })
     }
 }
 
@@ -360,6 +467,47 @@ mod tests {
         let req = HttpRequest::get("https://x").header("Authorization", format!("Bearer {}", secret.expose()));
         assert!(!format!("{req:?}").contains("topsecret"));
         assert_eq!(req.header_value("AUTHORIZATION"), Some("Bearer ghp_topsecret"));
+    }
+
+    #[test]
+    fn a_body_is_read_up_to_its_cap_and_refused_one_byte_past_it() {
+        let mut cap = BodyCap::new(10, None).unwrap();
+        cap.push(b"12345").unwrap();
+        cap.push(b"67890").unwrap();
+        assert_eq!(cap.finish(), b"1234567890");
+
+        let mut cap = BodyCap::new(10, None).unwrap();
+        cap.push(b"1234567890").unwrap();
+        assert_eq!(cap.push(b"1"), Err(HttpError::TooLarge(10)));
+        // One huge chunk is refused, and no more than the cap and one byte of it is kept.
+        let mut cap = BodyCap::new(10, None).unwrap();
+        assert_eq!(cap.push(&vec![b'x'; 1 << 20]), Err(HttpError::TooLarge(10)));
+        assert_eq!(cap.len(), 11);
+    }
+
+    #[test]
+    fn a_declared_length_over_the_cap_is_refused_before_reading() {
+        assert_eq!(BodyCap::new(5120, Some("5121")).unwrap_err(), HttpError::TooLarge(5120));
+        assert!(BodyCap::new(5120, Some("5120")).is_ok());
+        // A declared length under the cap is not trusted: the bytes are still counted.
+        let mut cap = BodyCap::new(5120, Some("10")).unwrap();
+        assert_eq!(cap.push(&[0; 6000]), Err(HttpError::TooLarge(5120)));
+        // Nor does a huge declared length reserve memory.
+        assert!(BodyCap::new(u64::MAX, Some("999999999999")).unwrap().finish().capacity() <= 64 * 1024);
+    }
+
+    #[test]
+    fn requests_carry_their_cap_redirect_rule_and_deadline() {
+        let req = HttpRequest::get("https://x/a");
+        assert_eq!((req.max_body, req.follow_redirects, req.timeout_ms), (DEFAULT_MAX_BODY, true, None));
+        let req = req.limit(5).no_redirects().timeout(3000);
+        assert_eq!((req.max_body, req.follow_redirects, req.deadline_ms(15_000)), (5, false, 3000));
+        assert_eq!(req.deadline_ms(1000), 1000);
+        let canned = CannedClient::new();
+        canned.on_get("https://x/a", HttpResponse::new(200).with_body("123456"));
+        assert_eq!(block_on_ready(canned.send(req)).unwrap_err(), HttpError::TooLarge(5));
+        let ok = block_on_ready(canned.send(HttpRequest::get("https://x/a").limit(6))).unwrap();
+        assert_eq!(ok.body, b"123456");
     }
 
     #[test]

@@ -133,18 +133,21 @@ impl<C: HttpClient> HttpsSource<C> {
         url.split(['?', '#']).next().unwrap_or(url).to_string()
     }
 
-    async fn get(&self, url: String, since: Option<&Revision>) -> Result<HttpResponse, SourceError> {
+    /// `GET url`, its answer capped at `cap` bytes.
+    async fn get(&self, url: String, since: Option<&Revision>, cap: u64) -> Result<HttpResponse, SourceError> {
         let what = self.describe(&url);
-        let mut req = self.request(url);
+        let mut req = self.request(url).limit(cap);
         if let Some(since) = since {
             req = since.conditional(req);
         }
         remote::send(&self.client, req, &what).await
     }
 
-    /// A file of the marketplace, `None` when the server has no such file.
+    /// A file of the marketplace, `None` when the server has no such file; [`SourceError::TooLarge`] when it is over
+    /// the single-file cap.
     async fn file(&self, path: &str) -> Result<Option<Vec<u8>>, SourceError> {
-        match self.get(format!("{}{}", self.root, percent_encode(path, true)), None).await {
+        let url = format!("{}{}", self.root, percent_encode(path, true));
+        match self.get(url, None, self.config.limits.max_file_bytes).await {
             Ok(response) => Ok(Some(response.body)),
             Err(SourceError::NotFound(_)) => Ok(None),
             Err(e) => Err(e),
@@ -152,7 +155,7 @@ impl<C: HttpClient> HttpsSource<C> {
     }
 
     async fn fetch_archive(&self, format: ArchiveFormat, since: Option<Revision>) -> Result<Fetched, SourceError> {
-        let response = self.get(self.config.url.clone(), since.as_ref()).await?;
+        let response = self.get(self.config.url.clone(), since.as_ref(), self.config.limits.max_total_bytes).await?;
         if response.status == 304 {
             return Ok(Fetched::NotModified);
         }
@@ -178,9 +181,11 @@ impl<C: HttpClient> HttpsSource<C> {
         let manifest_mode = last.as_ref().is_some_and(|(_, r)| r.id.starts_with("manifest:"));
         if !manifest_mode {
             let since = last.as_ref().filter(|(_, r)| r.id.starts_with("index:"));
-            match self.get(format!("{}{INDEX_FILE}", self.root), since.map(|(_, r)| r)).await {
+            let cap = self.config.limits.max_file_bytes;
+            match self.get(format!("{}{INDEX_FILE}", self.root), since.map(|(_, r)| r), cap).await {
+                // `remote::send` lets a 304 through only to a conditional request, so `since` is there.
                 Ok(response) if response.status == 304 => {
-                    let (p, revision) = since.expect("a 304 answers a conditional request");
+                    let Some((p, revision)) = since else { return Err(unasked_not_modified(INDEX_FILE)) };
                     if p.complete {
                         return Ok(Fetched::NotModified);
                     }
@@ -204,9 +209,10 @@ impl<C: HttpClient> HttpsSource<C> {
             }
         }
         let since = last.as_ref().filter(|(_, r)| r.id.starts_with("manifest:"));
-        let response = self.get(self.config.url.clone(), since.map(|(_, r)| r)).await?;
+        let response =
+            self.get(self.config.url.clone(), since.map(|(_, r)| r), self.config.limits.max_file_bytes).await?;
         let (manifest, revision, carry_on) = if response.status == 304 {
-            let (p, revision) = since.expect("a 304 answers a conditional request");
+            let Some((p, revision)) = since else { return Err(unasked_not_modified(MARKETPLACE_FILE)) };
             match p.files.get(MARKETPLACE_FILE) {
                 _ if p.complete => return Ok(Fetched::NotModified),
                 Some(manifest) => (manifest.to_vec(), revision.clone(), Some(p)),
@@ -225,7 +231,7 @@ impl<C: HttpClient> HttpsSource<C> {
 
     /// The index again, unconditionally (a partial copy that lost its index cannot carry on).
     async fn load_indexed_afresh(&self, previous: Option<Previous<'_>>) -> Result<Fetched, SourceError> {
-        let response = self.get(format!("{}{INDEX_FILE}", self.root), None).await?;
+        let response = self.get(format!("{}{INDEX_FILE}", self.root), None, self.config.limits.max_file_bytes).await?;
         let revision = Revision::from_response(format!("index:{}", sha256_digest(&response.body)), &response);
         self.load_indexed(response.body, revision, previous, false).await
     }
@@ -367,6 +373,15 @@ impl<C: HttpClient> HttpsSource<C> {
     }
 }
 
+/// The error for a 304 that answered a request with no validator (`remote::send` already refuses one; this keeps a
+/// change there from turning into a crash here).
+fn unasked_not_modified(file: &str) -> SourceError {
+    SourceError::Upstream {
+        status: 304,
+        message: format!("`{file}`: 304 Not Modified to a request that was not conditional"),
+    }
+}
+
 /// Where a partial load of a listed form notes what it learnt that is not a file of the marketplace: the paths the
 /// server has no file for, so that carrying on does not ask for them again. Only ever in a partial tree.
 pub const PARTIAL_FILE: &str = ".skillport-partial.json";
@@ -436,8 +451,20 @@ impl<'p> Fill<'p> {
                 self.pending += 1;
                 Ok(None)
             }
+            Err(SourceError::TooLarge(_)) => self.oversized(path),
             Err(e) => Err(e),
         }
+    }
+
+    /// A file over the single-file cap is skipped, as in an archive; but the manifest cannot be.
+    fn oversized(&mut self, path: &str) -> Result<Option<Vec<u8>>, SourceError> {
+        if path == MARKETPLACE_FILE {
+            return Err(SourceError::TooLarge(format!(
+                "`{MARKETPLACE_FILE}` is over the {}-byte file cap",
+                self.size.limits().max_file_bytes
+            )));
+        }
+        Ok(None)
     }
 
     /// A file fetched ahead (`None`: not asked for, as a partial copy of the same revision found it absent).
@@ -461,6 +488,7 @@ impl<'p> Fill<'p> {
                 self.pending += 1;
                 Ok(None)
             }
+            Some(Err(SourceError::TooLarge(_))) => self.oversized(path),
             Some(Err(e)) => Err(e),
         }
     }
@@ -546,6 +574,71 @@ mod tests {
             HttpsConfig::new(url).unwrap().with_header("Authorization", Secret::new("Bearer s3cret")),
             client,
         )
+    }
+
+    #[test]
+    fn a_304_to_a_request_without_a_validator_is_a_malformed_answer_in_every_form() {
+        // A server that answers 304 to everything. Each form used to trust that a 304 answers a conditional request.
+        let always_304 = |client: &CannedClient, url: &str| {
+            client.route("GET", url, |_| Ok(HttpResponse::new(304)));
+        };
+        let manifest = format!("{ROOT}.claude-plugin/marketplace.json");
+        // The index form.
+        let client = CannedClient::new();
+        always_304(&client, &format!("{ROOT}{INDEX_FILE}"));
+        let err = block_on_ready(source(&client, &manifest).fetch(None)).unwrap_err();
+        assert!(matches!(err, SourceError::Upstream { status: 304, .. }), "{err:?}");
+        // The manifest form (no index).
+        let client = CannedClient::new();
+        always_304(&client, &manifest);
+        let err = block_on_ready(source(&client, &manifest).fetch(None)).unwrap_err();
+        assert!(matches!(err, SourceError::Upstream { status: 304, .. }), "{err:?}");
+        // A revision without validators asks unconditionally too.
+        let err = block_on_ready(source(&client, &manifest).fetch(Some("manifest:sha256:00"))).unwrap_err();
+        assert!(matches!(err, SourceError::Upstream { status: 304, .. }), "{err:?}");
+        // The archive form.
+        let client = CannedClient::new();
+        let zip = format!("{ROOT}market.zip");
+        always_304(&client, &zip);
+        let err = block_on_ready(source(&client, &zip).fetch(None)).unwrap_err();
+        assert!(matches!(err, SourceError::Upstream { status: 304, .. }), "{err:?}");
+        // A plugin file.
+        let client = CannedClient::new();
+        serve_folder(&client, &example_files());
+        let files = example_files();
+        let plugin_json = files.iter().map(|(p, _)| p.to_string()).find(|p| p.ends_with("plugin.json")).unwrap();
+        always_304(&client, &format!("{ROOT}{plugin_json}"));
+        let err = block_on_ready(source(&client, &manifest).fetch(None)).unwrap_err();
+        assert!(matches!(err, SourceError::Upstream { status: 304, .. }), "{err:?}");
+    }
+
+    #[test]
+    fn a_file_over_its_cap_is_not_read_and_is_skipped_but_the_manifest_is_not() {
+        let client = CannedClient::new();
+        let mut folder = example_files();
+        let manifest = folder.get(MARKETPLACE_FILE).unwrap().len();
+        // One skill grown to 10 KB more; the cap is the largest of the index and the manifest, below it.
+        let big = "plugins/writing-tools/skills/conventional-commits/SKILL.md";
+        let mut grown = folder.get(big).unwrap().to_vec();
+        grown.extend(std::iter::repeat_n(b'\n', 10_000));
+        folder.insert(big, grown).unwrap();
+        let index = index_for(&folder);
+        let cap = index.len().max(manifest) as u64;
+        folder.insert(INDEX_FILE, index).unwrap();
+        serve_folder(&client, &folder);
+        let url = format!("{ROOT}.claude-plugin/marketplace.json");
+        let limited = |max_file_bytes: u64| {
+            HttpsSource::new(
+                HttpsConfig::new(&url).unwrap().with_limits(Limits { max_file_bytes, ..Limits::default() }),
+                &client,
+            )
+        };
+        let Fetched::Tree { files, .. } = block_on_ready(limited(cap).fetch(None)).unwrap() else { panic!() };
+        assert!(files.len() > 1 && files.iter().all(|(_, c)| c.len() as u64 <= cap));
+        assert!(files.get(big).is_none() && client.urls().contains(&format!("{ROOT}{big}")), "asked for, skipped");
+        assert!(client.requests().iter().all(|r| r.max_body == cap));
+        let err = block_on_ready(limited(manifest as u64 - 1).fetch(None)).unwrap_err();
+        assert!(matches!(err, SourceError::TooLarge(_)), "{err:?}");
     }
 
     #[test]

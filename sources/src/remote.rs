@@ -120,10 +120,35 @@ fn unescape(s: &str) -> String {
     s.replace("%3B", ";").replace("%25", "%")
 }
 
-/// Sends `req`; a 2xx or 304 comes back as is, anything else becomes the matching [`SourceError`]. `what` names the
-/// thing asked for in error messages (`owner/repo at ref`): it must never carry a credential.
+/// Body cap of a small API answer (a commit, a project, one page of a tree listing).
+pub const API_ANSWER_MAX_BYTES: u64 = 1024 * 1024;
+/// Body cap of a whole recursive tree listing (GitHub lists up to 100,000 entries before truncating it).
+pub const LISTING_MAX_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Body cap of a JSON answer that carries one file base64-encoded (GitHub's blobs): the file's cap, encoded, plus room.
+pub fn encoded_file_cap(max_file_bytes: u64) -> u64 {
+    max_file_bytes.saturating_mul(3) / 2 + 64 * 1024
+}
+
+/// Sends `req`; a 2xx, or a 304 to a conditional request, comes back as is; anything else becomes the matching
+/// [`SourceError`]. A 304 to a request that named no validator is malformed (there is no copy it could confirm), and
+/// an answer over the request's body cap is [`SourceError::TooLarge`]. `what` names the thing asked for in error
+/// messages (`owner/repo at ref`): it must never carry a credential.
 pub async fn send(client: &dyn HttpClient, req: HttpRequest, what: &str) -> Result<HttpResponse, SourceError> {
-    let response = client.send(req).await?;
+    let conditional = req.header_value("if-none-match").is_some() || req.header_value("if-modified-since").is_some();
+    let response = match client.send(req).await {
+        Ok(response) => response,
+        Err(crate::http::HttpError::TooLarge(cap)) => {
+            return Err(SourceError::TooLarge(format!("{what}: an answer is larger than {cap} bytes")))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if response.status == 304 && !conditional {
+        return Err(SourceError::Upstream {
+            status: 304,
+            message: format!("{what}: answered 304 Not Modified to a request that was not conditional"),
+        });
+    }
     if response.is_success() || response.status == 304 {
         Ok(response)
     } else {

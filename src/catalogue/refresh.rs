@@ -768,7 +768,8 @@ mod tests {
         ]);
         let store = MemoryStore::default();
         let files = crate::app::bundled_files("marketplace").unwrap();
-        let snap = Snapshot { revision: "sha1".into(), fetched_at: 0, files, complete: true };
+        // With an ETag, so that a refresh asks conditionally and a 304 is an answer to it.
+        let snap = Snapshot { revision: "sha1;e=\"e1\"".into(), fetched_at: 0, files, complete: true };
         block_on(store.save(&store_key(&cfg.marketplaces[0]), snap.encode()));
         (cfg, store)
     }

@@ -33,7 +33,7 @@ use super::consent::{
     consent_page, cookie_value, error_page, may_auto_approve, read_consent_form, ConsentCookie, ConsentDecision,
 };
 use super::crypto::random_token;
-use super::registration::{cimd_fetch_allowed, is_cimd_client_id, validate_cimd};
+use super::registration::{cimd_fetch_allowed, is_cimd_client_id, validate_cimd, MAX_CIMD_BYTES};
 use super::store::ClientRecord;
 use super::{ClientId, OAuthError, OAuthServer, TokenHash};
 use crate::http::{HttpRequest, HttpResponse};
@@ -44,6 +44,8 @@ pub const SIGNIN_COOKIE: &str = "__Host-skillport_signin";
 pub const SIGNIN_TTL_SECONDS: u64 = 600;
 /// How long a fetched Client ID Metadata Document is trusted before it is fetched again.
 pub const CIMD_CACHE_SECONDS: u64 = 3600;
+/// The whole fetch of a Client ID Metadata Document (connection, answer and body) must finish within this.
+pub const CIMD_TIMEOUT_MS: u64 = 5000;
 /// The path the identity provider redirects back to.
 pub const CALLBACK_PATH: &str = "/callback";
 pub const CONSENT_PATH: &str = "/consent";
@@ -176,8 +178,10 @@ impl SignIn<'_> {
         !self.oauth.public_url.host_str().is_some_and(skillport_providers::local::is_loopback_host)
     }
 
-    /// The client an authorization request names: registered here, or described by its metadata document.
-    async fn client(&self, id: &ClientId) -> Result<Option<ClientRecord>, HttpResponse> {
+    /// The client an authorization request names: registered here, or described by its metadata document. A document
+    /// is fetched only within the limits on new clients (`super::limits`, charged to `ip`), and what it describes is
+    /// stored as a cache entry that expires like an unused registration (unless a grant keeps it).
+    async fn client(&self, id: &ClientId, ip: Option<&str>) -> Result<Option<ClientRecord>, HttpResponse> {
         let stored = self.oauth.store.get_client(id).await.map_err(|_| storage_page())?;
         if !is_cimd_client_id(id.as_str()) {
             return Ok(stored);
@@ -188,23 +192,47 @@ impl SignIn<'_> {
         let refuse =
             |why: String| restart_page(400, &format!("The application's metadata document cannot be used: {why}."));
         cimd_fetch_allowed(id.as_str(), self.production()).map_err(refuse)?;
-        let resp = self
-            .http
-            .send(Outbound::get(id.as_str()).header("accept", "application/json"))
-            .await
-            .map_err(|e| refuse(format!("it could not be fetched ({e})")))?;
+        let limits = &self.oauth.settings.clients;
+        if let Err(refusal) = super::limits::admit(self.oauth.store, limits, ip, self.now).await {
+            let page = restart_page(
+                refusal.status(),
+                &format!("The application cannot be set up now: {}.", refusal.message()),
+            );
+            return Err(page.header("retry-after", &refusal.retry_after().to_string()));
+        }
+        // Capped at the document's size limit and read within its own deadline; never redirected (only the URL
+        // itself was checked above, and it is the client's identity).
+        let request = Outbound::get(id.as_str())
+            .header("accept", "application/json")
+            .limit(MAX_CIMD_BYTES as u64)
+            .no_redirects()
+            .timeout(CIMD_TIMEOUT_MS);
+        let resp = self.http.send(request).await.map_err(|e| refuse(format!("it could not be fetched ({e})")))?;
+        if (300..400).contains(&resp.status) {
+            return Err(refuse(format!(
+                "fetching it answered a redirect (HTTP {}), which is not followed",
+                resp.status
+            )));
+        }
         if !resp.is_success() {
             return Err(refuse(format!("fetching it answered HTTP {}", resp.status)));
         }
         let record = validate_cimd(id.as_str(), &resp.body, self.now).map_err(|e| refuse(e.to_string()))?;
-        self.oauth.store.put_client(&record).await.map_err(|_| storage_page())?;
+        let added = self.oauth.store.add_client(&record, limits.max_clients, limits.unused_seconds).await;
+        if !added.map_err(|_| storage_page())? {
+            let full = super::limits::Refusal::Full;
+            return Err(restart_page(
+                full.status(),
+                &format!("The application cannot be set up now: {}.", full.message()),
+            ));
+        }
         Ok(Some(record))
     }
 
     /// `GET /authorize`.
     pub async fn authorize(&self, req: &HttpRequest) -> HttpResponse {
         let client = match requested_client_id(&req.query) {
-            Some(id) => match self.client(&id).await {
+            Some(id) => match self.client(&id, req.header("cf-connecting-ip")).await {
                 Ok(c) => c,
                 Err(page) => return page,
             },

@@ -17,12 +17,14 @@
 //! - errors are one enum, [`OAuthError`], turned into an HTTP response in one place ([`OAuthError::to_response`]).
 //!
 //! Not here: fetching Client ID Metadata Documents (the lead fetches over the Workers seam after
-//! [`registration::cimd_fetch_allowed`]), the upstream sign-in, rate limiting, and the routing table.
+//! [`registration::cimd_fetch_allowed`]), the upstream sign-in, and the routing table. How many clients may be made,
+//! and how fast, is [`limits`].
 
 pub mod authorize;
 pub mod consent;
 pub mod crypto;
 pub mod flow;
+pub mod limits;
 pub mod metadata;
 pub mod registration;
 pub mod remote;
@@ -310,11 +312,18 @@ pub struct TokenSettings {
     pub access_ttl_seconds: u64,
     /// Each refresh token, and so a grant left unused this long, dies.
     pub refresh_ttl_seconds: u64,
+    /// How many clients may exist, and how fast new ones may be made.
+    pub clients: limits::ClientLimits,
 }
 
 impl Default for TokenSettings {
     fn default() -> Self {
-        TokenSettings { code_ttl_seconds: 60, access_ttl_seconds: 3600, refresh_ttl_seconds: 30 * 86_400 }
+        TokenSettings {
+            code_ttl_seconds: 60,
+            access_ttl_seconds: 3600,
+            refresh_ttl_seconds: 30 * 86_400,
+            clients: limits::ClientLimits::default(),
+        }
     }
 }
 

@@ -159,13 +159,15 @@ fn check_grant_and_response_types(m: &ClientMetadata) -> Result<(), OAuthError> 
 }
 
 /// Registers a client from an RFC 7591 request body. Returns the record stored and, for a confidential client, its
-/// secret (shown once in the response; only its hash is kept).
+/// secret (shown once in the response; only its hash is kept); `None` when the store already holds
+/// `limits.max_clients`.
 pub async fn register(
     store: &dyn GrantStore,
     rng: &dyn Random,
     body: &[u8],
     now: u64,
-) -> Result<(ClientRecord, Option<ClientSecret>), OAuthError> {
+    limits: super::limits::ClientLimits,
+) -> Result<Option<(ClientRecord, Option<ClientSecret>)>, OAuthError> {
     let m = parse_metadata(body)?;
     let redirect_uris = validate_redirect_uris(m.redirect_uris.clone())?;
     check_grant_and_response_types(&m)?;
@@ -190,18 +192,27 @@ pub async fn register(
         issued_at: now,
         metadata_document: false,
     };
-    store.put_client(&record).await?;
-    Ok((record, secret))
+    if !store.add_client(&record, limits.max_clients, limits.unused_seconds).await? {
+        return Ok(None);
+    }
+    Ok(Some((record, secret)))
 }
 
-/// `POST /register`: 201 with the client's metadata (RFC 7591 3.2.1), or 400 with `invalid_redirect_uri` /
-/// `invalid_client_metadata`.
-pub async fn handle_register(store: &dyn GrantStore, rng: &dyn Random, req: &HttpRequest, now: u64) -> HttpResponse {
+/// `POST /register`: 201 with the client's metadata (RFC 7591 3.2.1), 400 with `invalid_redirect_uri` /
+/// `invalid_client_metadata`, or 503 when the store holds `limits.max_clients` clients already.
+pub async fn handle_register(
+    store: &dyn GrantStore,
+    rng: &dyn Random,
+    req: &HttpRequest,
+    now: u64,
+    limits: super::limits::ClientLimits,
+) -> HttpResponse {
     if req.method != "POST" {
         return HttpResponse::new(405).header("allow", "POST");
     }
-    match register(store, rng, &req.body, now).await {
-        Ok((record, secret)) => {
+    match register(store, rng, &req.body, now, limits).await {
+        Ok(None) => super::limits::Refusal::Full.to_response(),
+        Ok(Some((record, secret))) => {
             let mut body = serde_json::json!({
                 "client_id": record.client_id.as_str(),
                 "client_id_issued_at": record.issued_at,
@@ -226,7 +237,7 @@ pub async fn handle_register(store: &dyn GrantStore, rng: &dyn Random, req: &Htt
 impl super::OAuthServer<'_> {
     /// `POST /register`; see [`handle_register`].
     pub async fn handle_register(&self, req: &HttpRequest, now: u64) -> HttpResponse {
-        handle_register(self.store, self.rng, req, now).await
+        handle_register(self.store, self.rng, req, now, self.settings.clients).await
     }
 }
 
@@ -370,7 +381,7 @@ mod tests {
     fn post(body: serde_json::Value) -> HttpResponse {
         let store = MemoryGrantStore::new();
         let req = HttpRequest::new("POST", "/register").with_body(serde_json::to_vec(&body).unwrap());
-        block_on(handle_register(&store, &CountingRandom::default(), &req, 1000))
+        block_on(handle_register(&store, &CountingRandom::default(), &req, 1000, Default::default()))
     }
 
     fn refused(uri: &str) {
@@ -414,7 +425,7 @@ mod tests {
         let store = MemoryGrantStore::new();
         let body = json!({"redirect_uris": [CLAUDE_CALLBACK], "token_endpoint_auth_method": "client_secret_post"});
         let req = HttpRequest::new("POST", "/register").with_body(serde_json::to_vec(&body).unwrap());
-        let r = block_on(handle_register(&store, &CountingRandom::default(), &req, 1));
+        let r = block_on(handle_register(&store, &CountingRandom::default(), &req, 1, Default::default()));
         assert_eq!(r.status, 201);
         let secret = r.json_body()["client_secret"].as_str().unwrap().to_owned();
         let dump = store.dump().to_string();
@@ -487,7 +498,7 @@ mod tests {
         }
         let store = MemoryGrantStore::new();
         let req = HttpRequest::new("POST", "/register").with_body(b"not json".to_vec());
-        let r = block_on(handle_register(&store, &CountingRandom::default(), &req, 1));
+        let r = block_on(handle_register(&store, &CountingRandom::default(), &req, 1, Default::default()));
         assert_eq!(r.json_body()["error"], "invalid_client_metadata");
     }
 

@@ -19,6 +19,7 @@ use super::{ClientId, GrantId, TokenHash};
 pub enum StoreOp {
     PutClient { client: ClientRecord },
     GetClient { id: ClientId },
+    AddClient { client: ClientRecord, max_clients: u64, unused_seconds: u64 },
     PutCode { code: TokenHash, record: CodeRecord },
     TakeCode { code: TokenHash },
     PutGrant { grant: GrantRecord },
@@ -58,6 +59,9 @@ pub async fn apply(store: &dyn GrantStore, op: StoreOp) -> StoreReply {
     let result = match op {
         O::PutClient { client } => store.put_client(&client).await.map(|_| R::Done),
         O::GetClient { id } => store.get_client(&id).await.map(R::Client),
+        O::AddClient { client, max_clients, unused_seconds } => {
+            store.add_client(&client, max_clients, unused_seconds).await.map(R::Flag)
+        }
         O::PutCode { code, record } => store.put_code(&code, &record).await.map(|_| R::Done),
         O::TakeCode { code } => store.take_code(&code).await.map(R::Code),
         O::PutGrant { grant } => store.put_grant(&grant).await.map(|_| R::Done),
@@ -111,6 +115,15 @@ impl<T: StoreTransport> GrantStore for RemoteGrantStore<T> {
     }
     async fn get_client(&self, id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
         remote!(self, StoreOp::GetClient { id: id.clone() }, StoreReply::Client(c) => c)
+    }
+    async fn add_client(
+        &self,
+        client: &ClientRecord,
+        max_clients: u64,
+        unused_seconds: u64,
+    ) -> Result<bool, StoreError> {
+        let op = StoreOp::AddClient { client: client.clone(), max_clients, unused_seconds };
+        remote!(self, op, StoreReply::Flag(f) => f)
     }
     async fn put_code(&self, code: &TokenHash, record: &CodeRecord) -> Result<(), StoreError> {
         remote!(self, StoreOp::PutCode { code: *code, record: record.clone() }, StoreReply::Done => ())

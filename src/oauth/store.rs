@@ -14,7 +14,11 @@
 //! [`KvGrantStore::sweep`] (run by the Durable Object's alarm, a bounded page at a time) deletes every record that can
 //! no longer change an answer: expired access tokens, codes, sign-in handles and rate-limit counters; refresh tokens
 //! past their lifetime (superseded ones are kept until then, so that presenting one still revokes the grant); and
-//! grants once every code and token issued from them has expired, with the codes redeemed for them.
+//! grants once every code and token issued from them has expired, with the codes redeemed for them; and clients once
+//! unused: a client (registered, or fetched from its metadata document) is kept [`UNUSED_CLIENT_SECONDS`] after it
+//! was stored, and while a grant of it may still issue or honour a token (each grant's start and each refresh moves
+//! the client's expiry past the grant's tokens). The number of clients stored is counted, so that
+//! [`GrantStore::add_client`] can refuse one past a cap.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -293,12 +297,37 @@ pub struct IssuedAccess {
     pub record: AccessRecord,
 }
 
+/// How long a client that no grant uses is kept after it was stored (registered, or its metadata document fetched),
+/// unless said otherwise (`auth.unused_client_seconds`): the sweep deletes it after that unless a grant has moved its
+/// expiry on.
+pub const UNUSED_CLIENT_SECONDS: u64 = 86_400;
+/// How far past its grant's last token a client's expiry is moved when a grant needs it, so that a client refreshing
+/// every hour costs a write a day, not one a refresh.
+const CLIENT_EXTENSION_SECONDS: u64 = 86_400;
+/// For clients stored before their expiry was kept: the longest a refresh token may live (365 days).
+const LEGACY_CLIENT_SECONDS: u64 = 366 * 86_400;
+/// The key of the number of clients stored (a counter whose window never ends, so the sweep keeps it).
+const CLIENT_TALLY_KEY: &str = "count:clients";
+
 /// The OAuth server's storage. `?Send` because the Workers bindings are not `Send`. Every method that says "atomic"
 /// must not interleave with another call for the same key.
 #[async_trait::async_trait(?Send)]
 pub trait GrantStore {
+    /// Stores a client (replacing one with the same id), kept at least [`UNUSED_CLIENT_SECONDS`] from its `issued_at`.
     async fn put_client(&self, client: &ClientRecord) -> Result<(), StoreError>;
     async fn get_client(&self, id: &ClientId) -> Result<Option<ClientRecord>, StoreError>;
+    /// Atomic: stores `client`, kept at least `unused_seconds` from its `issued_at`, unless it is new and
+    /// `max_clients` clients are stored already (then false, nothing stored). The default stores it as
+    /// [`GrantStore::put_client`] does, uncapped: only for wrappers in tests.
+    async fn add_client(
+        &self,
+        client: &ClientRecord,
+        max_clients: u64,
+        unused_seconds: u64,
+    ) -> Result<bool, StoreError> {
+        let _ = (max_clients, unused_seconds);
+        self.put_client(client).await.map(|_| true)
+    }
 
     async fn put_code(&self, code: &TokenHash, record: &CodeRecord) -> Result<(), StoreError>;
     /// Atomic single use ([`CodeState::take`]): exactly one caller ever gets [`CodeTake::Taken`] for a code.
@@ -407,6 +436,26 @@ impl MemoryGrantStore {
     }
 }
 
+/// What `client:<id>` holds: the client, and when the sweep may delete it.
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredClient {
+    #[serde(flatten)]
+    record: ClientRecord,
+    /// 0 in clients stored before this was kept (see [`LEGACY_CLIENT_SECONDS`]).
+    #[serde(default)]
+    expires_at: u64,
+}
+
+impl StoredClient {
+    fn expires_at(&self) -> u64 {
+        if self.expires_at > 0 {
+            self.expires_at
+        } else {
+            self.record.issued_at.saturating_add(LEGACY_CLIENT_SECONDS)
+        }
+    }
+}
+
 /// A rate-limit counter and when its window ends.
 #[derive(Debug, Serialize, Deserialize)]
 struct Count {
@@ -475,6 +524,40 @@ impl<S: KvStorage> KvGrantStore<S> {
         self.write(&hkey("refresh", token), &RefreshRecord { grant_id: grant_id.clone(), expires_at }).await
     }
 
+    /// The number of clients stored, moved by `delta`.
+    async fn tally_clients(&self, delta: i64) -> Result<u64, StoreError> {
+        let count = self.read::<Count>(CLIENT_TALLY_KEY).await?.map_or(0, |c| c.count);
+        let count = count.saturating_add_signed(delta);
+        self.write(CLIENT_TALLY_KEY, &Count { count, window_end: u64::MAX }).await?;
+        Ok(count)
+    }
+
+    /// Stores `client` (replacing one with the same id), kept at least `unused_seconds` from its `issued_at` and no
+    /// less long than before; counted in the tally when new.
+    async fn store_client(&self, client: &ClientRecord, unused_seconds: u64) -> Result<(), StoreError> {
+        let key = format!("client:{}", client.client_id);
+        let before = self.read::<StoredClient>(&key).await?;
+        let unused_until = client.issued_at.saturating_add(unused_seconds);
+        let expires_at = before.as_ref().map_or(0, StoredClient::expires_at).max(unused_until);
+        self.write(&key, &StoredClient { record: client.clone(), expires_at }).await?;
+        if before.is_none() {
+            self.tally_clients(1).await?;
+        }
+        Ok(())
+    }
+
+    /// Keeps client `id` at least until `until` (a grant of it may issue or honour tokens until then).
+    async fn keep_client_until(&self, id: &ClientId, until: u64) -> Result<(), StoreError> {
+        let key = format!("client:{id}");
+        if let Some(mut stored) = self.read::<StoredClient>(&key).await? {
+            if stored.expires_at() < until {
+                stored.expires_at = until.saturating_add(CLIENT_EXTENSION_SECONDS);
+                self.write(&key, &stored).await?;
+            }
+        }
+        Ok(())
+    }
+
     async fn delete_access_of(&self, tokens: impl Iterator<Item = TokenHash>) -> Result<(), StoreError> {
         for token in tokens {
             self.0.delete(&hkey("access", &token)).await?;
@@ -490,7 +573,7 @@ impl<S: KvStorage> KvGrantStore<S> {
     /// Deleted: access tokens, unredeemed codes, sign-in handles (`once`) and rate-limit counters past their expiry;
     /// refresh tokens past theirs, unless still one of their live grant's two tokens; grants
     /// [`GRANT_SWEEP_MARGIN_SECONDS`] after everything issued from them has expired ([`GrantRecord::sweepable`]);
-    /// redeemed codes once their grant is gone. Kept: clients, and any record this code cannot read.
+    /// redeemed codes once their grant is gone; clients past their expiry. Kept: any record this code cannot read.
     pub async fn sweep(&self, after: Option<&str>, now: u64, limit: usize) -> Result<SweepPage, StoreError> {
         let entries = self.0.list_after(after, limit).await?;
         let mut page = SweepPage { examined: entries.len(), deleted: 0, next: None };
@@ -501,6 +584,9 @@ impl<S: KvStorage> KvGrantStore<S> {
             if self.dead(key, json, now).await? {
                 self.0.delete(key).await?;
                 page.deleted += 1;
+                if key_kind(key) == "client" {
+                    self.tally_clients(-1).await?;
+                }
             }
         }
         Ok(page)
@@ -516,6 +602,7 @@ impl<S: KvStorage> KvGrantStore<S> {
             "once" => parse::<Once>(json).is_some_and(|o| now >= o.expires_at),
             "count" => parse::<Count>(json).is_some_and(|c| now >= c.window_end),
             "grant" => parse::<GrantRecord>(json).is_some_and(|g| g.sweepable(now)),
+            "client" => parse::<StoredClient>(json).is_some_and(|c| now >= c.expires_at()),
             "code" => match parse::<CodeState>(json) {
                 Some(CodeState::Unused(code)) => now >= code.expires_at,
                 // Kept while its grant is, so that a replay still revokes it.
@@ -551,11 +638,26 @@ fn hkey(prefix: &str, h: &TokenHash) -> String {
 #[async_trait::async_trait(?Send)]
 impl<S: KvStorage> GrantStore for KvGrantStore<S> {
     async fn put_client(&self, client: &ClientRecord) -> Result<(), StoreError> {
-        self.write(&format!("client:{}", client.client_id), client).await
+        self.store_client(client, UNUSED_CLIENT_SECONDS).await
     }
 
     async fn get_client(&self, id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
-        self.read(&format!("client:{id}")).await
+        Ok(self.read::<StoredClient>(&format!("client:{id}")).await?.map(|c| c.record))
+    }
+
+    async fn add_client(
+        &self,
+        client: &ClientRecord,
+        max_clients: u64,
+        unused_seconds: u64,
+    ) -> Result<bool, StoreError> {
+        let known = self.0.get(&format!("client:{}", client.client_id)).await?.is_some();
+        let stored = self.read::<Count>(CLIENT_TALLY_KEY).await?.map_or(0, |c| c.count);
+        if !known && stored >= max_clients {
+            return Ok(false);
+        }
+        self.store_client(client, unused_seconds).await?;
+        Ok(true)
     }
 
     async fn put_code(&self, code: &TokenHash, record: &CodeRecord) -> Result<(), StoreError> {
@@ -576,7 +678,10 @@ impl<S: KvStorage> GrantStore for KvGrantStore<S> {
         let revoked = self.read::<GrantRecord>(&key).await?.is_some_and(|g| g.revoked);
         let mut grant = grant.clone();
         grant.revoked |= revoked;
-        self.write(&key, &grant).await
+        self.write(&key, &grant).await?;
+        // Its code must find the client when redeemed.
+        self.keep_client_until(&grant.client_id, grant.tokens_expire_at.saturating_add(GRANT_SWEEP_MARGIN_SECONDS))
+            .await
     }
 
     async fn get_grant(&self, id: &GrantId) -> Result<Option<GrantRecord>, StoreError> {
@@ -610,6 +715,7 @@ impl<S: KvStorage> GrantStore for KvGrantStore<S> {
         self.write(&key, &g).await?;
         self.put_refresh(first, grant, g.refresh_expires_at).await?;
         self.write(&hkey("access", &access.token), &access.record).await?;
+        self.keep_client_until(&g.client_id, g.tokens_expire_at.saturating_add(GRANT_SWEEP_MARGIN_SECONDS)).await?;
         Ok(true)
     }
 
@@ -637,6 +743,8 @@ impl<S: KvStorage> GrantStore for KvGrantStore<S> {
                 // The access token issued with the refresh token that just left the grant.
                 let held: Vec<TokenHash> = g.access_tokens().collect();
                 self.delete_access_of(held_before.into_iter().filter(|t| !held.contains(t))).await?;
+                let until = g.tokens_expire_at.saturating_add(GRANT_SWEEP_MARGIN_SECONDS);
+                self.keep_client_until(&g.client_id, until).await?;
                 Rotation::Rotated(Box::new(g))
             }
             RotateDecision::Replayed => {
@@ -961,7 +1069,112 @@ mod tests {
         // The counter's window ends at 3600.
         assert_eq!(sweep_all(&store, 3599), 0);
         assert_eq!(sweep_all(&store, 3600), 1);
-        assert_eq!(kinds(&store), BTreeMap::from([("client".to_owned(), 1)]), "clients are kept");
+        // The client (stored at 0; no grant here is its) is kept a day after it was stored; the tally of clients
+        // stays.
+        let kept = BTreeMap::from([("client".to_owned(), 1), ("count".to_owned(), 1)]);
+        assert_eq!(kinds(&store), kept, "the client is kept");
+        assert_eq!(sweep_all(&store, UNUSED_CLIENT_SECONDS - 1), 0);
+        assert_eq!(sweep_all(&store, UNUSED_CLIENT_SECONDS), 1);
+        assert_eq!(kinds(&store), BTreeMap::from([("count".to_owned(), 1)]));
+    }
+
+    fn client_named(id: &str, issued_at: u64) -> ClientRecord {
+        ClientRecord { client_id: ClientId::new(id), issued_at, ..crate::oauth::authorize::tests::client() }
+    }
+
+    #[test]
+    fn a_client_no_grant_uses_is_swept_a_day_after_it_was_stored() {
+        let store = MemoryGrantStore::new();
+        block_on(async {
+            store.put_client(&client_named("unused", 100)).await.unwrap();
+            let mut document = client_named("https://app.example/c.json", 200);
+            document.metadata_document = true;
+            store.put_client(&document).await.unwrap();
+        });
+        assert_eq!(sweep_all(&store, 100 + UNUSED_CLIENT_SECONDS - 1), 0);
+        assert_eq!(sweep_all(&store, 100 + UNUSED_CLIENT_SECONDS), 1);
+        assert!(block_on(store.get_client(&ClientId::new("unused"))).unwrap().is_none());
+        // A metadata document's client is a cache entry like any other: gone a day after its last fetch.
+        assert_eq!(sweep_all(&store, 200 + UNUSED_CLIENT_SECONDS), 1);
+        assert_eq!(count(&store, "client"), 0);
+    }
+
+    #[test]
+    fn a_client_lives_as_long_as_its_grants_can_issue_tokens() {
+        let store = MemoryGrantStore::new();
+        let ttl = 30 * 86_400;
+        block_on(async {
+            store.put_client(&client_named("c", 0)).await.unwrap();
+            store.put_grant(&grant()).await.unwrap();
+            store.begin_refresh(&GrantId::new("g"), &TokenHash::of("r0"), &access("a0", 3600), 10, ttl).await.unwrap();
+        });
+        // Long past a day: refreshed on day 20, the chain now lives to day 50.
+        let day20 = 20 * 86_400;
+        sweep_all(&store, day20 - 1);
+        assert!(block_on(store.get_client(&ClientId::new("c"))).unwrap().is_some(), "kept past its first day");
+        let rotation = block_on(store.rotate_refresh(
+            &TokenHash::of("r0"),
+            &TokenHash::of("r1"),
+            &access("a1", day20 + 3600),
+            day20,
+            ttl,
+        ));
+        assert!(matches!(rotation.unwrap(), Rotation::Rotated(_)));
+        let chain_end = day20 + ttl;
+        sweep_all(&store, chain_end - 1);
+        assert!(block_on(store.get_client(&ClientId::new("c"))).unwrap().is_some(), "still needed to refresh");
+        // Once every token has expired and the grant is gone, the client goes too (a day later at most).
+        sweep_all(&store, chain_end + GRANT_SWEEP_MARGIN_SECONDS);
+        sweep_all(&store, chain_end + GRANT_SWEEP_MARGIN_SECONDS);
+        assert_eq!(count(&store, "grant"), 0);
+        sweep_all(&store, chain_end + GRANT_SWEEP_MARGIN_SECONDS + 86_400);
+        assert_eq!(count(&store, "client"), 0);
+    }
+
+    #[test]
+    fn a_client_whose_code_is_out_outlives_a_short_unused_time() {
+        let store = MemoryGrantStore::new();
+        block_on(async {
+            assert!(store.add_client(&client_named("c", 0), 10, 5).await.unwrap());
+            // Signed in at 4: the grant's code lives to 60 (see `grant`).
+            store.put_grant(&grant()).await.unwrap();
+        });
+        sweep_all(&store, 61);
+        assert!(block_on(store.get_client(&ClientId::new("c"))).unwrap().is_some(), "its code can still be redeemed");
+        // A client nobody signed in with goes after its 5 s.
+        block_on(store.add_client(&client_named("other", 100), 10, 5)).unwrap();
+        sweep_all(&store, 104);
+        assert!(block_on(store.get_client(&ClientId::new("other"))).unwrap().is_some());
+        sweep_all(&store, 105);
+        assert!(block_on(store.get_client(&ClientId::new("other"))).unwrap().is_none());
+    }
+
+    #[test]
+    fn the_number_of_clients_is_capped_and_counts_down_as_they_are_swept() {
+        let store = MemoryGrantStore::new();
+        block_on(async {
+            assert!(store.add_client(&client_named("a", 0), 2, UNUSED_CLIENT_SECONDS).await.unwrap());
+            assert!(store.add_client(&client_named("b", 0), 2, UNUSED_CLIENT_SECONDS).await.unwrap());
+            assert!(
+                !store.add_client(&client_named("c", 0), 2, UNUSED_CLIENT_SECONDS).await.unwrap(),
+                "a third is refused"
+            );
+            assert!(store.get_client(&ClientId::new("c")).await.unwrap().is_none());
+            // Storing a known client again (a metadata document fetched anew) is not a new one.
+            assert!(store.add_client(&client_named("b", 5), 2, UNUSED_CLIENT_SECONDS).await.unwrap());
+        });
+        assert_eq!(sweep_all(&store, UNUSED_CLIENT_SECONDS + 5), 2);
+        assert!(block_on(store.add_client(&client_named("c", UNUSED_CLIENT_SECONDS + 5), 2, 60)).unwrap());
+    }
+
+    #[test]
+    fn clients_stored_before_their_expiry_was_kept_are_read_and_kept_a_year() {
+        let store = MemoryGrantStore::new();
+        let legacy = serde_json::to_string(&client_named("old", 0)).unwrap();
+        block_on(store.0.put("client:old", legacy)).unwrap();
+        assert_eq!(block_on(store.get_client(&ClientId::new("old"))).unwrap().unwrap().client_id.as_str(), "old");
+        assert_eq!(sweep_all(&store, 365 * 86_400), 0);
+        assert_eq!(sweep_all(&store, 366 * 86_400), 1);
     }
 
     #[test]

@@ -1019,12 +1019,17 @@ mod tests {
         assert_eq!(error(&w.refresh(&r1, later + 2)), "invalid_grant");
         assert!(!live(&a5, later + 3), "the replay revoked the grant");
         assert_eq!(error(&w.refresh(&r5, later + 4)), "invalid_grant");
-        // Once everything issued has expired (r5: 30 days), only the client is left.
+        // Once everything issued has expired (r5: 30 days), only the client (and the tally of clients) is left; the
+        // client goes a day later.
         sweep(later + 30 * 86_400 + crate::oauth::store::GRANT_SWEEP_MARGIN_SECONDS);
         sweep(later + 30 * 86_400 + crate::oauth::store::GRANT_SWEEP_MARGIN_SECONDS);
         let dump = w.store.dump();
         let keys: Vec<&String> = dump.as_object().unwrap().keys().collect();
-        assert_eq!(keys, ["client:client-1"]);
+        assert_eq!(keys, ["client:client-1", "count:clients"]);
+        sweep(later + 31 * 86_400 + crate::oauth::store::GRANT_SWEEP_MARGIN_SECONDS);
+        let dump = w.store.dump();
+        let keys: Vec<&String> = dump.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["count:clients"]);
     }
 
     #[test]

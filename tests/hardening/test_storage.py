@@ -133,13 +133,13 @@ def test_the_alarm_sweeps_expired_records_and_spares_live_ones(start_worker, tmp
     assert dead.status_code == 400, "the replay revoked the grant"
 
     # Every token has expired by now (the last refresh token 6 s after it was issued); what remains is each grant
-    # (kept GRANT_MARGIN seconds past its last token), the codes redeemed for them, the clients and the hour's
-    # registration counter.
+    # (kept GRANT_MARGIN seconds past its last token), the codes redeemed for them, the clients (kept a day past their
+    # grants' last token), the hour's two new-client counters (this address's and everyone's) and the tally of clients.
     expired, t_tokens = wait_for(w, tmp_path, lambda c: not c.get("access") and not c.get("refresh"), 20)
     assert not expired.get("access") and not expired.get("refresh"), expired
     assert expired.get("code") == 6 and 6 <= expired.get("grant", 0) <= 6 + UNREDEEMED, expired
     gone, t_grants = wait_for(w, tmp_path, lambda c: not c.get("grant") and not c.get("code"), GRANT_MARGIN + 30)
-    assert gone == {"client": 2, "count": 1}, gone
+    assert gone == {"client": 2, "count": 3}, gone
     report.add("Grant store sweep", [
         "`auth.code_ttl_seconds` 1, `access_ttl_seconds` 2, `refresh_ttl_seconds` 6, `sweep_seconds` 1. Five grants "
         f"refreshed twice each, {UNREDEEMED} codes never redeemed (more records than one alarm step reads), and a "
