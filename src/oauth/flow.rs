@@ -607,7 +607,13 @@ mod tests {
         let again = w.authorize("client-a", APP_CB, Some(&approved));
         assert_eq!(again.status, 302, "remembered: no page");
         assert!(again.get_header("location").unwrap().starts_with(&format!("{APP_CB}?code=")));
-        for (client, redirect) in [("client-a", APP_CB2), ("client-b", APP_CB)] {
+        // A redirect URI the client gains after the approval (a metadata document refetched with one more).
+        let mut grown = block_on(w.store.get_client(&ClientId::new("client-a"))).unwrap().unwrap();
+        grown.redirect_uris.push(RedirectUri::new("https://app.example/added-later"));
+        block_on(w.store.put_client(&grown)).unwrap();
+        for (client, redirect) in
+            [("client-a", APP_CB2), ("client-a", "https://app.example/added-later"), ("client-b", APP_CB)]
+        {
             let r = w.authorize(client, redirect, Some(&approved));
             assert_eq!(r.status, 200, "{client} {redirect}: the consent page");
             assert!(String::from_utf8_lossy(&r.body).contains("name=\"decision\" value=\"approve\""));
