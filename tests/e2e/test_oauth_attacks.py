@@ -11,6 +11,7 @@ similar servers, each kept as a regression test.
 - Redirect URIs disguised by case, spaces or control characters are refused at /register and in metadata
   documents, and never match a registered one at /authorize.
 - The token audit line names a client only once it authenticated.
+- A Host value that reaches the worker gets the worker's own 4xx (what the runtime refuses first is noted there).
 
 The worker is the embedded default (`local` provider): sign-in is automatic on loopback, and the consent page is
 shown for any redirect URI that is not on loopback, so the browser stops before loading `https://app.example/...`
@@ -264,3 +265,33 @@ def test_the_token_audit_line_names_only_an_authenticated_client(signed_worker):
     refused = [e for e in lines if e["detail"] == "refresh_token refused: invalid_client"]
     assert refused and all("client" not in e for e in refused), refused
     assert any(e.get("client") == real and e["detail"] == "refresh_token refused: invalid_grant" for e in lines), lines
+
+
+# --- Host values ----------------------------------------------------------------------------------------------------
+
+
+def raw_get(port: int, path: str, host: bytes) -> tuple[int, bytes]:
+    import socket
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: " + host + b"\r\nconnection: close\r\n\r\n")
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    return int(data.split(b" ", 2)[1]), data
+
+
+def test_host_values_that_reach_the_worker_get_its_own_4xx(signed_worker):
+    """Host values the local runtime passes on reach the worker, which refuses them with its own 4xx (MCP is served
+    on loopback only with `local`). Values the runtime cannot make a URL of (`exa mple.com`, `[::1`,
+    `localhost:abc`) are answered by workerd itself before the worker runs, with a plain 500 ("invalid hostname when
+    stringifying URL" in its log): after each, the worker still serves. tests/host_header.rs sends every value to the
+    worker directly."""
+    port = int(signed_worker.base.rsplit(":", 1)[1])
+    for host in [b"..", b"a_b", b"localhost.evil.example", b"evil.example:8787"]:
+        status, data = raw_get(port, "/mcp", host)
+        assert status == 403 and b"local provider only answers on a loopback host" in data, (host, data[-300:])
+        status, data = raw_get(port, "/authorize?client_id=x", host)
+        assert 400 <= status < 500 and b"text/html" in data, (host, data[-300:])
+    for host in [b"exa mple.com", b"[::1", b"localhost:abc", b"a\\b", b"xn--"]:
+        raw_get(port, "/mcp", host)
+        assert httpx2.get(signed_worker.base + "/").status_code == 200, host
