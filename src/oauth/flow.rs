@@ -6,10 +6,10 @@
 //!
 //! 1. `/authorize` validates the client's request ([`super::authorize`]), fetching a Client ID Metadata Document when
 //!    the client id is a URL (an invalid request goes back to the client by redirect only when this browser approved
-//!    that client with that redirect URI before; otherwise it is a page, see `redirect_approved`), then sends the browser to the identity provider with a fresh single-use `state`. What
-//!    the callback needs (the request, the upstream PKCE verifier and nonce) is sealed and kept in the grant store
-//!    under the hash of that `state`, bound to this browser by a random value in the `__Host-skillport_signin`
-//!    cookie (only its hash is stored).
+//!    that client with that redirect URI before; otherwise it is a page, see `redirect_approved`), then sends the
+//!    browser to the identity provider with a fresh single-use `state`. What the callback needs (the request, the
+//!    upstream PKCE verifier and nonce) is sealed and kept in the grant store under the hash of that `state`, bound
+//!    to this browser by a random value in the `__Host-skillport_signin` cookie (only its hash is stored).
 //! 2. `/callback` takes that record (once), checks the cookie, lets the provider exchange the code and produce the
 //!    [`Identity`], and then either completes at once (the user approved this client with this redirect URI before
 //!    in this browser, or the `local` provider with a loopback redirect) or shows the consent page. A metadata-document
