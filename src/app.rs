@@ -282,8 +282,8 @@ impl App {
                 None => oauth.handle_register(req, svc.now).await,
             },
             ("POST", "/token") => {
-                let resp = oauth.handle_token(req, svc.now).await;
-                audit_token(req, &resp, svc.now);
+                let (resp, client) = oauth.handle_token_for(req, svc.now).await;
+                audit_token(req, &resp, client.as_ref(), svc.now);
                 resp
             }
             ("POST", "/revoke") => oauth.handle_revoke(req, svc.now).await,
@@ -335,16 +335,16 @@ async fn registration_limited(req: &HttpRequest, svc: &Services<'_>, setup: &Sig
 }
 
 /// The audit line of a token request: which grant type for which client, and the outcome (the error code when
-/// refused). Never the code or token itself.
-fn audit_token(req: &HttpRequest, resp: &HttpResponse, now: u64) {
+/// refused). Never the code or token itself. The client is named only once it authenticated (`client`): the form's
+/// `client_id` alone is whatever the caller wrote, and a line must not blame a client that never called.
+fn audit_token(req: &HttpRequest, resp: &HttpResponse, client: Option<&crate::oauth::ClientId>, now: u64) {
     let form: BTreeMap<String, String> = url::form_urlencoded::parse(&req.body).into_owned().collect();
     let body = if resp.status == 200 { serde_json::Value::Null } else { resp.json_body() };
     let detail = match body.get("error").and_then(|e| e.as_str()) {
         Some(code) => format!("{} refused: {code}", form.get("grant_type").map_or("?", |g| g.as_str())),
         None => form.get("grant_type").cloned().unwrap_or_default(),
     };
-    // Only a client id that is one of ours or a metadata URL reaches the line, cut short.
-    let client: Option<String> = form.get("client_id").map(|c| c.chars().take(200).collect());
+    let client: Option<String> = client.map(|c| c.as_str().chars().take(200).collect());
     crate::audit::record(
         now,
         &crate::audit::Event {
@@ -705,6 +705,32 @@ mod tests {
         assert_eq!(refused.status, 429);
         assert!(refused.get_header("retry-after").unwrap().parse::<u64>().unwrap() <= 3600);
         assert_eq!(register("198.51.100.1").status, 201, "another address has its own budget");
+    }
+
+    #[test]
+    fn the_token_audit_line_names_only_an_authenticated_client() {
+        let app = app_with(&[]);
+        crate::audit::drain();
+        let forged = form("/token", "grant_type=authorization_code&code=x&code_verifier=v&client_id=someone-innocent");
+        assert_eq!(app.handle(&forged).status, 401);
+        let lines = crate::audit::drain();
+        let line = lines.iter().find(|l| l.contains("\"action\":\"token\"")).expect("a token line");
+        assert!(!line.contains("someone-innocent") && !line.contains("\"client\""), "{line}");
+        assert!(line.contains("refused: invalid_client"), "{line}");
+        // A registered client that authenticated (a public one, by existing) is named, even when its grant fails.
+        let reg = app.handle(
+            &HttpRequest::new("POST", "/register").with_header("content-type", "application/json").with_body(
+                serde_json::to_vec(&json!({"redirect_uris": ["http://127.0.0.1:9/cb"],
+                    "token_endpoint_auth_method": "none"}))
+                .unwrap(),
+            ),
+        );
+        let id = reg.json_body()["client_id"].as_str().unwrap().to_owned();
+        let known = form("/token", &format!("grant_type=authorization_code&code=x&code_verifier=v&client_id={id}"));
+        assert_eq!(app.handle(&known).status, 400);
+        let lines = crate::audit::drain();
+        let line = lines.iter().find(|l| l.contains("\"action\":\"token\"")).expect("a token line");
+        assert!(line.contains(&format!("\"client\":\"{id}\"")), "{line}");
     }
 
     #[test]

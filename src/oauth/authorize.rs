@@ -11,8 +11,10 @@
 //!    [`deny`] redirects with `access_denied`.
 //!
 //! Until the client and its redirect URI are known good, an error is a page shown to the user ([`Rejection::Page`]):
-//! redirecting to an unverified URI is an open redirect. After, errors go back to the client by redirect with
-//! `error`, `state` and `iss` (RFC 9207).
+//! redirecting to an unverified URI is an open redirect. After, errors are [`Rejection::Redirect`], to go back to the
+//! client with `error`, `state` and `iss` (RFC 9207); but a registered URI is not yet one the user trusts (anyone can
+//! register any https URI), so the sign-in flow still shows them as a page unless the user approved that client with
+//! that redirect URI before (`flow`, RFC 9700 4.11.2).
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -417,6 +419,33 @@ pub(crate) mod tests {
     fn open_redirect_userinfo_trick() {
         page_error(&[("redirect_uri", Some("https://claude.ai@evil.com/api/mcp/auth_callback"))]);
         page_error(&[("redirect_uri", Some("https://claude.ai.evil.com/api/mcp/auth_callback"))]);
+    }
+
+    /// The registered `https://claude.ai/api/mcp/auth_callback` matches itself only: not in another case, with a
+    /// space or control character around or inside it, nor in another spelling of the same URL.
+    #[test]
+    fn redirect_uri_matching_ignores_no_case_space_or_control_character() {
+        for uri in [
+            "HTTPS://claude.ai/api/mcp/auth_callback",
+            "https://CLAUDE.AI/api/mcp/auth_callback",
+            "https://claude.ai/API/mcp/auth_callback",
+            " https://claude.ai/api/mcp/auth_callback",
+            "https://claude.ai/api/mcp/auth_callback ",
+            "\thttps://claude.ai/api/mcp/auth_callback",
+            "\u{1}https://claude.ai/api/mcp/auth_callback",
+            "https://claude.ai/api/mcp/auth_callback\u{0}",
+            "https://claude.ai/api/mcp/auth_call\nback",
+            "https://claude.ai:443/api/mcp/auth_callback",
+            "https://claude.ai./api/mcp/auth_callback",
+            "https://claude.ai/api/mcp/auth_callback/",
+            "https://claude.ai/api/mcp/auth%5Fcallback",
+            "javascript://claude.ai/api/mcp/auth_callback",
+            "JavaScript:alert(1)//https://claude.ai/api/mcp/auth_callback",
+        ] {
+            page_error(&[("redirect_uri", Some(uri))]);
+            // Even with a request that would otherwise be answered by redirect.
+            page_error(&[("redirect_uri", Some(uri)), ("response_type", Some("token"))]);
+        }
     }
 
     #[test]

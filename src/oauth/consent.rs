@@ -1,5 +1,6 @@
 //! Asking the user: the consent page, its CSRF token, and the signed cookie that remembers which clients a user has
-//! approved in this browser (so the page is shown once per client per user).
+//! approved in this browser, each with the one redirect URI approved for it (so the page is shown once per client,
+//! redirect URI and user).
 //!
 //! Why consent at all, when the user just signed in: any website can register a client and start an authorization
 //! for it; without a page that names the client and where the code goes, a signed-in user could be walked through
@@ -17,7 +18,7 @@ use skillport_providers::Identity;
 
 use super::authorize::PendingAuthorization;
 use super::crypto::ServerKeys;
-use super::registration::is_loopback_redirect;
+use super::registration::{is_cimd_client_id, is_loopback_redirect};
 use super::{ClientId, OAuthError, RedirectUri};
 use crate::http::{HttpRequest, HttpResponse};
 
@@ -26,11 +27,13 @@ use crate::http::{HttpRequest, HttpResponse};
 pub const CONSENT_COOKIE: &str = "__Host-skillport_consent";
 /// How long approvals are remembered.
 pub const CONSENT_MAX_AGE_SECONDS: u64 = 180 * 86_400;
-/// Most clients remembered (the oldest are forgotten first), which keeps the cookie under 1 KB.
+/// Most approvals remembered (the oldest are forgotten first), which keeps the cookie under 1 KB.
 const MAX_REMEMBERED: usize = 24;
 const COOKIE_DOMAIN: &[u8] = b"skillport consent cookie v1\0";
 const CSRF_DOMAIN: &[u8] = b"skillport consent csrf v1\0";
-const COOKIE_VERSION: u8 = 1;
+/// Version 1 remembered client ids alone, which let an approval cover every redirect URI the client has or adds
+/// later: such cookies are not read, so those users are asked once more.
+const COOKIE_VERSION: u8 = 2;
 const ID_LEN: usize = 16;
 
 /// The `local` development provider, and only with a loopback redirect URI, may skip the consent page: the only user
@@ -69,7 +72,7 @@ pub fn html_escape(s: &str) -> String {
 }
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;color:#222}\
-    h1{font-size:1.3rem}.who{color:#555}code{background:#f3f3f3;padding:0 .2rem}\
+    h1{font-size:1.3rem}.who{color:#555}code{background:#f3f3f3;padding:0 .2rem}.identity code{word-break:break-all}\
     form{display:flex;gap:.75rem;margin-top:1.5rem}button{font-size:1rem;padding:.5rem 1.2rem;cursor:pointer}\
     .approve{background:#1a56db;color:#fff;border:0;border-radius:4px}";
 
@@ -101,8 +104,26 @@ pub fn verify_csrf(keys: &ServerKeys, pending_id: &str, token: &str) -> bool {
     expected.len() == token.len() && bool::from(expected.as_bytes().ct_eq(token.as_bytes()))
 }
 
+/// The host (and port, when the URL names one) of a metadata-document client's URL: who that client is. Its
+/// `client_name` is whatever its document says, so the page leads with this instead. `None` for a client registered
+/// here (its id is a random string; the page names it and the host its codes go to).
+pub fn metadata_document_host(client: &ClientId) -> Option<String> {
+    if !is_cimd_client_id(client.as_str()) {
+        return None;
+    }
+    let url = url::Url::parse(client.as_str()).ok()?;
+    let host = url.host_str()?;
+    Some(match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    })
+}
+
 /// The consent page for `pending`, posting to `action` with the pending id and its CSRF token. `server_name` is this
 /// deployment's name; `user` is who signed in (shown so a user on a shared machine sees which account is used).
+///
+/// A client identified by a metadata document is named by its document's host, which it cannot choose: its
+/// self-chosen `client_name` is only quoted, and the document's URL is shown in full.
 pub fn consent_page(
     keys: &ServerKeys,
     server_name: &str,
@@ -111,11 +132,27 @@ pub fn consent_page(
     action: &str,
     pending_id: &str,
 ) -> HttpResponse {
-    let client = pending.client_name.as_deref().unwrap_or(pending.client_id.as_str());
     let who = user.email.as_deref().or(user.name.as_deref()).unwrap_or(&user.subject);
+    let (client, identity) = match metadata_document_host(&pending.client_id) {
+        Some(host) => {
+            let calls_itself = match &pending.client_name {
+                Some(name) => format!(" It calls itself &ldquo;{}&rdquo;.", html_escape(name)),
+                None => String::new(),
+            };
+            let identity = format!(
+                "<p class=\"identity\">This application is identified by <strong>{host}</strong>: its description is \
+                 published at <code>{url}</code>.{calls_itself}</p>",
+                host = html_escape(&host),
+                url = html_escape(pending.client_id.as_str()),
+            );
+            (host, identity)
+        }
+        None => (pending.client_name.clone().unwrap_or_else(|| pending.client_id.as_str().to_owned()), String::new()),
+    };
     let body = format!(
         "<h1>Allow {client} to use {server}?</h1>\
          <p class=\"who\">Signed in as {who}.</p>\
+         {identity}\
          <p><strong>{client}</strong> will be able to list and read the plugins and skills {server} gives you access \
          to, acting as you.</p>\
          <p>After you approve, you will be sent back to <code>{host}</code>. Only approve if you started connecting \
@@ -126,7 +163,7 @@ pub fn consent_page(
          <button class=\"approve\" type=\"submit\" name=\"decision\" value=\"approve\">Approve</button>\
          <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button>\
          </form>",
-        client = html_escape(client),
+        client = html_escape(&client),
         server = html_escape(server_name),
         who = html_escape(who),
         host = html_escape(&pending.redirect_uri.host()),
@@ -175,12 +212,16 @@ pub fn read_consent_form(keys: &ServerKeys, body: &[u8]) -> Result<(String, Cons
     Ok((pending.clone(), decision))
 }
 
-/// The clients one user has approved in this browser, read from and written to a signed cookie. It records hashes
-/// (of the user's provider and subject, and of each client id), so it names neither.
+/// The clients one user has approved in this browser, each with the redirect URI it was approved for, read from and
+/// written to a signed cookie. It records hashes (of the user's provider and subject, and of each client id and
+/// redirect URI), so it names none of them.
+///
+/// An approval covers one client *and* one redirect URI: a client that lists more (or whose metadata document adds
+/// one later) is asked about again for each, since the redirect URI is where the code goes.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ConsentCookie {
     user: [u8; ID_LEN],
-    clients: Vec<[u8; ID_LEN]>,
+    approvals: Vec<[u8; ID_LEN]>,
 }
 
 fn short_hash(parts: &[&[u8]]) -> [u8; ID_LEN] {
@@ -199,8 +240,8 @@ fn user_id(identity: &Identity) -> [u8; ID_LEN] {
     short_hash(&[identity.provider.as_bytes(), identity.subject.as_bytes()])
 }
 
-fn client_hash(client: &ClientId) -> [u8; ID_LEN] {
-    short_hash(&[client.as_str().as_bytes()])
+fn approval_hash(client: &ClientId, redirect_uri: &RedirectUri) -> [u8; ID_LEN] {
+    short_hash(&[client.as_str().as_bytes(), redirect_uri.as_str().as_bytes()])
 }
 
 impl ConsentCookie {
@@ -213,23 +254,30 @@ impl ConsentCookie {
             .unwrap_or_default()
     }
 
-    /// True when `identity` approved `client` in this browser.
-    pub fn has_approved(&self, identity: &Identity, client: &ClientId) -> bool {
-        self.user == user_id(identity) && self.clients.contains(&client_hash(client))
+    /// True when `identity` approved `client` sending its codes to `redirect_uri`, in this browser.
+    pub fn has_approved(&self, identity: &Identity, client: &ClientId, redirect_uri: &RedirectUri) -> bool {
+        self.user == user_id(identity) && self.approved_here(client, redirect_uri)
     }
 
-    /// Remembers that `identity` approved `client`. Another user's approvals are dropped: one browser, one user's list.
-    pub fn approve(&mut self, identity: &Identity, client: &ClientId) {
+    /// True when whoever last approved anything in this browser approved `client` with `redirect_uri`: before sign-in,
+    /// the closest there is to "this user trusts that redirect URI" (the cookie is ours, signed, and `HttpOnly`).
+    pub fn approved_here(&self, client: &ClientId, redirect_uri: &RedirectUri) -> bool {
+        self.approvals.contains(&approval_hash(client, redirect_uri))
+    }
+
+    /// Remembers that `identity` approved `client` with `redirect_uri`. Another user's approvals are dropped: one
+    /// browser, one user's list.
+    pub fn approve(&mut self, identity: &Identity, client: &ClientId, redirect_uri: &RedirectUri) {
         let user = user_id(identity);
         if self.user != user {
-            *self = ConsentCookie { user, clients: Vec::new() };
+            *self = ConsentCookie { user, approvals: Vec::new() };
         }
-        let c = client_hash(client);
-        self.clients.retain(|x| *x != c);
-        self.clients.push(c);
-        if self.clients.len() > MAX_REMEMBERED {
-            let excess = self.clients.len() - MAX_REMEMBERED;
-            self.clients.drain(..excess);
+        let c = approval_hash(client, redirect_uri);
+        self.approvals.retain(|x| *x != c);
+        self.approvals.push(c);
+        if self.approvals.len() > MAX_REMEMBERED {
+            let excess = self.approvals.len() - MAX_REMEMBERED;
+            self.approvals.drain(..excess);
         }
     }
 
@@ -241,12 +289,12 @@ impl ConsentCookie {
         )
     }
 
-    /// `version, expiry (u64 BE), user, clients...` base64url, `.`, HMAC base64url.
+    /// `version, expiry (u64 BE), user, approvals...` base64url, `.`, HMAC base64url.
     fn encode(&self, keys: &ServerKeys, expires: u64) -> String {
         let mut payload = vec![COOKIE_VERSION];
         payload.extend_from_slice(&expires.to_be_bytes());
         payload.extend_from_slice(&self.user);
-        for c in &self.clients {
+        for c in &self.approvals {
             payload.extend_from_slice(c);
         }
         let mac = keys.cookie_mac(COOKIE_DOMAIN, &[&payload]);
@@ -276,8 +324,8 @@ impl ConsentCookie {
         }
         let mut chunks = rest.chunks_exact(ID_LEN).map(|c| <[u8; ID_LEN]>::try_from(c).ok());
         let user = chunks.next()??;
-        let clients = chunks.collect::<Option<Vec<_>>>()?;
-        Some(ConsentCookie { user, clients })
+        let approvals = chunks.collect::<Option<Vec<_>>>()?;
+        Some(ConsentCookie { user, approvals })
     }
 }
 
@@ -357,28 +405,67 @@ mod tests {
         }
     }
 
+    fn cb() -> RedirectUri {
+        RedirectUri::new(CLAUDE_CALLBACK)
+    }
+
     #[test]
-    fn cookie_remembers_approvals_per_user_and_client() {
+    fn cookie_remembers_approvals_per_user_client_and_redirect_uri() {
         let k = keys();
         let me = identity();
         let mut c = ConsentCookie::default();
-        assert!(!c.has_approved(&me, &ClientId::new("client-1")));
-        c.approve(&me, &ClientId::new("client-1"));
+        assert!(!c.has_approved(&me, &ClientId::new("client-1"), &cb()));
+        c.approve(&me, &ClientId::new("client-1"), &cb());
         let set = c.set_cookie(&k, 1000);
         assert!(set.starts_with("__Host-skillport_consent="));
         for attr in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/"] {
             assert!(set.contains(attr), "{set}");
         }
-        assert!(!set.contains("client-1"));
+        assert!(!set.contains("client-1") && !set.contains("claude"));
         let read = ConsentCookie::from_request(&k, &cookie_req(&set), 2000);
-        assert!(read.has_approved(&me, &ClientId::new("client-1")));
-        assert!(!read.has_approved(&me, &ClientId::new("client-2")));
+        assert!(read.has_approved(&me, &ClientId::new("client-1"), &cb()));
+        assert!(read.approved_here(&ClientId::new("client-1"), &cb()));
+        assert!(!read.has_approved(&me, &ClientId::new("client-2"), &cb()));
         let mut someone_else = me.clone();
         someone_else.subject = "999".into();
-        assert!(!read.has_approved(&someone_else, &ClientId::new("client-1")));
+        assert!(!read.has_approved(&someone_else, &ClientId::new("client-1"), &cb()));
         // Expired.
         let later = ConsentCookie::from_request(&k, &cookie_req(&set), 1000 + CONSENT_MAX_AGE_SECONDS);
-        assert!(!later.has_approved(&me, &ClientId::new("client-1")));
+        assert!(!later.has_approved(&me, &ClientId::new("client-1"), &cb()));
+        assert!(!later.approved_here(&ClientId::new("client-1"), &cb()));
+    }
+
+    /// GHSA-6x8h-498w-gv8c: an approval remembered for one client must not let another client, nor the same client
+    /// with a redirect URI it lists (or its metadata document adds) later, skip the consent page.
+    #[test]
+    fn an_approval_covers_one_client_and_one_redirect_uri() {
+        let me = identity();
+        let doc = ClientId::new("https://app.example/oauth/client.json");
+        let approved = RedirectUri::new("https://app.example/cb");
+        let mut c = ConsentCookie::default();
+        c.approve(&me, &doc, &approved);
+        assert!(c.has_approved(&me, &doc, &approved));
+        assert!(!c.has_approved(&me, &doc, &RedirectUri::new("https://app.example/cb2")));
+        assert!(!c.has_approved(&me, &doc, &RedirectUri::new("https://evil.example/cb")));
+        assert!(!c.approved_here(&doc, &RedirectUri::new("https://evil.example/cb")));
+        assert!(!c.has_approved(&me, &ClientId::new("https://evil.example/oauth/client.json"), &approved));
+        assert!(!c.has_approved(&me, &ClientId::new("client-1"), &approved));
+        // Hashing keeps the parts apart: moving bytes between client id and redirect URI is another approval.
+        let shifted = ClientId::new("https://app.example/oauth/client.jsonh");
+        assert!(!c.has_approved(&me, &shifted, &RedirectUri::new("ttps://app.example/cb")));
+    }
+
+    #[test]
+    fn a_cookie_of_the_client_only_format_is_not_read() {
+        // Version 1 remembered client ids alone; such a cookie, though well signed, approves nothing now.
+        let k = keys();
+        let mut payload = vec![1u8];
+        payload.extend_from_slice(&u64::MAX.to_be_bytes());
+        payload.extend_from_slice(&user_id(&identity()));
+        payload.extend_from_slice(&short_hash(&[b"client-1"]));
+        let mac = k.cookie_mac(COOKIE_DOMAIN, &[&payload]);
+        let v1 = format!("{CONSENT_COOKIE}={}.{}", URL_SAFE_NO_PAD.encode(&payload), URL_SAFE_NO_PAD.encode(mac));
+        assert_eq!(ConsentCookie::from_request(&k, &cookie_req(&v1), 1), ConsentCookie::default());
     }
 
     #[test]
@@ -386,7 +473,7 @@ mod tests {
         let k = keys();
         let me = identity();
         let mut c = ConsentCookie::default();
-        c.approve(&me, &ClientId::new("client-1"));
+        c.approve(&me, &ClientId::new("client-1"), &cb());
         let set = c.set_cookie(&k, 0);
         let value = set.split(';').next().unwrap().split_once('=').unwrap().1;
         let (payload, mac) = value.split_once('.').unwrap();
@@ -407,12 +494,37 @@ mod tests {
     fn cookie_is_bounded() {
         let mut c = ConsentCookie::default();
         for i in 0..100 {
-            c.approve(&identity(), &ClientId::new(format!("client-{i}")));
+            c.approve(&identity(), &ClientId::new(format!("client-{i}")), &cb());
         }
-        assert_eq!(c.clients.len(), MAX_REMEMBERED);
-        assert!(c.has_approved(&identity(), &ClientId::new("client-99")));
-        assert!(!c.has_approved(&identity(), &ClientId::new("client-0")));
+        assert_eq!(c.approvals.len(), MAX_REMEMBERED);
+        assert!(c.has_approved(&identity(), &ClientId::new("client-99"), &cb()));
+        assert!(!c.has_approved(&identity(), &ClientId::new("client-0"), &cb()));
         assert!(c.set_cookie(&keys(), 0).len() < 1024);
+    }
+
+    #[test]
+    fn metadata_document_client_is_named_by_its_host_not_its_chosen_name() {
+        let mut p = pending("Claude");
+        p.client_id = ClientId::new("https://evil.example:8443/oauth/client.json");
+        let html =
+            String::from_utf8(consent_page(&keys(), "Skillport", &p, &identity(), "/consent", "p1").body).unwrap();
+        assert!(html.contains("<h1>Allow evil.example:8443 to use Skillport?</h1>"), "{html}");
+        assert!(html.contains("<code>https://evil.example:8443/oauth/client.json</code>"), "{html}");
+        assert!(html.contains("calls itself &ldquo;Claude&rdquo;"), "{html}");
+        assert!(!html.contains("Allow Claude"), "{html}");
+        // Without a name: the host alone.
+        p.client_name = None;
+        p.client_id = ClientId::new("https://app.example/c.json");
+        let html =
+            String::from_utf8(consent_page(&keys(), "Skillport", &p, &identity(), "/consent", "p1").body).unwrap();
+        assert!(html.contains("<h1>Allow app.example to use Skillport?</h1>") && !html.contains("calls itself"));
+        // A client registered here keeps its name: it has no other.
+        assert_eq!(metadata_document_host(&ClientId::new("client-1")), None);
+        let html = String::from_utf8(
+            consent_page(&keys(), "Skillport", &pending("Claude"), &identity(), "/consent", "p1").body,
+        )
+        .unwrap();
+        assert!(html.contains("<h1>Allow Claude to use Skillport?</h1>"), "{html}");
     }
 
     #[test]

@@ -448,6 +448,49 @@ mod tests {
         refused("JavaScript://claude.ai/%0aalert(1)");
     }
 
+    /// Scheme checks that a case change, a space or a control character could slip past (fixed in
+    /// `@cloudflare/workers-oauth-provider` 0.0.13): each is refused at registration and in a metadata document.
+    const DISGUISED_REDIRECTS: &[&str] = &[
+        "JavaScript:alert(1)",
+        "JAVASCRIPT://claude.ai/%0aalert(1)",
+        " javascript:alert(1)",
+        "javascript :alert(1)",
+        "java\tscript:alert(1)",
+        "java\nscript:alert(1)",
+        "java\u{0}script:alert(1)",
+        "\u{1}javascript:alert(1)",
+        "\u{1}https://claude.ai/api/mcp/auth_callback",
+        "https://claude.ai/api/mcp/auth_callback\u{1}",
+        " https://claude.ai/api/mcp/auth_callback",
+        "https://claude.ai/api/mcp/auth_callback ",
+        "\u{a0}https://claude.ai/api/mcp/auth_callback",
+        "\u{feff}https://claude.ai/api/mcp/auth_callback",
+        "https://claude.ai/api/mcp/auth\u{7f}_callback",
+        "HTTPS://claude.ai/api/mcp/auth_callback",
+        "Https://claude.ai/api/mcp/auth_callback",
+        "https:/claude.ai/api/mcp/auth_callback",
+        "https:\\\\evil.example/cb",
+        "https://claude.ai\u{200b}/api/mcp/auth_callback",
+        "HTTP://localhost:6274/callback",
+        "vbscript:msgbox(1)",
+        "VBScript:msgbox(1)",
+        "DATA:text/html,hi",
+        "file:///etc/passwd",
+        "blob:https://claude.ai/x",
+    ];
+
+    #[test]
+    fn disguised_schemes_are_refused_at_registration_and_in_metadata_documents() {
+        for uri in DISGUISED_REDIRECTS {
+            refused(uri);
+            let doc = json!({"client_id": CIMD, "redirect_uris": [uri], "token_endpoint_auth_method": "none"});
+            assert!(
+                matches!(validate_cimd(CIMD, doc.to_string().as_bytes(), 5), Err(OAuthError::InvalidRedirectUri(_))),
+                "{uri:?}"
+            );
+        }
+    }
+
     #[test]
     fn data_redirect_is_refused() {
         refused("data:text/html,<script>alert(1)</script>");

@@ -55,25 +55,44 @@ impl TokenResponse {
 impl OAuthServer<'_> {
     /// `POST /token`.
     pub async fn handle_token(&self, req: &HttpRequest, now: u64) -> HttpResponse {
+        self.handle_token_for(req, now).await.0
+    }
+
+    /// `POST /token`, and the client it authenticated: `None` when the request got no further than client
+    /// authentication, so that a `client_id` someone merely wrote in a form is never reported as the caller.
+    pub async fn handle_token_for(&self, req: &HttpRequest, now: u64) -> (HttpResponse, Option<ClientId>) {
         if req.method != "POST" {
-            return HttpResponse::new(405).header("allow", "POST");
+            return (HttpResponse::new(405).header("allow", "POST"), None);
         }
-        match self.exchange(req, now).await {
+        let (client, result) = self.exchange_for(req, now).await;
+        let resp = match result {
             Ok(tokens) => tokens.to_response(),
             Err(e) => e.to_response(),
-        }
+        };
+        (resp, client)
     }
 
     /// The token endpoint's logic, for callers that want the typed result.
     pub async fn exchange(&self, req: &HttpRequest, now: u64) -> Result<TokenResponse, OAuthError> {
-        let form = parse_form(&req.body)?;
-        let client = self.authenticate_client(req, &form).await?;
-        match form.get("grant_type").map(String::as_str) {
+        self.exchange_for(req, now).await.1
+    }
+
+    async fn exchange_for(&self, req: &HttpRequest, now: u64) -> (Option<ClientId>, Result<TokenResponse, OAuthError>) {
+        let form = match parse_form(&req.body) {
+            Ok(f) => f,
+            Err(e) => return (None, Err(e)),
+        };
+        let client = match self.authenticate_client(req, &form).await {
+            Ok(c) => c,
+            Err(e) => return (None, Err(e)),
+        };
+        let result = match form.get("grant_type").map(String::as_str) {
             Some("authorization_code") => self.redeem_code(&client, &form, now).await,
             Some("refresh_token") => self.refresh(&client, &form, now).await,
             Some(other) => Err(OAuthError::UnsupportedGrantType(other.chars().take(50).collect())),
             None => Err(OAuthError::InvalidRequest("grant_type is missing".into())),
-        }
+        };
+        (Some(client.client_id), result)
     }
 
     /// Who is calling: `Authorization: Basic` or the form's `client_id` (and `client_secret`). An unknown client, or a
@@ -970,6 +989,37 @@ mod tests {
             101,
         );
         assert_eq!(r.status, 200);
+    }
+
+    /// What the audit line may name as the caller: only a client that authenticated (a public client by existing,
+    /// a confidential one by its secret), never a `client_id` merely written in the form.
+    #[test]
+    fn the_token_endpoint_names_only_an_authenticated_client() {
+        let w = World::new();
+        let mut conf = client();
+        conf.client_id = ClientId::new("conf");
+        conf.auth_method = ClientAuthMethod::ClientSecretPost;
+        conf.secret_hash = Some(ClientSecret::new("s3cret").hash());
+        block_on(w.store.put_client(&conf)).unwrap();
+        let caller = |body: &str| {
+            let req = HttpRequest::new("POST", "/token").with_body(body.to_owned());
+            let (resp, client) = block_on(w.endpoint().handle_token_for(&req, 1));
+            (resp.status, client.map(|c| c.as_str().to_owned()))
+        };
+        assert_eq!(caller("grant_type=refresh_token&refresh_token=x&client_id=never-registered"), (401, None));
+        assert_eq!(caller("grant_type=refresh_token&refresh_token=x&client_id=conf&client_secret=wrong"), (401, None));
+        assert_eq!(caller("grant_type=refresh_token&refresh_token=x&client_id=a&client_id=b"), (400, None));
+        // Authenticated, though the grant itself is refused: the client is known.
+        assert_eq!(
+            caller("grant_type=refresh_token&refresh_token=x&client_id=conf&client_secret=s3cret"),
+            (400, Some("conf".into()))
+        );
+        assert_eq!(
+            caller("grant_type=refresh_token&refresh_token=x&client_id=client-1"),
+            (400, Some("client-1".into()))
+        );
+        let get = HttpRequest::new("GET", "/token");
+        assert_eq!(block_on(w.endpoint().handle_token_for(&get, 1)).1, None);
     }
 
     #[test]

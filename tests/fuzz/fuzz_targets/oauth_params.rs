@@ -196,7 +196,7 @@ impl World {
         let code2 = code_for(&world, &conf);
         let cookie = {
             let mut c = ConsentCookie::default();
-            c.approve(&identity(), &client.client_id);
+            c.approve(&identity(), &client.client_id, &RedirectUri::new(CALLBACK));
             let set = c.set_cookie(&world.keys, NOW);
             set.split(';').next().expect("name=value").to_owned()
         };
@@ -416,11 +416,12 @@ fn consent_target(input: &[u8]) {
     let mut jar = ConsentCookie::from_request(&world.keys, &req, NOW);
     let me = identity();
     let client = ClientId::new("public-client");
-    if jar.has_approved(&me, &client) {
+    if jar.has_approved(&me, &client, &RedirectUri::new(CALLBACK)) {
         let valid = world.value("$COOKIE").split_once('=').map_or("", |(_, v)| v);
         assert!(cookie.contains(valid), "a consent cookie we did not sign was accepted: {cookie:?}");
     }
-    jar.approve(&me, &ClientId::new(String::from_utf8_lossy(&input[..input.len().min(40)]).into_owned()));
+    let named = String::from_utf8_lossy(&input[..input.len().min(40)]).into_owned();
+    jar.approve(&me, &ClientId::new(named.clone()), &RedirectUri::new(named));
     let set = jar.set_cookie(&world.keys, NOW);
     let again = HttpRequest::new("GET", "/").with_header("cookie", set.split(';').next().unwrap_or(""));
     assert_eq!(ConsentCookie::from_request(&world.keys, &again, NOW + 1), jar, "a cookie we set reads back");
