@@ -1,5 +1,6 @@
 //! One running connector: its validated configuration and its catalogue, built once per isolate, plus the
-//! request handling that sits in front of every route (configuration failure, sign-in, Origin checks).
+//! request handling that sits in front of every route (configuration failure, `local`'s loopback rule, sign-in,
+//! Origin checks, CORS for the endpoints browser-based clients call).
 
 use crate::catalogue::refresh::{self, MemoryStore, SnapshotStore};
 use crate::catalogue::Catalogue;

@@ -1,7 +1,7 @@
 //! The admin status page (`GET /status`): what this deployment serves and how its marketplaces are doing — each
 //! configured marketplace with its last refresh and result, plugin counts per surface, and the identity provider in
 //! use. Never a secret: marketplaces are described as the start-up log describes them (secret names, not values;
-//! no https query strings).
+//! locations without query or user part, as `skillport_sources::shown_locations` gives them).
 //!
 //! It is behind sign-in, through the deployment's own OAuth flow: `/status` without a session sends the browser to
 //! `/authorize` as the built-in client `skillport-status` (redirect URI `<public_url>/status/callback`, PKCE), and

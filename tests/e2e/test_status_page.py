@@ -1,6 +1,7 @@
 """The admin status page in headless Chromium: /status signs in through the deployment's own OAuth flow (the local
 provider here), lands back on /status and shows the marketplaces, their refresh state, plugin counts per surface and
-the provider; the screenshot is kept as tests/artifacts/status.png."""
+the provider; the screenshot is kept as tests/artifacts/status.png. The page is for `access.admins` alone (with the
+local provider and none listed, the development user): anyone else gets one 403 page that reveals nothing."""
 
 import json
 import shutil
