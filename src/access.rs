@@ -307,6 +307,30 @@ impl<'a> Access<'a> {
     }
 }
 
+/// Whether `identity` may open the admin status page: it matches one of `access.admins` as an `allow` rule's
+/// subjects would (an unverified email or its domain never counts). With the `local` provider and no admins listed,
+/// the development user is the admin: `local` answers only requests addressed to a loopback host and signs everyone
+/// in as that one user, so whoever reaches the page is already on the machine that holds the configuration it shows.
+/// Listing admins under `local` turns this off (a developer can see the refusal others get).
+pub fn is_admin(access: &AccessConfig, auth: &crate::config::AuthConfig, identity: &Identity) -> bool {
+    let admins = &access.admins;
+    if admins.is_empty() {
+        return matches!(auth, crate::config::AuthConfig::Local { .. }) && identity.provider == "local";
+    }
+    let as_rule = AccessRule {
+        effect: AccessDecision::Allow,
+        marketplace: None,
+        plugin: None,
+        skill: None,
+        emails: admins.emails.clone(),
+        domains: admins.domains.clone(),
+        orgs: admins.orgs.clone(),
+        teams: admins.teams.clone(),
+        groups: admins.groups.clone(),
+    };
+    Subject::of(identity).matches(&as_rule)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -385,7 +409,7 @@ mod tests {
     }
 
     fn config(default: AccessDecision, rules: Vec<AccessRule>) -> AccessConfig {
-        AccessConfig { default, rules }
+        AccessConfig { default, rules, admins: Default::default() }
     }
 
     fn user(email: &str) -> Identity {
@@ -645,6 +669,35 @@ mod tests {
         let cfg = config(Deny, vec![allow().plugin("p")]);
         let a = Access::new(&cfg, &id);
         assert!(a.sees_marketplace("a") && a.sees_marketplace("b"));
+    }
+
+    #[test]
+    fn admins_match_verified_emails_domains_and_groups_only() {
+        use crate::config::{Admins, AuthConfig};
+        let local = AuthConfig::Local { user: Default::default(), open: false };
+        let mut id = fixtures::identity("ada@example.com");
+        let mut cfg = config(Allow, vec![]);
+        // Nobody is an admin by default, but for `local`'s own development user.
+        assert!(!is_admin(&cfg, &local, &id), "an oidc identity is never the development user");
+        let dev = crate::app::dev_identity();
+        assert!(is_admin(&cfg, &local, &dev));
+        cfg.admins = Admins { emails: strings(&["ada@example.com"]), ..Default::default() };
+        assert!(is_admin(&cfg, &local, &id));
+        assert!(!is_admin(&cfg, &local, &dev), "listing admins turns the development default off");
+        id.email_verified = false;
+        assert!(!is_admin(&cfg, &local, &id), "an unverified email is only a claim");
+        id.email_verified = true;
+        cfg.admins = Admins { domains: strings(&["example.com"]), ..Default::default() };
+        assert!(is_admin(&cfg, &local, &id));
+        assert!(!is_admin(&cfg, &local, &fixtures::identity("ada@eng.example.com")));
+        cfg.admins = Admins { groups: strings(&["platform"]), ..Default::default() };
+        assert!(!is_admin(&cfg, &local, &id));
+        id.groups = strings(&["platform"]);
+        assert!(is_admin(&cfg, &local, &id));
+        cfg.admins = Admins { teams: strings(&["acme/ops"]), orgs: strings(&["other"]), ..Default::default() };
+        assert!(!is_admin(&cfg, &local, &id));
+        id.teams = strings(&["acme/ops"]);
+        assert!(is_admin(&cfg, &local, &id));
     }
 
     /// The commented-out `[access]` example of config/skillport.toml, uncommented, loaded as the admin file.

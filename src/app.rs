@@ -1,5 +1,6 @@
 //! One running connector: its validated configuration and its catalogue, built once per isolate, plus the
-//! request handling that sits in front of every route (configuration failure, sign-in, Origin checks).
+//! request handling that sits in front of every route (configuration failure, `local`'s loopback rule, sign-in,
+//! Origin checks, CORS for the endpoints browser-based clients call).
 
 use crate::catalogue::refresh::{self, MemoryStore, SnapshotStore};
 use crate::catalogue::Catalogue;
@@ -183,10 +184,15 @@ impl App {
                 500,
                 "Skillport's configuration is invalid, so it cannot serve requests. The details are in the Worker log (wrangler tail).",
             )),
-            Ok(cfg) => match self.route(cfg, req, svc).await {
-                Action::Respond(r) => Action::Respond(with_cors(req, r)),
-                other => other,
-            },
+            Ok(cfg) => {
+                if let Some(refusal) = local_host_refusal(cfg, req) {
+                    return Action::Respond(refusal);
+                }
+                match self.route(cfg, req, svc).await {
+                    Action::Respond(r) => Action::Respond(with_cors(req, r)),
+                    other => other,
+                }
+            }
         }
     }
 
@@ -386,9 +392,34 @@ fn origin_allowed(cfg: &Config, origin: &str) -> bool {
     matches!(cfg.auth, AuthConfig::Local { .. }) && url.host_str().is_some_and(is_loopback_host)
 }
 
+/// With the `local` provider, every route (pages, OAuth endpoints, discovery, `/mcp`, `/download`, `/status`) answers
+/// requests addressed to a loopback host only, all with this one refusal: the development user and the development
+/// download key must not be reachable under any other name (a DNS-rebinding page, a tunnel, a LAN address).
+fn local_host_refusal(cfg: &Config, req: &HttpRequest) -> Option<HttpResponse> {
+    if !matches!(cfg.auth, AuthConfig::Local { .. }) || is_loopback_host(req.host()) {
+        return None;
+    }
+    Some(HttpResponse::json(
+        403,
+        &serde_json::json!({"error": "forbidden", "error_description": "the local development provider only answers requests addressed to a loopback host"}),
+    ))
+}
+
+/// The endpoints a browser-based client calls cross-origin: the discovery documents, dynamic registration, token and
+/// revocation (any origin: they are public by design and carry no cookie), and the MCP transports (only origins
+/// `origin_allowed` lets through reach this far). Never a page: `/`, `/authorize`, `/callback`, `/consent`,
+/// `/status` and `/download` are for top-level navigation, and a cross-origin script must not read them.
+fn cors_path(path: &str) -> bool {
+    matches!(path, "/register" | "/token" | "/revoke" | "/mcp" | "/sse" | "/sse/message")
+        || crate::oauth::metadata::AUTHORIZATION_SERVER_PATHS.contains(&path)
+        || crate::oauth::metadata::protected_resource_path_for(path).is_some()
+}
+
 fn with_cors(req: &HttpRequest, resp: HttpResponse) -> HttpResponse {
     let Some(origin) = req.header("origin") else { return resp };
-    if resp.status == 403 {
+    // A response that states its own CORS (the discovery documents: `*`) keeps it: a second
+    // Access-Control-Allow-Origin would make browsers refuse both.
+    if resp.status == 403 || !cors_path(&req.path) || resp.get_header("access-control-allow-origin").is_some() {
         return resp;
     }
     let origin = origin.to_string();
@@ -693,6 +724,7 @@ mod tests {
         let register = |ip: &str| {
             app.handle(
                 &HttpRequest::new("POST", "/register")
+                    .with_header("host", "localhost:8787")
                     .with_header("content-type", "application/json")
                     .with_header("cf-connecting-ip", ip)
                     .with_body(serde_json::to_vec(&json!({"redirect_uris": ["http://127.0.0.1:9/cb"]})).unwrap()),
@@ -719,11 +751,14 @@ mod tests {
         assert!(line.contains("refused: invalid_client"), "{line}");
         // A registered client that authenticated (a public one, by existing) is named, even when its grant fails.
         let reg = app.handle(
-            &HttpRequest::new("POST", "/register").with_header("content-type", "application/json").with_body(
-                serde_json::to_vec(&json!({"redirect_uris": ["http://127.0.0.1:9/cb"],
+            &HttpRequest::new("POST", "/register")
+                .with_header("host", "127.0.0.1:8787")
+                .with_header("content-type", "application/json")
+                .with_body(
+                    serde_json::to_vec(&json!({"redirect_uris": ["http://127.0.0.1:9/cb"],
                     "token_endpoint_auth_method": "none"}))
-                .unwrap(),
-            ),
+                    .unwrap(),
+                ),
         );
         let id = reg.json_body()["client_id"].as_str().unwrap().to_owned();
         let known = form("/token", &format!("grant_type=authorization_code&code=x&code_verifier=v&client_id={id}"));

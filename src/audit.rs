@@ -24,7 +24,8 @@ const MAX_BUFFERED: usize = 1000;
 /// One audited action.
 #[derive(Debug, Default, Serialize)]
 pub struct Event<'a> {
-    /// `sign_in`, `consent`, `token`, `refused`, `get_plugin`, `fetch_skill`, `get_prompt`, `download`, `check_updates`.
+    /// `sign_in`, `consent`, `token`, `refused`, `get_plugin`, `fetch_skill`, `get_prompt`, `download`,
+    /// `check_updates`, `status`.
     pub action: &'a str,
     /// `ok`, `denied`, `refused`, `not_found`, `error`.
     pub outcome: &'a str,

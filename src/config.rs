@@ -307,14 +307,10 @@ pub struct MarketplaceConfig {
 }
 
 impl MarketplaceConfig {
-    /// `id (kind location@ref, token from NAME)`, with an https location's query left out in case it carries a key.
+    /// `id (kind location@ref, token from NAME)`, the location as users may see it (`shown_locations`: no query or
+    /// user part, in case one carries a key).
     pub fn describe(&self) -> String {
-        let mut location = match self.kind {
-            SourceKind::Https => Url::parse(&self.location)
-                .map(|u| u[..url::Position::AfterPath].to_owned())
-                .unwrap_or_else(|_| self.location.clone()),
-            _ => self.location.clone(),
-        };
+        let mut location = skillport_sources::shown_locations(&self.location).into_owned();
         if let Some(git_ref) = &self.git_ref {
             location = format!("{location}@{git_ref}");
         }
@@ -323,7 +319,7 @@ impl MarketplaceConfig {
             out.push_str(&format!(", token from {name}"));
         }
         if let Some(api_base) = &self.api_base {
-            out.push_str(&format!(", api {api_base}"));
+            out.push_str(&format!(", api {}", skillport_sources::shown_locations(api_base.as_str())));
         }
         out.push(')');
         out
@@ -446,6 +442,54 @@ pub struct AccessConfig {
     pub default: AccessDecision,
     /// In the order written.
     pub rules: Vec<AccessRule>,
+    /// `access.admins`: who may open the admin status page.
+    pub admins: Admins,
+}
+
+/// `access.admins`: the users who may open `/status`. A user is an admin when they match any listed value (the same
+/// matching as an `allow` rule's, so an unverified email never makes anyone an admin). Empty means nobody, except
+/// with the `local` provider, where the development user is the admin (see `access::is_admin`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Admins {
+    /// Lower-case.
+    pub emails: Vec<String>,
+    /// Lower-case.
+    pub domains: Vec<String>,
+    pub orgs: Vec<String>,
+    pub teams: Vec<String>,
+    pub groups: Vec<String>,
+}
+
+impl Admins {
+    pub fn is_empty(&self) -> bool {
+        self.emails.is_empty()
+            && self.domains.is_empty()
+            && self.orgs.is_empty()
+            && self.teams.is_empty()
+            && self.groups.is_empty()
+    }
+
+    /// For the start-up log: how many of each are listed, never who.
+    fn describe(&self, auth: &AuthConfig) -> String {
+        if self.is_empty() {
+            return match auth {
+                AuthConfig::Local { .. } => "admins: the development user".into(),
+                _ => "admins: none (/status refuses everyone)".into(),
+            };
+        }
+        let parts: Vec<String> = [
+            ("email", &self.emails),
+            ("domain", &self.domains),
+            ("org", &self.orgs),
+            ("team", &self.teams),
+            ("group", &self.groups),
+        ]
+        .iter()
+        .filter(|(_, list)| !list.is_empty())
+        .map(|(what, list)| format!("{} {what}{}", list.len(), if list.len() == 1 { "" } else { "s" }))
+        .collect();
+        format!("admins: {}", parts.join(", "))
+    }
 }
 
 /// Whether skills are offered as MCP prompts (slash commands in Claude Code, the attachment menu in Claude Desktop
@@ -502,7 +546,7 @@ impl Config {
         let surfaces: Vec<&str> = self.catalogue.surfaces.iter().map(|s| s.as_str()).collect();
         format!(
             "{} at {}; auth {}; marketplaces {}; surfaces {}; refresh {}s, stale {}s, max file {} bytes; \
-             access default {}, {} rule(s); prompts {}",
+             access default {}, {} rule(s), {}; prompts {}",
             self.server.name,
             self.server.public_url,
             self.auth.describe(),
@@ -513,6 +557,7 @@ impl Config {
             self.catalogue.max_file_bytes,
             self.access.default,
             self.access.rules.len(),
+            self.access.admins.describe(&self.auth),
             self.prompts.describe(),
         )
     }
@@ -836,6 +881,19 @@ struct RawAccess {
     /// Read element by element later, so one bad rule does not hide the problems of the others.
     #[allow(dead_code)]
     rules: Option<IgnoredAny>,
+    /// Read on its own, like the rules.
+    #[allow(dead_code)]
+    admins: Option<IgnoredAny>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAdmins {
+    emails: Option<Vec<Text>>,
+    domains: Option<Vec<Text>>,
+    orgs: Option<Vec<Text>>,
+    teams: Option<Vec<Text>>,
+    groups: Option<Vec<Text>>,
 }
 
 /// The union of every provider's settings: the layers may leave another provider's settings in `[auth]` (the defaults
@@ -1571,10 +1629,28 @@ impl<'a> Loader<'a> {
             }
             Some(_) => self.fail(&rules_path, "must be a list of rule tables ([[access.rules]])"),
         }
+        let admins_path = path.key("admins");
+        let admins = match self.lookup(&admins_path).cloned() {
+            None => Admins::default(),
+            Some(value @ Value::Dict(..)) => match self.parse::<RawAdmins>(&admins_path, &value) {
+                Some(raw) => Admins {
+                    emails: self.checked_list(&admins_path.key("emails"), raw.emails, check_email),
+                    domains: self.checked_list(&admins_path.key("domains"), raw.domains, check_domain),
+                    orgs: self.text_list(&admins_path.key("orgs"), raw.orgs),
+                    teams: self.text_list(&admins_path.key("teams"), raw.teams),
+                    groups: self.text_list(&admins_path.key("groups"), raw.groups),
+                },
+                None => Admins::default(),
+            },
+            Some(_) => {
+                self.fail(&admins_path, "must be a table ([access.admins]) of emails, domains, orgs, teams and groups");
+                Admins::default()
+            }
+        };
         if self.errors.len() != before {
             return None;
         }
-        Some(AccessConfig { default: default?, rules })
+        Some(AccessConfig { default: default?, rules, admins })
     }
 
     fn prompts(&mut self) -> Option<PromptsConfig> {
@@ -1971,7 +2047,10 @@ mod tests {
         assert_eq!(config.catalogue.refresh_seconds, 300);
         assert_eq!(config.catalogue.stale_seconds, 86_400);
         assert_eq!(config.catalogue.max_file_bytes, 5 * 1024 * 1024);
-        assert_eq!(config.access, AccessConfig { default: AccessDecision::Allow, rules: vec![] });
+        assert_eq!(
+            config.access,
+            AccessConfig { default: AccessDecision::Allow, rules: vec![], admins: Admins::default() }
+        );
         match &config.auth {
             AuthConfig::Local { user, .. } => assert_eq!(user, &LocalUser::default()),
             other => panic!("expected local, got {other:?}"),
@@ -2540,6 +2619,48 @@ mod tests {
     }
 
     #[test]
+    fn admins_are_parsed_validated_and_summarised() {
+        let config = ok(
+            r#"
+            [access.admins]
+            emails = ["Ops@Example.com"]
+            domains = ["Example.com"]
+            groups = ["skillport-admins"]
+            "#,
+            &[("SKILLPORT_ACCESS__ADMINS__TEAMS", r#"["acme/ops"]"#)],
+        );
+        assert_eq!(
+            config.access.admins,
+            Admins {
+                emails: vec!["ops@example.com".into()],
+                domains: vec!["example.com".into()],
+                orgs: vec![],
+                teams: vec!["acme/ops".into()],
+                groups: vec!["skillport-admins".into()],
+            }
+        );
+        let line = config.describe();
+        assert!(line.contains("admins: 1 email, 1 domain, 1 team, 1 group;"), "{line}");
+        assert!(!line.contains("ops@example.com"), "the log counts admins, never names them");
+        assert!(ok("", &[]).describe().contains("admins: the development user;"));
+
+        let errors = fails(
+            r#"
+            [access.admins]
+            emails = ["not-an-email"]
+            domains = ["a@b.com"]
+            "#,
+            &[],
+        );
+        error_at(&errors, "access.admins.emails[0]", ADMIN_LAYER);
+        error_at(&errors, "access.admins.domains[0]", ADMIN_LAYER);
+        let errors = fails("[access.admins]\nroles = [\"x\"]", &[]);
+        assert!(error_at(&errors, "access.admins.roles", ADMIN_LAYER).message.contains("emails, domains, orgs"));
+        let errors = fails("", &[("SKILLPORT_ACCESS__ADMINS", r#"["ops@example.com"]"#)]);
+        assert!(error_at(&errors, "access.admins", WORKER_LAYER).message.contains("[access.admins]"), "{errors:#?}");
+    }
+
+    #[test]
     fn errors_display_one_per_line() {
         let errors = load("", "", &BTreeMap::new()).unwrap_err();
         assert_eq!(errors.to_string().lines().count(), errors.0.len());
@@ -2557,6 +2678,7 @@ mod tests {
         assert!(!line.contains("tok-value") && !line.contains("cs-value"), "{line}");
         assert!(line.contains("auth github (org acme)"), "{line}");
         assert!(line.contains("tools (github acme/tools@main, token from GITHUB_TOKEN)"), "{line}");
+        assert!(line.contains("admins: none (/status refuses everyone);"), "{line}");
     }
     // --- download links ----------------------------------------------------------------------------------------------
 

@@ -5,7 +5,9 @@
 //! The signed token is the capability. It names one skill at one content digest, is signed with this deployment's
 //! key (HMAC-SHA256, `server.download_key_secret`) and expires after `server.download_ttl_seconds` (15 minutes by
 //! default), so a leaked link gives access to that one skill's bytes, as they were when the link was issued, for
-//! minutes. A link whose skill has changed since is refused rather than serving other bytes than it promised.
+//! minutes. A link whose skill has changed since is refused rather than serving other bytes than it promised. Every
+//! refused link gets the same answer (403, [`REFUSED`]), whatever the reason (forged, expired, changed, gone, hidden),
+//! so a link reveals nothing about what exists; the reason is in the audit log.
 //!
 //! Access rules (`crate::access`) are checked when the link is issued: `fetch_skill` resolves the skill through the
 //! caller's view of the catalogue and signs a link only for a skill that view shows. The download itself does not
@@ -74,79 +76,101 @@ pub fn serve(cfg: &Config, catalogue: &Catalogue, path: &str) -> HttpResponse {
     let token = path.strip_prefix(PREFIX).unwrap_or("");
     let key = signing_key(cfg).unwrap_or_default();
     let now = crate::clock::now_unix();
-    let resp = handle(catalogue, &key, token, now, max_bytes(cfg));
-    // The link names its skill; a forged one names nothing worth a line beyond the refusal.
+    let outcome = decide(catalogue, &key, token, now, max_bytes(cfg));
+    // The link names its skill; a forged one names nothing worth a line beyond the refusal. Why a link was refused
+    // goes to the log (for the admin), never to the caller.
     let claim = package::verify_download(&key, token, now).ok();
     let plugin = claim.as_ref().map(|c| c.plugin.clone());
     crate::audit::record(
         now,
         &crate::audit::Event {
             action: "download",
-            outcome: if resp.status == 200 { "ok" } else { "refused" },
+            outcome: if outcome.is_ok() { "ok" } else { "refused" },
             plugin: plugin.as_deref(),
             skill: claim.as_ref().map(|c| c.skill.as_str()),
-            detail: (resp.status != 200).then_some(if resp.status == 410 {
-                "expired or changed"
-            } else {
-                "invalid link"
-            }),
+            detail: outcome.as_ref().err().map(Refused::detail),
             ..Default::default()
         },
     );
-    resp
+    answer(outcome)
 }
 
-/// Verifies `token`, finds its skill and answers with the skill's `.skill` ZIP. Refused: a bad signature or garbage
-/// (403), an expired link or a skill that changed or left the catalogue since the link was issued (410). Pure, and
-/// never panics, whatever the token.
+/// Why a link was not served. Only the log tells these apart: every one but a packaging failure gets the same
+/// answer ([`REFUSED`]), so a link cannot be used to learn whether a plugin or skill exists, is hidden, or changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    /// A bad signature, another key's link, or garbage.
+    Invalid,
+    Expired,
+    /// The plugin or skill is no longer in the catalogue (or no longer servable).
+    Gone,
+    /// The skill's content changed since the link was issued.
+    Changed,
+    /// A valid link to a present, unchanged skill that could not be packaged (too large, no usable name).
+    Packaging(String),
+}
+
+impl Refused {
+    fn detail(&self) -> &str {
+        match self {
+            Refused::Invalid => "invalid link",
+            Refused::Expired => "expired link",
+            Refused::Gone => "the skill is no longer served",
+            Refused::Changed => "the skill changed since the link was issued",
+            Refused::Packaging(_) => "the skill could not be packaged",
+        }
+    }
+}
+
+/// The one answer to every refused link, whatever the reason.
+pub const REFUSED: &str = "this download link is not valid: it may have expired, or what it named may have changed; \
+                           ask Claude to fetch the skill again for a new link";
+
+/// Verifies `token`, finds its skill and answers with the skill's `.skill` ZIP, or the one refusal (403, [`REFUSED`])
+/// for a bad signature, garbage, an expired link, or a skill that changed or left the catalogue since the link was
+/// issued. Pure, and never panics, whatever the token.
 pub fn handle(catalogue: &Catalogue, key: &[u8], token: &str, now: u64, max_bytes: u64) -> HttpResponse {
+    answer(decide(catalogue, key, token, now, max_bytes))
+}
+
+fn answer(outcome: Result<HttpResponse, Refused>) -> HttpResponse {
+    match outcome {
+        Ok(resp) => resp,
+        Err(Refused::Packaging(why)) => refuse(500, &format!("the skill could not be packaged: {why}")),
+        Err(_) => refuse(403, REFUSED),
+    }
+}
+
+fn decide(catalogue: &Catalogue, key: &[u8], token: &str, now: u64, max_bytes: u64) -> Result<HttpResponse, Refused> {
     let claim = match package::verify_download(key, token, now) {
         Ok(claim) => claim,
-        Err(DownloadError::Expired) => {
-            return refuse(410, "this download link has expired; ask Claude to fetch the skill again for a new link")
-        }
-        Err(_) => return refuse(403, "this download link is not valid; ask Claude to fetch the skill again"),
-    };
-    let gone = || {
-        refuse(
-            410,
-            &format!(
-                "{}/{} is no longer served by this connector; ask Claude to look for it again",
-                claim.plugin, claim.skill
-            ),
-        )
+        Err(DownloadError::Expired) => return Err(Refused::Expired),
+        Err(_) => return Err(Refused::Invalid),
     };
     // The unfiltered catalogue: the signature proves the access check passed when the link was issued (module doc).
-    let Ok(plugin) = catalogue.unfiltered().find(&claim.plugin) else { return gone() };
+    let plugin = catalogue.unfiltered().find(&claim.plugin).map_err(|_| Refused::Gone)?;
     if !plugin.plugin.status.is_servable() {
-        return gone();
+        return Err(Refused::Gone);
     }
-    let Some(skill) = plugin.plugin.skills.iter().find(|s| s.name == claim.skill) else { return gone() };
+    let skill = plugin.plugin.skills.iter().find(|s| s.name == claim.skill).ok_or(Refused::Gone)?;
     if skill.digest != claim.digest {
-        return refuse(
-            410,
-            &format!(
-                "{}/{} has changed since this link was issued; ask Claude to fetch the skill again for a link to the \
-                 current version",
-                claim.plugin, claim.skill
-            ),
-        );
+        return Err(Refused::Changed);
     }
     let (zip, file_name) = match (
         package::build_skill_zip(&plugin.marketplace.files, skill, max_bytes),
         package::package_file_name(skill),
     ) {
         (Ok(zip), Some(name)) => (zip, name),
-        (Err(e), _) => return refuse(500, &format!("the skill could not be packaged: {e}")),
-        (_, None) => return refuse(500, "the skill has no usable name to package it under"),
+        (Err(e), _) => return Err(Refused::Packaging(e.to_string())),
+        (_, None) => return Err(Refused::Packaging("the skill has no usable name to package it under".into())),
     };
-    HttpResponse::new(200)
+    Ok(HttpResponse::new(200)
         .header("content-type", "application/zip")
         // `file_name` is a valid skill name or a folder name from the tree: no quote, slash or control character.
         .header("content-disposition", &format!("attachment; filename=\"{}\"", file_name.replace(['"', '\\'], "_")))
         .header("cache-control", "private, max-age=0")
         .header("x-content-type-options", "nosniff")
-        .body(zip)
+        .body(zip))
 }
 
 fn refuse(status: u16, reason: &str) -> HttpResponse {
@@ -224,20 +248,22 @@ mod tests {
     }
 
     #[test]
-    fn bad_links_are_refused_with_a_reason() {
+    fn every_refused_link_gets_the_same_answer() {
         let app = app();
         let (k, digest) = (key(&app), brand_voice_digest(&app));
         let max = 10 << 20;
         let good = package::sign_download(&k, "brand-kit@example", "brand-voice", &digest, NOW + 60);
         assert_eq!(handle(&app.catalogue, &k, &good, NOW, max).status, 200);
 
+        let mut refused: Vec<(String, HttpResponse)> = Vec::new();
+        let mut try_one = |what: &str, key: &[u8], token: &str, now: u64| {
+            refused.push((what.to_owned(), handle(&app.catalogue, key, token, now, max)));
+        };
         // Tampered: one character of the signature changed.
         let mut tampered = good.clone().into_bytes();
         let last = tampered.len() - 1;
         tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
-        let r = handle(&app.catalogue, &k, &String::from_utf8(tampered).unwrap(), NOW, max);
-        assert_eq!(r.status, 403);
-        assert!(text(&r).contains("not valid"), "{}", text(&r));
+        try_one("tampered", &k, &String::from_utf8(tampered).unwrap(), NOW);
         // Signed with another key.
         let other = package::sign_download(
             b"another key, also 32 bytes long!",
@@ -246,39 +272,65 @@ mod tests {
             &digest,
             NOW + 60,
         );
-        assert_eq!(handle(&app.catalogue, &k, &other, NOW, max).status, 403);
-
-        // Expired.
-        let r = handle(&app.catalogue, &k, &good, NOW + 60, max);
-        assert_eq!(r.status, 410);
-        assert!(text(&r).contains("expired"), "{}", text(&r));
-
+        try_one("another key", &k, &other, NOW);
+        try_one("expired", &k, &good, NOW + 60);
         // Content changed since the link was issued: a correctly signed token for an older digest.
         let stale = package::sign_download(&k, "brand-kit@example", "brand-voice", "sha256:00", NOW + 60);
-        let r = handle(&app.catalogue, &k, &stale, NOW, max);
-        assert_eq!(r.status, 410);
-        assert!(text(&r).contains("has changed") && text(&r).contains("fetch the skill again"), "{}", text(&r));
-
-        // Gone from the catalogue.
+        try_one("changed", &k, &stale, NOW);
+        // Gone from the catalogue, or never in it.
         for (plugin, skill) in
             [("brand-kit@example", "nope"), ("nope@example", "brand-voice"), ("brand-kit@x", "brand-voice")]
         {
             let t = package::sign_download(&k, plugin, skill, &digest, NOW + 60);
-            assert_eq!(handle(&app.catalogue, &k, &t, NOW, max).status, 410, "{plugin}/{skill}");
+            try_one(&format!("gone {plugin}/{skill}"), &k, &t, NOW);
         }
-
-        // Too large to package: refused, not truncated.
-        assert_eq!(handle(&app.catalogue, &k, &good, NOW, 10).status, 500);
-
-        // Garbage, and no key at all.
         for g in ["", "x", ".", "a.b", "%00", &"A".repeat(5000), "é.ü"] {
-            let r = handle(&app.catalogue, &k, g, NOW, max);
-            assert_eq!(r.status, 403, "{g:?}");
-            assert_eq!(r.get_header("content-type"), Some("text/plain; charset=utf-8"));
+            try_one(&format!("garbage {g:.10?}"), &k, g, NOW);
         }
-        assert_eq!(handle(&app.catalogue, b"", &good, NOW, max).status, 403);
+        try_one("no key", b"", &good, NOW);
+        // One answer: same status, same headers, same body, whatever the reason.
+        let (_, first) = &refused[0];
+        assert_eq!(first.status, 403);
+        assert_eq!(text(first), format!("{REFUSED}\n"));
+        assert!(text(first).contains("not valid") && text(first).contains("fetch the skill again"));
+        assert_eq!(first.get_header("content-type"), Some("text/plain; charset=utf-8"));
+        for (what, r) in &refused {
+            assert_eq!(r, first, "{what}");
+        }
+        // Through the routing table too.
         let req = crate::http::HttpRequest::new("GET", "/download/garbage").with_header("host", "localhost:8787");
-        assert_eq!(app.handle(&req).status, 403);
+        let routed = app.handle(&req);
+        assert_eq!((routed.status, routed.body.clone()), (403, first.body.clone()));
+        let req =
+            crate::http::HttpRequest::new("GET", &format!("{PREFIX}{stale}")).with_header("host", "localhost:8787");
+        assert_eq!(app.handle(&req).body, first.body);
+
+        // Too large to package: a valid link to a present skill, refused, not truncated.
+        assert_eq!(handle(&app.catalogue, &k, &good, NOW, 10).status, 500);
+    }
+
+    #[test]
+    fn a_hidden_skill_is_refused_like_one_that_never_existed() {
+        use crate::access::fixtures;
+        // `local`'s development key can be derived by anyone, so a prober can sign a link to any name; one naming a
+        // skill that exists (hidden by the access rules or not) with a wrong digest answers exactly as one naming
+        // nothing at all.
+        let app = fixtures::app_with(&[("SKILLPORT_AUTH__OPEN", "true")]);
+        let cfg = app.config.as_ref().unwrap();
+        let k = signing_key(cfg).unwrap();
+        let now = crate::clock::now_unix();
+        let refused = |plugin: &str, skill: &str| {
+            let t = package::sign_download(&k, plugin, skill, "sha256:00", now + 60);
+            let r = app.handle(
+                &crate::http::HttpRequest::new("GET", &format!("{PREFIX}{t}")).with_header("host", "localhost:8787"),
+            );
+            (r.status, r.body)
+        };
+        let nothing = refused("never-existed@one", "nope");
+        assert_eq!(nothing.0, 403);
+        for (plugin, skill) in [("brand-kit@two", "brand-voice"), ("writing-tools@one", "release-notes")] {
+            assert_eq!(refused(plugin, skill), nothing, "{plugin}/{skill}");
+        }
     }
 
     #[test]

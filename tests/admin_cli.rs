@@ -207,6 +207,32 @@ token_secret = "{}"
 }
 
 #[test]
+fn config_check_shows_the_status_page_admins_and_refuses_bad_ones() {
+    let dir = scratch("admins");
+    write(
+        &dir,
+        "config/skillport.toml",
+        "[access.admins]\nemails = [\"Ops@Example.com\"]\ngroups = [\"skillport-admins\"]\n",
+    );
+    let run = skillport(&dir, &["config", "check", "--config", "config/skillport.toml"], &[]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_contains(
+        &run.stdout,
+        &[
+            "access.admins.emails",
+            "[\"Ops@Example.com\"]      # config/skillport.toml",
+            "access.admins.groups",
+            "access.admins.domains",
+            "admins: 1 email, 1 group",
+        ],
+    );
+    write(&dir, "config/skillport.toml", "[access.admins]\nemails = [\"ops\"]\nroles = [\"x\"]\n");
+    let run = skillport(&dir, &["config", "check", "--config", "config/skillport.toml"], &[]);
+    assert_eq!(run.code, 1);
+    assert_contains(&run.stdout, &["error: `access.admins.roles` (from config/skillport.toml): unknown key `roles`"]);
+}
+
+#[test]
 fn config_check_usage_errors_exit_2() {
     let dir = good_deployment("usage");
     for args in [

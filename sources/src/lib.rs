@@ -25,6 +25,7 @@ pub mod load;
 pub mod model;
 pub mod remote;
 pub mod rules;
+pub mod shown;
 pub mod skill;
 #[cfg(test)]
 mod testutil;
@@ -46,6 +47,7 @@ pub use model::{
 };
 pub use remote::{GitRef, Revision};
 pub use rules::{marketplace_rules, skill_rules, RuleViolation, Severity};
+pub use shown::shown_locations;
 pub use skill::{parse_skill_md, SkillError, SkillMarkdown};
 
 /// One place a marketplace can be read from (GitHub, GitLab, HTTPS, bundled...). One file per kind.

@@ -606,12 +606,23 @@ fn status_into(status: &PluginStatus, o: &mut Map<String, Value>) {
         }
         PluginStatus::NotServable { reason } => {
             o.insert("status".into(), json!("not_servable"));
-            o.insert("reason".into(), json!(reason));
+            o.insert("reason".into(), json!(skillport_sources::shown_locations(reason)));
         }
         PluginStatus::Invalid { reason } => {
             o.insert("status".into(), json!("invalid"));
-            o.insert("reason".into(), json!(reason));
+            o.insert("reason".into(), json!(skillport_sources::shown_locations(reason)));
         }
+    }
+}
+
+/// `value` with every string in it as users may see it (`shown_locations`): a plugin's source as marketplace.json
+/// wrote it may hold a URL with a key in its query or user part.
+fn shown_json(value: Value) -> Value {
+    match value {
+        Value::String(s) => Value::String(skillport_sources::shown_locations(&s).into_owned()),
+        Value::Array(items) => Value::Array(items.into_iter().map(shown_json).collect()),
+        Value::Object(map) => Value::Object(map.into_iter().map(|(k, v)| (k, shown_json(v))).collect()),
+        other => other,
     }
 }
 
@@ -622,7 +633,7 @@ pub fn detail_json(p: &PluginRef<'_>) -> Value {
     let entry = p.plugin.entry.as_ref();
     let manifest = p.plugin.manifest.as_ref();
     if let Some(e) = entry {
-        o.insert("source".into(), json!({ "kind": e.source.kind(), "spec": e.source }));
+        o.insert("source".into(), json!({ "kind": e.source.kind(), "spec": shown_json(json!(e.source)) }));
         if let Some(a) = &e.author {
             o.insert("author".into(), json!(a));
         }
@@ -663,7 +674,7 @@ pub fn detail_json(p: &PluginRef<'_>) -> Value {
                         "digest": s.digest,
                         "frontmatter": s.frontmatter,
                         "files": s.files.iter().map(|f| json!({"path": f.path, "size": f.size, "sha256": f.sha256})).collect::<Vec<_>>(),
-                        "problems": s.problems,
+                        "problems": shown_json(json!(s.problems)),
                     })
                 })
                 .collect(),
@@ -673,7 +684,7 @@ pub fn detail_json(p: &PluginRef<'_>) -> Value {
         o.insert("commands".into(), json!(p.plugin.commands));
     }
     if !p.plugin.problems.is_empty() {
-        o.insert("problems".into(), json!(p.plugin.problems));
+        o.insert("problems".into(), shown_json(json!(p.plugin.problems)));
     }
     v
 }

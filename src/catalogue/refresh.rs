@@ -360,10 +360,10 @@ fn entry_loaded(
         id: m.id.to_string(),
         kind: m.kind.as_str(),
         revision: Some(snap.revision),
-        loaded: loaded.map_err(|e| e.to_string()),
+        loaded: loaded.map_err(|e| skillport_sources::shown_locations(&e.to_string()).into_owned()),
         files: snap.files,
         fetched_at: Some(snap.fetched_at),
-        error,
+        error: error.map(|e| skillport_sources::shown_locations(&e).into_owned()),
         refresh: RefreshState { partial: !snap.complete, ..refresh },
         cache: Default::default(),
     }
@@ -583,6 +583,8 @@ fn failed(
     now: u64,
     timing: &Timing,
 ) -> MarketplaceEntry {
+    // Refresh errors reach users (tool results, /status): never with a URL's query or credentials.
+    let error = skillport_sources::shown_locations(&error).into_owned();
     let failures = failures + 1;
     let delay = delay.unwrap_or_else(|| retry_delay(&SourceError::Invalid(String::new()), failures, timing.max_age));
     let refresh = RefreshState {

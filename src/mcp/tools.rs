@@ -454,7 +454,7 @@ fn marketplace_add_source(ctx: &Context<'_>, p: &PluginRef<'_>) -> Option<String
         SourceKind::Gitlab if !m.location.bytes().all(|b| b.is_ascii_digit()) => {
             Some(format!("https://{}/{}.git", host("gitlab.com"), m.location))
         }
-        SourceKind::Https => Some(m.location.clone()),
+        SourceKind::Https => Some(skillport_sources::shown_locations(&m.location).into_owned()),
         SourceKind::Gitlab | SourceKind::Bundled => None,
     }
 }
@@ -739,7 +739,8 @@ mod tests {
         let expires = download["expiresAt"].as_str().unwrap();
         assert!(expires.ends_with('Z') && expires.len() == 20, "{expires}");
         // The link works, and its bytes are the digest it announced.
-        let zip = app.handle(&crate::http::HttpRequest::new("GET", &url["http://localhost:8787".len()..]));
+        let link = crate::http::HttpRequest::new("GET", &url["http://localhost:8787".len()..]);
+        let zip = app.handle(&link.with_header("host", "localhost:8787"));
         assert_eq!(zip.status, 200);
         assert_eq!(skillport_sources::sha256_digest(&zip.body), download["sha256"]);
 
