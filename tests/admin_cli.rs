@@ -723,6 +723,9 @@ fn export_git_vendors_every_source_and_reloads_as_the_same_catalogue() {
     }
     let lint = exported["plugins"].as_array().unwrap().iter().find(|e| e["name"] == "lint-kit").unwrap();
     assert_eq!(lint["category"], "quality");
+    // Claude Code's schema wants `author` as an object; the example writes brand-kit's as a string.
+    let brand = exported["plugins"].as_array().unwrap().iter().find(|e| e["name"] == "brand-kit-web").unwrap();
+    assert_eq!(brand["author"], serde_json::json!({"name": "Skillport Design"}));
     // A renamed plugin's own plugin.json carries its new name.
     let renamed = json_file(&out.join("plugins/writing-tools-example/.claude-plugin/plugin.json"));
     assert_eq!((renamed["name"].as_str(), renamed["version"].as_str()), (Some("writing-tools-example"), Some("1.2.0")));

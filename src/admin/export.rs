@@ -287,6 +287,7 @@ fn export(
                 };
                 entry.insert("name".into(), Value::String(c.name.clone()));
                 entry.insert("source".into(), Value::String(format!("./{folder}")));
+                object_author(&mut entry);
                 entries.push(Value::Object(entry));
                 line.path = Some(folder);
                 line.bytes = Some(bytes);
@@ -461,13 +462,18 @@ fn org_manifest(p: &PluginRef<'_>, raw: Option<&Value>, name: &str) -> Value {
             }
         }
     }
-    // plugin.json's `author` is an object; a marketplace entry may write just the name.
-    if let Some(Value::String(author)) = manifest.get("author") {
-        let author = json!({ "name": author });
-        manifest.insert("author".into(), author);
-    }
+    object_author(&mut manifest);
     manifest.insert("name".into(), Value::String(name.to_owned()));
     Value::Object(manifest)
+}
+
+/// `"author": "Name"` as `{"name": "Name"}`: the connector reads both, but Claude Code's schema (for entries and
+/// plugin.json alike) refuses the string form, and `claude plugin validate` fails the whole marketplace over it.
+fn object_author(map: &mut Map<String, Value>) {
+    if let Some(Value::String(author)) = map.get("author") {
+        let author = json!({ "name": author });
+        map.insert("author".into(), author);
+    }
 }
 
 /// The plugin's own plugin.json with its `name` set to the exported one (kept as is when it is not a JSON object).
