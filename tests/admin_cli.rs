@@ -676,6 +676,11 @@ fn export_git_vendors_every_source_and_reloads_as_the_same_catalogue() {
         "source": {"source": "archive", "url": format!("http://127.0.0.1:{port}/lint-kit.tar.gz")},
         "category": "quality",
     }));
+    // A package source is never servable, so never exported.
+    manifest["plugins"].as_array_mut().unwrap().push(serde_json::json!({
+        "name": "npm-kit",
+        "source": {"source": "npm", "package": "@acme/npm-kit"},
+    }));
     std::fs::write(&manifest_path, serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
     let run = skillport(&site, &["validate", "--write-index", "."], &[]);
     assert!(run.stdout.contains("wrote ./skillport-index.json"), "{}", run.all());
@@ -703,7 +708,8 @@ fn export_git_vendors_every_source_and_reloads_as_the_same_catalogue() {
             "exported  writing-tools@web      -> plugins/writing-tools-web (2 skill(s), version 1.2.0",
             "renamed from `writing-tools`: plugins of several marketplaces have that name",
             "exported  lint-kit@web           -> plugins/lint-kit (1 skill(s), version 2.0.0",
-            "7 exported, 0 skipped, 0 refused",
+            "skipped   npm-kit@web            not servable: plugin source",
+            "7 exported, 1 skipped, 0 refused",
         ],
     );
     let out = dir.join("repo");
@@ -737,10 +743,12 @@ fn export_git_vendors_every_source_and_reloads_as_the_same_catalogue() {
     }
     let reloaded = skillport_sources::load_marketplace(&set).unwrap();
     let report = json_file(&out.join("export-report.json"));
-    let source_plugins = catalogue["plugins"].as_array().unwrap();
-    assert_eq!(source_plugins.len(), 7);
+    let all = catalogue["plugins"].as_array().unwrap();
+    let source_plugins: Vec<&serde_json::Value> = all.iter().filter(|p| p["status"] == "servable").collect();
+    assert_eq!((all.len(), source_plugins.len()), (8, 7));
+    assert!(!files.keys().any(|f| f.contains("npm-kit")));
     assert_eq!(reloaded.plugins.len(), 7);
-    for source in source_plugins {
+    for source in &source_plugins {
         let qualified = source["name"].as_str().unwrap();
         let line = report["plugins"].as_array().unwrap().iter().find(|l| l["plugin"] == qualified).unwrap();
         let name = line["name"].as_str().unwrap();
