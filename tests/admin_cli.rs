@@ -736,6 +736,15 @@ fn export_git_vendors_every_source_and_reloads_as_the_same_catalogue() {
     let renamed = json_file(&out.join("plugins/writing-tools-example/.claude-plugin/plugin.json"));
     assert_eq!((renamed["name"].as_str(), renamed["version"].as_str()), (Some("writing-tools-example"), Some("1.2.0")));
 
+    // Every strict plugin folder is a plugin on its own (repo-tools has no plugin.json upstream); a `strict: false`
+    // one is defined by its entry alone, so none is added.
+    let own = json_file(&out.join("plugins/repo-tools-web/.claude-plugin/plugin.json"));
+    assert_eq!(
+        own,
+        serde_json::json!({"name": "repo-tools-web", "description": "Map an unfamiliar repository before changing it."})
+    );
+    assert!(!files.contains_key("plugins/brand-kit-web/.claude-plugin/plugin.json"));
+
     // Loaded back with the connector's own loader, it is the catalogue it came from: same plugins, versions, skills.
     let mut set = skillport_sources::FileSet::new();
     for (path, bytes) in &files {

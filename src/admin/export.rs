@@ -13,6 +13,9 @@
 //! - `export git --out DIR`: a self-contained marketplace repository: `.claude-plugin/marketplace.json` with every
 //!   plugin's entry as written, its `source` replaced by `./plugins/<name>`, and the plugin's files (fetched from
 //!   wherever they were) copied there, versions untouched, for Claude's GitHub sync and `/plugin marketplace add`.
+//!   Two things are written the way Claude Code's schema wants rather than as found: `author` as an object (the
+//!   connector also reads a bare name; `claude plugin validate` fails the marketplace over it), and a metadata-only
+//!   plugin.json for a strict plugin that has none.
 //!
 //! Both take the plugins of every loaded marketplace, fetched as `skillport catalogue` fetches them; `--marketplace`
 //! narrows that, and `--as-user EMAIL` (with `--groups`, `--teams`, `--orgs`) exports what that identity would see
@@ -281,6 +284,17 @@ fn export(
                     bytes += content.len() as u64;
                     write_file(&out.join(&folder).join(path), &content)?;
                 }
+                // A strict plugin without a plugin.json of its own gets one with the entry's metadata (no
+                // components, so it adds nothing the entry does not say), so that each vendored folder is a plugin
+                // on its own as well (`claude plugin validate plugins/<name>` passes). A `strict: false` plugin is
+                // left as is: there the entry alone defines the plugin.
+                let strict = c.plugin.plugin.entry.as_ref().is_none_or(|e| e.is_strict());
+                if strict && !files.iter().any(|(path, _)| path == PLUGIN_FILE) {
+                    let manifest = metadata_manifest(c.raw.as_ref(), &c.name);
+                    let content = pretty(&manifest);
+                    bytes += content.len() as u64;
+                    write_file(&out.join(&folder).join(PLUGIN_FILE), &content)?;
+                }
                 let mut entry = match c.raw.clone() {
                     Some(Value::Object(map)) => map,
                     _ => Map::new(),
@@ -464,6 +478,21 @@ fn org_manifest(p: &PluginRef<'_>, raw: Option<&Value>, name: &str) -> Value {
     }
     object_author(&mut manifest);
     manifest.insert("name".into(), Value::String(name.to_owned()));
+    Value::Object(manifest)
+}
+
+/// A plugin.json of the entry's `name`, `version`, `description` and `author` alone.
+fn metadata_manifest(raw: Option<&Value>, name: &str) -> Value {
+    let mut manifest = Map::new();
+    manifest.insert("name".into(), Value::String(name.to_owned()));
+    if let Some(Value::Object(entry)) = raw {
+        for key in ["version", "description", "author"] {
+            if let Some(value) = entry.get(key) {
+                manifest.insert(key.to_owned(), value.clone());
+            }
+        }
+    }
+    object_author(&mut manifest);
     Value::Object(manifest)
 }
 
