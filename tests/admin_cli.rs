@@ -831,3 +831,38 @@ domains = ["contractor.example"]
     let run = skillport(&dir, &["export", "git", "--out", "x", "--groups", "design"], &[]);
     assert_eq!(run.code, 2);
 }
+
+/// A plugin name is the marketplace's text: one that is not a plain folder name never becomes a path of the export.
+#[test]
+fn export_git_refuses_a_name_that_would_leave_the_export() {
+    let site = scratch("export-escape-site");
+    copy_dir(&Path::new(REPO).join("examples/marketplace"), &site);
+    let manifest_path = site.join(".claude-plugin/marketplace.json");
+    let mut manifest = json_file(&manifest_path);
+    manifest["plugins"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"name": "../../escape", "source": "./plugins/repo-tools"}));
+    std::fs::write(&manifest_path, serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+    assert_eq!(skillport(&site, &["validate", "--write-index", "."], &[]).code, 0);
+    let server = Site::serve(site.clone());
+    let dir = scratch("export-escape");
+    write(
+        &dir,
+        "config/skillport.toml",
+        &format!(
+            "[[marketplaces]]\nid = \"web\"\nkind = \"https\"\nlocation = \"http://127.0.0.1:{}/.claude-plugin/marketplace.json\"\n",
+            server.port
+        ),
+    );
+    let run = skillport(&dir, &["export", "git", "--out", "out/repo"], &[]);
+    server.stop();
+    assert_eq!(run.code, 1);
+    assert_contains(
+        &run.stdout,
+        &["refused   ../../escape@web", "cannot be a folder name under plugins/", "3 exported, 0 skipped, 1 refused"],
+    );
+    assert!(!dir.join("escape").exists() && !dir.join("out/escape").exists());
+    let exported = json_file(&dir.join("out/repo/.claude-plugin/marketplace.json"));
+    assert_eq!(exported["plugins"].as_array().unwrap().len(), 3);
+}

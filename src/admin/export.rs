@@ -273,6 +273,15 @@ fn export(
                 line.path = Some(file);
             }
             Target::Git { .. } => {
+                if !safe_folder_name(&c.name) {
+                    line.outcome = "refused";
+                    line.reason = Some(format!(
+                        "`{}` cannot be a folder name under plugins/; rename the plugin in its marketplace",
+                        c.name.escape_debug()
+                    ));
+                    lines.push(line);
+                    continue;
+                }
                 let folder = format!("plugins/{}", c.name);
                 let mut bytes = 0u64;
                 for (path, content) in &files {
@@ -556,6 +565,15 @@ fn valid_org_name(name: &str) -> bool {
         && name.chars().all(|c| c == '-' || c.is_ascii_digit() || (c.is_alphabetic() && c.is_lowercase()))
 }
 
+/// A name that is one ordinary folder under `plugins/`: a marketplace's plugin name is untrusted text, and must never
+/// write outside the export (`..`, `a/b`) or hide itself (`.x`).
+fn safe_folder_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && !name.starts_with('.')
+        && name.chars().all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
 /// Clears what an earlier export of the same kind wrote, so nothing stale is left beside the new one; anything else
 /// in `out` (a `.git` folder, a README) stays.
 fn prepare_out(out: &Path, target: &Target) -> Result<(), UsageError> {
@@ -609,6 +627,16 @@ mod tests {
             ("lint", "tools"),
         ]);
         assert_eq!(names, ["lint-tools-2", "lint-tools", "docs", "lint-vendor-x", "lint-tools-3"]);
+    }
+
+    #[test]
+    fn git_folders_never_leave_the_export() {
+        for ok in ["lint", "Lint_Kit", "v1.2", "équipe"] {
+            assert!(safe_folder_name(ok), "{ok}");
+        }
+        for bad in ["", ".", "..", ".hidden", "a/b", "../x", "a\\b", "a b", "x\0"] {
+            assert!(!safe_folder_name(bad), "{bad}");
+        }
     }
 
     #[test]
