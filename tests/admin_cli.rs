@@ -619,6 +619,7 @@ fn export_claude_org_writes_one_uploadable_zip_per_plugin() {
     );
 
     // Over the limit: refused with its size, never split, and the stale ZIP of the run before is gone.
+    std::fs::write(out.join("mine.zip"), b"not the export's").unwrap();
     let run = skillport(&dir, &["export", "claude-org", "--out", "zips", "--max-zip-bytes", "2000"], &[]);
     assert_eq!(run.code, 1, "a refused plugin fails the export");
     assert_contains(
@@ -630,6 +631,7 @@ fn export_claude_org_writes_one_uploadable_zip_per_plugin() {
         ],
     );
     assert!(!out.join("writing-tools.zip").exists());
+    assert!(out.join("mine.zip").exists(), "a ZIP no export wrote was removed");
     assert!(out.join("brand-kit.zip").exists());
     let report = json_file(&out.join("export-report.json"));
     assert_eq!(report["plugins"][0]["outcome"], "refused");

@@ -574,18 +574,23 @@ fn safe_folder_name(name: &str) -> bool {
         && name.chars().all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
-/// Clears what an earlier export of the same kind wrote, so nothing stale is left beside the new one; anything else
-/// in `out` (a `.git` folder, a README) stays.
+/// Clears what an earlier export of the same kind wrote, so nothing stale is left beside the new one: the ZIPs its
+/// report names, or the `plugins/` folder of a marketplace export. Anything else in `out` (a `.git` folder, a README,
+/// other ZIPs) stays.
 fn prepare_out(out: &Path, target: &Target) -> Result<(), UsageError> {
     let fail =
         |what: &str, path: &Path, e: std::io::Error| UsageError(format!("cannot {what} {}: {e}", path.display()));
     std::fs::create_dir_all(out).map_err(|e| fail("create", out, e))?;
     match target {
         Target::ClaudeOrg { .. } => {
-            let entries = std::fs::read_dir(out).map_err(|e| fail("read", out, e))?;
-            for entry in entries.flatten() {
-                let path = entry.path();
-                if path.is_file() && path.extension().is_some_and(|e| e == "zip") {
+            // Only the ZIPs the last report names: other files in `out` are not the export's to remove.
+            let report = std::fs::read(out.join(REPORT_FILE)).ok();
+            let report: Value = report.and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+            let written = report.get("plugins").and_then(Value::as_array).into_iter().flatten();
+            for file in written.filter_map(|p| p.get("path").and_then(Value::as_str)) {
+                let path = out.join(file);
+                let plain = file.ends_with(".zip") && !file.contains(['/', '\\']) && !file.starts_with('.');
+                if plain && path.is_file() {
                     std::fs::remove_file(&path).map_err(|e| fail("remove", &path, e))?;
                 }
             }
