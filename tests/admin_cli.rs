@@ -525,3 +525,372 @@ fn catalogue_fetches_an_https_marketplace_over_the_network() {
     );
     assert!(!run.all().contains("SIGNED"), "a URL's query was printed");
 }
+
+// --- export ----------------------------------------------------------------------------------------------------------
+
+/// The entries of a ZIP, by name (directories end in `/` and have no bytes), read from its local headers: enough for
+/// the archives `skillport export` writes (stored or deflated, no ZIP64), and independent of the writer's code.
+fn unzip(bytes: &[u8]) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let u16_at = |at: usize| u16::from_le_bytes([bytes[at], bytes[at + 1]]) as usize;
+    let u32_at = |at: usize| u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]) as usize;
+    let mut entries = std::collections::BTreeMap::new();
+    let mut at = 0;
+    while u32_at(at) == 0x0403_4b50 {
+        let (method, crc, csize, size) = (u16_at(at + 8), u32_at(at + 14), u32_at(at + 18), u32_at(at + 22));
+        let (name_len, extra_len) = (u16_at(at + 26), u16_at(at + 28));
+        let name = String::from_utf8(bytes[at + 30..at + 30 + name_len].to_vec()).unwrap();
+        let start = at + 30 + name_len + extra_len;
+        let data = &bytes[start..start + csize];
+        let content = match method {
+            0 => data.to_vec(),
+            8 => miniz_oxide::inflate::decompress_to_vec(data).unwrap(),
+            other => panic!("method {other}"),
+        };
+        assert_eq!(content.len(), size, "{name}");
+        assert_eq!(crc32fast::hash(&content) as usize, crc, "{name}");
+        entries.insert(name, content);
+        at = start + csize;
+    }
+    assert_eq!(u32_at(at), 0x0201_4b50, "the central directory follows the entries");
+    entries
+}
+
+/// Every file under `dir`, by its `/`-separated path relative to `dir`.
+fn tree(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut std::collections::BTreeMap<String, Vec<u8>>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else {
+                let rel = path.strip_prefix(root).unwrap().to_str().unwrap().replace('\\', "/");
+                out.insert(rel, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+fn json_file(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
+}
+
+fn example_file(rel: &str) -> Vec<u8> {
+    std::fs::read(Path::new(REPO).join("examples/marketplace").join(rel)).unwrap()
+}
+
+#[test]
+fn export_claude_org_writes_one_uploadable_zip_per_plugin() {
+    let dir = scratch("export-org");
+    let out = dir.join("zips");
+    let run = skillport(&dir, &["export", "claude-org", "--out", "zips"], &[]);
+    assert_eq!(run.code, 0);
+    assert_contains(
+        &run.stdout,
+        &[
+            "exported  writing-tools@example  -> writing-tools.zip (2 skill(s), version 1.2.0, ",
+            "exported  brand-kit@example      -> brand-kit.zip (1 skill(s), version 0.3.1, ",
+            "exported  repo-tools@example     -> repo-tools.zip (1 skill(s), version -, ",
+            "3 exported, 0 skipped, 0 refused",
+        ],
+    );
+    let names: Vec<String> = tree(&out).into_keys().collect();
+    assert_eq!(names, ["brand-kit.zip", "export-report.json", "repo-tools.zip", "writing-tools.zip"]);
+
+    // The plugin's files at the archive root, as the upload reads a version's files, with plugin.json always there.
+    let zip = unzip(&std::fs::read(out.join("writing-tools.zip")).unwrap());
+    let files: Vec<&str> = zip.iter().filter(|(n, _)| !n.ends_with('/')).map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        files,
+        [
+            ".claude-plugin/plugin.json",
+            "commands/changelog.md",
+            "skills/conventional-commits/SKILL.md",
+            "skills/conventional-commits/references/types.md",
+            "skills/release-notes/SKILL.md",
+        ]
+    );
+    for rel in ["commands/changelog.md", "skills/conventional-commits/references/types.md"] {
+        assert_eq!(zip[rel], example_file(&format!("plugins/writing-tools/{rel}")), "{rel}");
+    }
+    let manifest: serde_json::Value = serde_json::from_slice(&zip[".claude-plugin/plugin.json"]).unwrap();
+    assert_eq!(manifest["name"], "writing-tools");
+    assert_eq!(manifest["version"], "1.2.0");
+
+    // brand-kit is `strict: false` without a plugin.json: the entry becomes its manifest, author as an object.
+    let zip = unzip(&std::fs::read(out.join("brand-kit.zip")).unwrap());
+    assert_eq!(
+        zip["skills/brand-voice/assets/logo.png"],
+        example_file("plugins/brand-kit/skills/brand-voice/assets/logo.png")
+    );
+    let manifest: serde_json::Value = serde_json::from_slice(&zip[".claude-plugin/plugin.json"]).unwrap();
+    assert_eq!(manifest["name"], "brand-kit");
+    assert_eq!(manifest["version"], "0.3.1");
+    assert_eq!(manifest["author"], serde_json::json!({"name": "Skillport Design"}));
+    assert!(manifest.get("source").is_none() && manifest.get("strict").is_none(), "{manifest}");
+
+    let report = json_file(&out.join("export-report.json"));
+    assert_eq!(report["export"], "claude-org");
+    let outcomes: Vec<(&str, &str)> = report["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["plugin"].as_str().unwrap(), p["outcome"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [("writing-tools@example", "exported"), ("brand-kit@example", "exported"), ("repo-tools@example", "exported")]
+    );
+
+    // Over the limit: refused with its size, never split, and the stale ZIP of the run before is gone.
+    std::fs::write(out.join("mine.zip"), b"not the export's").unwrap();
+    let run = skillport(&dir, &["export", "claude-org", "--out", "zips", "--max-zip-bytes", "2000"], &[]);
+    assert_eq!(run.code, 1, "a refused plugin fails the export");
+    assert_contains(
+        &run.stdout,
+        &[
+            "refused   writing-tools@example",
+            "not under the upload limit of 2000 bytes",
+            "2 exported, 0 skipped, 1 refused",
+        ],
+    );
+    assert!(!out.join("writing-tools.zip").exists());
+    assert!(out.join("mine.zip").exists(), "a ZIP no export wrote was removed");
+    assert!(out.join("brand-kit.zip").exists());
+    let report = json_file(&out.join("export-report.json"));
+    assert_eq!(report["plugins"][0]["outcome"], "refused");
+    assert!(report["plugins"][0]["bytes"].as_u64().unwrap() >= 2000);
+}
+
+/// A loopback "local folder" marketplace holding a copy of the example marketplace plus a plugin whose source is an
+/// HTTPS archive elsewhere; served by `Site`. Returns the folder and the archive plugin's files.
+fn folder_marketplace(name: &str) -> (PathBuf, Vec<(&'static str, &'static str)>) {
+    let site = scratch(name);
+    copy_dir(&Path::new(REPO).join("examples/marketplace"), &site);
+    let lint_kit = vec![
+        (
+            ".claude-plugin/plugin.json",
+            "{\"name\": \"lint-kit\", \"version\": \"2.0.0\", \"description\": \"Lint rules.\"}\n",
+        ),
+        (
+            "skills/lint-rules/SKILL.md",
+            "---\nname: lint-rules\ndescription: The team's lint rules.\n---\n\nUse them.\n",
+        ),
+        ("skills/lint-rules/rules/style.md", "# Style\n\nNo tabs.\n"),
+        ("agents/linter.md", "---\nname: linter\ndescription: Lints.\n---\n\nLint.\n"),
+    ];
+    let src = site.join("upstream");
+    for (rel, text) in &lint_kit {
+        write(&src, &format!("lint-kit/{rel}"), text);
+    }
+    let status =
+        Command::new("tar").args(["czf", "../lint-kit.tar.gz", "lint-kit"]).current_dir(&src).status().expect("tar");
+    assert!(status.success());
+    std::fs::remove_dir_all(&src).unwrap();
+    (site, lint_kit)
+}
+
+#[test]
+fn export_git_vendors_every_source_and_reloads_as_the_same_catalogue() {
+    let (site, lint_kit) = folder_marketplace("export-site");
+    let server = Site::serve(site.clone());
+    let port = server.port;
+    let manifest_path = site.join(".claude-plugin/marketplace.json");
+    let mut manifest = json_file(&manifest_path);
+    manifest["plugins"].as_array_mut().unwrap().push(serde_json::json!({
+        "name": "lint-kit",
+        "source": {"source": "archive", "url": format!("http://127.0.0.1:{port}/lint-kit.tar.gz")},
+        "category": "quality",
+    }));
+    // A package source is never servable, so never exported.
+    manifest["plugins"].as_array_mut().unwrap().push(serde_json::json!({
+        "name": "npm-kit",
+        "source": {"source": "npm", "package": "@acme/npm-kit"},
+    }));
+    std::fs::write(&manifest_path, serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+    let run = skillport(&site, &["validate", "--write-index", "."], &[]);
+    assert!(run.stdout.contains("wrote ./skillport-index.json"), "{}", run.all());
+
+    // Two marketplaces with the same three plugin names: the bundled example and the folder on the web server.
+    let dir = scratch("export-git");
+    write(
+        &dir,
+        "config/skillport.toml",
+        &format!(
+            "[[marketplaces]]\nid = \"example\"\nkind = \"bundled\"\nlocation = \"marketplace\"\n\
+             [[marketplaces]]\nid = \"web\"\nkind = \"https\"\n\
+             location = \"http://127.0.0.1:{port}/.claude-plugin/marketplace.json\"\n"
+        ),
+    );
+    let catalogue = skillport(&dir, &["catalogue", "--json"], &[]);
+    assert_eq!(catalogue.code, 0);
+    let catalogue: serde_json::Value = serde_json::from_str(&catalogue.stdout).unwrap();
+    let run = skillport(&dir, &["export", "git", "--out", "repo", "--name", "acme-plugins"], &[]);
+    server.stop();
+    assert_eq!(run.code, 0);
+    assert_contains(
+        &run.stdout,
+        &[
+            "exported  writing-tools@web      -> plugins/writing-tools-web (2 skill(s), version 1.2.0",
+            "renamed from `writing-tools`: plugins of several marketplaces have that name",
+            "exported  lint-kit@web           -> plugins/lint-kit (1 skill(s), version 2.0.0",
+            "skipped   npm-kit@web            not servable: plugin source",
+            "7 exported, 1 skipped, 0 refused",
+        ],
+    );
+    let out = dir.join("repo");
+    let files = tree(&out);
+    // Self-contained: every entry's source is a folder of the export, and nothing points elsewhere.
+    let exported = json_file(&out.join(".claude-plugin/marketplace.json"));
+    assert_eq!(exported["name"], "acme-plugins");
+    assert!(exported["owner"]["name"].is_string());
+    for entry in exported["plugins"].as_array().unwrap() {
+        let source = entry["source"].as_str().unwrap();
+        assert_eq!(source, format!("./plugins/{}", entry["name"].as_str().unwrap()));
+        assert!(files.keys().any(|f| f.starts_with(&format!("{}/", &source[2..]))), "{source} is empty");
+    }
+    // The external plugin is copied in, byte for byte, entry fields kept.
+    for (rel, text) in &lint_kit {
+        assert_eq!(files[&format!("plugins/lint-kit/{rel}")], text.as_bytes(), "{rel}");
+    }
+    let lint = exported["plugins"].as_array().unwrap().iter().find(|e| e["name"] == "lint-kit").unwrap();
+    assert_eq!(lint["category"], "quality");
+    // Claude Code's schema wants `author` as an object; the example writes brand-kit's as a string.
+    let brand = exported["plugins"].as_array().unwrap().iter().find(|e| e["name"] == "brand-kit-web").unwrap();
+    assert_eq!(brand["author"], serde_json::json!({"name": "Skillport Design"}));
+    // A renamed plugin's own plugin.json carries its new name.
+    let renamed = json_file(&out.join("plugins/writing-tools-example/.claude-plugin/plugin.json"));
+    assert_eq!((renamed["name"].as_str(), renamed["version"].as_str()), (Some("writing-tools-example"), Some("1.2.0")));
+
+    // Every strict plugin folder is a plugin on its own (repo-tools has no plugin.json upstream); a `strict: false`
+    // one is defined by its entry alone, so none is added.
+    let own = json_file(&out.join("plugins/repo-tools-web/.claude-plugin/plugin.json"));
+    assert_eq!(
+        own,
+        serde_json::json!({"name": "repo-tools-web", "description": "Map an unfamiliar repository before changing it."})
+    );
+    assert!(!files.contains_key("plugins/brand-kit-web/.claude-plugin/plugin.json"));
+
+    // Loaded back with the connector's own loader, it is the catalogue it came from: same plugins, versions, skills.
+    let mut set = skillport_sources::FileSet::new();
+    for (path, bytes) in &files {
+        set.insert(path, bytes.clone()).unwrap();
+    }
+    let reloaded = skillport_sources::load_marketplace(&set).unwrap();
+    let report = json_file(&out.join("export-report.json"));
+    let all = catalogue["plugins"].as_array().unwrap();
+    let source_plugins: Vec<&serde_json::Value> = all.iter().filter(|p| p["status"] == "servable").collect();
+    assert_eq!((all.len(), source_plugins.len()), (8, 7));
+    assert!(!files.keys().any(|f| f.contains("npm-kit")));
+    assert_eq!(reloaded.plugins.len(), 7);
+    for source in &source_plugins {
+        let qualified = source["name"].as_str().unwrap();
+        let line = report["plugins"].as_array().unwrap().iter().find(|l| l["plugin"] == qualified).unwrap();
+        let name = line["name"].as_str().unwrap();
+        let plugin = reloaded.plugin(name).unwrap_or_else(|| panic!("{name} is not in the export"));
+        assert!(plugin.status.is_servable(), "{name}: {:?}", plugin.status);
+        assert_eq!(plugin.version(), source["version"].as_str(), "{name}");
+        let mut skills: Vec<&str> = plugin.skills.iter().map(|s| s.name.as_str()).collect();
+        let mut expected: Vec<&str> =
+            source["skills"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+        skills.sort_unstable();
+        expected.sort_unstable();
+        assert_eq!(skills, expected, "{name}");
+    }
+    assert_eq!(report["plugins"].as_array().unwrap().iter().filter(|l| l["outcome"] == "exported").count(), 7);
+}
+
+#[test]
+fn export_as_a_user_applies_the_access_rules() {
+    let dir = scratch("export-access");
+    write(
+        &dir,
+        "config/skillport.toml",
+        r#"
+[access]
+default = "allow"
+
+[[access.rules]]
+effect = "allow"
+plugin = "brand-kit"
+groups = ["design"]
+
+[[access.rules]]
+effect = "deny"
+plugin = "brand-kit"
+
+[[access.rules]]
+effect = "deny"
+plugin = "writing-tools"
+skill = "release-notes"
+domains = ["contractor.example"]
+"#,
+    );
+    let run = skillport(&dir, &["export", "git", "--out", "bob", "--as-user", "bob@contractor.example"], &[]);
+    assert_eq!(run.code, 0);
+    assert_contains(
+        &run.stdout,
+        &[
+            "skipped   brand-kit@example      hidden from bob@contractor.example by the access rules",
+            "exported  writing-tools@example  -> plugins/writing-tools (1 skill(s), version 1.2.0",
+            "2 exported, 1 skipped, 0 refused",
+        ],
+    );
+    let files = tree(&dir.join("bob"));
+    assert!(files.contains_key("plugins/writing-tools/skills/conventional-commits/SKILL.md"));
+    assert!(!files.keys().any(|f| f.contains("release-notes") || f.contains("brand-kit")), "{:?}", files.keys());
+
+    let run = skillport(
+        &dir,
+        &["export", "claude-org", "--out", "ann", "--as-user", "ann@example.com", "--groups", "eng,design"],
+        &[],
+    );
+    assert_eq!(run.code, 0);
+    assert_contains(&run.stdout, &["exported  brand-kit@example", "3 exported, 0 skipped, 0 refused"]);
+    let zip = unzip(&std::fs::read(dir.join("ann/writing-tools.zip")).unwrap());
+    assert!(zip.contains_key("skills/release-notes/SKILL.md"));
+
+    // Selecting by marketplace; an unknown one, or groups without a user, is a usage error.
+    let run = skillport(&dir, &["export", "git", "--out", "x", "--marketplace", "nope"], &[]);
+    assert_eq!(run.code, 2);
+    assert_contains(&run.stderr, &["no marketplace `nope` is configured (configured: example)"]);
+    let run = skillport(&dir, &["export", "git", "--out", "x", "--groups", "design"], &[]);
+    assert_eq!(run.code, 2);
+}
+
+/// A plugin name is the marketplace's text: one that is not a plain folder name never becomes a path of the export.
+#[test]
+fn export_git_refuses_a_name_that_would_leave_the_export() {
+    let site = scratch("export-escape-site");
+    copy_dir(&Path::new(REPO).join("examples/marketplace"), &site);
+    let manifest_path = site.join(".claude-plugin/marketplace.json");
+    let mut manifest = json_file(&manifest_path);
+    manifest["plugins"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"name": "../../escape", "source": "./plugins/repo-tools"}));
+    std::fs::write(&manifest_path, serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+    assert_eq!(skillport(&site, &["validate", "--write-index", "."], &[]).code, 0);
+    let server = Site::serve(site.clone());
+    let dir = scratch("export-escape");
+    write(
+        &dir,
+        "config/skillport.toml",
+        &format!(
+            "[[marketplaces]]\nid = \"web\"\nkind = \"https\"\nlocation = \"http://127.0.0.1:{}/.claude-plugin/marketplace.json\"\n",
+            server.port
+        ),
+    );
+    let run = skillport(&dir, &["export", "git", "--out", "out/repo"], &[]);
+    server.stop();
+    assert_eq!(run.code, 1);
+    assert_contains(
+        &run.stdout,
+        &["refused   ../../escape@web", "cannot be a folder name under plugins/", "3 exported, 0 skipped, 1 refused"],
+    );
+    assert!(!dir.join("escape").exists() && !dir.join("out/escape").exists());
+    let exported = json_file(&dir.join("out/repo/.claude-plugin/marketplace.json"));
+    assert_eq!(exported["plugins"].as_array().unwrap().len(), 3);
+}

@@ -40,6 +40,21 @@ pub fn parse_surface(word: &str) -> Result<Surface, String> {
 }
 
 pub fn run(opts: &Options, show: &Show, process_env: &BTreeMap<String, String>) -> Result<Outcome, UsageError> {
+    let (_, catalogue) = match fetch(opts, process_env)? {
+        Ok(fetched) => fetched,
+        Err(outcome) => return Ok(outcome),
+    };
+    let failed = catalogue.marketplaces.iter().any(|m| m.loaded.is_err() || m.error.is_some());
+    let stdout = if show.json { json_report(&catalogue, show) } else { table(&catalogue, show) };
+    Ok(Outcome { stdout, stderr: String::new(), code: u8::from(failed) })
+}
+
+/// The configuration and the whole catalogue it gives, fetched from this machine with the Worker's refresh code;
+/// `Err` is the outcome to print when the configuration is invalid. Shared with `skillport export`.
+pub fn fetch(
+    opts: &Options,
+    process_env: &BTreeMap<String, String>,
+) -> Result<Result<(config::Config, Catalogue), Outcome>, UsageError> {
     let layers = Layers::read(opts, process_env)?;
     let config = match config::load(DEFAULT_TOML, &layers.admin_text, &layers.bindings) {
         Ok(config) => config,
@@ -50,7 +65,7 @@ pub fn run(opts: &Options, show: &Show, process_env: &BTreeMap<String, String>) 
                 let f = layers.finding(e);
                 let _ = writeln!(stderr, "  error: `{}` (from {}): {}", f.key, f.origin, f.message);
             }
-            return Ok(Outcome { stdout: String::new(), stderr, code: 1 });
+            return Ok(Err(Outcome { stdout: String::new(), stderr, code: 1 }));
         }
     };
     let client = NativeClient::new(config.catalogue.upstream_timeout_ms).map_err(UsageError)?;
@@ -74,9 +89,7 @@ pub fn run(opts: &Options, show: &Show, process_env: &BTreeMap<String, String>) 
     if let Some(progress) = progress {
         progress.stop();
     }
-    let failed = catalogue.marketplaces.iter().any(|m| m.loaded.is_err() || m.error.is_some());
-    let stdout = if show.json { json_report(&catalogue, show) } else { table(&catalogue, show) };
-    Ok(Outcome { stdout, stderr: String::new(), code: u8::from(failed) })
+    Ok(Ok((config, catalogue)))
 }
 
 fn listed<'a>(catalogue: &'a Catalogue, show: &Show) -> Vec<PluginRef<'a>> {

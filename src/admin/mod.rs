@@ -4,7 +4,9 @@
 //! - `skillport config check`: the configuration the Worker would start with, each value's origin, every problem;
 //! - `skillport catalogue`: the merged catalogue, fetched from here with the Worker's refresh code;
 //! - `skillport validate PATH`: a marketplace checkout or plugin folder against the Claude Code format and the Agent
-//!   Skills rules, for CI in a marketplace repository.
+//!   Skills rules, for CI in a marketplace repository;
+//! - `skillport export claude-org|git --out DIR`: the catalogue as plugin ZIPs for Claude's organisation upload, or as
+//!   a self-contained marketplace repository for Claude's GitHub sync and `/plugin marketplace add`.
 //!
 //! Exit codes: 0 success, 1 a problem was found (invalid configuration, marketplace that failed, validation error),
 //! 2 the command line itself is wrong (clap's own code for usage errors, kept for ours).
@@ -13,6 +15,7 @@
 
 pub mod catalogue;
 pub mod check;
+pub mod export;
 pub mod http;
 pub mod layers;
 pub mod validate;
@@ -29,7 +32,7 @@ use std::process::ExitCode;
     name = "skillport",
     version,
     about = "Skillport's admin command line: check the configuration, list the \
-    catalogue, validate a marketplace."
+    catalogue, validate a marketplace, export for Claude's own marketplaces."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -54,6 +57,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write the catalogue out for Claude's own marketplaces: plugin ZIPs, or a marketplace repository.
+    Export {
+        #[command(subcommand)]
+        target: ExportTarget,
+    },
     /// Check a marketplace checkout (with .claude-plugin/marketplace.json) or a plugin folder.
     Validate {
         /// The folder to check.
@@ -74,6 +82,66 @@ enum ConfigCommand {
         #[arg(long)]
         assume_secrets: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum ExportTarget {
+    /// One ZIP per servable plugin, in the form Claude's organisation plugin upload takes.
+    ClaudeOrg {
+        #[command(flatten)]
+        export: ExportArgs,
+        /// Refuse a plugin whose ZIP is this large or larger [default: the upload form's 50 MB].
+        #[arg(long, value_name = "BYTES", default_value_t = export::CLAUDE_ORG_MAX_ZIP_BYTES)]
+        max_zip_bytes: u64,
+    },
+    /// A self-contained marketplace repository: every plugin vendored under ./plugins/<name>.
+    Git {
+        #[command(flatten)]
+        export: ExportArgs,
+        /// The marketplace's `name` in .claude-plugin/marketplace.json.
+        #[arg(long, value_name = "NAME", default_value = "skillport")]
+        name: String,
+    },
+}
+
+#[derive(Debug, Args)]
+struct ExportArgs {
+    #[command(flatten)]
+    layers: LayerArgs,
+    /// The folder to write to (created when missing; an earlier export's files in it are replaced).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Only this marketplace (repeatable).
+    #[arg(long = "marketplace", value_name = "ID")]
+    marketplaces: Vec<String>,
+    /// Only plugins meant for this surface: claude-code, claude-desktop, claude-ai (or CC, CD, CAI).
+    #[arg(long, value_name = "S", value_parser = catalogue::parse_surface)]
+    surface: Option<crate::config::Surface>,
+    /// Export what this user (a verified email) would see under the [access] rules.
+    #[arg(long = "as-user", value_name = "EMAIL")]
+    as_user: Option<String>,
+    /// The user's identity-provider groups or roles, for --as-user (comma-separated).
+    #[arg(long, value_name = "G,...", value_delimiter = ',', requires = "as_user")]
+    groups: Vec<String>,
+    /// The user's GitHub teams (org/team), for --as-user (comma-separated).
+    #[arg(long, value_name = "T,...", value_delimiter = ',', requires = "as_user")]
+    teams: Vec<String>,
+    /// The user's GitHub organisations, for --as-user (comma-separated).
+    #[arg(long, value_name = "O,...", value_delimiter = ',', requires = "as_user")]
+    orgs: Vec<String>,
+}
+
+impl ExportArgs {
+    fn selection(&self) -> export::Selection {
+        export::Selection {
+            marketplaces: self.marketplaces.clone(),
+            surface: self.surface,
+            as_user: self.as_user.clone(),
+            groups: self.groups.clone(),
+            teams: self.teams.clone(),
+            orgs: self.orgs.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -120,6 +188,20 @@ pub fn main() -> ExitCode {
         Command::Catalogue { layers, surface, json } => {
             let show = catalogue::Show { surface, json };
             catalogue::run(&layers.options(false), &show, &process_env).map(|outcome| {
+                print(&outcome.stdout, &outcome.stderr);
+                outcome.code
+            })
+        }
+        Command::Export { target } => {
+            let (args, target) = match target {
+                ExportTarget::ClaudeOrg { export, max_zip_bytes } => {
+                    (export, export::Target::ClaudeOrg { max_zip_bytes })
+                }
+                ExportTarget::Git { export, name } => (export, export::Target::Git { name }),
+            };
+            let selection = args.selection();
+            let out = args.out.clone();
+            export::run(&args.layers.options(false), &target, &selection, &out, &process_env).map(|outcome| {
                 print(&outcome.stdout, &outcome.stderr);
                 outcome.code
             })

@@ -7,7 +7,8 @@
 //!
 //! The writer is hand-written (local headers, central directory, CRC-32; stored or raw deflate per entry): a skill is
 //! a handful of small files, so it needs none of ZIP64, encryption, streaming or reading, and the `zip` crate's writer
-//! would cost the Worker far more wasm than these hundred lines.
+//! would cost the Worker far more wasm than these hundred lines. [`zip_tree`] is that writer over any file list; the
+//! admin command line's `skillport export` packs whole plugins with it.
 //!
 //! Not for: deciding who may download what (the MCP tools and the OAuth layer do), or serving the bytes.
 
@@ -65,24 +66,47 @@ pub fn build_skill_zip(files: &FileSet, skill: &Skill, max_bytes: u64) -> Result
         }
         sources.push((file.path.as_str(), bytes));
     }
-    // Sizes and offsets are 32-bit without ZIP64; a skill anywhere near that is far past any sane `max_bytes`.
-    if total >= u64::from(u32::MAX) / 2 {
-        return Err(PackageError::TooLarge { skill: skill.name.clone(), total, limit: u64::from(u32::MAX) / 2 });
-    }
+    let entries = sources.iter().map(|(path, bytes)| (format!("{folder}/{path}"), *bytes));
+    zip_tree(entries).map_err(|e| match e {
+        ZipError::TooLarge(total) => {
+            PackageError::TooLarge { skill: skill.name.clone(), total, limit: u64::from(u32::MAX) / 2 }
+        }
+        ZipError::TooManyEntries(count) => PackageError::TooManyFiles { skill: skill.name.clone(), count },
+    })
+}
 
-    let mut entries: Vec<(String, Option<&[u8]>)> = vec![(format!("{folder}/"), None)];
-    for (path, bytes) in &sources {
+/// Why [`zip_tree`] refused: the writer has no ZIP64, so sizes, offsets and the entry count are bounded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ZipError {
+    #[error("{0} bytes are more than a ZIP without ZIP64 can hold")]
+    TooLarge(u64),
+    #[error("{0} entries are more than a ZIP without ZIP64 can hold")]
+    TooManyEntries(usize),
+}
+
+/// A deterministic ZIP of `files` (`/`-separated paths relative to the archive root), with a directory entry for
+/// every folder on the way, entries in path order: the writer behind `.skill` files, also used by the admin command
+/// line's exports (one plugin per ZIP).
+pub fn zip_tree<'a>(files: impl IntoIterator<Item = (String, &'a [u8])>) -> Result<Vec<u8>, ZipError> {
+    let mut entries: Vec<(String, Option<&[u8]>)> = Vec::new();
+    let mut total: u64 = 0;
+    for (path, bytes) in files {
+        total = total.saturating_add(bytes.len() as u64);
         let mut end = 0;
         while let Some(slash) = path[end..].find('/') {
             end += slash + 1;
-            entries.push((format!("{folder}/{}", &path[..end]), None));
+            entries.push((path[..end].to_owned(), None));
         }
-        entries.push((format!("{folder}/{path}"), Some(*bytes)));
+        entries.push((path, Some(bytes)));
+    }
+    // Sizes and offsets are 32-bit without ZIP64; keep well clear of that.
+    if total >= u64::from(u32::MAX) / 2 {
+        return Err(ZipError::TooLarge(total));
     }
     entries.sort_by(|a, b| a.0.cmp(&b.0));
     entries.dedup_by(|a, b| a.0 == b.0);
     if entries.len() > usize::from(u16::MAX) {
-        return Err(PackageError::TooManyFiles { skill: skill.name.clone(), count: entries.len() });
+        return Err(ZipError::TooManyEntries(entries.len()));
     }
 
     let mut zip = ZipWriter::default();
