@@ -105,3 +105,45 @@ def test_a_policy_on_a_deny_rule_is_a_configuration_error_naming_the_key(start_w
     assert status == 500 and b"configuration is invalid" in body
     logs = w.wait_for_log("access.rules[0].policy")
     assert "a deny rule cannot carry a policy" in logs
+
+
+# The same rule matching on what the other OpenID profiles put in the identity: Google's `hd` (read by `domains`;
+# bob has no Workspace domain) and Auth0's namespaced roles claim (read by `groups`; ada has the role `admin`).
+OTHER_PROFILES = [
+    ("google", {"provider": "google"},
+     '[{effect="allow",domains=["acme.example"],policy="required"},'
+     '{effect="allow",plugin="repo-tools",domains=["acme.example"],policy="available"}]',
+     {"ada": {"writing-tools@example": "required", "brand-kit@example": "required", "repo-tools@example": "available"},
+      "bob": {"writing-tools@example": "available", "brand-kit@example": "available",
+              "repo-tools@example": "available"}}),
+    ("auth0", {"provider": "auth0", "domain": "acme.eu.auth0.com", "groups_claim": "https://skillport.test/groups",
+               "roles_claim": "https://skillport.test/roles"},
+     '[{effect="allow",plugin="brand-kit",groups=["admin"],policy="required"},'
+     '{effect="allow",groups=["sales"],policy="recommended"}]',
+     {"ada": {"writing-tools@example": "available", "brand-kit@example": "required",
+              "repo-tools@example": "available"},
+      "bob": {"writing-tools@example": "recommended", "brand-kit@example": "recommended",
+              "repo-tools@example": "recommended"}}),
+]
+
+
+@pytest.mark.parametrize("profile, auth, rules, want", OTHER_PROFILES, ids=[p[0] for p in OTHER_PROFILES])
+async def test_policies_read_google_hd_and_auth0_roles(start_worker, profile, auth, rules, want):
+    port = free_port()
+    idp = OidcIdP(profile, redirect_uris=[f"http://127.0.0.1:{port}/callback"],
+                  issuer_path="/" if profile == "auth0" else "")
+    try:
+        auth = {**auth, "issuer": idp.issuer, "client_id": idp.client_id,
+                "client_secret_secret": "IDP_SECRET", "master_key_secret": "OAUTH_KEY"}
+        worker = start_worker({
+            "SKILLPORT_AUTH": "{" + ", ".join(f"{k} = {json.dumps(v)}" for k, v in auth.items()) + "}",
+            "SKILLPORT_ACCESS__RULES": rules,
+            "OAUTH_KEY": "e2e-master-key-0123456789abcdef0123456789", "IDP_SECRET": idp.client_secret,
+        }, name=f"policies-{profile}", open=False, port=port)
+        for username, policies in want.items():
+            got = await as_user(worker, username)
+            assert got["policies"] == policies, (profile, username, got)
+            missing = [n for n, p in policies.items() if p == "required" and n != "brand-kit@example"]
+            assert got["missing"] == missing, (profile, username, got)
+    finally:
+        idp.stop()
