@@ -62,9 +62,25 @@
 //! Hidden things are left out of every listing, count, search and resolution, and asking for one by name answers
 //! exactly what asking for something that does not exist answers.
 //!
+//! # Install policies
+//!
+//! An `allow` rule may carry `policy = "required" | "recommended" | "available"`: what the users it selects are asked
+//! to do with the plugins it targets. A plugin's policy for a user is that of the **most specific** rule that applies
+//! to the plugin and to the user **and carries a policy** (the first written among equally specific ones, exactly as
+//! for access); when none does, `available`. Rules without a policy say nothing about policies: they neither set one
+//! nor reset one set by a less specific rule (write `policy = "available"` for that). A plugin the user may not see
+//! has no policy at all.
+//!
+//! Most specific wins, not most permissive or most insistent: for someone in both `platform` and `contractors`,
+//! `allow marketplace = "tools" groups = ["platform"] policy = "required"` and
+//! `allow plugin = "deploy@tools" groups = ["contractors"] policy = "available"` make `deploy` available to them and
+//! every other plugin of `tools` required, whichever group is listed first in their token and whichever rule is
+//! written first. A `deny` rule cannot carry a policy, nor can a rule naming a skill (`config` refuses both): policies
+//! are about installing plugins that are shown.
+//!
 //! Not for: parsing or validating rules (`config`), or deciding who may sign in at all (the providers).
 
-use crate::config::{AccessConfig, AccessDecision, AccessRule};
+use crate::config::{AccessConfig, AccessDecision, AccessRule, InstallPolicy};
 use skillport_providers::Identity;
 
 /// How specific a rule's target is. The derived order compares the fields in declaration order: a rule naming a
@@ -290,6 +306,36 @@ impl<'a> Access<'a> {
                 && self.decide(Item::Skill { marketplace, plugin, skill }).allows())
     }
 
+    /// Whether some rule carries a policy: only then are policies shown at all.
+    pub fn has_policies(&self) -> bool {
+        self.rules.iter().any(|r| r.policy.is_some())
+    }
+
+    /// The user's install policy for the plugin `plugin` of `marketplace` (see the module doc): `None` when they may
+    /// not see it, else that of the most specific applicable rule with a policy, else `available`.
+    pub fn policy(&self, marketplace: &str, plugin: &str) -> Option<InstallPolicy> {
+        if !self.sees_plugin(marketplace, plugin) {
+            return None;
+        }
+        let item = Item::Plugin { marketplace, plugin };
+        let mut best: Option<(Specificity, InstallPolicy)> = None;
+        for rule in self.rules {
+            let Some(policy) = rule.policy else { continue };
+            let target = Target::of(rule);
+            if !target.covers(item) {
+                continue;
+            }
+            let specificity = target.specificity();
+            if best.is_some_and(|(s, _)| s >= specificity) {
+                continue;
+            }
+            if self.subject.matches(rule) {
+                best = Some((specificity, policy));
+            }
+        }
+        Some(best.map_or(InstallPolicy::Available, |(_, p)| p))
+    }
+
     /// Whether the marketplace's id may be shown to the user: they could see something in it (see the module doc).
     /// Decided by the rules alone, never by what the marketplace holds, so it cannot reveal its content.
     pub fn sees_marketplace(&self, marketplace: &str) -> bool {
@@ -327,6 +373,7 @@ pub fn is_admin(access: &AccessConfig, auth: &crate::config::AuthConfig, identit
         orgs: admins.orgs.clone(),
         teams: admins.teams.clone(),
         groups: admins.groups.clone(),
+        policy: None,
     };
     Subject::of(identity).matches(&as_rule)
 }
@@ -347,6 +394,7 @@ mod tests {
             orgs: vec![],
             teams: vec![],
             groups: vec![],
+            policy: None,
         }
     }
 
@@ -700,6 +748,173 @@ mod tests {
         assert!(is_admin(&cfg, &local, &id));
     }
 
+    fn with_policy(mut rule: AccessRule, policy: InstallPolicy) -> AccessRule {
+        rule.policy = Some(policy);
+        rule
+    }
+
+    use InstallPolicy::{Available, Recommended, Required};
+
+    #[test]
+    fn policies_default_to_available_and_only_visible_plugins_have_one() {
+        let id = user("ada@example.com");
+        let cfg = config(Allow, vec![]);
+        let a = Access::new(&cfg, &id);
+        assert!(!a.has_policies());
+        assert_eq!(a.policy("m", "p"), Some(Available));
+        let cfg = config(
+            Allow,
+            vec![with_policy(allow().plugin("p"), Required), deny().plugin("hidden"), allow().plugin("q")],
+        );
+        let a = Access::new(&cfg, &id);
+        assert!(a.has_policies());
+        assert_eq!(a.policy("m", "p"), Some(Required));
+        // A rule without a policy (`q`) says nothing about it; a hidden plugin has none.
+        assert_eq!(a.policy("m", "q"), Some(Available));
+        assert_eq!(a.policy("m", "hidden"), None);
+        // An allow rule with a policy also allows: with a default of deny, it is what shows the plugin.
+        let cfg = config(Deny, vec![with_policy(allow().plugin("p").groups(&["eng"]), Recommended)]);
+        assert_eq!(Access::new(&cfg, &id).policy("m", "p"), None);
+        let eng = with_groups(user("e@example.com"), &["eng"]);
+        assert_eq!(Access::new(&cfg, &eng).policy("m", "p"), Some(Recommended));
+    }
+
+    #[test]
+    fn the_most_specific_policy_wins_not_the_most_permissive() {
+        // One user in two groups whose rules conflict.
+        let both = with_groups(user("sam@example.com"), &["platform", "contractors"]);
+        let rules = vec![
+            with_policy(allow().market("tools").groups(&["platform"]), Required),
+            with_policy(allow().plugin("deploy@tools").groups(&["contractors"]), Available),
+            deny().plugin("secrets@tools").groups(&["contractors"]),
+            with_policy(allow().groups(&["contractors"]), Recommended),
+        ];
+        let mut reversed = rules.clone();
+        reversed.reverse();
+        for rules in [rules, reversed] {
+            let cfg = config(Deny, rules);
+            let a = Access::new(&cfg, &both);
+            // The plugin rule beats the marketplace rule: less insistent, and still what applies.
+            assert_eq!(a.policy("tools", "deploy"), Some(Available));
+            // The marketplace rule beats the everyone rule.
+            assert_eq!(a.policy("tools", "lint"), Some(Required));
+            assert_eq!(a.policy("other", "lint"), Some(Recommended));
+            // The deny naming the plugin beats the marketplace allow: most permissive would have shown it.
+            assert_eq!(a.policy("tools", "secrets"), None);
+            assert!(!plugin(&a, "tools", "secrets"));
+        }
+        // Only platform: no contractor rule applies, so `deploy` is required and `secrets` visible.
+        let platform = with_groups(user("pat@example.com"), &["platform"]);
+        let cfg = config(
+            Deny,
+            vec![
+                with_policy(allow().market("tools").groups(&["platform"]), Required),
+                with_policy(allow().plugin("deploy@tools").groups(&["contractors"]), Available),
+                deny().plugin("secrets@tools").groups(&["contractors"]),
+            ],
+        );
+        let a = Access::new(&cfg, &platform);
+        assert_eq!((a.policy("tools", "deploy"), a.policy("tools", "secrets")), (Some(Required), Some(Required)));
+        // Equally specific rules with policies: the first written wins, whatever the policies.
+        let cfg = config(
+            Allow,
+            vec![
+                with_policy(allow().plugin("p").groups(&["contractors"]), Available),
+                with_policy(allow().plugin("p").groups(&["platform"]), Required),
+            ],
+        );
+        assert_eq!(Access::new(&cfg, &both).policy("m", "p"), Some(Available));
+        // A more specific rule without a policy neither sets nor resets one.
+        let cfg = config(
+            Allow,
+            vec![
+                with_policy(allow().groups(&["platform"]), Required),
+                allow().plugin("p").emails(&["pat@example.com"]),
+            ],
+        );
+        assert_eq!(Access::new(&cfg, &platform).policy("m", "p"), Some(Required));
+    }
+
+    /// The identities each provider kind produces (as `providers::{github, google, auth0, oidc}` build them), and one
+    /// configuration whose rules select each kind by what that provider fills in.
+    #[test]
+    fn policies_follow_every_provider_kind() {
+        let cfg = config(
+            Allow,
+            vec![
+                with_policy(allow().teams(&["acme/platform"]), Required),
+                with_policy(allow().orgs(&["acme"]), Recommended),
+                with_policy(allow().domains(&["acme-corp.com"]), Recommended),
+                with_policy(allow().plugin("deploy").domains(&["acme-corp.com"]), Required),
+                with_policy(allow().plugin("deploy").groups(&["release-managers"]), Required),
+                with_policy(allow().plugin("deploy").groups(&["00gabc12-sre"]), Required),
+                with_policy(allow().market("vendor").groups(&["sre-oncall"]), Recommended),
+            ],
+        );
+        // GitHub: the verified primary email's domain, the configured org, and `org/team` slugs; no groups.
+        let github = Identity {
+            provider: "github".into(),
+            subject: "1234".into(),
+            email: Some("octo@users.noreply.github.com".into()),
+            email_verified: true,
+            name: Some("octo".into()),
+            domain: Some("users.noreply.github.com".into()),
+            groups: vec![],
+            orgs: strings(&["acme"]),
+            teams: strings(&["acme/platform"]),
+        };
+        // Google: `domain` is the Workspace `hd`, lower-cased, here not the email's domain; no groups.
+        let google = Identity {
+            provider: "google".into(),
+            subject: "1098765".into(),
+            email: Some("gina@mail.acme-corp.com".into()),
+            email_verified: true,
+            name: Some("Gina".into()),
+            domain: Some("acme-corp.com".into()),
+            groups: vec![],
+            orgs: vec![],
+            teams: vec![],
+        };
+        // Auth0: roles (namespaced claim, put in `groups` by the provider), the email's domain.
+        let auth0 = Identity {
+            provider: "auth0".into(),
+            subject: "auth0|65a1".into(),
+            email: Some("ravi@contractor.io".into()),
+            email_verified: true,
+            name: Some("Ravi".into()),
+            domain: Some("contractor.io".into()),
+            groups: strings(&["release-managers"]),
+            orgs: vec![],
+            teams: vec![],
+        };
+        // Generic OIDC: the groups claim's values, opaque ids included; an unverified email leaves `domain` empty.
+        let oidc = Identity {
+            provider: "oidc".into(),
+            subject: "u-42".into(),
+            email: Some("olu@acme-corp.com".into()),
+            email_verified: false,
+            name: Some("Olu".into()),
+            domain: None,
+            groups: strings(&["00gabc12-sre", "sre-oncall"]),
+            orgs: vec![],
+            teams: vec![],
+        };
+        let policies = |id: &Identity| {
+            let a = Access::new(&cfg, id);
+            [("tools", "lint"), ("tools", "deploy"), ("vendor", "lint")].map(|(m, p)| a.policy(m, p).unwrap())
+        };
+        // The team rule and the org rule are equally specific (no target): the first written, the team's, wins.
+        assert_eq!(policies(&github), [Required, Required, Required]);
+        assert_eq!(policies(&google), [Recommended, Required, Recommended]);
+        assert_eq!(policies(&auth0), [Available, Required, Available]);
+        // The unverified email's domain does not count toward an allow rule's policy.
+        assert_eq!(policies(&oidc), [Available, Required, Recommended]);
+        // The same user in the `local` development provider's shape answers the same as through OIDC.
+        let mut local = oidc.clone();
+        local.provider = "local".into();
+        assert_eq!(policies(&local), policies(&oidc));
+    }
+
     /// The commented-out `[access]` example of config/skillport.toml, uncommented, loaded as the admin file.
     fn admin_file_example() -> AccessConfig {
         let block =
@@ -747,6 +962,8 @@ mod tests {
         outsider.teams = strings(&["acme/platform"]);
         let a = Access::new(cfg, &outsider);
         assert!(plugin(&a, "acme-tools", "release-tools") && !plugin(&a, "acme-tools", "other"));
+        assert_eq!(a.policy("acme-tools", "release-tools"), Some(InstallPolicy::Required));
+        assert_eq!(Access::new(cfg, &staff).policy("acme-tools", "release-tools"), Some(InstallPolicy::Available));
         assert!(a.sees_marketplace("acme-tools") && !a.sees_marketplace("vendor"));
         let intern = user("intern@example.com");
         let a = Access::new(cfg, &intern);

@@ -436,6 +436,39 @@ impl fmt::Display for AccessDecision {
     }
 }
 
+/// What a group is asked to do with a plugin it may see (`policy` of an access rule): install it (`required`), consider
+/// it (`recommended`), or nothing in particular (`available`, also what applies when no rule with a policy does).
+/// Ordered from the least to the most insistent; the order never decides between rules (the most specific rule does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InstallPolicy {
+    Available,
+    Recommended,
+    Required,
+}
+
+impl InstallPolicy {
+    pub const ALL: [InstallPolicy; 3] = [InstallPolicy::Required, InstallPolicy::Recommended, InstallPolicy::Available];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InstallPolicy::Available => "available",
+            InstallPolicy::Recommended => "recommended",
+            InstallPolicy::Required => "required",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == text.trim())
+    }
+}
+
+impl fmt::Display for InstallPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessConfig {
     /// The decision for a request no rule matches.
@@ -536,6 +569,8 @@ pub struct AccessRule {
     pub orgs: Vec<String>,
     pub teams: Vec<String>,
     pub groups: Vec<String>,
+    /// Only on `allow` rules whose target is not a skill (a policy is about installing a plugin).
+    pub policy: Option<InstallPolicy>,
 }
 
 impl Config {
@@ -951,6 +986,7 @@ struct RawRule {
     orgs: Option<Vec<Text>>,
     teams: Option<Vec<Text>>,
     groups: Option<Vec<Text>>,
+    policy: Option<InstallPolicy>,
 }
 
 /// Validates the merged layers section by section, recording every problem instead of stopping at the first.
@@ -1726,10 +1762,28 @@ impl<'a> Loader<'a> {
         let orgs = self.text_list(&path.key("orgs"), raw.orgs);
         let teams = self.text_list(&path.key("teams"), raw.teams);
         let groups = self.text_list(&path.key("groups"), raw.groups);
+        let policy = raw.policy;
+        if policy.is_some() {
+            let policy_path = path.key("policy");
+            if effect == Some(AccessDecision::Deny) {
+                self.fail(
+                    &policy_path,
+                    "a deny rule cannot carry a policy: it hides what it targets, and a hidden plugin has no policy; \
+                     put the policy on an allow rule",
+                );
+            }
+            if skill.is_some() {
+                self.fail(
+                    &policy_path,
+                    "a rule naming a skill cannot carry a policy: policies are about installing plugins; \
+                     leave `skill` out",
+                );
+            }
+        }
         if self.errors.len() != before {
             return None;
         }
-        Some(AccessRule { effect: effect?, marketplace, plugin, skill, emails, domains, orgs, teams, groups })
+        Some(AccessRule { effect: effect?, marketplace, plugin, skill, emails, domains, orgs, teams, groups, policy })
     }
 }
 
@@ -2269,8 +2323,55 @@ mod tests {
                 orgs: vec!["acme".into()],
                 teams: vec!["platform".into()],
                 groups: vec!["engineering".into()],
+                policy: None,
             }]
         );
+    }
+
+    #[test]
+    fn access_rule_policies_are_parsed_and_checked() {
+        let admin = r#"
+            [[access.rules]]
+            effect = "allow"
+            plugin = "writing-tools"
+            groups = ["engineering"]
+            policy = "required"
+            [[access.rules]]
+            effect = "allow"
+            marketplace = "example"
+            policy = "recommended"
+            [[access.rules]]
+            effect = "allow"
+            domains = ["example.com"]
+        "#;
+        let config = ok(admin, &[]);
+        let policies: Vec<Option<InstallPolicy>> = config.access.rules.iter().map(|r| r.policy).collect();
+        assert_eq!(policies, [Some(InstallPolicy::Required), Some(InstallPolicy::Recommended), None]);
+        // The Worker-var form of the rules carries it too.
+        let config = ok("", &[("SKILLPORT_ACCESS__RULES", r#"[{effect="allow",plugin="p",policy="available"}]"#)]);
+        assert_eq!(config.access.rules[0].policy, Some(InstallPolicy::Available));
+
+        let admin = r#"
+            [[access.rules]]
+            effect = "deny"
+            plugin = "writing-tools"
+            policy = "required"
+            [[access.rules]]
+            effect = "allow"
+            plugin = "writing-tools"
+            skill = "commit-message"
+            policy = "recommended"
+            [[access.rules]]
+            effect = "allow"
+            policy = "mandatory"
+        "#;
+        let errors = fails(admin, &[]);
+        let deny = error_at(&errors, "access.rules[0].policy", ADMIN_LAYER);
+        assert!(deny.message.contains("deny rule cannot carry a policy"), "{deny}");
+        let skill = error_at(&errors, "access.rules[1].policy", ADMIN_LAYER);
+        assert!(skill.message.contains("naming a skill"), "{skill}");
+        let unknown = errors.iter().find(|e| e.key.starts_with("access.rules[2]")).expect("an error for rule 2");
+        assert!(unknown.to_string().contains("mandatory"), "{unknown}");
     }
 
     #[test]

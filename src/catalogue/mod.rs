@@ -5,6 +5,9 @@
 //! so a plugin or skill they may not see is absent from every listing, search, count and name resolution of the view,
 //! and the [`PluginRef`]s it hands out show only the skills the user may see. [`Catalogue::unfiltered`] sees everything,
 //! for what serves no user (the start-up log, download links already checked when issued, tests).
+//!
+//! When some access rule carries an install policy, a [`PluginRef`] of a user's view also says that user's policy for
+//! the plugin ([`PluginRef::policy`]): summaries and details show it, and [`Filter::policy`] selects by it.
 
 pub mod content;
 pub mod package;
@@ -13,7 +16,7 @@ pub mod surface;
 pub mod updates;
 
 use crate::access::Access;
-use crate::config::Surface;
+use crate::config::{InstallPolicy, Surface};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use skillport_sources::load::{LoadedMarketplace, LoadedPlugin, PluginStatus, Skill};
@@ -206,6 +209,18 @@ impl<'a> PluginRef<'a> {
         digest_of_skills(self.skills())
     }
 
+    /// The user's install policy for this plugin, when policies are in use (some access rule carries one) and this
+    /// is a user's view; `None` otherwise, and then nothing about policies is shown.
+    pub fn policy(&self) -> Option<InstallPolicy> {
+        let access = self.access.filter(|a| a.has_policies())?;
+        access.policy(&self.marketplace.id, &self.plugin.name)
+    }
+
+    /// [`PluginRef::policy`], or `available` (what every plugin is when no policy is in use).
+    pub fn policy_or_available(&self) -> InstallPolicy {
+        self.policy().unwrap_or(InstallPolicy::Available)
+    }
+
     pub fn surfaces(&self) -> Vec<Surface> {
         match &self.plugin.entry {
             Some(e) => surface::of_entry(e),
@@ -231,6 +246,8 @@ pub struct Filter {
     pub category: Option<String>,
     pub tag: Option<String>,
     pub query: Option<String>,
+    /// Only plugins with this install policy for the user (`available` when no policy is in use).
+    pub policy: Option<InstallPolicy>,
 }
 
 impl Filter {
@@ -253,8 +270,11 @@ impl Filter {
         true
     }
 
-    /// The marketplace, category and tag filters.
+    /// The marketplace, category, tag and policy filters.
     fn matches_fields(&self, p: &PluginRef<'_>) -> bool {
+        if self.policy.is_some_and(|want| p.policy_or_available() != want) {
+            return false;
+        }
         if let Some(m) = &self.marketplace {
             if !p.marketplace.id.eq_ignore_ascii_case(m) {
                 return false;
@@ -460,7 +480,8 @@ impl<'a> Listed<'a> {
     /// [`summary_json`] of the plugin as this user sees it, serialized, and that escaped as the inside of a JSON
     /// string: the row's, unless a skill of it is hidden from them.
     pub fn summary(&self) -> (Cow<'a, str>, Cow<'a, str>) {
-        if shows_every_skill(&self.plugin) {
+        // The row is serialized without a user, so without a policy.
+        if shows_every_skill(&self.plugin) && self.plugin.policy().is_none() {
             (Cow::Borrowed(&self.row.summary), Cow::Borrowed(&self.row.summary_escaped))
         } else {
             let summary = summary_json(&self.plugin).to_string();
@@ -580,6 +601,9 @@ pub fn summary_json(p: &PluginRef<'_>) -> Value {
         }
     }
     o.insert("surfaces".into(), json!(p.surfaces().into_iter().map(surface::name).collect::<Vec<_>>()));
+    if let Some(policy) = p.policy() {
+        o.insert("policy".into(), json!(policy.as_str()));
+    }
     status_into(&p.plugin.status, &mut o);
     o.insert(
         "skills".into(),

@@ -13,6 +13,9 @@
 //! as one that does not exist (removed, not in the catalogue), a marketplace they may not be shown as one that is not
 //! configured, and a bare name is only ever ambiguous between things they can see.
 //!
+//! When access rules give the user install policies, [`required_missing`] also says which plugins are `required` for
+//! them and servable but not in the list: a plugin counts as installed when the list names it or any skill of it.
+//!
 //! Not for: fetching anything, or installing: this is a pure function of the catalogue view and the list.
 
 use std::cmp::Ordering;
@@ -109,6 +112,25 @@ pub fn catalogue_version<'a>(p: &PluginRef<'a>) -> Option<(&'a str, VersionSourc
 /// Answers every item, in order, as the user of `view` sees the catalogue.
 pub fn check(view: View<'_>, items: &[Installed]) -> Vec<UpdateResult> {
     items.iter().map(|item| check_one(view, item)).collect()
+}
+
+/// The plugins whose install policy for the user of `view` is `required`, servable, and not named by `items` (the
+/// plugin itself or one of its skills, resolved as [`check`] resolves them), in catalogue order.
+pub fn required_missing<'a>(view: View<'a>, items: &[Installed]) -> Vec<PluginRef<'a>> {
+    if !view.access().is_some_and(|a| a.has_policies()) {
+        return Vec::new();
+    }
+    let installed: Vec<(&str, &str)> = items
+        .iter()
+        .filter_map(|item| resolve(view, item.name.trim()).ok())
+        .map(|t| match t {
+            Target::Plugin(p) | Target::Skill(p, _) => (p.marketplace.id.as_str(), p.plugin.name.as_str()),
+        })
+        .collect();
+    view.plugins()
+        .filter(|p| p.plugin.status.is_servable() && p.policy() == Some(crate::config::InstallPolicy::Required))
+        .filter(|p| !installed.contains(&(p.marketplace.id.as_str(), p.plugin.name.as_str())))
+        .collect()
 }
 
 /// `Some(true)` when `latest` is a newer semver than `installed` (by precedence: `1.0.0-beta.2 < 1.0.0`,

@@ -43,6 +43,43 @@ user's Claude surface. check_updates tells whether installed plugins or skills a
 also resources at skill://<marketplace>/<plugin>/<skill>/<file>. Plugins whose status is not `servable` are listed \
 with the reason and cannot be fetched.";
 
+/// At most this many plugins are named per policy in the instructions; `list_plugins` with `policy` gives the rest.
+const INSTRUCTIONS_POLICY_NAMES: usize = 20;
+
+/// The instructions for the signed-in user: [`INSTRUCTIONS`], and, when access rules set install policies, what to
+/// offer first and the user's own required and recommended plugins (so a model can offer them before being asked).
+pub fn instructions(ctx: &Context<'_>) -> std::borrow::Cow<'static, str> {
+    use crate::config::InstallPolicy;
+    let access = ctx.access();
+    if !access.has_policies() {
+        return INSTRUCTIONS.into();
+    }
+    let mut text = format!(
+        "{INSTRUCTIONS} This organisation sets install policies: each plugin's `policy` for this user is `required`, \
+         `recommended` or `available`. Offer to install the required plugins first (check_updates lists those not \
+         installed under `requiredMissing`; list_plugins with `policy` lists them), and the recommended ones when \
+         they are relevant to the task."
+    );
+    let view = ctx.catalogue.view(&access);
+    for (policy, label) in [(InstallPolicy::Required, "Required"), (InstallPolicy::Recommended, "Recommended")] {
+        let names: Vec<String> = view
+            .plugins()
+            .filter(|p| p.plugin.status.is_servable() && p.policy() == Some(policy))
+            .map(|p| p.qualified_name())
+            .collect();
+        if names.is_empty() {
+            continue;
+        }
+        let shown = names.len().min(INSTRUCTIONS_POLICY_NAMES);
+        text.push_str(&format!(" {label} for this user: {}", names[..shown].join(", ")));
+        if names.len() > shown {
+            text.push_str(&format!(" and {} more (list_plugins with policy `{policy}`)", names.len() - shown));
+        }
+        text.push('.');
+    }
+    text.into()
+}
+
 /// A small monochrome icon (SVG, data URI) for the server and its tools.
 pub const ICON: &str = "data:image/svg+xml;base64,PHN2ZyB4bWxucz0iaHR0cDovL3d3dy53My5vcmcvMjAwMC9zdmciIHZpZXdCb3g9IjAgMCAyNCAyNCI+PHBhdGggZD0iTTQgNGg3djdINHpNMTMgNGg3djdoLTd6TTQgMTNoN3Y3SDR6TTEzIDEzaDd2N2gtN3oiIGZpbGw9ImN1cnJlbnRDb2xvciIvPjwvc3ZnPg==";
 
@@ -411,7 +448,7 @@ fn initialize(ctx: &Context<'_>, params: &Value) -> Value {
         "protocolVersion": version,
         "capabilities": capabilities(ctx.config),
         "serverInfo": server_info(ctx),
-        "instructions": INSTRUCTIONS,
+        "instructions": instructions(ctx),
     })
 }
 
@@ -422,7 +459,7 @@ fn discover(ctx: &Context<'_>) -> Value {
     out.insert("supportedVersions".into(), json!(versions));
     out.insert("capabilities".into(), capabilities(ctx.config));
     out.insert("serverInfo".into(), server_info(ctx));
-    out.insert("instructions".into(), json!(INSTRUCTIONS));
+    out.insert("instructions".into(), json!(instructions(ctx)));
     Value::Object(out)
 }
 

@@ -4,6 +4,10 @@
 //! link (see `crate::download`) with install steps for the caller's surface; `check_updates` compares what a user
 //! installed with what the catalogue serves now.
 //!
+//! When access rules carry install policies, `list_plugins` and `get_plugin` show the caller's `policy` for each
+//! plugin (and `list_plugins` filters by it), and `check_updates` adds `requiredMissing`: what is required for the
+//! caller and not in their list.
+//!
 //! Every tool reads the catalogue through the caller's `catalogue::View` (their access rules, `crate::access`): a
 //! plugin or skill hidden from them is missing from listings, totals, pages and searches, never makes a name
 //! ambiguous, and asking for it by name gets the very answer a name that does not exist gets. `fetch_skill` mints a
@@ -13,7 +17,7 @@ use super::{schema, Context, RawObject, Reply, RpcError, ICON, INVALID_PARAMS};
 use crate::catalogue::content::{self, Content};
 use crate::catalogue::updates::{self, Installed, Status};
 use crate::catalogue::{self, cursor, surface, Filter, LookupError, PluginRef, View};
-use crate::config::{SourceKind, Surface};
+use crate::config::{InstallPolicy, SourceKind, Surface};
 use serde_json::{json, Map, Value};
 use skillport_sources::Skill;
 
@@ -184,6 +188,13 @@ impl ListArgs {
             category: str_arg(args, "category"),
             tag: str_arg(args, "tag"),
             query: str_arg(args, "query"),
+            policy: match str_arg(args, "policy") {
+                Some(p) => Some(
+                    InstallPolicy::parse(&p)
+                        .ok_or_else(|| format!("invalid policy `{p}`: use one of required, recommended, available"))?,
+                ),
+                None => None,
+            },
         };
         let offset = match args.get("cursor").and_then(Value::as_str) {
             Some(c) => cursor::decode(c)
@@ -598,7 +609,9 @@ fn check_updates(ctx: &Context<'_>, args: &Value) -> Value {
         Err(message) => return tool_error(format!("invalid arguments for check_updates: {message}")),
     };
     let access = ctx.access();
-    let results = updates::check(ctx.catalogue.view(&access), &items);
+    let view = ctx.catalogue.view(&access);
+    let results = updates::check(view, &items);
+    let missing = updates::required_missing(view, &items);
     let count = |status: Status| results.iter().filter(|r| r.status == status).count();
     let summary = json!({
         "upToDate": count(Status::UpToDate),
@@ -614,7 +627,28 @@ fn check_updates(ctx: &Context<'_>, args: &Value) -> Value {
         .collect();
     let up_to_date = results.len() - lines.len();
     let results = serde_json::to_value(&results).unwrap_or_else(|_| json!([]));
-    let mut out = tool_ok(json!({"results": results, "summary": summary}));
+    let mut structured = json!({"results": results, "summary": summary});
+    if access.has_policies() {
+        let missing: Vec<Value> = missing
+            .iter()
+            .map(|p| {
+                let mut o = json!({
+                    "name": p.qualified_name(),
+                    "detail": format!(
+                        "`{}` is required for you and not installed: fetch its skills with fetch_skill",
+                        p.qualified_name()
+                    ),
+                });
+                if let Some((v, _)) = updates::catalogue_version(p) {
+                    o["latestVersion"] = json!(v);
+                }
+                o
+            })
+            .collect();
+        structured["summary"]["requiredMissing"] = json!(missing.len());
+        structured["requiredMissing"] = Value::Array(missing);
+    }
+    let mut out = tool_ok(structured);
     // The text copy of a long list would double it past the limit: clients that read only text get the summary and
     // what needs attention instead; `structuredContent` stays complete.
     if out.to_string().len() > MAX_RESULT_CHARS {
@@ -622,6 +656,9 @@ fn check_updates(ctx: &Context<'_>, args: &Value) -> Value {
         for line in lines {
             text.push('\n');
             text.push_str(&line);
+        }
+        for p in &missing {
+            text.push_str(&format!("\n- {}: required for you, not installed", p.qualified_name()));
         }
         out["content"][0]["text"] = json!(text);
     }
@@ -1326,6 +1363,8 @@ mod tests {
             json!({"surface": "all", "category": "productivity"}),
             json!({"surface": "all", "tag": "git"}),
             json!({"query": "commit", "surface": "claude-code", "limit": 1}),
+            json!({"surface": "all", "policy": "required"}),
+            json!({"surface": "all", "policy": "available", "limit": 2}),
         ];
         for n in [3, 50, 199, 200, 201] {
             args.push(json!({"surface": "all", "limit": 200, "cursor": cursor::encode(n)}));
@@ -1451,5 +1490,167 @@ mod tests {
         let n = page["structuredContent"]["plugins"].as_array().unwrap().len();
         assert!(n > 1 && n < 200, "the result limit cuts the page: {n}");
         assert_listing_matches_reference(&app, std::slice::from_ref(&DEV));
+    }
+
+    // --- install policies --------------------------------------------------------------------------------------------
+
+    /// The example marketplace twice (`one`, `two`) with rules that give two groups conflicting policies.
+    const POLICY_RULES: &str = concat!(
+        "[",
+        r#"{effect="allow",marketplace="one",groups=["platform"],policy="required"},"#,
+        r#"{effect="allow",plugin="repo-tools@one",groups=["contractors"],policy="available"},"#,
+        r#"{effect="deny",plugin="brand-kit@one",groups=["contractors"]},"#,
+        r#"{effect="allow",plugin="writing-tools",domains=["example.com"],policy="recommended"}"#,
+        "]"
+    );
+
+    fn policy_users() -> (skillport_providers::Identity, skillport_providers::Identity) {
+        let mut platform = identity("pat@example.com");
+        platform.groups = vec!["platform".into()];
+        let mut both = identity("sam@example.com");
+        both.groups = vec!["platform".into(), "contractors".into()];
+        (platform, both)
+    }
+
+    fn policies_listed(app: &App, who: &skillport_providers::Identity, args: Value) -> Vec<(String, String)> {
+        let r = tool(app, who, "list_plugins", args);
+        r["structuredContent"]["plugins"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{r}"))
+            .iter()
+            .map(|p| (p["name"].as_str().unwrap().to_string(), p["policy"].as_str().unwrap_or("-").to_string()))
+            .collect()
+    }
+
+    fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+        v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+    }
+
+    #[test]
+    fn policy_list_plugins_shows_and_filters_each_users_policy() {
+        let app = fixtures::app_with(&[("SKILLPORT_ACCESS__RULES", POLICY_RULES)]);
+        let (platform, both) = policy_users();
+        let all = json!({"surface": "all"});
+        assert_eq!(
+            policies_listed(&app, &platform, all.clone()),
+            pairs(&[
+                ("writing-tools@one", "recommended"),
+                ("brand-kit@one", "required"),
+                ("repo-tools@one", "required"),
+                ("writing-tools@two", "recommended"),
+                ("brand-kit@two", "available"),
+                ("repo-tools@two", "available"),
+            ])
+        );
+        // In both groups: the plugin rules beat the marketplace rule, the deny hides brand-kit@one.
+        assert_eq!(
+            policies_listed(&app, &both, all),
+            pairs(&[
+                ("writing-tools@one", "recommended"),
+                ("repo-tools@one", "available"),
+                ("writing-tools@two", "recommended"),
+                ("brand-kit@two", "available"),
+                ("repo-tools@two", "available"),
+            ])
+        );
+        let required = json!({"surface": "all", "policy": "required"});
+        assert_eq!(
+            policies_listed(&app, &platform, required.clone()),
+            pairs(&[("brand-kit@one", "required"), ("repo-tools@one", "required")])
+        );
+        assert_eq!(tool(&app, &both, "list_plugins", required)["structuredContent"]["total"], 0);
+        let available = json!({"surface": "all", "policy": "available"});
+        assert_eq!(tool(&app, &both, "list_plugins", available)["structuredContent"]["total"], 3);
+        let bad = tool(&app, &platform, "list_plugins", json!({"policy": "mandatory"}));
+        assert!(error_text(&bad).contains("policy"), "{bad}");
+        // Without policies nothing about them is shown, and every plugin is `available`.
+        let plain = fixtures::app();
+        let listed = policies_listed(&plain, &ada(), json!({"surface": "all"}));
+        assert!(listed.iter().all(|(_, p)| p == "-"), "{listed:?}");
+        let r = tool(&plain, &ada(), "list_plugins", json!({"surface": "all", "policy": "available"}));
+        assert_eq!(r["structuredContent"]["total"], 6);
+    }
+
+    #[test]
+    fn policy_get_plugin_shows_the_callers_policy() {
+        let app = fixtures::app_with(&[("SKILLPORT_ACCESS__RULES", POLICY_RULES)]);
+        let (platform, both) = policy_users();
+        let get = |who, name: &str| tool(&app, who, "get_plugin", json!({"name": name}))["structuredContent"].clone();
+        assert_eq!(get(&platform, "repo-tools@one")["policy"], "required");
+        assert_eq!(get(&both, "repo-tools@one")["policy"], "available");
+        assert_eq!(get(&both, "writing-tools@one")["policy"], "recommended");
+        assert_eq!(get(&both, "brand-kit@one"), Value::Null);
+        let plain = fixtures::app();
+        assert!(get_plugin_policy_absent(&plain));
+    }
+
+    fn get_plugin_policy_absent(app: &App) -> bool {
+        let r = tool(app, &ada(), "get_plugin", json!({"name": "repo-tools@one"}));
+        r["structuredContent"]["name"] == "repo-tools@one" && r["structuredContent"].get("policy").is_none()
+    }
+
+    #[test]
+    fn policy_check_updates_reports_what_is_required_and_not_installed() {
+        let app = fixtures::app_with(&[("SKILLPORT_ACCESS__RULES", POLICY_RULES)]);
+        let (platform, both) = policy_users();
+        let missing = |who, installed: Value| {
+            let r = tool(&app, who, "check_updates", json!({"installed": installed}))["structuredContent"].clone();
+            let names: Vec<String> = r["requiredMissing"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{r}"))
+                .iter()
+                .map(|m| m["name"].as_str().unwrap().to_string())
+                .collect();
+            assert_eq!(r["summary"]["requiredMissing"], names.len(), "{r}");
+            names
+        };
+        assert_eq!(missing(&platform, json!([{"name": "writing-tools@two"}])), ["brand-kit@one", "repo-tools@one"]);
+        // The plugin itself, or a skill of it, counts as installed.
+        assert_eq!(missing(&platform, json!([{"name": "repo-tools@one"}])), ["brand-kit@one"]);
+        assert_eq!(missing(&platform, json!([{"name": "brand-kit@one/brand-voice"}])), ["repo-tools@one"]);
+        assert!(missing(&platform, json!([{"name": "brand-kit@one"}, {"name": "repo-tools@one"}])).is_empty());
+        // A name that resolves elsewhere does not count: brand-kit@two is not brand-kit@one.
+        assert_eq!(missing(&platform, json!([{"name": "brand-kit@two"}])), ["brand-kit@one", "repo-tools@one"]);
+        assert!(missing(&both, json!([{"name": "writing-tools@two"}])).is_empty());
+        let r = tool(&app, &platform, "check_updates", json!({"installed": [{"name": "repo-tools@one"}]}));
+        assert_eq!(r["structuredContent"]["requiredMissing"][0]["latestVersion"], "0.3.1", "{r}");
+        // Without policies the result is as it always was.
+        let plain = fixtures::app();
+        let r = tool(&plain, &ada(), "check_updates", json!({"installed": [{"name": "repo-tools@one"}]}));
+        assert!(r["structuredContent"].get("requiredMissing").is_none(), "{r}");
+        assert!(r["structuredContent"]["summary"].get("requiredMissing").is_none(), "{r}");
+    }
+
+    #[test]
+    fn policy_instructions_tell_each_user_what_to_offer_first() {
+        let app = fixtures::app_with(&[("SKILLPORT_ACCESS__RULES", POLICY_RULES)]);
+        let (platform, both) = policy_users();
+        let said = |app: &App, who, method: &str| {
+            let r = fixtures::rpc(
+                app,
+                who,
+                method,
+                json!({"protocolVersion": "2025-06-18", "capabilities": {},
+                "clientInfo": {"name": "t", "version": "1"}}),
+            );
+            r["result"]["instructions"].as_str().unwrap_or_else(|| panic!("{r}")).to_string()
+        };
+        let text = said(&app, &platform, "initialize");
+        assert!(text.starts_with(crate::mcp::INSTRUCTIONS), "{text}");
+        assert!(text.contains("Offer to install the required plugins first"), "{text}");
+        assert!(text.contains("Required for this user: brand-kit@one, repo-tools@one."), "{text}");
+        assert!(text.contains("Recommended for this user: writing-tools@one, writing-tools@two."), "{text}");
+        let text = said(&app, &both, "initialize");
+        assert!(!text.contains("Required for this user"), "{text}");
+        assert!(text.contains("Recommended for this user: writing-tools@one, writing-tools@two."), "{text}");
+        // Without policies: the instructions everyone always had.
+        assert_eq!(said(&fixtures::app(), &ada(), "initialize"), crate::mcp::INSTRUCTIONS);
+    }
+
+    #[test]
+    fn policy_listing_rows_render_exactly_what_the_reference_renders() {
+        let app = fixtures::app_with(&[("SKILLPORT_ACCESS__RULES", POLICY_RULES)]);
+        let (platform, both) = policy_users();
+        assert_listing_matches_reference(&app, &[platform, both, ada()]);
     }
 }

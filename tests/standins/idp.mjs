@@ -22,6 +22,7 @@
 //   ada  ada@acme.example, verified, "Ada Lovelace", groups eng+admins, roles admin
 //   bob  bob@other.example, verified, "Bob Baker",   groups sales
 //   eve  eve@acme.example, NOT verified, "Eve Moneypenny"
+//   cy   cy@acme.example, verified, "Cy Young",       groups eng+sales (two groups whose rules can conflict)
 // Profiles, in the ID token and userinfo alike (scope `openid` carries them):
 //   generic  standard claims + `groups` (array)
 //   google   + `hd` for Workspace domains (acme.example: ada, eve; none for bob); no groups; numeric subjects
@@ -54,6 +55,8 @@ export const ACCOUNTS = {
          family: 'Baker', groups: ['sales'], roles: [] },
   eve: { password: 'eve-password', email: 'eve@acme.example', verified: false, name: 'Eve Moneypenny', given: 'Eve',
          family: 'Moneypenny', groups: [], roles: [] },
+  cy: { password: 'cy-password', email: 'cy@acme.example', verified: true, name: 'Cy Young', given: 'Cy',
+        family: 'Young', groups: ['eng', 'sales'], roles: [] },
 };
 const PROFILES = {
   generic: { extra: ['groups'], auth: 'client_secret_basic', sub: (u) => `user-${u}` },
