@@ -92,7 +92,8 @@ pub struct Delivery {
     pub event: Event,
 }
 
-/// Why a delivery was refused. Everything before [`Refusal::Unauthenticated`] is decided has no side effect.
+/// Why a delivery was refused. `Unauthenticated` and `Malformed` are decided before anything is stored; the others
+/// after the store's count (and, for `Replayed`, the single-use marks) were taken.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
     /// No such marketplace, no webhook secret, no signature, or a wrong one: one answer for all.
