@@ -169,6 +169,8 @@ impl App {
                 Services { grants, http: &NoNetwork, rng: &crate::oauth::OsRandom, now: crate::clock::now_unix() };
             match block_on(self.serve(req, &svc)) {
                 Action::Respond(r) => r,
+                // Natively there is no platform to refresh after the response.
+                Action::RespondThenRefresh { response, .. } => response,
                 Action::OpenSse { .. } | Action::SseMessage { .. } => with_cors(
                     req,
                     HttpResponse::text(501, "the legacy SSE transport needs the Workers runtime (a Durable Object)\n"),
@@ -228,6 +230,14 @@ impl App {
             if let Some(doc) = self.documents.as_ref().and_then(|d| d.response(path)) {
                 return Respond(doc);
             }
+        }
+        // Webhooks are signed by the sender, not signed in.
+        if path.starts_with(crate::webhooks::PREFIX) {
+            let handled = crate::webhooks::handle(cfg, req, svc.grants, svc.now).await;
+            return match handled.refresh {
+                Some(marketplace) => Action::RespondThenRefresh { response: handled.response, marketplace },
+                None => Respond(handled.response),
+            };
         }
         let setup = match &self.signin {
             Ok(s) => s,
@@ -367,6 +377,11 @@ fn audit_token(req: &HttpRequest, resp: &HttpResponse, client: Option<&crate::oa
 #[derive(Debug)]
 pub enum Action {
     Respond(HttpResponse),
+    /// Answer, then refresh this marketplace off the response, whatever its copy's age (an accepted webhook).
+    RespondThenRefresh {
+        response: HttpResponse,
+        marketplace: String,
+    },
     /// Open a legacy SSE stream (a new session) for the signed-in user.
     OpenSse {
         identity: Identity,

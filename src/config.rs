@@ -304,6 +304,10 @@ pub struct MarketplaceConfig {
     pub token: Option<Secret>,
     /// GitHub Enterprise Server or self-managed GitLab; github and gitlab only.
     pub api_base: Option<Url>,
+    /// The name of the Worker secret that signs this marketplace's webhooks (`POST /hooks/<id>`); none: no webhooks.
+    pub webhook_secret: Option<String>,
+    /// The webhook key itself, resolved from `webhook_secret`.
+    pub webhook_key: Option<Secret>,
 }
 
 impl MarketplaceConfig {
@@ -320,6 +324,9 @@ impl MarketplaceConfig {
         }
         if let Some(api_base) = &self.api_base {
             out.push_str(&format!(", api {}", skillport_sources::shown_locations(api_base.as_str())));
+        }
+        if let Some(name) = &self.webhook_secret {
+            out.push_str(&format!(", webhooks signed with {name}"));
         }
         out.push(')');
         out
@@ -972,6 +979,7 @@ struct RawMarketplace {
     git_ref: Option<Text>,
     token_secret: Option<Text>,
     api_base: Option<Text>,
+    webhook_secret: Option<Text>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -1452,10 +1460,41 @@ impl<'a> Loader<'a> {
             }
         }
 
+        let hook_path = path.key("webhook_secret");
+        let webhook_secret = self.optional_text(&hook_path, raw.webhook_secret);
+        let mut webhook_key = None;
+        if let Some(name) = &webhook_secret {
+            if kind == Some(SourceKind::Bundled) {
+                self.fail(&hook_path, "a bundled marketplace is built into the Worker and never changes: no webhook");
+            } else {
+                webhook_key = self.secret(&hook_path, name);
+                if webhook_key.as_ref().is_some_and(|k| k.expose().len() < MIN_WEBHOOK_SECRET_LEN) {
+                    self.fail(
+                        &hook_path,
+                        format!(
+                            "names a secret shorter than {MIN_WEBHOOK_SECRET_LEN} characters, which anyone could \
+                             guess: `openssl rand -hex 32 | wrangler secret put {name}`"
+                        ),
+                    );
+                    webhook_key = None;
+                }
+            }
+        }
+
         if self.errors.len() != before {
             return None;
         }
-        Some(MarketplaceConfig { id: id?, kind: kind?, location: location?, git_ref, token_secret, token, api_base })
+        Some(MarketplaceConfig {
+            id: id?,
+            kind: kind?,
+            location: location?,
+            git_ref,
+            token_secret,
+            token,
+            api_base,
+            webhook_secret,
+            webhook_key,
+        })
     }
 
     fn auth(&mut self, public_url: Option<&Url>) -> Option<AuthConfig> {
@@ -1910,6 +1949,9 @@ fn looks_like_binding_name(name: &str) -> bool {
         && name.starts_with(|c: char| c.is_ascii_uppercase() || c == '_')
         && name.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
 }
+
+/// The shortest webhook secret accepted: a guessable one would let anyone trigger refreshes.
+pub const MIN_WEBHOOK_SECRET_LEN: usize = 16;
 
 /// Why a named secret could not be used. The name is only repeated when it looks like a binding name: an admin who
 /// pasted the token itself where its name belongs must not find it in the log.
@@ -2897,5 +2939,29 @@ mod tests {
         assert_eq!(error_at(&errors, "server.sse_backlog_bytes", WORKER_LAYER).message, "must be greater than 0");
         let errors = fails("[server]\nsse_backlog_bytes = 67108865", &[]);
         assert!(error_at(&errors, "server.sse_backlog_bytes", ADMIN_LAYER).message.contains("at most 67108864"));
+    }
+
+    #[test]
+    fn webhook_secret_names_a_secret_of_a_fetched_marketplace() {
+        const KEY: &str = "0123456789abcdef0123";
+        let admin = "[[marketplaces]]\nid = \"tools\"\nkind = \"github\"\nlocation = \"acme/tools\"\n\
+                     webhook_secret = \"HOOK_KEY\"";
+        let config = load(DEFAULT_TOML, admin, &env(&[("HOOK_KEY", KEY)])).unwrap_or_else(|e| panic!("{e}"));
+        let m = &config.marketplaces[0];
+        assert_eq!(
+            (m.webhook_secret.as_deref(), m.webhook_key.as_ref().map(|k| k.expose())),
+            (Some("HOOK_KEY"), Some(KEY))
+        );
+        assert!(m.describe().contains("webhooks signed with HOOK_KEY") && !m.describe().contains(KEY));
+        // Missing, too short, or on a bundled marketplace: errors at the key.
+        let errors = load(DEFAULT_TOML, admin, &env(&[])).unwrap_err();
+        assert!(error_at(&errors.0, "marketplaces[0].webhook_secret", ADMIN_LAYER).message.contains("not set"));
+        let errors = load(DEFAULT_TOML, admin, &env(&[("HOOK_KEY", "tiny1")])).unwrap_err();
+        let short = error_at(&errors.0, "marketplaces[0].webhook_secret", ADMIN_LAYER);
+        assert!(short.message.contains("shorter than 16"), "{}", short.message);
+        let bundled = "[[marketplaces]]\nid = \"ex\"\nkind = \"bundled\"\nlocation = \"marketplace\"\n\
+                       webhook_secret = \"HOOK_KEY\"";
+        let errors = load(DEFAULT_TOML, bundled, &env(&[("HOOK_KEY", KEY)])).unwrap_err();
+        assert!(error_at(&errors.0, "marketplaces[0].webhook_secret", ADMIN_LAYER).message.contains("no webhook"));
     }
 }

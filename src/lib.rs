@@ -20,6 +20,7 @@ pub mod mcp;
 pub mod oauth;
 pub mod signin;
 pub mod status;
+pub mod webhooks;
 
 #[cfg(target_arch = "wasm32")]
 mod platform;

@@ -223,6 +223,16 @@ pub fn render(cfg: &Config, catalogue: &Catalogue, who: &str, now: u64) -> HttpR
             }
             Err(e) => (0, 0, format!("not loaded: {e}")),
         };
+        let state = match crate::webhooks::last(&m.id) {
+            Some(h) => format!(
+                "{state}; last webhook: {} `{}` {}: {}",
+                h.form.as_str(),
+                h.event,
+                ago(now, Some(h.at)),
+                h.outcome
+            ),
+            None => state,
+        };
         let class = if m.error.is_none() && m.loaded.is_ok() { "ok" } else { "bad" };
         rows.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{plugins} ({servable} servable)</td>\

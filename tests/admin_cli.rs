@@ -894,3 +894,19 @@ fn export_git_refuses_a_name_that_would_leave_the_export() {
     let exported = json_file(&dir.join("out/repo/.claude-plugin/marketplace.json"));
     assert_eq!(exported["plugins"].as_array().unwrap().len(), 3);
 }
+
+#[test]
+fn config_check_shows_the_webhook_secret_set_or_missing_never_its_value() {
+    const HOOK: &str = "hook-TopSecretWebhookKey-0123456789";
+    let dir = good_deployment("webhook");
+    let text = std::fs::read_to_string(dir.join("config/skillport.toml")).unwrap();
+    write(&dir, "config/skillport.toml", &format!("{text}webhook_secret = \"GITHUB_HOOK_KEY\"\n"));
+    let run = skillport(&dir, &["config", "check"], &[("GITHUB_TOKEN", SECRET_VALUES[2])]);
+    assert_eq!(run.code, 1);
+    assert_contains(&run.stdout, &["GITHUB_HOOK_KEY", "[missing]", "`GITHUB_HOOK_KEY`, which is not set"]);
+    let env = [("GITHUB_TOKEN", SECRET_VALUES[2]), ("GITHUB_HOOK_KEY", HOOK)];
+    let run = skillport(&dir, &["config", "check"], &env);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_contains(&run.stdout, &["\"GITHUB_HOOK_KEY\" [set]"]);
+    assert!(!run.all().contains(HOOK), "the webhook secret was printed");
+}

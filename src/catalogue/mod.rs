@@ -134,6 +134,8 @@ pub struct RefreshState {
     pub retry_at: Option<u64>,
     /// Refreshes that failed in a row.
     pub failures: u32,
+    /// A signed webhook said the upstream changed: due now, whatever the copy's age (still not before `retry_at`).
+    pub forced: bool,
 }
 
 /// What a marketplace still has to fetch over the next refreshes, each within `catalogue.subrequests_per_refresh`.

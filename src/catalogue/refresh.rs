@@ -417,12 +417,12 @@ fn retry_delay(error: &SourceError, failures: u32, refresh_seconds: u64) -> u64 
 }
 
 /// Whether this marketplace should be refreshed now: never while the upstream asked us to wait or a failure backs
-/// off; at once while a load is under way; else once its copy is `refresh_seconds` old.
+/// off; at once while a load is under way or a webhook asked for it; else once its copy is `refresh_seconds` old.
 pub fn due_one(m: &MarketplaceEntry, now: u64, refresh_seconds: u64) -> bool {
     if m.refresh.retry_at.is_some_and(|t| now < t) {
         return false;
     }
-    if m.refresh.loading.is_some() {
+    if m.refresh.loading.is_some() || m.refresh.forced {
         return true;
     }
     match m.fetched_at {
@@ -814,6 +814,32 @@ mod tests {
         // A Retry-After beyond a day is taken as a day.
         let absurd = SourceError::RateLimited { retry_after_seconds: Some(10_000_000) };
         assert_eq!(retry_delay(&absurd, 1, 300), 86_400);
+    }
+
+    /// A webhook's forced refresh asks upstream at once, whatever the copy's age, but not before a `Retry-After`; the
+    /// flag does not outlive the refresh it asked for.
+    #[test]
+    fn a_forced_refresh_ignores_the_age_but_not_retry_after() {
+        let (cfg, store) = github_with_a_stored_copy(3600);
+        let client = Failing(Cell::new(0), 304, None);
+        let mut cat = block_on(refresh_all(&cfg, None, &client, &store, 10_000));
+        assert_eq!(client.0.get(), 1);
+        assert!(!due(&cat, &cfg, 10_010), "an hour-old copy is not due after 10 s");
+        cat.marketplaces[0].refresh.forced = true;
+        assert!(due(&cat, &cfg, 10_010));
+        let cat = block_on(refresh_all(&cfg, Some(&cat), &client, &store, 10_010));
+        assert_eq!(client.0.get(), 2, "one conditional request");
+        assert!(!cat.marketplaces[0].refresh.forced && !due(&cat, &cfg, 10_011));
+        // Told to wait by the upstream: forced or not, nothing before its time.
+        let limited = Failing(Cell::new(0), 429, Some("60"));
+        let mut cat = block_on(refresh_all(&cfg, None, &limited, &MemoryStore::default(), 2000));
+        cat.marketplaces[0].refresh.forced = true;
+        assert!(!due(&cat, &cfg, 2030));
+        let kept = block_on(refresh_all(&cfg, Some(&cat), &limited, &store, 2030));
+        assert_eq!(limited.0.get(), 1);
+        assert!(kept.marketplaces[0].refresh.forced, "still wanted once the wait is over");
+        let until = kept.marketplaces[0].refresh.retry_at.unwrap();
+        assert!(!due(&kept, &cfg, until - 1) && due(&kept, &cfg, until));
     }
 
     /// Serves `files` at `root` like a static HTTPS server with ETags, counting requests.

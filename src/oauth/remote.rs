@@ -33,6 +33,7 @@ pub enum StoreOp {
     PutOnce { key: TokenHash, value: String, expires_at: u64 },
     TakeOnce { key: TokenHash, now: u64 },
     Bump { key: TokenHash, window_end: u64, now: u64 },
+    Peek { key: TokenHash, now: u64 },
 }
 
 /// The answer to one [`StoreOp`]: its result, or the store's error.
@@ -49,6 +50,7 @@ pub enum StoreReply {
     Access(Option<AccessRecord>),
     Value(Option<String>),
     Count(u64),
+    Window(Option<(u64, u64)>),
     Error(String),
 }
 
@@ -79,6 +81,7 @@ pub async fn apply(store: &dyn GrantStore, op: StoreOp) -> StoreReply {
         O::PutOnce { key, value, expires_at } => store.put_once(&key, &value, expires_at).await.map(|_| R::Done),
         O::TakeOnce { key, now } => store.take_once(&key, now).await.map(R::Value),
         O::Bump { key, window_end, now } => store.bump(&key, window_end, now).await.map(R::Count),
+        O::Peek { key, now } => store.peek(&key, now).await.map(R::Window),
     };
     result.unwrap_or_else(|e| R::Error(e.0))
 }
@@ -180,6 +183,9 @@ impl<T: StoreTransport> GrantStore for RemoteGrantStore<T> {
     }
     async fn bump(&self, key: &TokenHash, window_end: u64, now: u64) -> Result<u64, StoreError> {
         remote!(self, StoreOp::Bump { key: *key, window_end, now }, StoreReply::Count(n) => n)
+    }
+    async fn peek(&self, key: &TokenHash, now: u64) -> Result<Option<(u64, u64)>, StoreError> {
+        remote!(self, StoreOp::Peek { key: *key, now }, StoreReply::Window(w) => w)
     }
 }
 

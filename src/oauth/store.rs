@@ -374,6 +374,8 @@ pub trait GrantStore {
     /// Atomic counter for rate limits: adds one to the count kept under `key` until `window_end` (a count whose
     /// window has ended starts again at zero) and returns the new count.
     async fn bump(&self, key: &TokenHash, window_end: u64, now: u64) -> Result<u64, StoreError>;
+    /// The count kept under `key` and the end of its window, without counting; `None` once the window has ended.
+    async fn peek(&self, key: &TokenHash, now: u64) -> Result<Option<(u64, u64)>, StoreError>;
 }
 
 /// A [`GrantStore`] over any string key-value storage ([`KvStorage`]): the one implementation of the trait's rules.
@@ -779,6 +781,11 @@ impl<S: KvStorage> GrantStore for KvGrantStore<S> {
         };
         self.write(&k, &Count { count, window_end }).await?;
         Ok(count)
+    }
+
+    async fn peek(&self, key: &TokenHash, now: u64) -> Result<Option<(u64, u64)>, StoreError> {
+        let count = self.read::<Count>(&hkey("count", key)).await?;
+        Ok(count.filter(|c| now < c.window_end).map(|c| (c.count, c.window_end)))
     }
 
     async fn take_once(&self, key: &TokenHash, now: u64) -> Result<Option<String>, StoreError> {

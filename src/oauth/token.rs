@@ -648,6 +648,10 @@ mod tests {
             yield_now().await;
             self.inner.bump(k, end, now).await
         }
+        async fn peek(&self, k: &TokenHash, now: u64) -> Result<Option<(u64, u64)>, StoreError> {
+            yield_now().await;
+            self.inner.peek(k, now).await
+        }
     }
 
     #[test]

@@ -22,6 +22,8 @@ use worker::{console_error, console_log, event, Context, Env, Response, Result};
 thread_local! {
     static APP: RefCell<Option<Rc<App>>> = const { RefCell::new(None) };
     static REFRESHING: Cell<bool> = const { Cell::new(false) };
+    /// Marketplaces an accepted webhook asked to refresh, taken by the next refresh of this isolate.
+    static FORCED: RefCell<std::collections::BTreeSet<String>> = const { RefCell::new(std::collections::BTreeSet::new()) };
     /// An invocation is building the `App` (loading the catalogue): others wait for it rather than each loading the
     /// whole catalogue from upstream at once.
     static BUILDING: Cell<bool> = const { Cell::new(false) };
@@ -70,6 +72,20 @@ fn string_bindings(env: &Env) -> BTreeMap<String, String> {
     map
 }
 
+/// A pause of `ms` milliseconds that wakes the task that polled it last. `worker::Delay` keeps the waker of its first
+/// poll, and the fetch handler's first poll runs with a no-op waker ([`fetch`]): a request that waited there for
+/// another to build the app was never woken, and workerd cancelled it as hung (seen when a first load outlasts a
+/// client's retry). A promise's future re-registers its waker on every poll.
+async fn sleep_ms(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+        if global.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms).is_err() {
+            let _ = resolve.call0(&wasm_bindgen::JsValue::UNDEFINED);
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
 /// The isolate's `App`, built on first use.
 pub(crate) async fn app(env: &Env) -> Rc<App> {
     built_app(env).await.0
@@ -86,7 +102,7 @@ async fn built_app(env: &Env) -> (Rc<App>, bool) {
         if !BUILDING.with(|b| b.get()) {
             break;
         }
-        worker::Delay::from(std::time::Duration::from_millis(20)).await;
+        sleep_ms(20).await;
     }
     BUILDING.with(|b| b.set(true));
     let config = crate::config::load_embedded(&string_bindings(env));
@@ -233,21 +249,86 @@ pub(crate) fn to_worker(resp: HttpResponse) -> Result<Response> {
 /// marketplace whose retry time came) is picked up by the next request's or the Cron Trigger's refresh, in an
 /// invocation of its own, so no invocation makes more than `catalogue.subrequests_per_refresh` upstream requests for
 /// the catalogue. Failures are logged, with their next try, where they happen (`catalogue::refresh`).
-async fn refresh(env: Env) {
+///
+/// Marketplaces a webhook asked for ([`FORCED`]) are refreshed whatever their copy's age. A webhook's refresh is not
+/// dropped when another runs (`wait`): it waits for that one to end (it may have read the upstream before the push),
+/// then runs in the webhook's own invocation, with that invocation's request budget.
+async fn refresh(env: Env, wait: bool) {
+    if wait {
+        // Bounded by two upstream timeouts: a refresh that never ends must not hold this invocation forever.
+        let ms = APP.with(|a| a.borrow().as_ref().map(|a| timeout_of(&a.config))).unwrap_or(15_000);
+        let mut waited = 0;
+        while REFRESHING.with(|r| r.get()) && waited < 2 * ms {
+            sleep_ms(20).await;
+            waited += 20;
+        }
+    }
     if REFRESHING.with(|r| r.replace(true)) {
         return;
     }
 
     let (current, built) = built_app(&env).await;
     if let (Ok(cfg), false) = (&current.config, built) {
+        let forced = FORCED.with(|f| std::mem::take(&mut *f.borrow_mut()));
+        let marked;
+        let previous = if forced.is_empty() {
+            &current.catalogue
+        } else {
+            marked = crate::catalogue::Catalogue {
+                marketplaces: (current.catalogue.marketplaces.iter())
+                    .map(|m| {
+                        let mut m = m.clone();
+                        m.refresh.forced |= forced.contains(&m.id);
+                        m
+                    })
+                    .collect(),
+            };
+            &marked
+        };
         let next = with_store(&env, async |store| {
             let client = upstream::WorkerFetch { timeout_ms: cfg.catalogue.upstream_timeout_ms };
-            App::build(Ok(cfg.clone()), Some(&current.catalogue), &client, store, now_unix()).await
+            App::build(Ok(cfg.clone()), Some(previous), &client, store, now_unix()).await
         })
         .await;
+        for id in &forced {
+            let before =
+                current.catalogue.marketplaces.iter().find(|m| &m.id == id).and_then(|m| m.revision.as_deref());
+            if let Some(entry) = next.catalogue.marketplaces.iter().find(|m| &m.id == id) {
+                crate::webhooks::refreshed(entry, before);
+            }
+        }
         APP.with(|a| *a.borrow_mut() = Some(Rc::new(next)));
     }
     REFRESHING.with(|r| r.set(false));
+}
+
+/// What runs after a response: a look at the grant store for pushes other isolates took (`check`,
+/// [`crate::webhooks::newer_hooks`]), then the refresh, if one is due or a webhook asked for it.
+async fn after_response(env: Env, due: bool, webhook: bool, check: bool) {
+    let mut wait = webhook;
+    if check {
+        let app = app(&env).await;
+        if let Ok(cfg) = &app.config {
+            let remote = grants::DoTransport::new(&env).map(crate::oauth::remote::RemoteGrantStore);
+            let memory = GRANTS_MEMORY.with(|m| m.clone());
+            let store: &dyn GrantStore = match &remote {
+                Some(r) => r,
+                None => memory.as_ref(),
+            };
+            let newer = crate::webhooks::newer_hooks(cfg, &app.catalogue, store, now_unix()).await;
+            if !newer.is_empty() {
+                console_log!(
+                    "skillport: a webhook another isolate took is newer than this copy of: {}",
+                    newer.join(", ")
+                );
+                FORCED.with(|f| f.borrow_mut().extend(newer));
+                wait = true;
+            }
+        }
+    }
+    if due || wait {
+        refresh(env, wait).await;
+    }
 }
 
 /// Writes the audit lines recorded so far to the Worker log (`wrangler tail`, Workers Logs).
@@ -259,7 +340,7 @@ pub(crate) fn flush_audit() {
 
 #[event(scheduled)]
 async fn scheduled(_event: worker::ScheduledEvent, env: Env, _ctx: worker::ScheduleContext) {
-    refresh(env).await;
+    refresh(env, false).await;
 }
 
 /// The fetch handler. What `#[event(fetch)]` would generate, but answered without a promise when it can be: the
@@ -315,16 +396,21 @@ async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys
     let (app, built) = built_app(&env).await;
     report_memory(now_unix());
     // A due refresh runs after the response, never on the request path; not in the invocation that just loaded the
-    // catalogue (each invocation stays within one refresh's `catalogue.subrequests_per_refresh`).
-    if let (Ok(cfg), false) = (&app.config, built) {
-        if refresh::due(&app.catalogue, cfg, now_unix()) {
-            ctx.wait_until(refresh(env.clone()));
-        }
-    }
+    // catalogue (each invocation stays within one refresh's `catalogue.subrequests_per_refresh`). Decided now, started
+    // once the request is served, so a webhook in this request joins it rather than starting a second one.
+    let due = match (&app.config, built) {
+        (Ok(cfg), false) => refresh::due(&app.catalogue, cfg, now_unix()) || FORCED.with(|f| !f.borrow().is_empty()),
+        _ => false,
+    };
     let max_body = app.config.as_ref().map(|c| c.server.max_body_bytes).unwrap_or(1 << 20);
     let hreq = match to_http(&req, max_body).await {
         Ok(h) => h,
-        Err(resp) => return to_js(resp),
+        Err(resp) => {
+            if due {
+                ctx.wait_until(refresh(env.clone(), false));
+            }
+            return to_js(resp);
+        }
     };
     let http = upstream::WorkerFetch {
         timeout_ms: app.config.as_ref().map(|c| c.catalogue.upstream_timeout_ms).unwrap_or(15_000),
@@ -336,11 +422,26 @@ async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys
         None => memory.as_ref(),
     };
     let svc = Services { grants: store, http: &http, rng: &OsRandom, now: now_unix() };
+    let mut webhook = false;
     let resp = match app.serve(&hreq, &svc).await {
         Action::Respond(resp) => to_js(resp),
+        // An isolate that loaded its catalogue in this invocation leaves the refresh to its next request (the
+        // load spent this invocation's request budget).
+        Action::RespondThenRefresh { response, marketplace } => {
+            FORCED.with(|f| f.borrow_mut().insert(marketplace));
+            webhook = !built;
+            to_js(response)
+        }
         Action::OpenSse { identity } => sse::open(&env, &identity).await.map(Into::into),
         Action::SseMessage { session, identity } => sse::deliver(&env, &session, &identity, hreq).await.map(Into::into),
     };
+    let check = match (&app.config, built) {
+        (Ok(cfg), false) => crate::webhooks::check_due(cfg, now_unix()),
+        _ => false,
+    };
+    if due || webhook || check {
+        ctx.wait_until(after_response(env.clone(), due, webhook, check));
+    }
     flush_audit();
     resp
 }
