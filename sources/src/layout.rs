@@ -137,8 +137,11 @@ pub fn as_marketplace(
                 .collect()
         }
     };
+    let name = plugin_name_from(marketplace_name);
+    // Claude Code requires an owner: the marketplace's own name stands in.
     let manifest = json!({
-        "name": plugin_name_from(marketplace_name),
+        "name": name,
+        "owner": {"name": name},
         "plugins": plugins,
         LAYOUT_KEY: found.as_str(),
     });
