@@ -33,6 +33,8 @@ use figment::{Figment, Metadata, Profile, Provider};
 use serde::de::{self, DeserializeOwned, IgnoredAny, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use skillport_providers::local::{is_loopback_host, LocalUser};
+use skillport_sources::archive::ArchiveFormat;
+use skillport_sources::Layout;
 use url::Url;
 
 /// The built-in defaults, layer 1.
@@ -308,6 +310,9 @@ pub struct MarketplaceConfig {
     pub webhook_secret: Option<String>,
     /// The webhook key itself, resolved from `webhook_secret`.
     pub webhook_key: Option<Secret>,
+    /// How the tree is read: a marketplace, a single plugin, or one plugin per skill folder. Other than
+    /// `marketplace` and `auto` only where a whole tree is read (github, gitlab, an https archive, bundled).
+    pub layout: Layout,
 }
 
 impl MarketplaceConfig {
@@ -327,6 +332,9 @@ impl MarketplaceConfig {
         }
         if let Some(name) = &self.webhook_secret {
             out.push_str(&format!(", webhooks signed with {name}"));
+        }
+        if self.layout != Layout::Auto {
+            out.push_str(&format!(", layout {}", self.layout));
         }
         out.push(')');
         out
@@ -980,6 +988,7 @@ struct RawMarketplace {
     token_secret: Option<Text>,
     api_base: Option<Text>,
     webhook_secret: Option<Text>,
+    layout: Option<Text>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -1481,6 +1490,30 @@ impl<'a> Loader<'a> {
             }
         }
 
+        let layout_path = path.key("layout");
+        let mut layout = Layout::Auto;
+        if let Some(text) = self.optional_text(&layout_path, raw.layout) {
+            match Layout::parse(&text) {
+                None => self.fail(
+                    &layout_path,
+                    format!("unknown layout `{text}`; expected one of {}", Layout::NAMES.join(", ")),
+                ),
+                Some(l @ (Layout::Plugin | Layout::Skills))
+                    if kind == Some(SourceKind::Https)
+                        && location.as_deref().is_some_and(|u| ArchiveFormat::from_url(u).is_none()) =>
+                {
+                    self.fail(
+                        &layout_path,
+                        format!(
+                            "an https marketplace that is not an archive (.zip, .tar.gz, .tgz) is read file by file from \
+                             its marketplace.json, so it cannot have layout `{l}`; serve the repository as an archive"
+                        ),
+                    )
+                }
+                Some(l) => layout = l,
+            }
+        }
+
         if self.errors.len() != before {
             return None;
         }
@@ -1494,6 +1527,7 @@ impl<'a> Loader<'a> {
             api_base,
             webhook_secret,
             webhook_key,
+            layout,
         })
     }
 
@@ -2622,6 +2656,64 @@ mod tests {
         // [auth] failed, and its missing master key is reported with it rather than after a second attempt.
         error_at(&errors, "auth.master_key_secret", ADMIN_LAYER);
         assert_eq!(errors.len(), 7, "{errors:#?}");
+    }
+
+    #[test]
+    fn layouts_are_checked_against_the_kind() {
+        let admin = r#"
+            [[marketplaces]]
+            id = "one"
+            kind = "github"
+            location = "acme/solo-plugin"
+            layout = "plugin"
+            [[marketplaces]]
+            id = "skills"
+            kind = "gitlab"
+            location = "acme/skills"
+            layout = "skills"
+            [[marketplaces]]
+            id = "zip"
+            kind = "https"
+            location = "https://cdn.example.com/skills.tar.gz"
+            layout = "skills"
+            [[marketplaces]]
+            id = "plain"
+            kind = "https"
+            location = "https://cdn.example.com/.claude-plugin/marketplace.json"
+            layout = "marketplace"
+            [[marketplaces]]
+            id = "default"
+            kind = "github"
+            location = "acme/plugins"
+        "#;
+        let config = ok(admin, &[]);
+        let layouts: Vec<Layout> = config.marketplaces.iter().map(|m| m.layout).collect();
+        assert_eq!(layouts, [Layout::Plugin, Layout::Skills, Layout::Skills, Layout::Marketplace, Layout::Auto]);
+        // `config check` shows a layout that is not the default.
+        assert!(
+            config.marketplaces[0].describe().contains(", layout plugin)"),
+            "{}",
+            config.marketplaces[0].describe()
+        );
+        assert!(!config.marketplaces[4].describe().contains("layout"));
+
+        let admin = r#"
+            [[marketplaces]]
+            id = "plain"
+            kind = "https"
+            location = "https://cdn.example.com/.claude-plugin/marketplace.json"
+            layout = "skills"
+            [[marketplaces]]
+            id = "typo"
+            kind = "github"
+            location = "acme/plugins"
+            layout = "plugins"
+        "#;
+        let errors = fails(admin, &[]);
+        let plain = error_at(&errors, "marketplaces[0].layout", ADMIN_LAYER);
+        assert!(plain.message.contains("cannot have layout `skills`"), "{plain}");
+        let typo = error_at(&errors, "marketplaces[1].layout", ADMIN_LAYER);
+        assert!(typo.message.contains("expected one of auto, marketplace, plugin, skills"), "{typo}");
     }
 
     #[test]

@@ -284,7 +284,12 @@ fn strip_top(entries: Vec<(String, Vec<u8>)>, top: TopFolder) -> Result<Vec<(Str
             }
             true
         }
-        TopFolder::StripIfSingle => single.is_some() && !entries.iter().any(|(p, _)| p == MARKETPLACE_FILE),
+        // A lone `.claude-plugin/` or `skills/` folder, or one folder holding a SKILL.md, is the tree itself (a
+        // plugin, a skill) rather than a folder it was zipped in.
+        TopFolder::StripIfSingle => match single.as_deref() {
+            None | Some(".claude-plugin" | "skills") => false,
+            Some(top) => !entries.iter().any(|(p, _)| p == MARKETPLACE_FILE || *p == format!("{top}/SKILL.md")),
+        },
     };
     if !strip {
         return Ok(entries);
@@ -415,6 +420,15 @@ pub(crate) mod tests {
         assert!(out.files.contains("p/SKILL.md"));
         let err = extract(&flat, ArchiveFormat::TarGz, TopFolder::Strip, &Limits::default()).unwrap_err();
         assert!(matches!(err, SourceError::Invalid(_)));
+        // A plugin of a skills folder alone, a plugin manifest alone, a single skill: kept as they are.
+        for kept in ["skills/a/SKILL.md", ".claude-plugin/plugin.json", "one-skill/SKILL.md"] {
+            let out =
+                extract(&zip_of(&[(kept, b"x")]), ArchiveFormat::Zip, TopFolder::StripIfSingle, &Limits::default());
+            assert!(out.unwrap().files.contains(kept), "{kept}");
+        }
+        let zipped_folder = zip_of(&[("repo/skills/a/SKILL.md", b"x")]);
+        let out = extract(&zipped_folder, ArchiveFormat::Zip, TopFolder::StripIfSingle, &Limits::default()).unwrap();
+        assert!(out.files.contains("skills/a/SKILL.md"));
     }
 
     #[test]

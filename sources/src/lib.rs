@@ -6,6 +6,7 @@
 //!   this crate depends on no HTTP library and the Workers build plugs in `worker::Fetch`),
 //! - describes the JSON formats Claude Code uses ([`model`]), keeping every field it does not know so nothing is lost,
 //! - parses `SKILL.md` files ([`skill`]), and states the authoring rules loading does not enforce ([`rules`]),
+//! - serves a single plugin or a bare collection of skills as a marketplace ([`layout`]),
 //! - resolves plugins and skills the way Claude Code does ([`load`]), judging each plugin on its own: one bad
 //!   entry never fails the marketplace,
 //! - and reads plugins that live outside their marketplace's repository from the forges it knows ([`external`]).
@@ -21,6 +22,7 @@ pub mod github;
 pub mod gitlab;
 pub mod http;
 pub mod https;
+pub mod layout;
 pub mod load;
 pub mod model;
 pub mod remote;
@@ -38,6 +40,7 @@ pub use github::{GithubConfig, GithubRepo, GithubSource};
 pub use gitlab::{GitlabAuth, GitlabConfig, GitlabProject, GitlabSource};
 pub use http::{BudgetClient, CountingClient, HttpClient, HttpError, HttpRequest, HttpResponse, Secret};
 pub use https::{index_for, HttpsConfig, HttpsSource, INDEX_FILE};
+pub use layout::{Layout, LayoutError};
 pub use load::{
     external_error_file, external_folder, load_marketplace, load_marketplace_lean, load_marketplace_with,
     plugin_entries, LoadError, LoadedMarketplace, LoadedPlugin, PluginStatus, Skill, SkillFile, EXTERNAL_ROOT,

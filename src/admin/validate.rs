@@ -8,6 +8,7 @@
 
 use super::layers::UsageError;
 use serde_json::Value;
+use skillport_sources::layout::{self, Layout};
 use skillport_sources::load::{MARKETPLACE_FILE, PLUGIN_FILE};
 use skillport_sources::rules::{marketplace_rules, skill_rules, Severity};
 use skillport_sources::{load_marketplace, FileSet, LoadedPlugin, PluginStatus, Skill, INDEX_FILE};
@@ -146,16 +147,27 @@ pub fn read_folder(root: &Path) -> Result<(FileSet, Vec<Finding>), UsageError> {
 }
 
 /// Checks a folder's files: a marketplace when it has `.claude-plugin/marketplace.json`, else one plugin (named
-/// `folder` unless its plugin.json names it).
+/// `folder` unless its plugin.json names it), else a folder of skills (`<name>/SKILL.md`, one plugin each, as the
+/// `skills` layout serves it).
 pub fn validate(files: &FileSet, folder: &str) -> Result<Validation, UsageError> {
     if files.contains(MARKETPLACE_FILE) {
         return Ok(validate_marketplace(files));
     }
     let is_plugin = files.contains(PLUGIN_FILE) || files.is_dir("skills") || files.contains("SKILL.md");
     if !is_plugin {
-        return Err(UsageError(format!(
-            "neither a marketplace ({MARKETPLACE_FILE}) nor a plugin ({PLUGIN_FILE}, skills/ or SKILL.md) is here"
-        )));
+        // A folder of skills alone is checked as the marketplace the `skills` layout serves it as: one plugin each.
+        let mut wrapped = files.clone();
+        return match layout::as_marketplace(&mut wrapped, Layout::Skills, folder, folder) {
+            Ok(_) => {
+                let mut validation = validate_marketplace(&wrapped);
+                validation.what = validation.what.replacen("marketplace", "skills-only repository", 1);
+                Ok(validation)
+            }
+            Err(_) => Err(UsageError(format!(
+                "neither a marketplace ({MARKETPLACE_FILE}), a plugin ({PLUGIN_FILE}, skills/ or SKILL.md) nor a \
+                 folder of skills (<name>/SKILL.md) is here"
+            ))),
+        };
     }
     // A plugin alone is checked as the only plugin of a marketplace at its own root, which is how Claude Code reads
     // a plugin folder.
@@ -458,6 +470,21 @@ mod tests {
 
     #[test]
     fn neither_marketplace_nor_plugin_is_a_usage_error() {
-        assert!(validate(&set(&[("README.md", "hi")]), "x").is_err());
+        let err = validate(&set(&[("README.md", "hi")]), "x").unwrap_err();
+        assert!(err.0.contains("nor a folder of skills (<name>/SKILL.md)"), "{}", err.0);
+    }
+
+    #[test]
+    fn a_folder_of_skills_is_checked_as_one_plugin_per_skill() {
+        let files = set(&[
+            ("pdf/SKILL.md", "---\nname: pdf\ndescription: Reads PDFs.\n---\nbody"),
+            ("docx/SKILL.md", "---\nname: docx\n---\nno description"),
+            ("README.md", "# Skills"),
+        ]);
+        let v = validate(&files, "My Skills").unwrap();
+        assert_eq!(v.what, "skills-only repository `my-skills` (2 plugins, 2 skills)");
+        let messages: Vec<String> = v.findings.iter().map(|f| format!("{:?} {}", f.file, f.message)).collect();
+        assert!(messages.iter().any(|m| m.contains("docx/SKILL.md") && m.contains("description")), "{messages:#?}");
+        assert_eq!(v.errors(), 1, "{messages:#?}");
     }
 }

@@ -585,6 +585,13 @@ pub fn summary_json(p: &PluginRef<'_>) -> Value {
     o.insert("name".into(), json!(p.qualified_name()));
     o.insert("plugin".into(), json!(p.plugin.name));
     o.insert("marketplace".into(), json!(p.marketplace.id));
+    // A repository that is not a marketplace says how it was read: a single plugin, or a plugin per skill folder.
+    if let Ok(loaded) = &p.marketplace.loaded {
+        let layout = skillport_sources::layout::layout_of(&loaded.manifest.extra);
+        if layout != skillport_sources::Layout::Marketplace {
+            o.insert("layout".into(), json!(layout.as_str()));
+        }
+    }
     if let Some(d) = p.description() {
         o.insert("description".into(), json!(d));
     }

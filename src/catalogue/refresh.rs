@@ -16,6 +16,7 @@ use skillport_sources::github::{GithubConfig, GithubRepo, GithubSource};
 use skillport_sources::gitlab::{GitlabAuth, GitlabConfig, GitlabProject, GitlabSource};
 use skillport_sources::http::{BudgetClient, HttpClient, Secret};
 use skillport_sources::https::{HttpsConfig, HttpsSource};
+use skillport_sources::layout::{self, Layout};
 use skillport_sources::load::{
     external_error_file, external_folder, load_marketplace_lean, plugin_entries, LoadError, LoadedMarketplace,
     EXTERNAL_ROOT,
@@ -179,6 +180,11 @@ pub fn store_key(m: &MarketplaceConfig) -> String {
         h.update(part.as_bytes());
         h.update([0]);
     }
+    // Only a layout other than the default counts, so the keys of copies stored before layouts existed still hold.
+    if m.layout != Layout::Auto {
+        h.update(m.layout.as_str().as_bytes());
+        h.update([0]);
+    }
     let hex: String = h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect();
     format!("marketplace:{}:{hex}", m.id)
 }
@@ -235,6 +241,18 @@ pub fn source_for<'c>(
             Box::new(HttpsSource::new(c, client))
         }
     })
+}
+
+/// Writes the marketplace manifest of a tree that is a single plugin or a collection of skills (see
+/// [`layout::as_marketplace`]): the marketplace is named by its id, a plugin without a usable name by its repository.
+pub fn read_layout(m: &MarketplaceConfig, files: &mut FileSet) -> Result<Layout, layout::LayoutError> {
+    let repository = match m.kind {
+        SourceKind::Github | SourceKind::Gitlab => {
+            m.location.rsplit('/').next().filter(|r| !r.bytes().all(|b| b.is_ascii_digit()))
+        }
+        _ => None,
+    };
+    layout::as_marketplace(files, m.layout, m.id.as_ref(), repository.unwrap_or(m.id.as_ref()))
 }
 
 /// The forges external plugins of this marketplace may be read from: github.com and gitlab.com, plus the
@@ -506,7 +524,11 @@ pub async fn refresh_one(
                 limits,
             ),
         },
-        Ok(Fetched::Tree { revision, files }) => {
+        Ok(Fetched::Tree { revision, mut files }) => {
+            if let Err(e) = read_layout(m, &mut files) {
+                let error = format!("the new revision {revision} is not a valid marketplace: {e}");
+                return failed(m, last, None, error, failures, None, now, limits);
+            }
             let (files, pending) = attach_externals(m, files, true, client, store, max_file_bytes).await;
             let snap = Snapshot { revision, fetched_at: now, files, complete: true };
             // Only a tree whose marketplace.json loads becomes the last good copy. Loaded once: the load that checks
@@ -1019,6 +1041,80 @@ mod tests {
         assert_eq!(Stored::decode(&both.encode()), Some(both.clone()));
         let bytes = both.encode();
         assert_eq!(Stored::decode(&bytes[..bytes.len() - 1]), None);
+    }
+
+    /// An HTTPS archive of `entries`, configured with `layout`, refreshed once.
+    fn archive_marketplace(entries: &[(&str, &str)], layout: &str) -> MarketplaceEntry {
+        use std::io::Write;
+        let cfg = cfg(&[(
+            "SKILLPORT_MARKETPLACES",
+            &format!(r#"[{{id="repo",kind="https",location="https://cdn.example/repo.zip",layout="{layout}"}}]"#),
+        )]);
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        for (path, text) in entries {
+            zip.start_file(*path, zip::write::SimpleFileOptions::default()).unwrap();
+            zip.write_all(text.as_bytes()).unwrap();
+        }
+        let client = CannedClient::new();
+        client.on_get(
+            "https://cdn.example/repo.zip",
+            HttpResponse::new(200).with_body(zip.finish().unwrap().into_inner()),
+        );
+        let store = MemoryStore::default();
+        let t = Timing { max_age: 300, stale_for: 86400, max_file_bytes: 1 << 20 };
+        let e = block_on(refresh_one(&cfg.marketplaces[0], None, &client, &store, 0, &t));
+        // What was served is what was stored: a new isolate serves the same plugins from the store alone.
+        let again = block_on(refresh_one(&cfg.marketplaces[0], None, &Down(Cell::new(0)), &store, 1, &t));
+        assert_eq!(
+            again.loaded.as_ref().map(|l| l.plugins.len()).ok(),
+            e.loaded.as_ref().map(|l| l.plugins.len()).ok()
+        );
+        e
+    }
+
+    #[test]
+    fn a_plugin_or_a_skills_only_archive_is_served_as_a_marketplace() {
+        let skill = |n: &str| format!("---\nname: {n}\ndescription: Skill {n}.\n---\n");
+        let plugin = [
+            (".claude-plugin/plugin.json", r#"{"name":"solo","version":"1.2.0"}"#),
+            ("skills/a/SKILL.md", &skill("a")),
+        ];
+        let e = archive_marketplace(&plugin, "auto");
+        let loaded = e.loaded.as_ref().unwrap();
+        assert_eq!(
+            loaded.plugins.iter().map(|p| (p.name.as_str(), p.version())).collect::<Vec<_>>(),
+            [("solo", Some("1.2.0"))]
+        );
+        assert!(e.error.is_none());
+
+        let skills = [("pdf/SKILL.md", skill("pdf")), ("docx/SKILL.md", skill("docx")), ("README.md", "# x".into())];
+        let skills: Vec<(&str, &str)> = skills.iter().map(|(p, t)| (*p, t.as_str())).collect();
+        let e = archive_marketplace(&skills, "skills");
+        let names: Vec<&str> = e.loaded.as_ref().unwrap().plugins.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["docx", "pdf"]);
+
+        // Nothing recognisable: the marketplace says what was looked for.
+        let e = archive_marketplace(&[("README.md", "# nothing"), ("docs/a.md", "x")], "auto");
+        let error = e.loaded.unwrap_err();
+        assert!(error.contains("looked for `.claude-plugin/marketplace.json`"), "{error}");
+        // A layout asked for that the tree does not have is refused the same way.
+        let e = archive_marketplace(&skills, "plugin");
+        assert!(e.loaded.unwrap_err().contains("layout `plugin`"));
+    }
+
+    #[test]
+    fn store_keys_change_with_layout_but_not_for_auto() {
+        let at = |layout: &str| {
+            let extra = if layout.is_empty() { String::new() } else { format!(r#",layout="{layout}""#) };
+            let c = cfg(&[(
+                "SKILLPORT_MARKETPLACES",
+                &format!(r#"[{{id="gh",kind="github",location="acme/plugins"{extra}}}]"#),
+            )]);
+            store_key(&c.marketplaces[0])
+        };
+        assert_eq!(at(""), at("auto"));
+        assert_ne!(at("auto"), at("skills"));
+        assert_ne!(at("plugin"), at("skills"));
     }
 
     #[test]
