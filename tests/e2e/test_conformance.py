@@ -17,6 +17,7 @@ import re
 import subprocess
 import threading
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -80,13 +81,27 @@ def authorize(issuer: str, resource: str, client_id: str, port: int, sign_in) ->
             seen.append(line)
             if line.startswith(issuer) and "/authorize?" in line:
                 redirect = sign_in(line.strip())
-                with urllib.request.urlopen(redirect, timeout=30) as r:
-                    assert r.status == 200
+                deliver(redirect)
     finally:
         if proc.poll() is None:
             proc.kill()
         proc.wait()
     return proc.returncode, "".join(seen)
+
+
+def deliver(redirect: str):
+    """Follows the last hop to the suite's callback server, which may print the authorization URL a moment before it
+    listens (with `local` the sign-in takes a few milliseconds): a refused connection is tried again for 10 s."""
+    deadline = time.time() + 10
+    while True:
+        try:
+            with urllib.request.urlopen(redirect, timeout=30) as r:
+                assert r.status == 200
+                return
+        except urllib.error.URLError as e:
+            if not isinstance(e.reason, ConnectionRefusedError) or time.time() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 def assert_authorization_passes(code: int, out: str):
