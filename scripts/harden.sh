@@ -23,6 +23,8 @@ else
   bash scripts/setup.sh --test
   bash scripts/build.sh
 fi
+# wrangler and the Node 22 it needs (node_modules/.bin), as scripts/dev.sh and scripts/test.sh run them.
+. scripts/env.sh
 echo "== hardening ($mode)"
 HARDEN_MODE=$mode .venv/bin/python -m pytest tests/hardening -q -p no:cacheprovider -rxXs "$@"
 echo "harden: $mode run took $(( $(date +%s) - t0 )) s"

@@ -64,6 +64,13 @@ Forge = e2e_sources.Forge
 make_repo = e2e_sources.make_repo
 git = e2e_sources.git
 
+#: The Node that runs wrangler: the Node 22 the root package.json installs from npm (wrangler needs >= 22.12), which
+#: scripts/env.sh also puts first on PATH for `wrangler dev` (the e2e Worker's launcher runs node_modules/.bin/wrangler,
+#: whose `#!/usr/bin/env node` finds it there).
+NODE = ROOT / "node_modules" / ".bin" / "node"
+if (ROOT / "node_modules" / ".bin").is_dir() and str(ROOT / "node_modules" / ".bin") not in os.environ.get("PATH", ""):
+    os.environ["PATH"] = f"{ROOT / 'node_modules' / '.bin'}{os.pathsep}{os.environ.get('PATH', '')}"
+
 MCP_HEADERS = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
 
 
@@ -126,7 +133,7 @@ class HardWorker(Worker):
                 "--log-level", "log", "--persist-to", str(self.state),
             ] + [a for k, v in vars.items() for a in ("--var", f"{k}:{v}")]
         else:  # the same through wrangler's API, without the inspector (see start_worker.mjs)
-            args = ["node", str(HERE / "start_worker.mjs"), str(HardWorker.config), str(self.port), str(self.state)]
+            args = [str(NODE), str(HERE / "start_worker.mjs"), str(HardWorker.config), str(self.port), str(self.state)]
             args += [f"{k}={v}" for k, v in vars.items()]
         env = dict(os.environ, SKILLPORT_PREBUILT="1", WRANGLER_SEND_METRICS="false", CI="true")
         self.log = builtins.open(self.log_path, "w")
