@@ -512,6 +512,17 @@ mod tests {
         assert_eq!(r.status, 202);
         let r = rpc(&app, json!([{"jsonrpc":"2.0","id":1,"method":"ping"}]));
         assert_eq!(r.status, 400);
+        // Ids that would come back rounded are refused, with a null id.
+        for id in ["18446744073709551623", "0.5", "1e3"] {
+            let msg = serde_json::from_str(&format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"ping"}}"#)).unwrap();
+            let r = rpc(&app, msg);
+            assert_eq!((r.status, r.json_body()["error"]["code"].clone()), (400, json!(crate::mcp::INVALID_REQUEST)));
+            assert_eq!(r.json_body()["id"], Value::Null, "{id}");
+        }
+        for id in ["18446744073709551615", "-9223372036854775808", "\"x\""] {
+            let msg = serde_json::from_str(&format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"ping"}}"#)).unwrap();
+            assert_eq!(rpc(&app, msg).json_body()["id"].to_string(), id, "echoed exactly");
+        }
         let raw = HttpRequest::new("POST", "/mcp")
             .with_header("host", "localhost")
             .with_header("content-type", "application/json")
