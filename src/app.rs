@@ -296,7 +296,9 @@ impl App {
             ("GET", crate::status::STATUS_CALLBACK_PATH) => {
                 crate::status::callback_route(cfg, &oauth, req, svc.now).await
             }
-            (_, p) if crate::oauth::is_oauth_path(p) => HttpResponse::new(405),
+            // RFC 9110 15.5.6: a 405 names the methods the resource takes.
+            (_, p) if crate::oauth::is_oauth_path(p) => HttpResponse::new(405)
+                .header("allow", if matches!(p, "/authorize" | "/callback") { "GET" } else { "POST" }),
             _ => self.route_public(cfg, req),
         })
     }
@@ -536,6 +538,22 @@ mod tests {
         assert_eq!(app.handle(&wrong_type).status, 415);
         let get = HttpRequest::new("GET", "/mcp").with_header("host", "localhost");
         assert_eq!(app.handle(&get).status, 405);
+    }
+
+    #[test]
+    fn wrong_methods_on_oauth_endpoints_name_the_allowed_one() {
+        let app = app_with(&[]);
+        for (method, path, allow) in [
+            ("GET", "/token", "POST"),
+            ("PUT", "/register", "POST"),
+            ("DELETE", "/revoke", "POST"),
+            ("TRACE", "/token", "POST"),
+            ("POST", "/authorize", "GET"),
+            ("GET", "/consent", "POST"),
+        ] {
+            let r = app.handle(&HttpRequest::new(method, path).with_header("host", "localhost:8787"));
+            assert_eq!((r.status, r.get_header("allow")), (405, Some(allow)), "{method} {path}");
+        }
     }
 
     #[test]
