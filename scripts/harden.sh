@@ -23,7 +23,7 @@ else
   bash scripts/setup.sh --test
   bash scripts/build.sh
 fi
-# wrangler and the Node 22 it needs (node_modules/.bin), as scripts/dev.sh and scripts/test.sh run them.
+# wrangler and the tools as scripts/dev.sh and scripts/test.sh run them (node_modules/.bin first on PATH).
 . scripts/env.sh
 echo "== hardening ($mode)"
 HARDEN_MODE=$mode .venv/bin/python -m pytest tests/hardening -q -p no:cacheprovider -rxXs "$@"

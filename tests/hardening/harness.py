@@ -64,12 +64,11 @@ Forge = e2e_sources.Forge
 make_repo = e2e_sources.make_repo
 git = e2e_sources.git
 
-#: The Node that runs wrangler: the Node 22 the root package.json installs from npm (wrangler needs >= 22.12), which
-#: scripts/env.sh also puts first on PATH for `wrangler dev` (the e2e Worker's launcher runs node_modules/.bin/wrangler,
-#: whose `#!/usr/bin/env node` finds it there).
+#: The Node that runs wrangler: node_modules/.bin's when the root package.json installs one (scripts/env.sh puts it
+#: first on PATH for `wrangler dev` too), else the system's.
 NODE = ROOT / "node_modules" / ".bin" / "node"
-if (ROOT / "node_modules" / ".bin").is_dir() and str(ROOT / "node_modules" / ".bin") not in os.environ.get("PATH", ""):
-    os.environ["PATH"] = f"{ROOT / 'node_modules' / '.bin'}{os.pathsep}{os.environ.get('PATH', '')}"
+if not NODE.exists():
+    NODE = Path(shutil.which("node") or "node")
 
 MCP_HEADERS = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
 
