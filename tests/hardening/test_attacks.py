@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import re
 import secrets
 import socket
 import time
@@ -1084,17 +1085,22 @@ def test_download_with_a_public_host_is_refused_by_local(ctx):
 
 
 def open_stream(c: Ctx, token: str) -> tuple[socket.socket, str]:
+    """A GET /sse stream read up to its `endpoint` event (chunk framing removed: the event may span chunks)."""
     s = socket.create_connection(("127.0.0.1", c.w.port), timeout=10)
     s.sendall((f"GET /sse HTTP/1.1\r\nHost: 127.0.0.1:{c.w.port}\r\naccept: text/event-stream\r\n"
                f"authorization: Bearer {token}\r\n\r\n").encode())
     got = b""
-    while b"sessionId=" not in got or b"\n\n" not in got.split(b"sessionId=", 1)[1]:
+    while True:
         chunk = s.recv(4096)
         assert chunk, got
         got += chunk
-    assert got.startswith(b"HTTP/1.1 200"), got[:200]
-    path = got.split(b"data: ", 1)[1].split(b"\n", 1)[0].decode().strip()
-    return s, path
+        if b"\r\n\r\n" not in got:
+            continue
+        head, body = got.split(b"\r\n\r\n", 1)
+        assert head.startswith(b"HTTP/1.1 200"), head[:200]
+        text = re.sub(rb"(?:^|\r\n)[0-9a-fA-F]+\r\n", b"", body)
+        if b"sessionId=" in text and b"\n\n" in text.split(b"sessionId=", 1)[1]:
+            return s, text.split(b"data: ", 1)[1].split(b"\n", 1)[0].decode().strip()
 
 
 SSE_PATHS = {
@@ -1142,11 +1148,12 @@ def test_sse_malformed_message_is_a_parse_error_and_the_stream_lives(ctx):
         status, _, _ = ctx.mcp({"jsonrpc": "2.0", "id": 77, "method": "tools/list"}, token=ctx.sse_access, path=path)
         assert status == 202
         s.settimeout(10)
-        got = b""
+        raw_body, got = b"", b""
         while b'"id":77' not in got:
             chunk = s.recv(65536)
             assert chunk, got[-300:]
-            got += chunk
+            raw_body += chunk
+            got = re.sub(rb"(?:^|\r\n)[0-9a-fA-F]+\r\n", b"", raw_body)
         assert b'"code":-32600' in got and b'"id":null' in got, got[-600:]
     finally:
         s.close()
