@@ -312,7 +312,9 @@ impl App {
             ("GET", crate::status::STATUS_CALLBACK_PATH) => {
                 crate::status::callback_route(cfg, &oauth, req, svc.now).await
             }
-            (_, p) if crate::oauth::is_oauth_path(p) => HttpResponse::new(405),
+            // RFC 9110 15.5.6: a 405 names the methods the resource takes.
+            (_, p) if crate::oauth::is_oauth_path(p) => HttpResponse::new(405)
+                .header("allow", if matches!(p, "/authorize" | "/callback") { "GET" } else { "POST" }),
             _ => self.route_public(cfg, req),
         })
     }
@@ -541,6 +543,17 @@ mod tests {
         assert_eq!(r.status, 202);
         let r = rpc(&app, json!([{"jsonrpc":"2.0","id":1,"method":"ping"}]));
         assert_eq!(r.status, 400);
+        // Ids that would come back rounded are refused, with a null id.
+        for id in ["18446744073709551623", "0.5", "1e3"] {
+            let msg = serde_json::from_str(&format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"ping"}}"#)).unwrap();
+            let r = rpc(&app, msg);
+            assert_eq!((r.status, r.json_body()["error"]["code"].clone()), (400, json!(crate::mcp::INVALID_REQUEST)));
+            assert_eq!(r.json_body()["id"], Value::Null, "{id}");
+        }
+        for id in ["18446744073709551615", "-9223372036854775808", "\"x\""] {
+            let msg = serde_json::from_str(&format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"ping"}}"#)).unwrap();
+            assert_eq!(rpc(&app, msg).json_body()["id"].to_string(), id, "echoed exactly");
+        }
         let raw = HttpRequest::new("POST", "/mcp")
             .with_header("host", "localhost")
             .with_header("content-type", "application/json")
@@ -554,6 +567,22 @@ mod tests {
         assert_eq!(app.handle(&wrong_type).status, 415);
         let get = HttpRequest::new("GET", "/mcp").with_header("host", "localhost");
         assert_eq!(app.handle(&get).status, 405);
+    }
+
+    #[test]
+    fn wrong_methods_on_oauth_endpoints_name_the_allowed_one() {
+        let app = app_with(&[]);
+        for (method, path, allow) in [
+            ("GET", "/token", "POST"),
+            ("PUT", "/register", "POST"),
+            ("DELETE", "/revoke", "POST"),
+            ("TRACE", "/token", "POST"),
+            ("POST", "/authorize", "GET"),
+            ("GET", "/consent", "POST"),
+        ] {
+            let r = app.handle(&HttpRequest::new(method, path).with_header("host", "localhost:8787"));
+            assert_eq!((r.status, r.get_header("allow")), (405, Some(allow)), "{method} {path}");
+        }
     }
 
     #[test]

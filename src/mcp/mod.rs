@@ -316,12 +316,16 @@ pub fn handle_message(ctx: &Context<'_>, msg: &Value) -> Outcome {
     if method.is_none() && id.is_some() && (obj.contains_key("result") || obj.contains_key("error")) {
         return Outcome::Accepted;
     }
-    let valid_id = matches!(id, None | Some(Value::String(_)) | Some(Value::Number(_)));
+    // A number id must be an integer that survives the round trip exactly: a fraction or an integer past 64 bits is
+    // parsed as a float, and echoing it rounded (2^64 + 7 came back as 2^64) would hand the client an answer under
+    // an id it never sent.
+    let exact = |i: &Value| i.is_string() || i.is_i64() || i.is_u64();
+    let valid_id = id.as_ref().is_none_or(exact);
     if obj.get("jsonrpc") != Some(&json!("2.0")) || !valid_id {
         return respond(
             400,
             error(
-                id.filter(|i| i.is_string() || i.is_number()).unwrap_or(Value::Null),
+                id.filter(exact).unwrap_or(Value::Null),
                 INVALID_REQUEST,
                 "invalid request: expected {\"jsonrpc\": \"2.0\", \"method\": ..., \"id\": string or number}",
             ),

@@ -177,7 +177,12 @@ pub(crate) async fn to_http(req: &web_sys::Request, max_body: u64) -> std::resul
     }
     let too_large = || HttpResponse::text(413, &format!("request body larger than {max_body} bytes\n"));
     let length = headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, l)| l.parse::<u64>().ok());
-    if length.is_some_and(|len| len > max_body) {
+    if let Some(len) = length.filter(|len| *len > max_body) {
+        if len <= DRAIN_LIMIT_BYTES {
+            if let Some(stream) = req.body() {
+                drain(&mut worker::ByteStream::from(stream), 0).await;
+            }
+        }
         return Err(too_large());
     }
     let body = match method.as_str() {
@@ -205,6 +210,9 @@ pub(crate) async fn to_http(req: &web_sys::Request, max_body: u64) -> std::resul
                 while let Some(chunk) = stream.next().await {
                     let chunk = chunk.map_err(|_| HttpResponse::text(400, "could not read the request body\n"))?;
                     if body.len() as u64 + chunk.len() as u64 > max_body {
+                        let read = body.len() as u64 + chunk.len() as u64;
+                        drop(body);
+                        drain(&mut stream, read).await;
                         return Err(too_large());
                     }
                     body.extend_from_slice(&chunk);
@@ -215,6 +223,26 @@ pub(crate) async fn to_http(req: &web_sys::Request, max_body: u64) -> std::resul
     };
     let (path, query) = crate::http::path_and_query(url);
     Ok(HttpRequest { method, path: path.to_owned(), query: query.to_owned(), headers, body })
+}
+
+/// How much of a body refused for its size is still read, and thrown away, before the 413 is sent. Answering with
+/// most of a body unread is correct HTTP, but `wrangler dev`'s proxy (4.86.0) does not survive it: after one
+/// 2.5 MiB chunked body refused that way it answered the next request 500/503 ("Your worker restarted
+/// mid-request") and then exited. Read to its end, the same body leaves it serving. Past this many bytes the rest
+/// is not read (the refusal comes at once and the connection is closed): a body without end must not hold the
+/// request open, and nothing is kept, so the cost is reading, not memory.
+const DRAIN_LIMIT_BYTES: u64 = 16 << 20;
+
+/// Reads and discards the rest of a refused body, `read` bytes of which were read already, up to
+/// [`DRAIN_LIMIT_BYTES`] in all; a read error ends it (the answer is the 413 either way).
+async fn drain(stream: &mut worker::ByteStream, mut read: u64) {
+    use futures_util::StreamExt;
+    while read <= DRAIN_LIMIT_BYTES {
+        match stream.next().await {
+            Some(Ok(chunk)) => read += chunk.len() as u64,
+            _ => return,
+        }
+    }
 }
 
 /// The runtime's response for `resp`, built in one call.

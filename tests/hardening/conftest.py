@@ -61,6 +61,20 @@ def mode_from_env() -> Mode:
     return Mode(**{**base.__dict__, **over})
 
 
+#: Outcomes of the tests run so far, by file: (test id, passed | failed | xfailed | xpassed | skipped).
+OUTCOMES: dict[str, list[tuple[str, str]]] = {}
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+        path, _, name = report.nodeid.partition("::")
+        if hasattr(report, "wasxfail"):
+            outcome = "xfailed" if report.skipped else "xpassed"
+        else:
+            outcome = report.outcome
+        OUTCOMES.setdefault(path.rsplit("/", 1)[-1], []).append((name, outcome))
+
+
 @pytest.fixture(scope="session")
 def mode() -> Mode:
     return mode_from_env()

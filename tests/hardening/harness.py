@@ -64,6 +64,12 @@ Forge = e2e_sources.Forge
 make_repo = e2e_sources.make_repo
 git = e2e_sources.git
 
+#: The Node that runs wrangler: node_modules/.bin's when the root package.json installs one (scripts/env.sh puts it
+#: first on PATH for `wrangler dev` too), else the system's.
+NODE = ROOT / "node_modules" / ".bin" / "node"
+if not NODE.exists():
+    NODE = Path(shutil.which("node") or "node")
+
 MCP_HEADERS = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
 
 
@@ -126,7 +132,7 @@ class HardWorker(Worker):
                 "--log-level", "log", "--persist-to", str(self.state),
             ] + [a for k, v in vars.items() for a in ("--var", f"{k}:{v}")]
         else:  # the same through wrangler's API, without the inspector (see start_worker.mjs)
-            args = ["node", str(HERE / "start_worker.mjs"), str(HardWorker.config), str(self.port), str(self.state)]
+            args = [str(NODE), str(HERE / "start_worker.mjs"), str(HardWorker.config), str(self.port), str(self.state)]
             args += [f"{k}={v}" for k, v in vars.items()]
         env = dict(os.environ, SKILLPORT_PREBUILT="1", WRANGLER_SEND_METRICS="false", CI="true")
         self.log = builtins.open(self.log_path, "w")

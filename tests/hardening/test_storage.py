@@ -75,9 +75,16 @@ def test_expired_access_tokens_do_not_pile_up_in_the_grant_store(start_worker, t
     assert r.status_code == 400, "the replay revoked the grant"
 
 
-#: Short lifetimes, and a sweep every second.
-SWEEP_VARS = {"SKILLPORT_AUTH__CODE_TTL_SECONDS": "1", "SKILLPORT_AUTH__ACCESS_TTL_SECONDS": "2",
-              "SKILLPORT_AUTH__REFRESH_TTL_SECONDS": "6", "SKILLPORT_AUTH__SWEEP_SECONDS": "1"}
+#: Short lifetimes, and a sweep every second. Each lifetime is seconds, yet long enough that what the test does with a
+#: code or token before it expires (redeem a code just issued, use an access token just issued, replay a refresh token
+#: superseded two rotations ago) still happens in time on a machine loaded by whatever ran before: the test asserts
+#: what the sweep removes and spares, not how fast this machine is. (A code lifetime of 1 s once expired between
+#: /authorize and /token on a loaded machine.)
+CODE_TTL, ACCESS_TTL, REFRESH_TTL = 8, 4, 10
+SWEEP_VARS = {"SKILLPORT_AUTH__CODE_TTL_SECONDS": str(CODE_TTL), "SKILLPORT_AUTH__ACCESS_TTL_SECONDS": str(ACCESS_TTL),
+              "SKILLPORT_AUTH__REFRESH_TTL_SECONDS": str(REFRESH_TTL), "SKILLPORT_AUTH__SWEEP_SECONDS": "1"}
+#: Rotations of the grant kept alive across the sweeps (about one a second).
+LIVE_ROTATIONS = 8
 #: src/oauth/store.rs GRANT_SWEEP_MARGIN_SECONDS: a grant is kept this long after its last code or token expired.
 GRANT_MARGIN = 30
 #: Codes never redeemed (each leaves a code and a grant): enough records that a pass takes more than one alarm step
@@ -115,35 +122,41 @@ def test_the_alarm_sweeps_expired_records_and_spares_live_ones(start_worker, tmp
     if issued is None:
         pytest.skip("no local grant-store SQLite found (wrangler's storage layout changed?)")
 
-    # A sixth grant kept alive across the sweeps: refreshed every second (its refresh tokens live 6 s), each new
-    # access token used at once.
+    # A sixth grant kept alive across the sweeps: refreshed about every second (its refresh tokens live
+    # REFRESH_TTL s), each new access token used at once.
     live_client, (live,) = oauth_grants(w.base, 1)
-    chain = [live["refresh_token"]]
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < 8:
+    chain, issued_at = [live["refresh_token"]], [time.monotonic()]
+    for _ in range(LIVE_ROTATIONS):
         r = raw.token(grant_type="refresh_token", refresh_token=chain[-1], client_id=live_client)
         assert r.status_code == 200, r.text
         chain.append(r.json()["refresh_token"])
+        issued_at.append(time.monotonic())
         assert raw.mcp(r.json()["access_token"]).status_code == 200
         time.sleep(1)
-    # Refresh tokens live 6 s: the one superseded two rotations ago is unexpired, gone from the grant, and still known.
+    # The refresh token superseded two rotations ago is gone from the grant and still known (unexpired: checked, so
+    # that a machine too slow for the lifetimes fails here, saying so, rather than passing for the wrong reason).
+    assert time.monotonic() - issued_at[-3] < REFRESH_TTL - 1, "too slow for the refresh lifetime"
     replay = raw.token(grant_type="refresh_token", refresh_token=chain[-3], client_id=live_client)
     assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant", replay.text
     dead = raw.token(grant_type="refresh_token", refresh_token=chain[-1], client_id=live_client)
     assert dead.status_code == 400, "the replay revoked the grant"
 
-    # Every token has expired by now (the last refresh token 6 s after it was issued); what remains is each grant
-    # (kept GRANT_MARGIN seconds past its last token), the codes redeemed for them, the clients (kept a day past their
-    # grants' last token), the hour's two new-client counters (this address's and everyone's) and the tally of clients.
-    expired, t_tokens = wait_for(w, tmp_path, lambda c: not c.get("access") and not c.get("refresh"), 20)
+    # Every token and unredeemed code expires (the last refresh token REFRESH_TTL s after it was issued); what
+    # remains is each grant (kept GRANT_MARGIN seconds past its last token), the codes redeemed for them, the clients
+    # (kept a day past their grants' last token), the hour's two new-client counters (this address's and everyone's)
+    # and the tally of clients.
+    expired, t_tokens = wait_for(w, tmp_path, lambda c: not c.get("access") and not c.get("refresh")
+                                 and c.get("code") == 6, REFRESH_TTL + 20)
     assert not expired.get("access") and not expired.get("refresh"), expired
     assert expired.get("code") == 6 and 6 <= expired.get("grant", 0) <= 6 + UNREDEEMED, expired
     gone, t_grants = wait_for(w, tmp_path, lambda c: not c.get("grant") and not c.get("code"), GRANT_MARGIN + 30)
     assert gone == {"client": 2, "count": 3}, gone
     report.add("Grant store sweep", [
-        "`auth.code_ttl_seconds` 1, `access_ttl_seconds` 2, `refresh_ttl_seconds` 6, `sweep_seconds` 1. Five grants "
+        f"`auth.code_ttl_seconds` {CODE_TTL}, `access_ttl_seconds` {ACCESS_TTL}, `refresh_ttl_seconds` "
+        f"{REFRESH_TTL}, `sweep_seconds` 1. Five grants "
         f"refreshed twice each, {UNREDEEMED} codes never redeemed (more records than one alarm step reads), and a "
-        "sixth grant refreshed every second for 8 s (each access token used at once: all answered 200 while the alarm "
-        "swept every second; then a superseded refresh token of it, presented, revoked it). Keys by kind after "
+        f"sixth grant refreshed {LIVE_ROTATIONS} times about a second apart (each access token used at once: all "
+        "answered 200 while the alarm swept every second; then a superseded refresh token of it, presented, revoked "
+        "it). Keys by kind after "
         f"issuing: {issued}; {t_tokens:.0f} s later (every token expired): {expired}; {t_tokens + t_grants:.0f} s "
         f"later (grants past their {GRANT_MARGIN} s margin): {gone}."])
