@@ -170,8 +170,9 @@ impl World {
         let client = public_client();
         block_on(world.store.put_client(&client)).expect("memory store");
         let dcr = format!(r#"{{"redirect_uris":["{CALLBACK}"],"token_endpoint_auth_method":"client_secret_basic"}}"#);
-        let (conf, secret) =
-            block_on(registration::register(&world.store, &world.rng, dcr.as_bytes(), NOW)).expect("valid DCR");
+        let (conf, secret) = block_on(registration::register(&world.store, &world.rng, dcr.as_bytes(), NOW, limits()))
+            .expect("valid DCR")
+            .expect("room for a client");
         let secret = secret.expect("a confidential client has a secret");
         let code_for = |world: &World, client: &ClientRecord| -> String {
             let query = format!(
@@ -281,11 +282,17 @@ fn authorize_target(input: &[u8]) {
     }
 }
 
+/// The default limits on new clients: one registration per run stays far inside them.
+fn limits() -> skillport::oauth::limits::ClientLimits {
+    skillport::oauth::limits::ClientLimits::default()
+}
+
 fn register_target(body: &[u8]) {
     let store = MemoryGrantStore::new();
     let rng = Counting(Cell::new(1));
-    match block_on(registration::register(&store, &rng, body, NOW)) {
-        Ok((record, secret)) => {
+    match block_on(registration::register(&store, &rng, body, NOW, limits())) {
+        Ok(None) => panic!("an empty store refused a client for lack of room"),
+        Ok(Some((record, secret))) => {
             assert!((1..=10).contains(&record.redirect_uris.len()));
             for uri in &record.redirect_uris {
                 assert_eq!(registration::validate_redirect_uri(uri.as_str()).as_ref(), Ok(uri), "registered `{uri}`");
@@ -305,7 +312,8 @@ fn register_target(body: &[u8]) {
     }
     let req =
         HttpRequest::new("POST", "/register").with_header("content-type", "application/json").with_body(body.to_vec());
-    let resp = block_on(registration::handle_register(&MemoryGrantStore::new(), &Counting(Cell::new(1)), &req, NOW));
+    let resp =
+        block_on(registration::handle_register(&MemoryGrantStore::new(), &Counting(Cell::new(1)), &req, NOW, limits()));
     assert!(matches!(resp.status, 201 | 400), "register answered {}", resp.status);
     let _: serde_json::Value = serde_json::from_slice(&resp.body).expect("JSON answer");
 }
