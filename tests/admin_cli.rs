@@ -389,6 +389,44 @@ fn catalogue_of_the_embedded_default_lists_the_three_example_plugins() {
 }
 
 #[test]
+fn catalogue_of_a_local_folder_is_what_the_worker_would_serve_from_it() {
+    let dir = scratch("catalogue-dir");
+    copy_dir(&Path::new(REPO).join("examples/marketplace"), &dir.join("m"));
+    // The configuration is not read: an invalid one changes nothing.
+    let run = skillport(&dir, &["catalogue", "--dir", "m", "--json"], &[("SKILLPORT_AUTH__PROVIDER", "nope")]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let plugins = json["plugins"].as_array().unwrap();
+    let summary: Vec<(&str, &str, Vec<&str>)> = plugins
+        .iter()
+        .map(|p| {
+            let skills = p["skills"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+            (p["name"].as_str().unwrap(), p["status"].as_str().unwrap(), skills)
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("writing-tools@skillport-example", "servable", vec!["conventional-commits", "release-notes"]),
+            ("brand-kit@skillport-example", "servable", vec!["brand-voice"]),
+            ("repo-tools@skillport-example", "servable", vec!["repo-map"]),
+        ]
+    );
+    // Shown in full, as get_plugin shows a plugin: commands and skill paths included.
+    assert_eq!(plugins[0]["commands"], serde_json::json!(["changelog"]));
+    assert_eq!(plugins[0]["version"], "1.2.0");
+    assert_eq!(plugins[0]["skills"][0]["path"], "plugins/writing-tools/skills/conventional-commits");
+    assert_eq!(json["marketplaces"][0]["kind"], "directory");
+
+    write(&dir, "m/.claude-plugin/marketplace.json", "{\"plugins\": []}");
+    let run = skillport(&dir, &["catalogue", "--dir", "m", "--json"], &[]);
+    assert_eq!(run.code, 1);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["marketplaces"][0]["loadError"], "`.claude-plugin/marketplace.json` has no `name`");
+    assert_eq!(skillport(&dir, &["catalogue", "--dir", "nowhere"], &[]).code, 2);
+}
+
+#[test]
 fn catalogue_with_an_invalid_configuration_says_so() {
     let dir = scratch("catalogue-invalid");
     let run = skillport(&dir, &["catalogue"], &[("SKILLPORT_AUTH__PROVIDER", "nope")]);
