@@ -138,7 +138,7 @@ impl PluginStatus {
 /// A skill folder (one holding `SKILL.md`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Skill {
-    /// The frontmatter `name`, else the folder name.
+    /// The skill folder's name, as Claude Code names it (the plugin's name for a SKILL.md at the marketplace root).
     pub name: String,
     pub description: Option<String>,
     /// Folder path in the [`FileSet`].
@@ -463,7 +463,10 @@ fn parse_entry(raw: &Value) -> Result<PluginEntry, String> {
     }
     // plugin.json may give its author as a plain string; Claude Code refuses an entry whose `author` is not an object.
     if let Some(author) = map.get("author").filter(|a| !a.is_object()) {
-        return Err(format!("plugin entry `author` must be an object (`{{\"name\": ...}}`), not {}", json_type(author)));
+        return Err(format!(
+            "plugin entry `author` must be an object (`{{\"name\": ...}}`), not {}",
+            json_type(author)
+        ));
     }
     PluginEntry::deserialize(raw).map_err(|e| format!("invalid plugin entry: {e}"))
 }
@@ -683,7 +686,7 @@ fn command_names(files: &FileSet, root: &str, listed: &[&str], problems: &mut Ve
             .map(String::from)
             .collect()
     };
-    // A `commands` path replaces the default `commands/` folder (Claude Code reads `commands/` only when none is given).
+    // A `commands` path replaces the default `commands/` folder: Claude Code reads it only when no path is given.
     let mut names = if listed.is_empty() { md_in(&child(root, "commands")) } else { Vec::new() };
     for path in listed {
         match join(root, path) {
@@ -928,7 +931,11 @@ mod tests {
             "an earlier entry of this marketplace is also named `twice`; only the first is installed"
         );
         assert!(plugins[1].skills.is_empty());
-        assert!(reason(&plugins[2]).starts_with("plugin name `Bad Name` cannot be installed"), "{}", reason(&plugins[2]));
+        assert!(
+            reason(&plugins[2]).starts_with("plugin name `Bad Name` cannot be installed"),
+            "{}",
+            reason(&plugins[2])
+        );
         assert!(reason(&plugins[3]).starts_with("plugin name `-dash` cannot be installed"), "{}", reason(&plugins[3]));
         assert!(plugins[4].status.is_servable());
         assert_eq!(reason(&plugins[5]), "plugin entry `author` must be an object (`{\"name\": ...}`), not a string");

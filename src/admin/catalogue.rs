@@ -94,7 +94,8 @@ pub fn run_dir(dir: &std::path::Path, show: &Show) -> Result<Outcome, UsageError
     let entry = crate::catalogue::refresh::local_entry(name.as_deref().unwrap_or("local"), files);
     let failed = entry.loaded.is_err();
     let catalogue = Catalogue { marketplaces: vec![entry] };
-    let stdout = if show.json { json_report_with(&catalogue, show, catalogue::detail_json) } else { table(&catalogue, show) };
+    let stdout =
+        if show.json { json_report_with(&catalogue, show, catalogue::detail_json) } else { table(&catalogue, show) };
     Ok(Outcome { stdout, stderr: String::new(), code: u8::from(failed) })
 }
 
@@ -202,7 +203,11 @@ fn json_report(catalogue: &Catalogue, show: &Show) -> String {
 
 /// The JSON report, each plugin shown by `plugin_json` (`--dir` shows each in full, as `get_plugin` does: commands
 /// and skill paths included).
-fn json_report_with(catalogue: &Catalogue, show: &Show, plugin_json: fn(&PluginRef<'_>) -> serde_json::Value) -> String {
+fn json_report_with(
+    catalogue: &Catalogue,
+    show: &Show,
+    plugin_json: fn(&PluginRef<'_>) -> serde_json::Value,
+) -> String {
     let plugins: Vec<serde_json::Value> = listed(catalogue, show).iter().map(plugin_json).collect();
     let marketplaces: Vec<serde_json::Value> = catalogue
         .marketplaces
