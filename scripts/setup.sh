@@ -2,7 +2,7 @@
 # Installs everything the connector needs to build and run locally, on a fresh machine, from the package
 # registries only (crates.io, npm, PyPI). Idempotent: each step is skipped when the right version is already there.
 #   bash scripts/setup.sh          build + run tools (Rust wasm target, worker-build, wasm-bindgen, wrangler)
-#   bash scripts/setup.sh --test   also the test peers (Python mcp SDK in .venv)
+#   bash scripts/setup.sh --test   also the test peers (Python mcp SDK in .venv, Node peers, Claude Code)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -45,6 +45,16 @@ if [ "${1:-}" = "--test" ]; then
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     log "installing the Node test peers (Node 22 from npm, MCP Inspector)"
     (cd tests/peers && npm ci --no-audit --no-fund >&2)
+    echo "$want" > "$stamp"
+  fi
+  # Claude Code, the reference implementation of the differential test (tests/claude), pinned in its own lockfile.
+  # Its native binary comes from the platform's optional package; the wrapper's postinstall (which only copies that
+  # binary over a placeholder) is not needed, so no install script runs.
+  stamp=tests/claude/node_modules/.skillport-stamp
+  want=$(sha256sum tests/claude/package-lock.json | cut -d' ' -f1)
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    log "installing Claude Code for the differential test (tests/claude)"
+    (cd tests/claude && npm ci --ignore-scripts --no-audit --no-fund >&2)
     echo "$want" > "$stamp"
   fi
   # Debian's Chromium, the real browser of the consent-page test (driven by playwright-core from tests/peers, which

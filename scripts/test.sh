@@ -28,6 +28,11 @@ e0=$(date +%s)
 .venv/bin/python -m pytest tests/e2e -q -p no:cacheprovider "$@"
 echo "e2e: suite took $(( $(date +%s) - e0 )) s"
 
+echo "== differential against Claude Code (tests/claude)"
+d0=$(date +%s)
+.venv/bin/python -m pytest tests/claude -q -s -p no:cacheprovider
+echo "differential: took $(( $(date +%s) - d0 )) s"
+
 echo "== hardening, short run (load, upstream faults, protocol abuse)"
 h0=$(date +%s)
 SKILLPORT_PREBUILT=1 bash scripts/harden.sh --short

@@ -8,7 +8,7 @@
 //!
 //! Something is decided at one of three depths: a **marketplace** (its id), a **plugin** (its marketplace id and its
 //! name as the marketplace writes it) or a **skill** (its marketplace, plugin, and its name as listings show it: the
-//! SKILL.md `name`, else its folder). Names compare exactly (case-sensitive), as the catalogue compares them.
+//! name of its folder, as Claude Code names it). Names compare exactly (case-sensitive), as the catalogue does.
 //!
 //! A rule's target is what its `marketplace`, `plugin` and `skill` name; each one left out matches anything. A rule
 //! applies to everything *inside* its target too: `marketplace = "tools"` applies to that marketplace, all of its

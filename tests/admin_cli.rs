@@ -415,6 +415,44 @@ fn catalogue_of_the_embedded_default_lists_the_three_example_plugins() {
 }
 
 #[test]
+fn catalogue_of_a_local_folder_is_what_the_worker_would_serve_from_it() {
+    let dir = scratch("catalogue-dir");
+    copy_dir(&Path::new(REPO).join("examples/marketplace"), &dir.join("m"));
+    // The configuration is not read: an invalid one changes nothing.
+    let run = skillport(&dir, &["catalogue", "--dir", "m", "--json"], &[("SKILLPORT_AUTH__PROVIDER", "nope")]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let plugins = json["plugins"].as_array().unwrap();
+    let summary: Vec<(&str, &str, Vec<&str>)> = plugins
+        .iter()
+        .map(|p| {
+            let skills = p["skills"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+            (p["name"].as_str().unwrap(), p["status"].as_str().unwrap(), skills)
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("writing-tools@skillport-example", "servable", vec!["conventional-commits", "release-notes"]),
+            ("brand-kit@skillport-example", "servable", vec!["brand-voice"]),
+            ("repo-tools@skillport-example", "servable", vec!["repo-map"]),
+        ]
+    );
+    // Shown in full, as get_plugin shows a plugin: commands and skill paths included.
+    assert_eq!(plugins[0]["commands"], serde_json::json!(["changelog"]));
+    assert_eq!(plugins[0]["version"], "1.2.0");
+    assert_eq!(plugins[0]["skills"][0]["path"], "plugins/writing-tools/skills/conventional-commits");
+    assert_eq!(json["marketplaces"][0]["kind"], "directory");
+
+    write(&dir, "m/.claude-plugin/marketplace.json", "{\"plugins\": []}");
+    let run = skillport(&dir, &["catalogue", "--dir", "m", "--json"], &[]);
+    assert_eq!(run.code, 1);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["marketplaces"][0]["loadError"], "`.claude-plugin/marketplace.json` has no `name`");
+    assert_eq!(skillport(&dir, &["catalogue", "--dir", "nowhere"], &[]).code, 2);
+}
+
+#[test]
 fn catalogue_with_an_invalid_configuration_says_so() {
     let dir = scratch("catalogue-invalid");
     let run = skillport(&dir, &["catalogue"], &[("SKILLPORT_AUTH__PROVIDER", "nope")]);
@@ -860,19 +898,34 @@ domains = ["contractor.example"]
     assert_eq!(run.code, 2);
 }
 
-/// A plugin name is the marketplace's text: one that is not a plain folder name never becomes a path of the export.
+/// A plugin name is the marketplace's text: one that is not a plain folder name never becomes a path of the export
+/// (the loader refuses it as Claude Code does, and the export would refuse it again: `export::tests`).
 #[test]
 fn export_git_refuses_a_name_that_would_leave_the_export() {
     let site = scratch("export-escape-site");
     copy_dir(&Path::new(REPO).join("examples/marketplace"), &site);
+    assert_eq!(skillport(&site, &["validate", "--write-index", "."], &[]).code, 0);
     let manifest_path = site.join(".claude-plugin/marketplace.json");
     let mut manifest = json_file(&manifest_path);
     manifest["plugins"]
         .as_array_mut()
         .unwrap()
         .push(serde_json::json!({"name": "../../escape", "source": "./plugins/repo-tools"}));
-    std::fs::write(&manifest_path, serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
-    assert_eq!(skillport(&site, &["validate", "--write-index", "."], &[]).code, 0);
+    let bytes = serde_json::to_vec_pretty(&manifest).unwrap();
+    std::fs::write(&manifest_path, &bytes).unwrap();
+    // The index still vouches for the changed manifest, so that the export reads the marketplace.
+    let index_path = site.join("skillport-index.json");
+    let mut index = json_file(&index_path);
+    for entry in index.as_array_mut().unwrap() {
+        if entry["path"] == ".claude-plugin/marketplace.json" {
+            entry["sha256"] = skillport_sources::sha256_digest(&bytes).into();
+        }
+    }
+    std::fs::write(&index_path, serde_json::to_vec_pretty(&index).unwrap()).unwrap();
+    // The loader judges such a name invalid, as Claude Code does.
+    let validated = skillport(&site, &["validate", "."], &[]);
+    assert_eq!(validated.code, 1, "{}", validated.all());
+    assert_contains(&validated.stdout, &["plugin name `../../escape` cannot be installed"]);
     let server = Site::serve(site.clone());
     let dir = scratch("export-escape");
     write(
@@ -885,10 +938,10 @@ fn export_git_refuses_a_name_that_would_leave_the_export() {
     );
     let run = skillport(&dir, &["export", "git", "--out", "out/repo"], &[]);
     server.stop();
-    assert_eq!(run.code, 1);
+    assert_eq!(run.code, 0, "{}", run.all());
     assert_contains(
         &run.stdout,
-        &["refused   ../../escape@web", "cannot be a folder name under plugins/", "3 exported, 0 skipped, 1 refused"],
+        &["skipped   ../../escape@web   invalid: plugin name `../../escape` cannot be installed", "3 exported, 1 skipped"],
     );
     assert!(!dir.join("escape").exists() && !dir.join("out/escape").exists());
     let exported = json_file(&dir.join("out/repo/.claude-plugin/marketplace.json"));

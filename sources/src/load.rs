@@ -72,7 +72,7 @@ pub struct LoadedPlugin {
     pub raw: Value,
     /// The parsed entry; `None` when it is malformed.
     pub entry: Option<PluginEntry>,
-    /// `.claude-plugin/plugin.json`, when present and the entry is strict.
+    /// `.claude-plugin/plugin.json`, when present and valid (with `strict: false`, an invalid one is ignored).
     pub manifest: Option<PluginManifest>,
     /// The plugin folder in the [`FileSet`]; `""` for the marketplace root; `None` when it is not in this tree.
     pub root: Option<String>,
@@ -138,7 +138,7 @@ impl PluginStatus {
 /// A skill folder (one holding `SKILL.md`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Skill {
-    /// The frontmatter `name`, else the folder name.
+    /// The skill folder's name, as Claude Code names it (the plugin's name for a SKILL.md at the marketplace root).
     pub name: String,
     pub description: Option<String>,
     /// Folder path in the [`FileSet`].
@@ -275,7 +275,7 @@ pub fn load_marketplace_with(files: &FileSet, hosts: &Hosts) -> Result<LoadedMar
         .enumerate()
         .map(|(index, raw)| load_plugin(files, manifest.metadata.as_ref(), hosts, index, raw.clone()))
         .collect();
-    Ok(LoadedMarketplace { manifest, plugins, problems })
+    Ok(LoadedMarketplace { manifest, plugins: first_of_each_name(plugins), problems })
 }
 
 /// [`load_marketplace_with`] for a server, which reads the parsed forms only: without the JSON as written (each
@@ -299,7 +299,7 @@ pub fn load_marketplace_lean(files: &FileSet, hosts: &Hosts) -> Result<LoadedMar
             plugin
         })
         .collect();
-    Ok(LoadedMarketplace { manifest, plugins, problems })
+    Ok(LoadedMarketplace { manifest, plugins: first_of_each_name(plugins), problems })
 }
 
 /// The plugin entries of `.claude-plugin/marketplace.json`, each with the name [`load_marketplace`] gives its plugin
@@ -314,6 +314,33 @@ pub fn plugin_entries(files: &FileSet) -> Result<Vec<(String, Option<PluginEntry
         .enumerate()
         .map(|(index, raw)| (plugin_name(raw, index), parse_entry(raw).ok()))
         .collect())
+}
+
+/// A plugin is installed by its name (`name@marketplace`), so of several entries with one name only the first can be
+/// installed: Claude Code installs the first, and so the later ones are invalid here, never served in its place.
+fn first_of_each_name(mut plugins: Vec<LoadedPlugin>) -> Vec<LoadedPlugin> {
+    let mut seen = std::collections::BTreeSet::new();
+    for plugin in &mut plugins {
+        if plugin.entry.is_some() && !seen.insert(plugin.name.clone()) {
+            plugin.status = PluginStatus::Invalid {
+                reason: format!(
+                    "an earlier entry of this marketplace is also named `{}`; only the first is installed",
+                    plugin.name
+                ),
+            };
+            plugin.skills.clear();
+            plugin.commands.clear();
+        }
+    }
+    plugins
+}
+
+/// Claude Code's rule for each part of a plugin id (`plugin@marketplace`): letters, digits, `.`, `_` and `-`,
+/// starting with a letter or digit, at most 128 characters. An entry named otherwise cannot be installed.
+pub fn is_installable_name(name: &str) -> bool {
+    name.len() <= 128
+        && name.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 /// The entry's `name`, or `#<index>` when it has none.
@@ -423,8 +450,23 @@ fn parse_entry(raw: &Value) -> Result<PluginEntry, String> {
         Some(other) => return Err(format!("plugin entry `name` must be a string, not {}", json_type(other))),
         None => return Err("plugin entry has no `name`".to_string()),
     }
+    if let Some(Value::String(name)) = map.get("name") {
+        if !is_installable_name(name) {
+            return Err(format!(
+                "plugin name `{name}` cannot be installed: use letters, digits, `.`, `_` and `-`, starting with a \
+                 letter or digit"
+            ));
+        }
+    }
     if !map.contains_key("source") {
         return Err("plugin entry has no `source`".to_string());
+    }
+    // plugin.json may give its author as a plain string; Claude Code refuses an entry whose `author` is not an object.
+    if let Some(author) = map.get("author").filter(|a| !a.is_object()) {
+        return Err(format!(
+            "plugin entry `author` must be an object (`{{\"name\": ...}}`), not {}",
+            json_type(author)
+        ));
     }
     PluginEntry::deserialize(raw).map_err(|e| format!("invalid plugin entry: {e}"))
 }
@@ -446,21 +488,20 @@ fn resolve_in_tree(files: &FileSet, plugin: &mut LoadedPlugin, root: &str) -> Re
         },
     };
     let mut problems = Vec::new();
-    // With `strict: false` the entry is the whole definition; Claude Code refuses a plugin.json that also declares
-    // components, so say so rather than silently picking one of the two.
-    let manifest = match manifest {
-        Some(manifest) if !strict => {
-            let declared = manifest.declared_components();
-            if !declared.is_empty() {
-                problems.push(format!(
-                    "`strict: false`, but `{manifest_path}` also declares {}; only the marketplace entry is used",
-                    declared.join(", ")
-                ));
-            }
-            None
+    // With `strict: false` the entry is the definition, and Claude Code refuses to load a plugin whose plugin.json
+    // declares components when the entry does too ("conflicting manifests"). When only plugin.json declares them,
+    // Claude Code reads them (and its version) as with `strict: true`, and so does Skillport.
+    if let Some(manifest) = manifest.as_ref().filter(|_| !strict) {
+        let declared = manifest.declared_components();
+        let in_entry = entry.declared_components();
+        if !declared.is_empty() && !in_entry.is_empty() {
+            return Err(format!(
+                "`strict: false`, but both the marketplace entry ({}) and `{manifest_path}` ({}) declare components",
+                in_entry.join(", "),
+                declared.join(", ")
+            ));
         }
-        other => other,
-    };
+    }
     if let Some(manifest) = &manifest {
         if manifest.name != entry.name {
             problems.push(format!(
@@ -528,11 +569,11 @@ fn skill_dirs(files: &FileSet, root: &str, listed: &[(&str, &str)], problems: &m
                 continue;
             }
         };
-        // A path to the SKILL.md file itself names its folder.
-        let target = match target.strip_suffix("SKILL.md") {
-            Some(parent) if files.contains(&target) => parent.trim_end_matches('/').to_string(),
-            _ => target,
-        };
+        if files.contains(&target) {
+            // Claude Code reads folders only: a path to a file (SKILL.md itself, say) gives no skill.
+            problems.push(format!("skills path `{path}` from {origin} is a file; list the skill's folder"));
+            continue;
+        }
         if has_skill(&target) {
             dirs.push(target);
         } else if files.is_dir(&target) {
@@ -591,9 +632,11 @@ fn load_skill(files: &FileSet, dir: &str, plugin_root: &str, plugin_name: &str) 
             problems.push(format!("skill name `{declared}` does not match its folder `{folder}`"));
         }
     }
-    let name = declared.unwrap_or(folder).to_string();
-    if !is_valid_skill_name(&name) {
-        problems.push(format!("skill name `{name}` must be 1-64 lowercase letters, digits or hyphens"));
+    // Claude Code names a skill after its folder, whatever its frontmatter says (a mismatch is a problem above).
+    let name = folder.to_string();
+    let written = declared.unwrap_or(folder);
+    if !is_valid_skill_name(written) {
+        problems.push(format!("skill name `{written}` must be 1-64 lowercase letters, digits or hyphens"));
     }
     let description = frontmatter
         .get("description")
@@ -643,7 +686,8 @@ fn command_names(files: &FileSet, root: &str, listed: &[&str], problems: &mut Ve
             .map(String::from)
             .collect()
     };
-    let mut names = md_in(&child(root, "commands"));
+    // A `commands` path replaces the default `commands/` folder: Claude Code reads it only when no path is given.
+    let mut names = if listed.is_empty() { md_in(&child(root, "commands")) } else { Vec::new() };
     for path in listed {
         match join(root, path) {
             Ok(target) if files.contains(&target) && target.ends_with(".md") => {
@@ -788,7 +832,6 @@ mod tests {
                 {"name": "art", "source": "./", "strict": false, "skills": "./skills/art/"},
             ]}),
             &[
-                (".claude-plugin/plugin.json", r#"{"name": "whole", "skills": "./skills"}"#),
                 ("skills/xlsx/SKILL.md", "---\nname: xlsx\ndescription: Sheets.\n---\n"),
                 ("skills/art/SKILL.md", "---\nname: art\ndescription: Art.\n---\n"),
                 ("SKILL.md", GOOD_SKILL),
@@ -805,10 +848,6 @@ mod tests {
             .problems
             .iter()
             .any(|p| p == "skills path `./skills/gone` from the marketplace entry is not in the marketplace"));
-        assert!(docs
-            .problems
-            .iter()
-            .any(|p| p.contains("`strict: false`, but `.claude-plugin/plugin.json` also declares skills")));
         let art: Vec<&str> = loaded.plugins[1].skills.iter().map(|s| s.dir.as_str()).collect();
         assert_eq!(art, ["skills/art"]);
     }
@@ -830,8 +869,96 @@ mod tests {
         );
         let plugin = load_marketplace(&files).unwrap().plugins.remove(0);
         let names: Vec<&str> = plugin.skills.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(names, ["alpha", "delta", "gamma", "beta"]);
-        assert_eq!(plugin.problems, ["skills path `./nothing-here` from plugin.json is not in the marketplace"]);
+        // Claude Code reads skills paths as folders only: the path to beta's SKILL.md gives no skill.
+        assert_eq!(names, ["alpha", "delta", "gamma"]);
+        assert_eq!(
+            plugin.problems,
+            [
+                "skills path `./more/beta/SKILL.md` from plugin.json is a file; list the skill's folder",
+                "skills path `./nothing-here` from plugin.json is not in the marketplace"
+            ]
+        );
+    }
+
+    #[test]
+    fn strict_false_reads_plugin_json_unless_both_declare_components() {
+        let files = tree(
+            json!({"name": "m", "plugins": [
+                {"name": "alone", "source": "./alone", "strict": false, "version": "3.0.0"},
+                {"name": "both", "source": "./both", "strict": false, "skills": ["./more"]},
+            ]}),
+            &[
+                ("alone/.claude-plugin/plugin.json", r#"{"name": "alone", "version": "3.1.0", "skills": ["./x"]}"#),
+                ("alone/x/k/SKILL.md", "---\nname: k\ndescription: K.\n---\n"),
+                ("alone/skills/alpha/SKILL.md", GOOD_SKILL),
+                ("both/.claude-plugin/plugin.json", r#"{"name": "both", "skills": ["./x"]}"#),
+                ("both/x/k/SKILL.md", "---\nname: k\ndescription: K.\n---\n"),
+                ("both/more/m/SKILL.md", "---\nname: m\ndescription: M.\n---\n"),
+            ],
+        );
+        let loaded = load_marketplace(&files).unwrap();
+        let alone = &loaded.plugins[0];
+        assert!(alone.status.is_servable());
+        let names: Vec<&str> = alone.skills.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["alpha", "k"]);
+        assert_eq!(alone.version(), Some("3.1.0"));
+        assert_eq!(
+            reason(&loaded.plugins[1]),
+            "`strict: false`, but both the marketplace entry (skills) and `both/.claude-plugin/plugin.json` (skills) \
+             declare components"
+        );
+    }
+
+    #[test]
+    fn entries_claude_code_cannot_install_are_invalid() {
+        let files = tree(
+            json!({"name": "m", "plugins": [
+                {"name": "twice", "source": "./first"},
+                {"name": "twice", "source": "./second"},
+                {"name": "Bad Name", "source": "./first"},
+                {"name": "-dash", "source": "./first"},
+                {"name": "Fine_1.x", "source": "./first"},
+                {"name": "author-string", "source": "./first", "author": "Someone"},
+                {"name": "author-object", "source": "./first", "author": {"name": "Someone"}},
+            ]}),
+            &[("first/skills/alpha/SKILL.md", GOOD_SKILL), ("second/skills/beta/SKILL.md", GOOD_SKILL)],
+        );
+        let loaded = load_marketplace(&files).unwrap();
+        let plugins = &loaded.plugins;
+        assert!(plugins[0].status.is_servable());
+        assert_eq!(
+            reason(&plugins[1]),
+            "an earlier entry of this marketplace is also named `twice`; only the first is installed"
+        );
+        assert!(plugins[1].skills.is_empty());
+        assert!(
+            reason(&plugins[2]).starts_with("plugin name `Bad Name` cannot be installed"),
+            "{}",
+            reason(&plugins[2])
+        );
+        assert!(reason(&plugins[3]).starts_with("plugin name `-dash` cannot be installed"), "{}", reason(&plugins[3]));
+        assert!(plugins[4].status.is_servable());
+        assert_eq!(reason(&plugins[5]), "plugin entry `author` must be an object (`{\"name\": ...}`), not a string");
+        assert!(plugins[6].status.is_servable());
+        // The lean load judges the same.
+        let lean = load_marketplace_lean(&files, &Hosts::default()).unwrap();
+        let statuses: Vec<bool> = lean.plugins.iter().map(|p| p.status.is_servable()).collect();
+        assert_eq!(statuses, [true, false, false, false, true, false, true]);
+        assert!(!is_installable_name(&"a".repeat(129)) && is_installable_name(&"a".repeat(128)));
+    }
+
+    #[test]
+    fn a_commands_path_replaces_the_default_folder() {
+        let files = tree(
+            json!({"name": "m", "plugins": [
+                {"name": "default", "source": "./p"},
+                {"name": "dir", "source": "./p", "commands": "./more/"},
+            ]}),
+            &[("p/commands/usual.md", "Usual."), ("p/more/special.md", "Special.")],
+        );
+        let loaded = load_marketplace(&files).unwrap();
+        assert_eq!(loaded.plugins[0].commands, ["usual"]);
+        assert_eq!(loaded.plugins[1].commands, ["special"]);
     }
 
     #[test]
@@ -996,8 +1123,9 @@ mod tests {
         let s = by_dir("bad-yaml");
         assert_eq!(s.name, "bad-yaml");
         assert!(s.problems[0].contains("not valid YAML"), "{:?}", s.problems);
+        // Claude Code names a skill after its folder, whatever the frontmatter says.
         let s = by_dir("renamed");
-        assert_eq!(s.name, "Other_Name");
+        assert_eq!(s.name, "renamed");
         assert!(s.problems.contains(&"skill name `Other_Name` does not match its folder `renamed`".to_string()));
         assert!(s.problems.iter().any(|p| p.contains("must be 1-64 lowercase letters")));
         assert_eq!(by_dir("no-desc").problems, ["SKILL.md frontmatter has no `description`"]);

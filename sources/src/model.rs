@@ -196,6 +196,22 @@ impl PluginEntry {
     pub fn is_strict(&self) -> bool {
         self.strict.unwrap_or(true)
     }
+
+    /// Names of the component fields this entry declares (`skills`, `commands`, ...), as written in JSON.
+    pub fn declared_components(&self) -> Vec<&'static str> {
+        [
+            ("commands", self.commands.is_some()),
+            ("agents", self.agents.is_some()),
+            ("skills", self.skills.is_some()),
+            ("hooks", self.hooks.is_some()),
+            ("mcpServers", self.mcp_servers.is_some()),
+            ("lspServers", self.lsp_servers.is_some()),
+            ("outputStyles", self.output_styles.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, declared)| declared.then_some(name))
+        .collect()
+    }
 }
 
 /// `.claude-plugin/plugin.json` inside a plugin folder.

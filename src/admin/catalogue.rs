@@ -92,6 +92,26 @@ pub fn fetch(
     Ok(Ok((config, catalogue)))
 }
 
+/// `skillport catalogue --dir DIR`: the catalogue of the one marketplace in the local folder `dir`, read as the
+/// Worker's sources give a tree (symbolic links and `.git` left out) and loaded by the Worker's own code.
+pub fn run_dir(dir: &std::path::Path, show: &Show) -> Result<Outcome, UsageError> {
+    if !dir.is_dir() {
+        return Err(UsageError(format!("{} is not a folder", dir.display())));
+    }
+    let (files, _) = super::validate::read_folder(dir)?;
+    let name = skillport_sources::plugin_entries(&files).ok().and_then(|_| {
+        let bytes = files.get(skillport_sources::load::MARKETPLACE_FILE)?;
+        let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+        value.get("name")?.as_str().map(str::to_owned)
+    });
+    let entry = crate::catalogue::refresh::local_entry(name.as_deref().unwrap_or("local"), files);
+    let failed = entry.loaded.is_err();
+    let catalogue = Catalogue { marketplaces: vec![entry] };
+    let stdout =
+        if show.json { json_report_with(&catalogue, show, catalogue::detail_json) } else { table(&catalogue, show) };
+    Ok(Outcome { stdout, stderr: String::new(), code: u8::from(failed) })
+}
+
 fn listed<'a>(catalogue: &'a Catalogue, show: &Show) -> Vec<PluginRef<'a>> {
     catalogue.unfiltered().list(&Filter { surface: show.surface, ..Filter::default() })
 }
@@ -191,7 +211,17 @@ fn short_revision(revision: &str) -> String {
 }
 
 fn json_report(catalogue: &Catalogue, show: &Show) -> String {
-    let plugins: Vec<serde_json::Value> = listed(catalogue, show).iter().map(catalogue::summary_json).collect();
+    json_report_with(catalogue, show, catalogue::summary_json)
+}
+
+/// The JSON report, each plugin shown by `plugin_json` (`--dir` shows each in full, as `get_plugin` does: commands
+/// and skill paths included).
+fn json_report_with(
+    catalogue: &Catalogue,
+    show: &Show,
+    plugin_json: fn(&PluginRef<'_>) -> serde_json::Value,
+) -> String {
+    let plugins: Vec<serde_json::Value> = listed(catalogue, show).iter().map(plugin_json).collect();
     let marketplaces: Vec<serde_json::Value> = catalogue
         .marketplaces
         .iter()
@@ -203,6 +233,7 @@ fn json_report(catalogue: &Catalogue, show: &Show) -> String {
                 "loaded": m.loaded.is_ok(),
                 "plugins": m.loaded.as_ref().map(|l| l.plugins.len()).unwrap_or(0),
                 "error": m.error,
+                "loadError": m.loaded.as_ref().err(),
             })
         })
         .collect();

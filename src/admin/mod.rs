@@ -2,7 +2,8 @@
 //! on the admin's machine or in CI.
 //!
 //! - `skillport config check`: the configuration the Worker would start with, each value's origin, every problem;
-//! - `skillport catalogue`: the merged catalogue, fetched from here with the Worker's refresh code;
+//! - `skillport catalogue`: the merged catalogue, fetched from here with the Worker's refresh code (`--dir DIR`: what
+//!   the Worker would serve from one local marketplace folder);
 //! - `skillport validate PATH`: a marketplace checkout or plugin folder against the Claude Code format and the Agent
 //!   Skills rules, for CI in a marketplace repository;
 //! - `skillport export claude-org|git --out DIR`: the catalogue as plugin ZIPs for Claude's organisation upload, or as
@@ -56,6 +57,10 @@ enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Load this local marketplace folder instead of the configured marketplaces: what the Worker would serve
+        /// from that tree (the configuration is not read).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
     },
     /// Write the catalogue out for Claude's own marketplaces: plugin ZIPs, or a marketplace repository.
     Export {
@@ -185,7 +190,14 @@ pub fn main() -> ExitCode {
                 u8::from(report.errors > 0)
             })
         }
-        Command::Catalogue { layers, surface, json } => {
+        Command::Catalogue { dir: Some(dir), surface, json, .. } => {
+            let show = catalogue::Show { surface, json };
+            catalogue::run_dir(&dir, &show).map(|outcome| {
+                print(&outcome.stdout, &outcome.stderr);
+                outcome.code
+            })
+        }
+        Command::Catalogue { layers, surface, json, dir: None } => {
             let show = catalogue::Show { surface, json };
             catalogue::run(&layers.options(false), &show, &process_env).map(|outcome| {
                 print(&outcome.stdout, &outcome.stderr);

@@ -387,6 +387,23 @@ fn entry_loaded(
     }
 }
 
+/// The entry serving a marketplace read from a local folder (the admin CLI's `catalogue --dir`, and the differential
+/// test against Claude Code): the same lean load and entry as a fetched copy, judged against no configured forge.
+pub fn local_entry(id: &str, files: FileSet) -> MarketplaceEntry {
+    let loaded = load_marketplace_lean(&files, &Hosts::default());
+    MarketplaceEntry {
+        id: id.to_string(),
+        kind: "directory",
+        revision: Some(files.digest()),
+        loaded: loaded.map_err(|e| e.to_string()),
+        files,
+        fetched_at: None,
+        error: None,
+        refresh: RefreshState::default(),
+        cache: Default::default(),
+    }
+}
+
 fn snapshot_of(e: &MarketplaceEntry) -> Option<Snapshot> {
     Some(Snapshot {
         revision: e.revision.clone()?,

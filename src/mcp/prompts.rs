@@ -598,7 +598,7 @@ mod tests {
     }
 
     #[test]
-    fn a_skill_without_a_description_or_with_a_name_taken_is_no_prompt() {
+    fn a_skill_without_a_description_is_no_prompt_and_skills_are_named_by_their_folder() {
         let skill = |name: &str, description: &str| {
             format!("---\nname: {name}\ndescription: {description}\n---\nDo it.\n").into_bytes()
         };
@@ -617,17 +617,23 @@ mod tests {
             .filter(|p| p["name"].as_str().unwrap().starts_with("one."))
             .collect();
         let names: Vec<&str> = mine.iter().map(|p| p["name"].as_str().unwrap()).collect();
-        assert_eq!(names.iter().filter(|n| **n == "one.bulky.twin").count(), 1, "{names:?}");
+        // Claude Code names a skill after its folder, whatever its frontmatter says: two folders, two prompts.
+        assert!(names.contains(&"one.bulky.twin-a") && names.contains(&"one.bulky.twin-b"), "{names:?}");
+        assert!(!names.contains(&"one.bulky.twin"), "{names:?}");
         assert!(names.contains(&"one.bulky.plain"), "{names:?}");
         assert!(!names.iter().any(|n| n.contains("mute") || n.contains("blank")), "{names:?}");
-        // The twin listed is the one its skill:// URIs resolve to.
-        let twin = mine.iter().find(|p| p["name"] == "one.bulky.twin").unwrap();
-        let read = rpc(&app, &ada(), "resources/read", json!({"uri": "skill://one/bulky/twin/SKILL.md"}));
-        let got = rpc(&app, &ada(), "prompts/get", json!({"name": "one.bulky.twin"}));
-        let skill_md = read["result"]["contents"][0]["text"].as_str().unwrap();
-        assert!(skill_md.contains(twin["description"].as_str().unwrap()), "{skill_md}");
-        assert_eq!(twin["description"], got["result"]["description"]);
-        assert!(got["result"]["messages"][0]["content"]["text"].as_str().unwrap().ends_with(skill_md));
+        // Each prompt is the skill its skill:// URIs resolve to.
+        for (folder, description) in [("twin-a", "The first twin."), ("twin-b", "The second twin.")] {
+            let prompt = mine.iter().find(|p| p["name"] == format!("one.bulky.{folder}")).unwrap();
+            assert_eq!(prompt["description"], description);
+            let uri = format!("skill://one/bulky/{folder}/SKILL.md");
+            let read = rpc(&app, &ada(), "resources/read", json!({ "uri": uri }));
+            let got = rpc(&app, &ada(), "prompts/get", json!({"name": format!("one.bulky.{folder}")}));
+            let skill_md = read["result"]["contents"][0]["text"].as_str().unwrap();
+            assert!(skill_md.contains(description), "{skill_md}");
+            assert_eq!(prompt["description"], got["result"]["description"]);
+            assert!(got["result"]["messages"][0]["content"]["text"].as_str().unwrap().ends_with(skill_md));
+        }
     }
 
     fn get_result(app: &crate::App, name: &str) -> Value {
