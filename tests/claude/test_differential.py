@@ -3,6 +3,10 @@ marketplace and the corpus (one small marketplace per rule of Claude Code's plug
 See differential.py for what is compared, and known-differences.md for the listed exceptions (where Claude Code is
 the one outside its own documentation): the test allows exactly those.
 
+Both exports of the configured sources (`skillport export git` and `skillport export claude-org`, the ZIPs unpacked
+as Claude's organisation upload holds them) are compared too: what Skillport hands to Claude's own marketplaces must
+install in Claude Code exactly as the connector serves it.
+
 Another marketplace tree joins with one line in `marketplaces()`.
 """
 
@@ -11,7 +15,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import tempfile
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -35,7 +41,38 @@ def marketplace_file_only(name: str, scratch: Path) -> Path:
     return folder
 
 
-def marketplaces(scratch: Path) -> list[tuple[str, Path]]:
+def export_git(skillport: Path, scratch: Path) -> Path:
+    """`skillport export git` of the configured sources (the repository's own configuration: the example marketplace)."""
+    out = scratch / "export-git"
+    run = subprocess.run([str(skillport), "export", "git", "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    return out
+
+
+def export_claude_org(skillport: Path, scratch: Path) -> Path:
+    """`skillport export claude-org`: one ZIP per plugin, unpacked into a marketplace of those plugins, as Claude's
+    organisation upload holds them (each ZIP is one plugin, named by its plugin.json)."""
+    zips = scratch / "export-org-zips"
+    run = subprocess.run([str(skillport), "export", "claude-org", "--out", str(zips)], cwd=ROOT, capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    folder = scratch / "export-org"
+    entries = []
+    for archive in sorted(zips.glob("*.zip")):
+        target = folder / "plugins" / archive.stem
+        with zipfile.ZipFile(archive) as z:
+            z.extractall(target)
+        name = json.loads((target / ".claude-plugin" / "plugin.json").read_text())["name"]
+        entries.append({"name": name, "source": f"./plugins/{archive.stem}"})
+    assert entries, "the export wrote no ZIP"
+    (folder / ".claude-plugin").mkdir(parents=True)
+    (folder / ".claude-plugin" / "marketplace.json").write_text(json.dumps(
+        {"name": "export-org", "owner": {"name": "Skillport export"}, "plugins": entries}, indent=1))
+    return folder
+
+
+def marketplaces(scratch: Path, skillport: Path) -> list[tuple[str, Path]]:
     assert FIXTURES.is_dir(), f"{FIXTURES}: the shared fixtures sit beside the repository (or set SKILLPORT_SHARED)"
     out = [
         ("fixture:claude-plugins-official", marketplace_file_only("claude-plugins-official.marketplace.json", scratch)),
@@ -44,6 +81,7 @@ def marketplaces(scratch: Path) -> list[tuple[str, Path]]:
         ("examples/marketplace", ROOT / "examples" / "marketplace"),
     ]
     out += [(f"corpus:{d.name}", d) for d in sorted((HERE / "corpus").iterdir()) if d.is_dir()]
+    out += [("export:git", export_git(skillport, scratch)), ("export:claude-org", export_claude_org(skillport, scratch))]
     # Further trees (exports of the configured sources, say): SKILLPORT_DIFFERENTIAL_DIRS=label=DIR:label=DIR.
     for item in filter(None, os.environ.get("SKILLPORT_DIFFERENTIAL_DIRS", "").split(":")):
         label, _, folder = item.partition("=")
@@ -57,7 +95,7 @@ def test_claude_code_and_the_connector_agree():
     skillport = skillport_binary()
     scratch = Path(tempfile.mkdtemp(prefix="differential-"))
     try:
-        reports = [compare(folder, label, skillport, binary) for label, folder in marketplaces(scratch)]
+        reports = [compare(folder, label, skillport, binary) for label, folder in marketplaces(scratch, skillport)]
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
