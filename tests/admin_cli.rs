@@ -941,7 +941,10 @@ fn export_git_refuses_a_name_that_would_leave_the_export() {
     assert_eq!(run.code, 0, "{}", run.all());
     assert_contains(
         &run.stdout,
-        &["skipped   ../../escape@web   invalid: plugin name `../../escape` cannot be installed", "3 exported, 1 skipped"],
+        &[
+            "skipped   ../../escape@web   invalid: plugin name `../../escape` cannot be installed",
+            "3 exported, 1 skipped",
+        ],
     );
     assert!(!dir.join("escape").exists() && !dir.join("out/escape").exists());
     let exported = json_file(&dir.join("out/repo/.claude-plugin/marketplace.json"));
