@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from differential import HERE, ROOT, CLAUDE_VERSION, claude_binary, compare, known_differences, skillport_binary
+from differential import HERE, ROOT, CLAUDE_VERSION, Claude, claude_binary, compare, known_differences, skillport_binary
 
 SHARED = Path(os.environ.get("SKILLPORT_SHARED", ROOT.parent / "shared"))
 FIXTURES = SHARED / "fixtures" / "real-marketplaces"
@@ -41,12 +41,23 @@ def marketplace_file_only(name: str, scratch: Path) -> Path:
     return folder
 
 
+def validate(folder: Path):
+    """`claude plugin validate` accepts the tree (warnings allowed, no error)."""
+    claude = Claude(claude_binary())
+    try:
+        run = claude.run("plugin", "validate", str(folder.resolve()))
+    finally:
+        claude.close()
+    assert run.returncode == 0, f"claude plugin validate {folder}:\n{run.stdout}{run.stderr}"
+
+
 def export_git(skillport: Path, scratch: Path) -> Path:
     """`skillport export git` of the configured sources (the repository's own configuration: the example marketplace)."""
     out = scratch / "export-git"
     run = subprocess.run([str(skillport), "export", "git", "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
                          timeout=300)
     assert run.returncode == 0, run.stdout + run.stderr
+    validate(out)
     return out
 
 
@@ -63,6 +74,7 @@ def export_claude_org(skillport: Path, scratch: Path) -> Path:
         target = folder / "plugins" / archive.stem
         with zipfile.ZipFile(archive) as z:
             z.extractall(target)
+        validate(target)
         name = json.loads((target / ".claude-plugin" / "plugin.json").read_text())["name"]
         entries.append({"name": name, "source": f"./plugins/{archive.stem}"})
     assert entries, "the export wrote no ZIP"
