@@ -274,8 +274,20 @@ impl<'a> Access<'a> {
     /// The decision for `item` alone (for a skill, not counting whether its plugin is visible): the most specific
     /// applicable rule, the first written among equals, else the default.
     pub fn decide(&self, item: Item<'_>) -> Verdict {
+        match self.most_specific(item, |_| true) {
+            Some(index) => Verdict { decision: self.rules[index].effect, rule: Some(index) },
+            None => Verdict { decision: self.default, rule: None },
+        }
+    }
+
+    /// The index of the most specific rule that covers `item`, matches the user and passes `eligible` (the first
+    /// written among equals): the one search that both visibility and install policies use.
+    fn most_specific(&self, item: Item<'_>, eligible: impl Fn(&AccessRule) -> bool) -> Option<usize> {
         let mut best: Option<(Specificity, usize)> = None;
         for (index, rule) in self.rules.iter().enumerate() {
+            if !eligible(rule) {
+                continue;
+            }
             let target = Target::of(rule);
             if !target.covers(item) {
                 continue;
@@ -288,10 +300,7 @@ impl<'a> Access<'a> {
                 best = Some((specificity, index));
             }
         }
-        match best {
-            Some((_, index)) => Verdict { decision: self.rules[index].effect, rule: Some(index) },
-            None => Verdict { decision: self.default, rule: None },
-        }
+        best.map(|(_, index)| index)
     }
 
     /// Whether the user sees the plugin `plugin` of `marketplace` (listed, found by name, described).
@@ -318,22 +327,8 @@ impl<'a> Access<'a> {
             return None;
         }
         let item = Item::Plugin { marketplace, plugin };
-        let mut best: Option<(Specificity, InstallPolicy)> = None;
-        for rule in self.rules {
-            let Some(policy) = rule.policy else { continue };
-            let target = Target::of(rule);
-            if !target.covers(item) {
-                continue;
-            }
-            let specificity = target.specificity();
-            if best.is_some_and(|(s, _)| s >= specificity) {
-                continue;
-            }
-            if self.subject.matches(rule) {
-                best = Some((specificity, policy));
-            }
-        }
-        Some(best.map_or(InstallPolicy::Available, |(_, p)| p))
+        let index = self.most_specific(item, |rule| rule.policy.is_some());
+        Some(index.and_then(|i| self.rules[i].policy).unwrap_or(InstallPolicy::Available))
     }
 
     /// Whether the marketplace's id may be shown to the user: they could see something in it (see the module doc).
