@@ -199,19 +199,24 @@ impl PluginEntry {
 
     /// Names of the component fields this entry declares (`skills`, `commands`, ...), as written in JSON.
     pub fn declared_components(&self) -> Vec<&'static str> {
-        [
-            ("commands", self.commands.is_some()),
-            ("agents", self.agents.is_some()),
-            ("skills", self.skills.is_some()),
-            ("hooks", self.hooks.is_some()),
-            ("mcpServers", self.mcp_servers.is_some()),
-            ("lspServers", self.lsp_servers.is_some()),
-            ("outputStyles", self.output_styles.is_some()),
-        ]
-        .into_iter()
-        .filter_map(|(name, declared)| declared.then_some(name))
-        .collect()
+        declared([
+            self.commands.is_some(),
+            self.agents.is_some(),
+            self.skills.is_some(),
+            self.hooks.is_some(),
+            self.mcp_servers.is_some(),
+            self.lsp_servers.is_some(),
+            self.output_styles.is_some(),
+        ])
     }
+}
+
+/// The component fields a marketplace entry or a plugin.json may declare, as written in JSON, in one order.
+const COMPONENTS: [&str; 7] = ["commands", "agents", "skills", "hooks", "mcpServers", "lspServers", "outputStyles"];
+
+/// The names of the [`COMPONENTS`] whose flag is set.
+fn declared(flags: [bool; 7]) -> Vec<&'static str> {
+    COMPONENTS.into_iter().zip(flags).filter_map(|(name, set)| set.then_some(name)).collect()
 }
 
 /// `.claude-plugin/plugin.json` inside a plugin folder.
@@ -254,18 +259,15 @@ pub struct PluginManifest {
 impl PluginManifest {
     /// Names of the component fields this manifest declares (`skills`, `commands`, ...), as written in JSON.
     pub fn declared_components(&self) -> Vec<&'static str> {
-        [
-            ("commands", self.commands.is_some()),
-            ("agents", self.agents.is_some()),
-            ("skills", self.skills.is_some()),
-            ("hooks", self.hooks.is_some()),
-            ("mcpServers", self.mcp_servers.is_some()),
-            ("lspServers", self.lsp_servers.is_some()),
-            ("outputStyles", self.output_styles.is_some()),
-        ]
-        .into_iter()
-        .filter_map(|(name, declared)| declared.then_some(name))
-        .collect()
+        declared([
+            self.commands.is_some(),
+            self.agents.is_some(),
+            self.skills.is_some(),
+            self.hooks.is_some(),
+            self.mcp_servers.is_some(),
+            self.lsp_servers.is_some(),
+            self.output_styles.is_some(),
+        ])
     }
 }
 
