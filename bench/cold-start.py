@@ -22,6 +22,7 @@ connector already ran does; `--kv empty` gives every start an empty state, so th
 unpacks the marketplace from the GitHub stand-in. The peers have the catalogue embedded in their bundles.
 
     bash scripts/bench-compare.sh --cold-start [--starts N] [--servers skillport,peer,stateless,hello] [--kv kept|empty]
+        [--paths tools_list,list_plugins,prm] [--era 2025-06-18|2026-07-28] [--plugins N] [--out FILE]
     .venv/bin/python bench/cold-start.py [same options]     # once bench/peer*/node_modules and build/ exist
 
 Writes bench/results/cold-start-<date>.md (and .json) unless --out says otherwise.
@@ -37,8 +38,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import (BENCH, EXAMPLE, INIT, NAMES, PRM_PATH, ROOT, WORK, gen_peer_catalogue, log,  # noqa: E402
-                     mcp_headers, request, rpc, servers, skillport_config)
+from harness import (BENCH, ERAS, EXAMPLE, INIT, LEGACY, NAMES, PRM_PATH, ROOT, WORK, for_era,  # noqa: E402
+                     gen_peer_catalogue, log, mcp_headers, request, rpc, servers, skillport_config)
 
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 
@@ -90,7 +91,8 @@ def sample(s, path_key, total):
             ready = s.wait_ready(first_request=("GET", path, None, None))
             return ready, check(s, path_key, None, s.first_body, total)
         if method == "POST":
-            ready = s.wait_ready(first_request=("POST", path, body, mcp_headers()))
+            body = for_era(body, s.era)
+            ready = s.wait_ready(first_request=("POST", path, body, mcp_headers(None, body, s.era)))
             return ready, check(s, path_key, s.first_body, None, total)
         ready = s.wait_ready(first_request=("GET", path, None, None))
         return ready, check(s, path_key, None, s.first_body, total)
@@ -121,6 +123,9 @@ def run(args):
         raise SystemExit(f"unknown servers {sorted(unknown)}; known: {', '.join(NAMES)}")
     if "skillport" in pool:
         pool["skillport"].vars.update(sp_vars)
+    for s in pool.values():
+        if not s.sessions:
+            s.era = args.era
     paths = [p for p in args.paths.split(",") if p]
     runs = {k: {p: [] for p in paths} for k in pool}
     failures = []
@@ -161,7 +166,8 @@ def report(res, args) -> str:
            f"Command: `.venv/bin/python bench/cold-start.py {' '.join(res['argv'])}`".rstrip() +
            f". Median of {args.starts} fresh `wrangler dev` starts per server and path on the {args.plugins + 3:,}-plugin "
            "catalogue" + (f"; Skillport's KV {'kept from a priming start' if args.kv == 'kept' else 'empty at every start'}"
-                          if "skillport" in res["median"] else "") + ".", "",
+                          if "skillport" in res["median"] else "") +
+           f"; MCP requests at protocol revision {args.era} (the McpAgent peer's at 2025-06-18, in a session).", "",
            "| path | server | process start → first 200 | workerd start → first 200 | first request (fresh isolate) | samples |",
            "| --- | --- | ---: | ---: | ---: | ---: |"]
     for p in res["paths"]:
@@ -189,6 +195,9 @@ def main():
     ap.add_argument("--paths", default=",".join(PATHS), help=f"comma-separated, of {', '.join(PATHS)}")
     ap.add_argument("--plugins", type=int, default=1000)
     ap.add_argument("--kv", choices=["kept", "empty"], default="kept", help="Skillport's KV at each start")
+    ap.add_argument("--era", choices=ERAS, default=LEGACY,
+                    help="protocol revision of the MCP requests to the servers without sessions (the McpAgent peer "
+                         "is always driven at 2025-06-18, in a session)")
     ap.add_argument("--out", help="markdown output (default bench/results/cold-start-<date>.md)")
     args = ap.parse_args()
     from compare import machine

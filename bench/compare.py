@@ -45,8 +45,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import (BENCH, EXAMPLE, HELLO, INIT, NAMES, PEER, PEER_STATELESS, PRM_PATH, ROOT, WORK, WRANGLER,  # noqa: E402
-                     cpu_seconds, gen_peer_catalogue, log, mcp_headers, mem_kib, request, rpc, servers,
-                     skillport_config)
+                     ERAS, LEGACY, cpu_seconds, for_era, gen_peer_catalogue, log, mcp_headers, mem_kib, request,
+                     rpc, servers, skillport_config)
 
 RESULTS = BENCH / "results"
 LUA = BENCH / "wrk-mcp.lua"
@@ -115,8 +115,10 @@ def sizes(configs):
 
 # --- load ---------------------------------------------------------------------------------------------------------
 
-def wrk(port, path, method, body, sessions, host, duration, connections, threads=1):
+def wrk(port, path, method, body, sessions, host, duration, connections, threads=1, era=LEGACY):
     bodyfile = sessfile = "-"
+    body = for_era(body, era)
+    headers = mcp_headers(None, body, era) if method == "POST" else {}
     tmp = WORK / "wrk"
     tmp.mkdir(parents=True, exist_ok=True)
     if body is not None:
@@ -126,7 +128,8 @@ def wrk(port, path, method, body, sessions, host, duration, connections, threads
         sessfile = str(tmp / "sessions.txt")
         Path(sessfile).write_text("\n".join(sessions) + "\n")
     args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "10s", "-s", str(LUA),
-            f"http://127.0.0.1:{port}{path}", "--", method, bodyfile, sessfile, host or "-"]
+            f"http://127.0.0.1:{port}{path}", "--", method, bodyfile, sessfile, host or "-",
+            headers.get("mcp-protocol-version", LEGACY), headers.get("mcp-method", "-"), headers.get("mcp-name", "-")]
     p = subprocess.run(args, capture_output=True, text=True, timeout=duration + 60)
     m = re.search(r"WRK_JSON (\{.*\})", p.stdout)
     if not m:
@@ -245,14 +248,15 @@ def load_phase(servers, args, big_dir, total):
                 runs = {s.key: [] for s in ok}
                 for s in ok:  # warm-up, not recorded
                     port = s.port if mode == "wrangler" else result["servers"][s.key]["direct_port"]
-                    wrk(port, path, method, body, s.session_ids, s.host, args.warmup, args.connections)
+                    wrk(port, path, method, body, s.session_ids, s.host, args.warmup, args.connections, era=s.era)
                 for r in range(args.rounds):
                     order = ok[r % len(ok):] + ok[:r % len(ok)] if ok else []
                     for s in order:
                         port = s.port if mode == "wrangler" else result["servers"][s.key]["direct_port"]
                         runtime, proxy = s.workerds()
                         c0, p0 = cpu_seconds(runtime), cpu_seconds(proxy)
-                        w = wrk(port, path, method, body, s.session_ids, s.host, args.duration, args.connections)
+                        w = wrk(port, path, method, body, s.session_ids, s.host, args.duration, args.connections,
+                                era=s.era)
                         w["cpu_ms_per_request"] = (cpu_seconds(runtime) - c0) * 1000 / max(w["requests"], 1)
                         w["proxy_cpu_ms_per_request"] = (cpu_seconds(proxy) - p0) * 1000 / max(w["requests"], 1)
                         log(f"{mode} {key} round {r + 1} {s.key}: {w['rps']:.0f} req/s p50 {w['p50_us'] / 1000:.1f} ms "
@@ -316,7 +320,8 @@ def report(res) -> str:
            f"workerd {m['workerd']}, Node {m['node']}, {m['wrk']}.", "",
            f"Command: `bash scripts/bench-compare.sh {' '.join(res['argv'])}`".rstrip() + f" (wrk -t1 -c{a['connections']}, "
            f"{a['rounds']} rounds of {a['duration']} s per server and path after a {a['warmup']} s warm-up, servers "
-           "alternating round by round; medians of the rounds).", ""]
+           f"alternating round by round; medians of the rounds). MCP requests at protocol revision {a['era']} for the "
+           "servers without sessions; the McpAgent peer's at 2025-06-18, in sessions.", ""]
     s = res["sizes"]
     out += ["## Script size", "", "| server | what | raw | gzip -9 |", "| --- | --- | ---: | ---: |",
             f"| {names['skillport']} | build output ({', '.join(s['skillport_build']['files'])}) | "
@@ -393,6 +398,9 @@ def main():
     ap.add_argument("--startup-reps", type=int, default=3)
     ap.add_argument("--plugins", type=int, default=1000)
     ap.add_argument("--modes", default="wrangler,direct")
+    ap.add_argument("--era", choices=ERAS, default=LEGACY,
+                    help="protocol revision of the MCP requests to the servers without sessions (Skillport, the "
+                         "stateless peer, hello); the McpAgent peer is always driven at 2025-06-18, in sessions")
     ap.add_argument("--quick", action="store_true", help="smoke run: 2 s runs, 1 round, 1 start each")
     ap.add_argument("--out", help="markdown output (default bench/results/compare-<date>.md)")
     args = ap.parse_args()
@@ -412,7 +420,13 @@ def main():
     gen_peer_catalogue([("example", EXAMPLE)])
     res["sizes"] = sizes(configs)
 
-    ss = servers(sp_config)
+    def with_era(ss):
+        for s in ss:
+            if not s.sessions:
+                s.era = args.era
+        return ss
+
+    ss = with_era(servers(sp_config))
     res["startup"] = startup_phase(ss, args.startup_reps)
     tmp = Path(tempfile.mkdtemp(prefix="skillport-compare-"))
     try:
@@ -421,7 +435,7 @@ def main():
         gen_peer_catalogue([("big", big), ("example", EXAMPLE)])
         for k in PEERS:
             res["sizes"][f"{k}_big"] = dry_run(f"{k}-big", configs[k])
-        res["load_phase"] = load_phase(servers(sp_config), args, big, args.plugins + 3)
+        res["load_phase"] = load_phase(with_era(servers(sp_config)), args, big, args.plugins + 3)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         gen_peer_catalogue([("example", EXAMPLE)])

@@ -155,11 +155,36 @@ def request(port, method, path, body=None, headers=None, host=None, timeout=30):
         conn.close()
 
 
-def mcp_headers(session=None):
+LEGACY = "2025-06-18"
+MODERN = "2026-07-28"
+ERAS = (LEGACY, MODERN)
+
+
+def for_era(body, era):
+    """`body` as a request of protocol revision `era`: a 2026-07-28 request carries the per-request `_meta` envelope
+    (protocol version, client capabilities and client info); a 2025-06-18 one is sent as it is."""
+    if era != MODERN or not isinstance(body, dict) or "id" not in body:
+        return body
+    params = dict(body.get("params") or {})
+    params["_meta"] = {"io.modelcontextprotocol/protocolVersion": MODERN,
+                       "io.modelcontextprotocol/clientCapabilities": {},
+                       "io.modelcontextprotocol/clientInfo": {"name": "bench", "version": "1"}}
+    return dict(body, params=params)
+
+
+def mcp_headers(session=None, body=None, era=LEGACY):
+    """Streamable HTTP request headers; for a 2026-07-28 request of `body`, also the method and the name it repeats
+    (`Mcp-Method`, and `Mcp-Name` for tools/call, prompts/get and resources/read)."""
     h = {"content-type": "application/json", "accept": "application/json, text/event-stream",
-         "mcp-protocol-version": "2025-06-18"}
+         "mcp-protocol-version": era}
     if session:
         h["mcp-session-id"] = session
+    if era == MODERN and isinstance(body, dict) and "method" in body:
+        h["mcp-method"] = body["method"]
+        params = body.get("params") or {}
+        name = params.get("name") or params.get("uri")
+        if name and body["method"] in ("tools/call", "prompts/get", "resources/read"):
+            h["mcp-name"] = name
     return h
 
 
@@ -210,6 +235,8 @@ class Server:
         """`state`: wrangler dev's --persist-to (KV, Durable Objects); by default a new folder for every start."""
         self.key, self.label, self.config, self.vars, self.sessions = key, label, config, vars or {}, sessions
         self.state = state
+        # The protocol revision of the requests `call` sends: servers without sessions may be driven at 2026-07-28.
+        self.era = LEGACY
         self.proc = None
 
     def start(self):
@@ -329,7 +356,9 @@ class Server:
 
     def call(self, body, port=None):
         sid = self.session_ids[0] if self.session_ids else None
-        status, h, raw, ms = request(port or self.port, "POST", "/mcp", body, mcp_headers(sid), host=self.host)
+        body = for_era(body, self.era)
+        status, h, raw, ms = request(port or self.port, "POST", "/mcp", body, mcp_headers(sid, body, self.era),
+                                     host=self.host)
         return status, jsonrpc_of(h, raw), ms
 
     def stop(self):
