@@ -1,42 +1,40 @@
-"""Comparison benchmark: Skillport (Rust, one wasm binary) against a peer built the usual TypeScript way
-(bench/peer: agents McpAgent + MCP TypeScript SDK + workers-oauth-provider) and a hello-world Worker (bench/hello),
-all three in local workerd under `wrangler dev --ip 127.0.0.1`, each on its own port.
+"""Comparison benchmark: Skillport (Rust, one wasm binary) against two peers built the usual TypeScript ways
+(bench/peer: agents McpAgent, one Durable Object per MCP session, + MCP TypeScript SDK v1 + workers-oauth-provider;
+bench/peer-stateless: agents createMcpHandler with an MCP TypeScript SDK v2 server built per request, stateless,
++ workers-oauth-provider, as Cloudflare's current guide builds it) and a hello-world Worker (bench/hello), all four in
+local workerd under `wrangler dev --ip 127.0.0.1`, each on its own port (bench/harness.py starts and drives them).
 
 Measures, per server: script size (raw and gzipped; what `wrangler deploy --dry-run --outdir` would upload, and
 Skillport's build output as scripts/size.sh counts it); startup (process start to first 200, workerd start to first
 200, the first requests' latencies) and idle memory on the default example catalogue; then, on a catalogue of 1,003
-plugins (1,000 synthetic ones, the same data for both: see below), throughput and p50/p99 latency under 50 concurrent
+plugins (1,000 synthetic ones, the same data for all: see below), throughput and p50/p99 latency under 50 concurrent
 connections (wrk) for `tools/list`, `list_plugins`, `fetch_skill` of a warm skill and GET of the protected-resource
 metadata, alternating between the servers round by round; and the peak RSS (VmHWM) of each worker's workerd process.
+Cold start on a fresh isolate has its own benchmark, bench/cold-start.py.
 
 Load is sent two ways: through wrangler dev's public port (`wrangler`: its proxy worker and request logging included,
 as `wrangler dev` users see it) and straight to the socket of the workerd process that runs the worker (`direct`:
 wrangler's proxy left out; same process, same worker).
 
 The 1,000-plugin catalogue is bench/catalogue.py's `big_marketplace` (a git repository). Skillport loads it as a
-GitHub marketplace from the GitHub stand-in (tests/standins/forge.py), as bench/catalogue.py does; the peer embeds
-the very same folder at build time (bench/peer/gen-catalogue.mjs). Both also serve the example marketplace.
+GitHub marketplace from the GitHub stand-in (tests/standins/forge.py), as bench/catalogue.py does; both peers embed
+the very same folder at build time (bench/peer/gen-catalogue.mjs). All also serve the example marketplace.
 
-Auth: both /mcp endpoints are open on loopback. Skillport runs its default `local` provider (open on loopback; the
-var SKILLPORT_AUTH__OPEN=true is passed as well and is harmless if ignored); the peer's BENCH_OPEN_MCP=true skips
-the OAuth bearer check for /mcp on a loopback host (bench/peer/src/index.ts). Skillport is stateless (session-less
-POSTs); the peer's McpAgent needs a session, so the harness opens one session per connection (each a Durable
-Object) and the requests use them in turn.
+Auth: every /mcp endpoint is open on loopback (bench/harness.py says how). Skillport and the stateless peer take
+session-less POSTs (the load uses the 2025-06-18 headers, which both serve without a session); the McpAgent peer
+needs a session, so the harness opens one session per connection (each a Durable Object) and the requests use them
+in turn.
 
     bash scripts/bench-compare.sh [--duration S] [--rounds N] [--connections C] [--modes wrangler,direct] [--quick]
 """
 
 import argparse
-import gzip
 import hashlib
-import http.client
 import json
 import os
 import platform
 import re
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -45,41 +43,19 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-BENCH = ROOT / "bench"
-WORK = BENCH / ".work"
-RESULTS = BENCH / "results"
-WRANGLER = ROOT / "node_modules" / ".bin" / "wrangler"
-PEER = BENCH / "peer"
-HELLO = BENCH / "hello"
-EXAMPLE = ROOT / "examples" / "marketplace"
-LUA = BENCH / "wrk-mcp.lua"
-PRM_PATH = "/.well-known/oauth-protected-resource"
-SKILL = "brand-kit@example/brand-voice"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import (BENCH, EXAMPLE, HELLO, INIT, NAMES, PEER, PEER_STATELESS, PRM_PATH, ROOT, WORK, WRANGLER,  # noqa: E402
+                     ERAS, LEGACY, cpu_seconds, for_era, gen_peer_catalogue, log, mcp_headers, mem_kib, request,
+                     rpc, servers, skillport_config)
 
-sys.path.insert(0, str(BENCH))
+RESULTS = BENCH / "results"
+LUA = BENCH / "wrk-mcp.lua"
+SKILL = "brand-kit@example/brand-voice"
+PEERS = ("peer", "stateless")
+
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 
 
-def log(msg):
-    print(f"[compare] {msg}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def rpc(method, params=None, id=1):
-    body = {"jsonrpc": "2.0", "id": id, "method": method}
-    if params is not None:
-        body["params"] = params
-    return body
-
-
-INIT = rpc("initialize", {"protocolVersion": "2025-06-18", "capabilities": {},
-                          "clientInfo": {"name": "bench-compare", "version": "1"}})
 PATHS = [
     # key, label, method, url path, body
     ("tools_list", "`tools/list`", "POST", "/mcp", rpc("tools/list")),
@@ -89,281 +65,6 @@ PATHS = [
      rpc("tools/call", {"name": "fetch_skill", "arguments": {"name": SKILL}})),
     ("prm", f"GET `{PRM_PATH}`", "GET", PRM_PATH, None),
 ]
-
-# --- processes and memory -------------------------------------------------------------------------------------------
-
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def boot_time() -> float:
-    for line in open("/proc/stat"):
-        if line.startswith("btime "):
-            return float(line.split()[1])
-    return 0.0
-
-
-def proc_stat(pid):
-    raw = open(f"/proc/{pid}/stat").read()
-    rest = raw[raw.rindex(")") + 2:].split()
-    return {"pgrp": int(rest[2]), "start": boot_time() + int(rest[19]) / CLK_TCK}
-
-
-def cpu_seconds(pid) -> float:
-    """User + system CPU time a process has used so far."""
-    try:
-        raw = open(f"/proc/{pid}/stat").read()
-    except (OSError, TypeError):
-        return 0.0
-    rest = raw[raw.rindex(")") + 2:].split()
-    return (int(rest[11]) + int(rest[12])) / CLK_TCK
-
-
-def cmdline(pid) -> str:
-    try:
-        return open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
-
-
-def mem_kib(pid) -> dict:
-    out = {}
-    try:
-        for line in open(f"/proc/{pid}/status"):
-            k, _, v = line.partition(":")
-            if k in ("VmRSS", "VmHWM"):
-                out[k] = int(v.split()[0])
-    except OSError:
-        pass
-    return out
-
-
-def listening_ports(pid) -> list[int]:
-    inodes = set()
-    try:
-        for fd in os.listdir(f"/proc/{pid}/fd"):
-            try:
-                link = os.readlink(f"/proc/{pid}/fd/{fd}")
-            except OSError:
-                continue
-            m = re.match(r"socket:\[(\d+)\]", link)
-            if m:
-                inodes.add(m.group(1))
-    except OSError:
-        return []
-    ports = []
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            lines = open(table).read().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            f = line.split()
-            if f[3] == "0A" and f[9] in inodes:  # LISTEN
-                ports.append(int(f[1].rsplit(":", 1)[1], 16))
-    return sorted(set(ports))
-
-
-# --- HTTP ---------------------------------------------------------------------------------------------------------
-
-def request(port, method, path, body=None, headers=None, host=None, timeout=30):
-    """One request on a fresh connection: (status, headers dict, body bytes, elapsed ms)."""
-    h = dict(headers or {})
-    if host:
-        h["Host"] = host
-    data = json.dumps(body).encode() if isinstance(body, dict) else body
-    t0 = time.perf_counter()
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        conn.request(method, path, body=data, headers=h)
-        resp = conn.getresponse()
-        raw = resp.read()
-        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, raw, (time.perf_counter() - t0) * 1000
-    finally:
-        conn.close()
-
-
-def mcp_headers(session=None):
-    h = {"content-type": "application/json", "accept": "application/json, text/event-stream",
-         "mcp-protocol-version": "2025-06-18"}
-    if session:
-        h["mcp-session-id"] = session
-    return h
-
-
-def jsonrpc_of(headers, raw):
-    """The JSON-RPC message of a response, plain JSON or the last `data:` event of an SSE stream."""
-    text = raw.decode(errors="replace")
-    if headers.get("content-type", "").startswith("text/event-stream"):
-        data = [line[5:].strip() for line in text.splitlines() if line.startswith("data:")]
-        text = data[-1] if data else ""
-    try:
-        return json.loads(text)
-    except ValueError:
-        return None
-
-
-# --- servers ------------------------------------------------------------------------------------------------------
-
-def skillport_config() -> Path:
-    """A snapshot of build/ and a copy of wrangler.toml without its [build] table, pointing at the snapshot, in
-    bench/.work/skillport: wrangler dev reloads a worker whose files change (and re-runs [build] when src/ changes), so
-    a rebuild of build/ during a run would otherwise restart Skillport mid-measurement."""
-    snap = WORK / "skillport"
-    shutil.rmtree(snap / "build", ignore_errors=True)
-    (snap / "build").mkdir(parents=True)
-    for f in ["index.js", "index_bg.wasm", "package.json", "worker/shim.mjs"]:
-        if (ROOT / "build" / f).exists():
-            (snap / "build" / f).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / "build" / f, snap / "build" / f)
-    out, skip = [], False
-    for line in (ROOT / "wrangler.toml").read_text().splitlines():
-        if re.match(r"^\s*\[\[?[^\]]+\]\]?\s*(#.*)?$", line):
-            skip = line.strip().startswith("[build]")
-        if not skip:
-            out.append(line)
-    path = snap / "wrangler.toml"
-    path.write_text("# Generated by bench/compare.py from /wrangler.toml (without [build]), for a snapshot of build/.\n"
-                    + "\n".join(out) + "\n")
-    return path
-
-
-def gen_peer_catalogue(markets: list[tuple[str, Path]]):
-    args = ["node", str(PEER / "gen-catalogue.mjs")] + [f"{i}={d}" for i, d in markets]
-    subprocess.run(args, cwd=PEER, check=True)
-
-
-class Server:
-    def __init__(self, key, label, config: Path, vars=None, sessions=False):
-        self.key, self.label, self.config, self.vars, self.sessions = key, label, config, vars or {}, sessions
-        self.proc = None
-
-    def start(self):
-        self.port = free_port()
-        self.host = f"127.0.0.1:{self.port}"
-        state = WORK / "state" / f"{self.key}-{self.port}"
-        if self.key == "peer":
-            # The peer signs download links and serves its protected-resource metadata for its own origin.
-            self.vars["PUBLIC_URL"] = f"http://{self.host}"
-        args = [str(WRANGLER), "dev", "--config", str(self.config), "--ip", "127.0.0.1", "--port", str(self.port),
-                "--inspector-port", str(free_port()), "--show-interactive-dev-session=false",
-                "--persist-to", str(state)]
-        for k, v in self.vars.items():
-            args += ["--var", f"{k}:{v}"]
-        env = dict(os.environ, SKILLPORT_PREBUILT="1", WRANGLER_SEND_METRICS="false", CI="true")
-        self.log_path = WORK / "logs" / f"{self.key}-{self.port}.log"
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self.log = open(self.log_path, "w")
-        self.t_spawn = time.time()
-        self.proc = subprocess.Popen(args, cwd=self.config.parent, stdout=self.log, stderr=subprocess.STDOUT,
-                                     env=env, start_new_session=True)
-        self.session_ids = []
-        return self
-
-    def wait_ready(self, timeout=180):
-        """Waits for the worker. The first request goes straight to the socket of the workerd process that runs the
-        worker, as soon as it listens (wrangler's proxy would hold a request sent earlier until the worker is up, and
-        count the wait as latency): its latency is the cold first request. Then GET / through wrangler's public port
-        until a 200. Returns {ready_s: spawn to that 200, first_request_ms, workerd_ready_ms: workerd process start to
-        the first 200}."""
-        deadline = time.time() + timeout
-        tried, first = set(), None
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.key}: wrangler dev exited early; see {self.log_path}")
-            if first is None:
-                runtime, _ = self.workerds()
-                for p in listening_ports(runtime) if runtime else []:
-                    if p in tried:
-                        continue
-                    try:
-                        status, _, body, ms = request(p, "GET", "/", host=self.host, timeout=60)
-                    except OSError:
-                        continue
-                    tried.add(p)
-                    if status == 200:
-                        first = {"first_request_ms": ms,
-                                 "workerd_ready_ms": (time.time() - proc_stat(runtime)["start"]) * 1000}
-                        self.direct = p
-                        break
-                    if status == 500 and b"configuration is invalid" in body:
-                        raise RuntimeError(f"{self.key}: configuration invalid; see {self.log_path}")
-            else:
-                try:
-                    status, _, _, _ = request(self.port, "GET", "/", timeout=30)
-                    if status == 200:
-                        self.t_ready = time.time()
-                        return dict(first, ready_s=self.t_ready - self.t_spawn)
-                except OSError:
-                    pass
-            time.sleep(0.01)
-        raise RuntimeError(f"{self.key}: no 200 within {timeout} s; see {self.log_path}")
-
-    def workerds(self):
-        """(runtime pid, proxy pid): wrangler dev runs two workerd processes, one holding its proxy worker on the
-        public port and one running the worker itself."""
-        runtime = proxy = None
-        for d in os.listdir("/proc"):
-            if not d.isdigit():
-                continue
-            try:
-                if proc_stat(d)["pgrp"] != self.proc.pid:
-                    continue
-            except (OSError, ValueError, IndexError):
-                continue
-            cl = cmdline(d)
-            if "workerd" not in cl.split(" ")[0]:
-                continue
-            if f"entry=127.0.0.1:{self.port} " in cl + " ":
-                proxy = int(d)
-            else:
-                runtime = int(d)
-        return runtime, proxy
-
-    def direct_port(self):
-        """The runtime workerd's own entry socket (the one that answers GET / with a 200)."""
-        if getattr(self, "direct", None):
-            return self.direct
-        runtime, _ = self.workerds()
-        for p in listening_ports(runtime):
-            try:
-                if request(p, "GET", "/", host=self.host, timeout=5)[0] == 200:
-                    return p
-            except OSError:
-                continue
-        raise RuntimeError(f"{self.key}: no entry socket found on workerd {runtime}")
-
-    def open_sessions(self, n):
-        """MCP sessions for servers that need one (the peer's McpAgent): initialize + notifications/initialized."""
-        if not self.sessions:
-            return []
-        ids = []
-        for _ in range(n):
-            status, h, raw, _ = request(self.port, "POST", "/mcp", INIT, mcp_headers())
-            sid = h.get("mcp-session-id")
-            assert status == 200 and sid, (status, raw[:300])
-            status, _, raw, _ = request(self.port, "POST", "/mcp", {"jsonrpc": "2.0", "method": "notifications/initialized"},
-                                        mcp_headers(sid))
-            assert status in (200, 202), (status, raw[:300])
-            ids.append(sid)
-        self.session_ids = ids
-        return ids
-
-    def call(self, body, port=None):
-        sid = self.session_ids[0] if self.session_ids else None
-        status, h, raw, ms = request(port or self.port, "POST", "/mcp", body, mcp_headers(sid), host=self.host)
-        return status, jsonrpc_of(h, raw), ms
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        if self.proc:
-            self.log.close()
-        self.proc = None
 
 
 # --- sizes --------------------------------------------------------------------------------------------------------
@@ -407,15 +108,17 @@ def sizes(configs):
     for key, config in configs.items():
         log(f"size: wrangler deploy --dry-run for {key}")
         out[key] = dry_run(key, config)
-        if key == "peer":
-            out["peer_min"] = dry_run(key, config, minify=True)
+        if key in PEERS:
+            out[f"{key}_min"] = dry_run(key, config, minify=True)
     return out
 
 
 # --- load ---------------------------------------------------------------------------------------------------------
 
-def wrk(port, path, method, body, sessions, host, duration, connections, threads=1):
+def wrk(port, path, method, body, sessions, host, duration, connections, threads=1, era=LEGACY):
     bodyfile = sessfile = "-"
+    body = for_era(body, era)
+    headers = mcp_headers(None, body, era) if method == "POST" else {}
     tmp = WORK / "wrk"
     tmp.mkdir(parents=True, exist_ok=True)
     if body is not None:
@@ -425,7 +128,8 @@ def wrk(port, path, method, body, sessions, host, duration, connections, threads
         sessfile = str(tmp / "sessions.txt")
         Path(sessfile).write_text("\n".join(sessions) + "\n")
     args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "10s", "-s", str(LUA),
-            f"http://127.0.0.1:{port}{path}", "--", method, bodyfile, sessfile, host or "-"]
+            f"http://127.0.0.1:{port}{path}", "--", method, bodyfile, sessfile, host or "-",
+            headers.get("mcp-protocol-version", LEGACY), headers.get("mcp-method", "-"), headers.get("mcp-name", "-")]
     p = subprocess.run(args, capture_output=True, text=True, timeout=duration + 60)
     m = re.search(r"WRK_JSON (\{.*\})", p.stdout)
     if not m:
@@ -544,14 +248,15 @@ def load_phase(servers, args, big_dir, total):
                 runs = {s.key: [] for s in ok}
                 for s in ok:  # warm-up, not recorded
                     port = s.port if mode == "wrangler" else result["servers"][s.key]["direct_port"]
-                    wrk(port, path, method, body, s.session_ids, s.host, args.warmup, args.connections)
+                    wrk(port, path, method, body, s.session_ids, s.host, args.warmup, args.connections, era=s.era)
                 for r in range(args.rounds):
                     order = ok[r % len(ok):] + ok[:r % len(ok)] if ok else []
                     for s in order:
                         port = s.port if mode == "wrangler" else result["servers"][s.key]["direct_port"]
                         runtime, proxy = s.workerds()
                         c0, p0 = cpu_seconds(runtime), cpu_seconds(proxy)
-                        w = wrk(port, path, method, body, s.session_ids, s.host, args.duration, args.connections)
+                        w = wrk(port, path, method, body, s.session_ids, s.host, args.duration, args.connections,
+                                era=s.era)
                         w["cpu_ms_per_request"] = (cpu_seconds(runtime) - c0) * 1000 / max(w["requests"], 1)
                         w["proxy_cpu_ms_per_request"] = (cpu_seconds(proxy) - p0) * 1000 / max(w["requests"], 1)
                         log(f"{mode} {key} round {r + 1} {s.key}: {w['rps']:.0f} req/s p50 {w['p50_us'] / 1000:.1f} ms "
@@ -606,34 +311,39 @@ def mib(k):
 
 
 def report(res) -> str:
-    names = {"skillport": "Skillport (Rust/wasm)", "peer": "TS peer (agents McpAgent)", "hello": "hello-world JS"}
+    names = NAMES
+    keys = [k for k in NAMES if k in res["startup"]["median"] or k in res["load_phase"]["servers"]]
     m, a = res["machine"], res["args"]
-    out = [f"# Skillport vs a typical TypeScript MCP Worker vs hello world ({res['date']})", "",
+    out = [f"# Skillport vs typical TypeScript MCP Workers vs hello world ({res['date']})", "",
            f"Machine: {m['nproc']} cores, {m['cpu']}, {m['ram_gib']} GiB RAM, Linux {m['kernel']}; load average at "
            f"start {' '.join(m['loadavg_start'])}, at end {' '.join(res['loadavg_end'])}. {m['wrangler']}, "
            f"workerd {m['workerd']}, Node {m['node']}, {m['wrk']}.", "",
            f"Command: `bash scripts/bench-compare.sh {' '.join(res['argv'])}`".rstrip() + f" (wrk -t1 -c{a['connections']}, "
            f"{a['rounds']} rounds of {a['duration']} s per server and path after a {a['warmup']} s warm-up, servers "
-           "alternating round by round; medians of the rounds).", ""]
+           f"alternating round by round; medians of the rounds). MCP requests at protocol revision {a['era']} for the "
+           "servers without sessions; the McpAgent peer's at 2025-06-18, in sessions.", ""]
     s = res["sizes"]
     out += ["## Script size", "", "| server | what | raw | gzip -9 |", "| --- | --- | ---: | ---: |",
             f"| {names['skillport']} | build output ({', '.join(s['skillport_build']['files'])}) | "
             f"{kib(s['skillport_build']['raw'])} | {kib(s['skillport_build']['gzip'])} |"]
-    for key, what in (("skillport", "wrangler upload bundle"), ("peer", "wrangler upload bundle (wrangler's default: not minified)"),
-                      ("peer_min", "wrangler upload bundle, `--minify`"), ("hello", "wrangler upload bundle")):
+    rows = [("skillport", "skillport", "wrangler upload bundle")]
+    for k in PEERS:
+        rows += [(k, k, "wrangler upload bundle (wrangler's default: not minified)"),
+                 (k, f"{k}_min", "wrangler upload bundle, `--minify`"),
+                 (k, f"{k}_big", "bundle with the 1,003-plugin catalogue embedded (load phase)")]
+    rows.append(("hello", "hello", "wrangler upload bundle"))
+    for name, key, what in rows:
         if key in s:
             d = s[key]
-            out.append(f"| {names[key.split('_')[0]]} | {what} ({', '.join(d['files'])}) | {kib(d['raw'])} | {kib(d['gzip'])} |")
-    if "peer_big" in s:
-        d = s["peer_big"]
-        out.append(f"| {names['peer']} | bundle with the 1,003-plugin catalogue embedded (load phase) | {kib(d['raw'])} | {kib(d['gzip'])} |")
+            files = "" if key.endswith("_big") else f" ({', '.join(d['files'])})"
+            out.append(f"| {names[name]} | {what}{files} | {kib(d['raw'])} | {kib(d['gzip'])} |")
     st = res["startup"]["median"]
     ld = res["load_phase"]["servers"]
     out += ["", f"## Startup and memory (median of {a['startup_reps']} starts on the example catalogue; peak under load)", "",
             "| server | process start → first 200 (via wrangler) | workerd start → first 200 | first request (GET /, cold) | first `initialize` | "
             "first `tools/list` | idle RSS (example) | idle RSS (1,003 plugins) | peak RSS (VmHWM, after load) |",
             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    for key in ("skillport", "peer", "hello"):
+    for key in keys:
         if key not in st:
             continue
         x, y = st[key], ld.get(key, {})
@@ -643,11 +353,12 @@ def report(res) -> str:
     out += ["", "RSS is the workerd process that runs the worker (wrangler dev runs a second workerd for its proxy "
             "worker: " + ", ".join(f"{names[k]} {mib(v.get('proxy_peak_rss_kib'))} peak" for k, v in ld.items()) +
             "). The peer's figures under load include its "
-            f"{ld.get('peer', {}).get('sessions', 0)} MCP sessions (one Durable Object each).", "",
+            f"{ld.get('peer', {}).get('sessions', 0)} MCP sessions (one Durable Object each); the stateless peer "
+            "builds a server per request and keeps no session.", "",
             "With the 1,003-plugin catalogue, the cold first request took " + ", ".join(
                 f"{names[k]} {v['first_request_ms']:.0f} ms" for k, v in ld.items() if 'first_request_ms' in v) +
             " (Skillport fetches and unpacks the marketplace's tarball from the GitHub stand-in on its first request; "
-            "the peer has the catalogue embedded in its bundle and decodes it when the isolate starts)."]
+            "the peers have the catalogue embedded in their bundles and decode it when the isolate starts)."]
     for mode in a["modes"]:
         title = ("through wrangler dev's public port (its proxy worker and request log included)" if mode == "wrangler"
                  else "straight to the worker's workerd socket (wrangler's proxy left out)")
@@ -656,7 +367,7 @@ def report(res) -> str:
                 "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
         for key, label, *_ in PATHS:
             runs = res["load_phase"]["load"].get(f"{mode}/{key}", {})
-            for sk in ("skillport", "peer", "hello"):
+            for sk in keys:
                 probe_note = res["load_phase"]["probes"].get(f"{mode}/{key}/{sk}")
                 if sk in runs:
                     r = runs[sk]
@@ -665,7 +376,7 @@ def report(res) -> str:
                 elif probe_note:
                     out.append(f"| {label} | {names[sk]} | not measured: {probe_note} | | | | |")
     proxy_cpu = {k: [r[k]["proxy_cpu_ms"] for m, r in res["load_phase"]["load"].items()
-                     if m.startswith("wrangler/") and k in r] for k in ("skillport", "peer", "hello")}
+                     if m.startswith("wrangler/") and k in r] for k in keys}
     out += ["", "hello-world answers every path with the same small JSON: its rows are the floor set by workerd, "
             "wrangler and the load generator on this machine. CPU per request is the user + system time the workerd "
             "process running the worker used during the run, divided by the requests answered: it depends much less "
@@ -687,6 +398,9 @@ def main():
     ap.add_argument("--startup-reps", type=int, default=3)
     ap.add_argument("--plugins", type=int, default=1000)
     ap.add_argument("--modes", default="wrangler,direct")
+    ap.add_argument("--era", choices=ERAS, default=LEGACY,
+                    help="protocol revision of the MCP requests to the servers without sessions (Skillport, the "
+                         "stateless peer, hello); the McpAgent peer is always driven at 2025-06-18, in sessions")
     ap.add_argument("--quick", action="store_true", help="smoke run: 2 s runs, 1 round, 1 start each")
     ap.add_argument("--out", help="markdown output (default bench/results/compare-<date>.md)")
     args = ap.parse_args()
@@ -701,24 +415,27 @@ def main():
     res = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "argv": sys.argv[1:],
            "args": vars(args), "machine": machine()}
     sp_config = skillport_config()
-    configs = {"skillport": sp_config, "peer": PEER / "wrangler.toml", "hello": HELLO / "wrangler.toml"}
+    configs = {"skillport": sp_config, "peer": PEER / "wrangler.toml", "stateless": PEER_STATELESS / "wrangler.toml",
+               "hello": HELLO / "wrangler.toml"}
     gen_peer_catalogue([("example", EXAMPLE)])
     res["sizes"] = sizes(configs)
 
-    def servers():
-        return [Server("skillport", "Skillport", sp_config, {"SKILLPORT_AUTH__OPEN": "true"}),
-                Server("peer", "peer", PEER / "wrangler.toml", sessions=True),
-                Server("hello", "hello", HELLO / "wrangler.toml")]
+    def with_era(ss):
+        for s in ss:
+            if not s.sessions:
+                s.era = args.era
+        return ss
 
-    ss = servers()
+    ss = with_era(servers(sp_config))
     res["startup"] = startup_phase(ss, args.startup_reps)
     tmp = Path(tempfile.mkdtemp(prefix="skillport-compare-"))
     try:
         big = tmp / "github" / "bench" / "big"
         big_marketplace(big, args.plugins)
         gen_peer_catalogue([("big", big), ("example", EXAMPLE)])
-        res["sizes"]["peer_big"] = dry_run("peer-big", PEER / "wrangler.toml")
-        res["load_phase"] = load_phase(servers(), args, big, args.plugins + 3)
+        for k in PEERS:
+            res["sizes"][f"{k}_big"] = dry_run(f"{k}-big", configs[k])
+        res["load_phase"] = load_phase(with_era(servers(sp_config)), args, big, args.plugins + 3)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         gen_peer_catalogue([("example", EXAMPLE)])

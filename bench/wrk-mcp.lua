@@ -1,9 +1,12 @@
 -- wrk script for bench/compare.py: one request kind per run, JSON summary on stdout.
---   wrk -t1 -c50 -d10s --timeout 10s -s bench/wrk-mcp.lua URL -- METHOD BODY_FILE SESSIONS_FILE HOST
+--   wrk -t1 -c50 -d10s --timeout 10s -s bench/wrk-mcp.lua URL -- METHOD BODY_FILE SESSIONS_FILE HOST [VERSION MCP_METHOD MCP_NAME]
 -- METHOD: POST (MCP, with the streamable-HTTP headers) or GET. BODY_FILE: request body ("-" for none).
 -- SESSIONS_FILE: one MCP session id a line, used in turn as `mcp-session-id` ("-" for none: session-less servers).
 -- HOST: Host header to send ("-" to keep the URL's).
+-- VERSION (optional, default 2025-06-18): the mcp-protocol-version header. MCP_METHOD, MCP_NAME (optional, "-" for
+-- none): the mcp-method and mcp-name headers a 2026-07-28 request repeats from its body.
 local method, body, sessions, host = "GET", nil, {}, nil
+local version, mcp_method, mcp_name = "2025-06-18", nil, nil
 local next_session = 1
 
 local function slurp(path)
@@ -22,6 +25,9 @@ function init(args)
     end
   end
   if args[4] and args[4] ~= "-" then host = args[4] end
+  if args[5] and args[5] ~= "-" then version = args[5] end
+  if args[6] and args[6] ~= "-" then mcp_method = args[6] end
+  if args[7] and args[7] ~= "-" then mcp_name = args[7] end
   if #sessions > 0 then next_session = math.random(#sessions) end
 end
 
@@ -31,7 +37,9 @@ function request()
   if method == "POST" then
     headers["content-type"] = "application/json"
     headers["accept"] = "application/json, text/event-stream"
-    headers["mcp-protocol-version"] = "2025-06-18"
+    headers["mcp-protocol-version"] = version
+    if mcp_method then headers["mcp-method"] = mcp_method end
+    if mcp_name then headers["mcp-name"] = mcp_name end
     if #sessions > 0 then
       headers["mcp-session-id"] = sessions[next_session]
       next_session = next_session % #sessions + 1

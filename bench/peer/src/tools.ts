@@ -34,7 +34,7 @@ const nonEmpty = (s: unknown) => (typeof s === "string" && s.trim() ? s : undefi
 
 const strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
-function asText(b: Uint8Array): string | undefined {
+export function asText(b: Uint8Array): string | undefined {
   let text: string;
   try {
     text = strict.decode(b);
@@ -52,7 +52,7 @@ function asText(b: Uint8Array): string | undefined {
   return controls <= Math.ceil(chars / 100) ? text : undefined;
 }
 
-function sniff(b: Uint8Array): string {
+export function sniff(b: Uint8Array): string {
   const starts = (...m: number[]) => m.every((x, i) => b[i] === x);
   if (starts(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a)) return "image/png";
   if (starts(0xff, 0xd8, 0xff)) return "image/jpeg";
@@ -63,7 +63,7 @@ function sniff(b: Uint8Array): string {
   return "application/octet-stream";
 }
 
-function textMime(path: string): string {
+export function textMime(path: string): string {
   const ext = path.slice(path.lastIndexOf(".") + 1).toLowerCase();
   return ({ md: "text/markdown", markdown: "text/markdown", json: "application/json", txt: "text/plain",
     py: "text/x-python", js: "text/javascript", ts: "text/typescript", sh: "text/x-shellscript", html: "text/html",
@@ -71,7 +71,7 @@ function textMime(path: string): string {
     toml: "application/toml" } as Record<string, string>)[ext] ?? "text/plain";
 }
 
-function base64(b: Uint8Array): string {
+export function base64(b: Uint8Array): string {
   let s = "";
   for (let i = 0; i < b.length; i += 0x8000) s += String.fromCharCode(...b.subarray(i, i + 0x8000));
   return btoa(s);
