@@ -358,7 +358,7 @@ GARBAGE = [
     ("HTTP/9.9", b"GET / HTTP/9.9\r\nHost: H\r\n\r\n", {200: None, 400: W, 505: W}),
     ("not HTTP at all (a TLS hello)", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(range(256)) + b"\r\n\r\n",
      {501: W, 400: W, None: W}),
-    ("bare-LF request", b"GET / HTTP/1.1\nHost: H\n\n", {200: None, 400: W}),
+    ("bare-LF request", b"GET / HTTP/1.1\nHost: H\n\n", {200: None, 400: W, 403: None}),
     ("NUL in the path", b"GET /mc\x00p HTTP/1.1\r\nHost: H\r\n\r\n", {400: W, 404: None}),
     ("Content-Length and chunked", b"POST /mcp HTTP/1.1\r\nHost: H\r\ncontent-type: application/json\r\n"
      b"accept: application/json, text/event-stream\r\ncontent-length: 4\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n",

@@ -93,7 +93,8 @@ class Ctx:
 
 @pytest.fixture(scope="module")
 def ctx(report):
-    w = HardWorker(name="attacks", open=False)
+    # An admin other than the development user, so that `local`'s user is refused /status like any non-admin.
+    w = HardWorker({"SKILLPORT_ACCESS__ADMINS__EMAILS": '["ops@example.com"]'}, name="attacks", open=False)
     raw = Raw(w.base)
     client = raw.client()
     verifier, challenge = pkce()
@@ -804,7 +805,9 @@ VERSIONS = {
 
 @pytest.mark.parametrize("value", VERSIONS.values(), ids=VERSIONS.keys())
 def test_mcp_unknown_protocol_version_header(ctx, value):
-    doc = rpc_error(ctx.mcp(LIST, headers={"mcp-protocol-version": value.encode().decode("latin-1")}), 400, -32022)
+    # The body is readable, so the refusal answers the request's own id (the stateless revision's rule).
+    doc = rpc_error(ctx.mcp(LIST, headers={"mcp-protocol-version": value.encode().decode("latin-1")}), 400, -32022,
+                    rid=LIST["id"])
     assert "2025-11-25" in doc["error"]["data"]["supported"], doc
     healthy(ctx)
 
@@ -847,7 +850,7 @@ def test_mcp_wrong_content_type_is_415(ctx, ctype):
     data = json.dumps(LIST).encode()
     status, headers, body = ctx.http("POST", "/mcp", {"accept": MCP["accept"], "authorization": f"Bearer {ctx.access}",
                                                       **h}, data)
-    rpc_error((status, headers, body), 415, -32600)
+    rpc_error((status, headers, body), 415, -32600, rid=LIST["id"])
     healthy(ctx)
 
 
@@ -857,7 +860,7 @@ def test_mcp_unacceptable_accept_is_406(ctx, accept):
     h = {"content-type": "application/json", "authorization": f"Bearer {ctx.access}"}
     if accept:
         h["accept"] = accept
-    rpc_error(ctx.http("POST", "/mcp", h, json.dumps(LIST).encode()), 406, -32600)
+    rpc_error(ctx.http("POST", "/mcp", h, json.dumps(LIST).encode()), 406, -32600, rid=LIST["id"])
     healthy(ctx)
 
 
@@ -1175,7 +1178,7 @@ def test_pages_send_no_cors_to_a_foreign_origin(ctx, path):
 
 def test_status_is_refused_to_a_signed_in_user_who_is_not_an_admin(ctx):
     """The local provider's user signs in through /status's own flow (cookies kept as a browser keeps them on
-    loopback) and is no admin (`access.admins` is empty): a 403 page that shows no marketplace."""
+    loopback) and is no admin (`access.admins` lists someone else): a 403 page that shows no marketplace."""
     jar: dict[str, str] = {}
     target = "/status"
     for _ in range(8):
