@@ -96,12 +96,18 @@ fuzz_target!(|data: &[u8]| {
     }
     let id = &out["id"];
     if version.starts_with("1999") {
-        assert_eq!((resp.status, id), (400, &Value::Null), "an unknown MCP-Protocol-Version is refused first");
+        // Refused first; the request's own id is echoed when its body could be read.
+        let sent = msg.as_ref().and_then(|m| m.get("id"));
+        assert_eq!(resp.status, 400, "an unknown MCP-Protocol-Version is refused first");
+        assert!(id.is_null() || Some(id) == sent, "the refusal's id {id} is neither null nor the request's");
         return;
     }
     assert!(id.is_null() || id.is_string() || id.is_number(), "id {id}");
     if let Some(sent) = msg.as_ref().and_then(|m| m.get("id")).filter(|i| i.is_string() || i.is_number()) {
-        if sent.is_f64() {
+        if sent.is_f64() && id.is_null() {
+            // A numeric id that could not be echoed exactly (fractional, or past 64 bits) is an invalid request.
+            assert_eq!(out["error"]["code"], -32600, "an id that cannot be echoed is refused as invalid: {out}");
+        } else if sent.is_f64() {
             // A fractional or out-of-range numeric id goes through f64 and comes back in its shortest form, which
             // serde_json (without `float_roundtrip`) may read back one ulp off: compare as numbers, loosely.
             let (a, b) = (id.as_f64().expect("a numeric id stays numeric"), sent.as_f64().unwrap_or(0.0));

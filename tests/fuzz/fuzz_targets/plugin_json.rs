@@ -1,11 +1,11 @@
 //! `.claude-plugin/plugin.json` through the real loader: a fixed marketplace whose plugins all read the fuzzed
-//! plugin.json, as a strict entry (plugin.json is the authority), a `strict: false` entry (plugin.json is ignored,
-//! its components are a problem), and a plugin at the marketplace root, so the manifest's `skills` and `commands`
+//! plugin.json, as a strict entry (plugin.json is the authority), a `strict: false` entry (its plugin.json read as
+//! Claude Code reads it), and a plugin at the marketplace root, so the manifest's `skills` and `commands`
 //! paths are resolved against real folders.
 //!
 //! Invariants: no panic; the loader's promises (common::check_loaded); a strict plugin is invalid exactly when the
-//! bytes are not a `PluginManifest`, and otherwise carries that very manifest; a `strict: false` plugin never carries
-//! one and is never made invalid by it.
+//! bytes are not a `PluginManifest`, and otherwise carries that very manifest; a `strict: false` plugin ignores an
+//! invalid plugin.json, carries a valid one, and is invalid exactly when both it and its entry declare components.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -59,10 +59,24 @@ fuzz_target!(|data: &[u8]| {
             assert!(strict.manifest.is_none());
         }
     }
+    // `strict: false`, as Claude Code reads it: an invalid plugin.json is ignored; a valid one is read (its version),
+    // unless it declares components too, since the entry (which declares `skills`) does: then the plugin is invalid.
     let loose = loaded.plugin("loose").expect("entry loose");
-    assert!(loose.status.is_servable(), "`strict: false` is judged by its entry alone: {:?}", loose.status);
-    assert!(loose.manifest.is_none());
-    assert!(loose.skills.iter().any(|s| s.dir == "plugins/p/skills/s"));
+    match &parsed {
+        Ok(manifest) if !manifest.declared_components().is_empty() => {
+            assert!(matches!(loose.status, PluginStatus::Invalid { .. }), "conflicting components: {:?}", loose.status);
+        }
+        Ok(manifest) => {
+            assert!(loose.status.is_servable(), "a plugin.json without components: {:?}", loose.status);
+            assert_eq!(loose.manifest.as_ref(), Some(manifest));
+            assert!(loose.skills.iter().any(|s| s.dir == "plugins/p/skills/s"));
+        }
+        Err(_) => {
+            assert!(loose.status.is_servable(), "an invalid plugin.json is ignored: {:?}", loose.status);
+            assert!(loose.manifest.is_none());
+            assert!(loose.skills.iter().any(|s| s.dir == "plugins/p/skills/s"));
+        }
+    }
     if let Ok(manifest) = &parsed {
         let written = serde_json::to_vec(manifest).expect("plugin.json serialises");
         let again: PluginManifest = serde_json::from_slice(&written).expect("a written plugin.json reads back");
