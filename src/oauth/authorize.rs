@@ -118,12 +118,12 @@ pub fn validate_authorization_request(
     let Some(redirect_uri) = get("redirect_uri") else {
         return Err(Rejection::Page(OAuthError::InvalidRequest("redirect_uri is missing".into())));
     };
-    if !client.allows_redirect(redirect_uri) {
+    // The registered value itself, which was parsed when it was registered.
+    let Some(redirect_uri) = client.registered_redirect(redirect_uri).cloned() else {
         return Err(Rejection::Page(OAuthError::InvalidRequest(
             "redirect_uri is not one registered for this application".into(),
         )));
-    }
-    let redirect_uri = RedirectUri::new(redirect_uri);
+    };
 
     let state = get("state").map(str::to_owned);
     let fail = |error: OAuthError| {
@@ -252,19 +252,15 @@ pub fn deny(public_url: &Url, pending: &PendingAuthorization) -> HttpResponse {
 }
 
 fn append_query(uri: &RedirectUri, params: &[(&str, String)]) -> String {
-    // Registered URIs always parse (checked at registration); keep existing query parameters (RFC 6749 3.1.2).
-    match Url::parse(uri.as_str()) {
-        Ok(mut url) => {
-            {
-                let mut q = url.query_pairs_mut();
-                for (k, v) in params {
-                    q.append_pair(k, v);
-                }
-            }
-            url.into()
+    // Existing query parameters are kept (RFC 6749 3.1.2).
+    let mut url = uri.url().clone();
+    {
+        let mut q = url.query_pairs_mut();
+        for (k, v) in params {
+            q.append_pair(k, v);
         }
-        Err(_) => uri.as_str().to_owned(),
     }
+    url.into()
 }
 
 pub(crate) fn redirect(location: &str) -> HttpResponse {

@@ -174,8 +174,8 @@ pub fn consent_page(
     let mut resp = html_page(200, "Authorize access", &body);
     // Chromium applies `form-action` to the redirects that follow a form submission too: the POST answers with a
     // redirect to the client, so the client's origin must be allowed as well, or the browser cancels it.
-    let origin = url::Url::parse(pending.redirect_uri.as_str()).ok().map(|u| u.origin().ascii_serialization());
-    if let Some(origin) = origin.filter(|o| o != "null") {
+    let origin = pending.redirect_uri.url().origin().ascii_serialization();
+    if origin != "null" {
         for (k, v) in resp.headers.iter_mut() {
             if k == "content-security-policy" {
                 *v = v.replace("form-action 'self'", &format!("form-action 'self' {origin}"));

@@ -26,6 +26,7 @@ pub mod crypto;
 pub mod flow;
 pub mod limits;
 pub mod metadata;
+mod redirect_uri;
 pub mod registration;
 pub mod remote;
 pub mod store;
@@ -41,6 +42,7 @@ use sha2::{Digest, Sha256};
 use crate::http::HttpResponse;
 
 pub use crypto::{OsRandom, Random, ServerKeys};
+pub use redirect_uri::RedirectUri;
 pub use store::{GrantStore, MemoryGrantStore};
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -78,11 +80,6 @@ public_string!(
     ClientId
 );
 public_string!(
-    /// A redirect URI as registered, compared byte for byte (OAuth 2.1 exact matching); see
-    /// [`registration::validate_redirect_uri`] for what is accepted.
-    RedirectUri
-);
-public_string!(
     /// The id of one grant: one user's authorization of one client for one resource, from which a code, and then
     /// every access and refresh token, descend. Revoking it kills them all.
     GrantId
@@ -95,13 +92,6 @@ public_string!(
     /// A PKCE S256 code challenge: BASE64URL(SHA256(verifier)), 43 characters.
     PkceChallenge
 );
-
-impl RedirectUri {
-    /// The host shown to the user on the consent page.
-    pub fn host(&self) -> String {
-        url::Url::parse(&self.0).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default()
-    }
-}
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Secrets

@@ -54,7 +54,12 @@ impl ClientRecord {
     /// Exact, byte-for-byte match against a registered redirect URI (OAuth 2.1 section 4.1.1; no prefix, no
     /// normalisation), which is what closes open redirects.
     pub fn allows_redirect(&self, uri: &str) -> bool {
-        self.redirect_uris.iter().any(|r| r.as_str() == uri)
+        self.registered_redirect(uri).is_some()
+    }
+
+    /// The registered redirect URI that is exactly `uri` (compared as [`ClientRecord::allows_redirect`] does).
+    pub fn registered_redirect(&self, uri: &str) -> Option<&RedirectUri> {
+        self.redirect_uris.iter().find(|r| r.as_str() == uri)
     }
 
     /// The name shown on the consent page: the registered name, else the client id.
