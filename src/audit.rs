@@ -125,6 +125,7 @@ impl<'a> Event<'a> {
     }
 }
 
+/// For callers that still write the action and outcome as text.
 impl Default for Event<'_, &str, &str> {
     fn default() -> Self {
         Event {
