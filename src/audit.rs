@@ -21,14 +21,88 @@ thread_local! {
 /// Most lines kept between drains (a drain that never comes must not grow memory without bound).
 const MAX_BUFFERED: usize = 1000;
 
-/// One audited action.
-#[derive(Debug, Default, Serialize)]
-pub struct Event<'a> {
-    /// `sign_in`, `consent`, `token`, `refused`, `get_plugin`, `fetch_skill`, `get_prompt`, `download`,
-    /// `check_updates`, `status`.
-    pub action: &'a str,
-    /// `ok`, `denied`, `refused`, `not_found`, `error`.
-    pub outcome: &'a str,
+/// What was done, as the line's `action` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    SignIn,
+    Consent,
+    Token,
+    /// A request to `/mcp` or `/sse` turned away before it reached the server.
+    Refused,
+    Register,
+    GetPlugin,
+    FetchSkill,
+    GetPrompt,
+    Download,
+    CheckUpdates,
+    Status,
+    Webhook,
+}
+
+impl Action {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Action::SignIn => "sign_in",
+            Action::Consent => "consent",
+            Action::Token => "token",
+            Action::Refused => "refused",
+            Action::Register => "register",
+            Action::GetPlugin => "get_plugin",
+            Action::FetchSkill => "fetch_skill",
+            Action::GetPrompt => "get_prompt",
+            Action::Download => "download",
+            Action::CheckUpdates => "check_updates",
+            Action::Status => "status",
+            Action::Webhook => "webhook",
+        }
+    }
+}
+
+/// How it ended, as the line's `outcome` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    /// The user said no (consent, or at the identity provider).
+    Denied,
+    Refused,
+    /// Asked for something that does not exist or is hidden from the caller (the two answer alike).
+    NotFound,
+    Error,
+}
+
+impl Outcome {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Denied => "denied",
+            Outcome::Refused => "refused",
+            Outcome::NotFound => "not_found",
+            Outcome::Error => "error",
+        }
+    }
+}
+
+impl Serialize for Action {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl Serialize for Outcome {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// One audited action. Build it with [`Event::new`] and set what else it names:
+/// `Event { plugin: Some(..), ..Event::new(Action::Download, Outcome::Ok) }`.
+///
+/// The action and outcome are [`Action`] and [`Outcome`]; the type parameters let callers that still write them as
+/// text (`Event { action: "download", .., ..Default::default() }`) compile until they name the enums.
+#[derive(Debug, Serialize)]
+pub struct Event<'a, A = Action, O = Outcome> {
+    pub action: A,
+    pub outcome: O,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<User<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -42,6 +116,29 @@ pub struct Event<'a> {
     pub version: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<&'a str>,
+}
+
+impl<'a> Event<'a> {
+    /// An event that names only what was done and how it ended.
+    pub fn new(action: Action, outcome: Outcome) -> Self {
+        Event { action, outcome, user: None, client: None, plugin: None, skill: None, version: None, detail: None }
+    }
+}
+
+/// For callers that still write the action and outcome as text.
+impl Default for Event<'_, &str, &str> {
+    fn default() -> Self {
+        Event {
+            action: "",
+            outcome: "",
+            user: None,
+            client: None,
+            plugin: None,
+            skill: None,
+            version: None,
+            detail: None,
+        }
+    }
 }
 
 /// Who, as the audit trail names them.
@@ -60,15 +157,15 @@ impl<'a> From<&'a Identity> for User<'a> {
 }
 
 #[derive(Serialize)]
-struct Line<'a> {
+struct Line<'a, E> {
     audit: &'static str,
     time: String,
     #[serde(flatten)]
-    event: &'a Event<'a>,
+    event: &'a E,
 }
 
 /// Records `event` at `now` (Unix seconds).
-pub fn record(now: u64, event: &Event<'_>) {
+pub fn record<A: Serialize, O: Serialize>(now: u64, event: &Event<'_, A, O>) {
     let line = serde_json::to_string(&Line { audit: "skillport", time: crate::clock::rfc3339(now), event })
         .unwrap_or_default();
     LINES.with(|l| {
@@ -105,13 +202,11 @@ mod tests {
         record(
             0,
             &Event {
-                action: "fetch_skill",
-                outcome: "ok",
                 user: Some((&id).into()),
                 plugin: Some("brand-kit@example"),
                 skill: Some("brand-voice"),
                 version: Some("1.2.0"),
-                ..Default::default()
+                ..Event::new(Action::FetchSkill, Outcome::Ok)
             },
         );
         let lines = drain();
@@ -123,5 +218,59 @@ mod tests {
         assert_eq!(v["plugin"], "brand-kit@example");
         assert!(v.get("client").is_none());
         assert!(drain().is_empty());
+    }
+
+    #[test]
+    fn the_line_is_byte_for_byte_what_it_was_when_actions_were_text() {
+        drain();
+        let typed = Event { client: Some("c1"), detail: Some("why"), ..Event::new(Action::SignIn, Outcome::Denied) };
+        record(86_400, &typed);
+        let text = Event {
+            action: "sign_in",
+            outcome: "denied",
+            client: Some("c1"),
+            detail: Some("why"),
+            ..Default::default()
+        };
+        record(86_400, &text);
+        let lines = drain();
+        assert_eq!(
+            lines[0],
+            r#"{"audit":"skillport","time":"1970-01-02T00:00:00Z","action":"sign_in","outcome":"denied","client":"c1","detail":"why"}"#
+        );
+        assert_eq!(lines[0], lines[1]);
+    }
+
+    #[test]
+    fn actions_and_outcomes_keep_their_names() {
+        let actions = [
+            (Action::SignIn, "sign_in"),
+            (Action::Consent, "consent"),
+            (Action::Token, "token"),
+            (Action::Refused, "refused"),
+            (Action::Register, "register"),
+            (Action::GetPlugin, "get_plugin"),
+            (Action::FetchSkill, "fetch_skill"),
+            (Action::GetPrompt, "get_prompt"),
+            (Action::Download, "download"),
+            (Action::CheckUpdates, "check_updates"),
+            (Action::Status, "status"),
+            (Action::Webhook, "webhook"),
+        ];
+        for (a, name) in actions {
+            assert_eq!(a.as_str(), name);
+            assert_eq!(serde_json::to_value(a).unwrap(), name);
+        }
+        let outcomes = [
+            (Outcome::Ok, "ok"),
+            (Outcome::Denied, "denied"),
+            (Outcome::Refused, "refused"),
+            (Outcome::NotFound, "not_found"),
+            (Outcome::Error, "error"),
+        ];
+        for (o, name) in outcomes {
+            assert_eq!(o.as_str(), name);
+            assert_eq!(serde_json::to_value(o).unwrap(), name);
+        }
     }
 }
