@@ -5,12 +5,16 @@
 //! so members are written in the order serde_json writes an object (its `Map` is sorted by key) and strings are
 //! escaped exactly as serde_json escapes them: rendering the same plugin twice gives the same bytes.
 //!
+//! The writer is [`escape_into`] (a string's inside, as serde_json escapes it), [`JsonTwin`] (a JSON text and its
+//! escaped copy side by side) and [`RawObject`] (an object from already-serialized members, in key order).
+//!
 //! Not for: deciding what a user may see (that is `View`'s; everything here renders what a [`PluginRef`] shows), or
-//! the JSON-RPC envelope around a result (`mcp`).
+//! what a JSON-RPC result holds (`mcp` assembles it with the writer).
 
 use super::{surface, PluginRef, View};
 use serde_json::{json, Map, Value};
 use skillport_sources::load::PluginStatus;
+use std::collections::BTreeMap;
 
 /// `text` as the inside of a JSON string (without the quotes), exactly as serde_json escapes it: `"` and `\`, and
 /// the control characters (`\n`, `\t`, ..., else `\u00xx`); everything else as it is. Escaping works character by
@@ -257,9 +261,94 @@ impl JsonTwin {
     }
 }
 
+/// A JSON object whose members are already serialized, kept in key order: a result assembled from fragments the
+/// catalogue serialized once (`list_plugins`), which would cost more to parse back into a [`Value`] than to write.
+/// It serializes exactly as the same object held in a [`Value`] does (serde_json's `Map` is sorted by key too), in
+/// one pass into one buffer.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RawObject(BTreeMap<&'static str, RawMember>);
+
+#[derive(Debug, Clone, PartialEq)]
+enum RawMember {
+    /// One serialized JSON value.
+    Json(std::borrow::Cow<'static, str>),
+    Object(RawObject),
+}
+
+impl RawObject {
+    /// Sets `key` to `json`, which must be one serialized JSON value.
+    pub fn insert_raw(&mut self, key: &'static str, json: impl Into<std::borrow::Cow<'static, str>>) {
+        self.0.insert(key, RawMember::Json(json.into()));
+    }
+
+    pub fn insert(&mut self, key: &'static str, value: &Value) {
+        self.insert_raw(key, value.to_string());
+    }
+
+    pub fn insert_object(&mut self, key: &'static str, object: RawObject) {
+        self.0.insert(key, RawMember::Object(object));
+    }
+
+    /// The member `key` as a [`Value`] (parsed: for the rare paths that must look inside).
+    pub fn get(&self, key: &str) -> Option<Value> {
+        match self.0.get(key)? {
+            RawMember::Json(json) => serde_json::from_str(json).ok(),
+            RawMember::Object(o) => serde_json::from_str(&o.to_string()).ok(),
+        }
+    }
+
+    /// The serialized length.
+    pub fn len(&self) -> usize {
+        let members: usize = self
+            .0
+            .iter()
+            .map(|(k, v)| {
+                k.len()
+                    + 4
+                    + match v {
+                        RawMember::Json(json) => json.len(),
+                        RawMember::Object(o) => o.len(),
+                    }
+            })
+            .sum();
+        members + 1
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn write_to(&self, out: &mut String) {
+        out.push('{');
+        for (i, (k, v)) in self.0.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            // Keys are ours: identifiers that need no escaping.
+            debug_assert!(k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'), "{k}");
+            out.push('"');
+            out.push_str(k);
+            out.push_str("\":");
+            match v {
+                RawMember::Json(json) => out.push_str(json),
+                RawMember::Object(o) => o.write_to(out),
+            }
+        }
+        out.push('}');
+    }
+}
+
+impl std::fmt::Display for RawObject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut s = String::with_capacity(self.len());
+        self.write_to(&mut s);
+        f.write_str(&s)
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{escaped, JsonTwin};
+    use super::{escaped, JsonTwin, RawObject};
 
     #[test]
     fn escaping_is_serde_jsons() {
@@ -283,5 +372,26 @@ mod tests {
         twin.push("}");
         assert_eq!(twin.json, value.to_string());
         assert_eq!(serde_json::from_str::<String>(&format!("\"{}\"", twin.text)).unwrap(), twin.json);
+    }
+
+    #[test]
+    fn a_raw_object_serializes_as_the_same_value_does() {
+        let value = serde_json::json!({
+            "structuredContent": {"plugins": [{"name": "a@b"}], "total": 1},
+            "content": [{"text": "x\"y", "type": "text"}],
+            "isError": false,
+        });
+        let mut inner = RawObject::default();
+        inner.insert_raw("total", "1");
+        inner.insert("plugins", &value["structuredContent"]["plugins"]);
+        let mut raw = RawObject::default();
+        raw.insert_raw("isError", "false");
+        raw.insert_object("structuredContent", inner);
+        raw.insert("content", &value["content"]);
+        assert_eq!(raw.to_string(), value.to_string());
+        assert_eq!(raw.len(), value.to_string().len());
+        assert_eq!(raw.get("content"), Some(value["content"].clone()));
+        assert_eq!(raw.get("structuredContent"), Some(value["structuredContent"].clone()));
+        assert!(!raw.is_empty() && RawObject::default().is_empty());
     }
 }
