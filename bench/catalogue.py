@@ -15,12 +15,12 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "e2e"))
-from conftest import Worker  # noqa: E402
-from test_sources import Forge, by_kind, git  # noqa: E402
+sys.path.insert(0, str(ROOT / "tests"))
+from support.forge import Forge, by_kind, git  # noqa: E402
+from support.worker import Worker  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
-from latency import HEADERS, measure, pct  # noqa: E402
+from latency import measure, pct  # noqa: E402
 
 
 REFRESH = 30  # catalogue.refresh_seconds for the run

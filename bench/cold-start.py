@@ -38,10 +38,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import (BENCH, ERAS, EXAMPLE, INIT, LEGACY, NAMES, PRM_PATH, ROOT, WORK, for_era,  # noqa: E402
-                     gen_peer_catalogue, log, mcp_headers, request, rpc, servers, skillport_config)
-
-sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+from harness import (BENCH, EXAMPLE, INIT, NAMES, PRM_PATH, WORK, gen_peer_catalogue, log, request, servers,  # noqa: E402
+                     skillport_config)
+from support.forge import Forge  # noqa: E402
+from support.mcp import ERAS, LEGACY, for_era, mcp_headers, rpc  # noqa: E402
 
 PATHS = {
     # key: (label, method, path, body)
@@ -102,7 +102,6 @@ def sample(s, path_key, total):
 
 def run(args):
     from catalogue import big_marketplace
-    from test_sources import Forge
 
     WORK.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(WORK / "state", ignore_errors=True)

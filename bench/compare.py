@@ -45,15 +45,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import (BENCH, EXAMPLE, HELLO, INIT, NAMES, PEER, PEER_STATELESS, PRM_PATH, ROOT, WORK, WRANGLER,  # noqa: E402
-                     ERAS, LEGACY, cpu_seconds, for_era, gen_peer_catalogue, log, mcp_headers, mem_kib, request,
-                     rpc, servers, skillport_config)
+                     cpu_seconds, gen_peer_catalogue, log, mem_kib, request, servers, skillport_config)
+from support.forge import Forge  # noqa: E402
+from support.mcp import ERAS, LEGACY, for_era, mcp_headers, rpc  # noqa: E402
 
 RESULTS = BENCH / "results"
 LUA = BENCH / "wrk-mcp.lua"
 SKILL = "brand-kit@example/brand-voice"
 PEERS = ("peer", "stateless")
 
-sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 
 
 PATHS = [
@@ -209,8 +209,6 @@ def startup_phase(servers, reps):
 
 
 def load_phase(servers, args, big_dir, total):
-    from test_sources import Forge
-
     forge = Forge(big_dir.parent.parent.parent)
     mkts = (f'[{{id="big",kind="github",location="bench/big",api_base="{forge.base}"}},'
             '{id="example",kind="bundled",location="marketplace"}]')

@@ -20,13 +20,16 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+from support.mcp import LEGACY, for_era, jsonrpc_of, mcp_headers, rpc  # noqa: E402
+from support.worker import free_port  # noqa: E402
+
 BENCH = ROOT / "bench"
 WORK = BENCH / ".work"
 RESULTS = BENCH / "results"
@@ -45,19 +48,6 @@ NAMES = {"skillport": "Skillport (Rust/wasm)", "peer": "TS peer (agents McpAgent
 
 def log(msg):
     print(f"[{Path(sys.argv[0]).stem}] {msg}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def rpc(method, params=None, id=1):
-    body = {"jsonrpc": "2.0", "id": id, "method": method}
-    if params is not None:
-        body["params"] = params
-    return body
 
 
 INIT = rpc("initialize", {"protocolVersion": "2025-06-18", "capabilities": {},
@@ -153,51 +143,6 @@ def request(port, method, path, body=None, headers=None, host=None, timeout=30):
         return resp.status, {k.lower(): v for k, v in resp.getheaders()}, raw, (time.perf_counter() - t0) * 1000
     finally:
         conn.close()
-
-
-LEGACY = "2025-06-18"
-MODERN = "2026-07-28"
-ERAS = (LEGACY, MODERN)
-
-
-def for_era(body, era):
-    """`body` as a request of protocol revision `era`: a 2026-07-28 request carries the per-request `_meta` envelope
-    (protocol version, client capabilities and client info); a 2025-06-18 one is sent as it is."""
-    if era != MODERN or not isinstance(body, dict) or "id" not in body:
-        return body
-    params = dict(body.get("params") or {})
-    params["_meta"] = {"io.modelcontextprotocol/protocolVersion": MODERN,
-                       "io.modelcontextprotocol/clientCapabilities": {},
-                       "io.modelcontextprotocol/clientInfo": {"name": "bench", "version": "1"}}
-    return dict(body, params=params)
-
-
-def mcp_headers(session=None, body=None, era=LEGACY):
-    """Streamable HTTP request headers; for a 2026-07-28 request of `body`, also the method and the name it repeats
-    (`Mcp-Method`, and `Mcp-Name` for tools/call, prompts/get and resources/read)."""
-    h = {"content-type": "application/json", "accept": "application/json, text/event-stream",
-         "mcp-protocol-version": era}
-    if session:
-        h["mcp-session-id"] = session
-    if era == MODERN and isinstance(body, dict) and "method" in body:
-        h["mcp-method"] = body["method"]
-        params = body.get("params") or {}
-        name = params.get("name") or params.get("uri")
-        if name and body["method"] in ("tools/call", "prompts/get", "resources/read"):
-            h["mcp-name"] = name
-    return h
-
-
-def jsonrpc_of(headers, raw):
-    """The JSON-RPC message of a response, plain JSON or the last `data:` event of an SSE stream."""
-    text = raw.decode(errors="replace")
-    if headers.get("content-type", "").startswith("text/event-stream"):
-        data = [line[5:].strip() for line in text.splitlines() if line.startswith("data:")]
-        text = data[-1] if data else ""
-    try:
-        return json.loads(text)
-    except ValueError:
-        return None
 
 
 # --- servers ------------------------------------------------------------------------------------------------------

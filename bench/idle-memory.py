@@ -20,7 +20,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from compare import BENCH, HELLO, INIT, Server, mcp_headers, mem_kib, request, rpc, skillport_config  # noqa: E402
+from harness import BENCH, HELLO, INIT, Server, mem_kib, request, skillport_config  # noqa: E402
+from support.mcp import mcp_headers, rpc  # noqa: E402
 
 
 def main():

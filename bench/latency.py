@@ -11,10 +11,10 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "e2e"))
-from conftest import Worker  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from support.mcp import MCP_HEADERS  # noqa: E402
+from support.worker import Worker  # noqa: E402
 
-HEADERS = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
 CALLS = {
     "tools/list": {"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
     "list_plugins": {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
@@ -29,7 +29,7 @@ def measure(conn, body, n):
     out = []
     for _ in range(n):
         t0 = time.perf_counter()
-        conn.request("POST", "/mcp", body=data, headers=HEADERS)
+        conn.request("POST", "/mcp", body=data, headers=MCP_HEADERS)
         resp = conn.getresponse()
         resp.read()
         out.append((time.perf_counter() - t0) * 1000)

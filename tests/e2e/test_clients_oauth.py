@@ -13,7 +13,7 @@ import json
 import os
 import time
 
-from conftest import NODE22, PEERS, free_port, run_peer
+from support.worker import NODE22, PEERS, free_port, run_peer
 
 MCP_REMOTE = PEERS / "node_modules" / "mcp-remote" / "dist" / "proxy.js"
 HEADLESS_OPEN = PEERS / "clients" / "headless-open.mjs"

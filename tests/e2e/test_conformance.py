@@ -8,7 +8,7 @@ against the built worker in workerd.
   listed scenario that starts to pass, fails the run.
 - `conformance authorization`: authorization-server metadata and the authorization-code grant against Skillport's
   own OAuth server, signed in through the `local` provider and through a real OpenID provider (tests/standins/idp.mjs).
-  The suite prints the authorization URL and waits for its callback; the scripted browser (tests/e2e/browser.py) plays
+  The suite prints the authorization URL and waits for its callback; the scripted browser (tests/support/browser.py) plays
   the user, and its last hop is delivered to the suite's callback server, as a browser would follow it.
 """
 
@@ -22,15 +22,13 @@ import urllib.request
 
 import pytest
 
-from browser import Browser
-from conftest import NODE22, PEERS, ROOT, free_port
-from idps import OidcIdP
-from test_providers import provider_worker
-from test_signin import Raw
+from support.browser import Browser
+from support.idps import OidcIdP
+from support.oauth import Raw, provider_worker
+from support.worker import ARTIFACTS, NODE22, PEERS, ROOT, free_port
 
 CONFORMANCE = "node_modules/.bin/conformance"
 EXPECTED = ROOT / "tests" / "conformance" / "expected-failures.yml"
-ARTIFACTS = ROOT / "tests" / "artifacts"
 
 
 def summary_of(stdout: str) -> str:

@@ -4,7 +4,7 @@
 The browser opens /authorize, signs in at the IdP's login form, allows the IdP's consent, comes back through
 /callback to Skillport's consent page (screenshot kept as tests/artifacts/consent-<decision>[-csp].png), presses
 Approve or Deny, and stops at the MCP client's loopback redirect URI (nobody listens there: the URL Chromium asks for
-is the result). Everything a real browser enforces and the scripted one (browser.py) only imitates is real here: the
+is the result). Everything a real browser enforces and the scripted one (tests/support/browser.py) only imitates is real here: the
 `__Host-` cookies over http://127.0.0.1, SameSite on the IdP's redirect back, the form post, the page's CSP on the
 redirect to the client.
 """
@@ -17,13 +17,11 @@ import struct
 import httpx2
 import pytest
 
-from conftest import ROOT, Worker, free_port, run_peer
-from idps import OidcIdP
-from test_providers import GENERIC, provider_worker
-from test_signin import pkce
+from support.idps import OidcIdP
+from support.oauth import GENERIC, pkce, provider_worker
+from support.worker import ARTIFACTS, Worker, free_port, run_peer
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = ROOT / "tests" / "artifacts"
 #: Distinctive, and with HTML's special characters: the page must show it as text, escaped.
 CLIENT_NAME = "Consent Probe <Desk> & Co 7f3a"
 

@@ -2,45 +2,13 @@
 GitHub's published OpenAPI description (@octokit/openapi, api.github.com, dereferenced)."""
 
 import json
-import subprocess
 import urllib.request
-from functools import lru_cache
 
 import jsonschema
 import pytest
 
-from conftest import PEERS
-from test_sources import Forge, make_repo
-
-SPEC = PEERS / "node_modules/@octokit/openapi/generated/api.github.com.deref.json"
-
-
-@lru_cache(maxsize=1)
-def spec():
-    return json.loads(SPEC.read_text())
-
-
-def to_json_schema(node):
-    """OpenAPI 3.0 schemas say `nullable: true` where JSON Schema says `type: [t, "null"]`."""
-    if isinstance(node, list):
-        return [to_json_schema(n) for n in node]
-    if not isinstance(node, dict):
-        return node
-    out = {k: to_json_schema(v) for k, v in node.items() if k not in ("nullable", "example", "examples")}
-    if node.get("nullable"):
-        t = out.get("type")
-        if isinstance(t, str):
-            out["type"] = [t, "null"]
-        elif "enum" in out:
-            out["enum"] = list(out["enum"]) + [None]
-        if "allOf" in out or "oneOf" in out or "anyOf" in out:
-            out = {"anyOf": [out, {"type": "null"}]}
-    return out
-
-
-def schema_for(path, status="200", media="application/json"):
-    op = spec()["paths"][path]["get"]
-    return to_json_schema(op["responses"][status]["content"][media]["schema"])
+from support.forge import Forge, make_repo
+from support.github_schema import schema_for
 
 
 @pytest.fixture(scope="module")

@@ -3,27 +3,16 @@
 import json
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 from mcp import Client
 
-ROOT = Path(__file__).resolve().parents[2]
+from support.mcp import post
+from support.worker import ROOT
+
 EXAMPLE = json.loads((ROOT / "examples/marketplace/.claude-plugin/marketplace.json").read_text())
 
 pytestmark = pytest.mark.anyio
-
-
-def post(base, body, headers=None, raw=False):
-    data = body if raw else json.dumps(body).encode()
-    h = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
-    h.update(headers or {})
-    req = urllib.request.Request(base + "/mcp", data=data, headers=h, method="POST")
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, dict(r.headers), r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, dict(e.headers), e.read()
 
 
 @pytest.mark.parametrize("mode", ["legacy", "auto"])

@@ -1,17 +1,6 @@
 """The MCP Inspector's CLI mode (a client nobody here wrote) against the worker in workerd."""
 
-import json
-import os
-
-from conftest import run_peer
-
-
-def inspector(worker, tmp_path, *args):
-    env = dict(os.environ, MCP_CATALOG_PATH=str(tmp_path / "catalog.json"))
-    proc = run_peer(["node_modules/.bin/mcp-inspector", "--cli", worker.base + "/mcp", "--transport", "http", *args],
-                    env=env)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return json.loads(proc.stdout)
+from support.mcp import inspector
 
 
 def test_inspector_cli_lists_tools(worker, tmp_path):

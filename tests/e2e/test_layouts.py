@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
-from test_sources import Forge, git
+from support.forge import Forge, git
 
 pytestmark = pytest.mark.anyio
 

@@ -5,14 +5,14 @@ admin status page and the Worker log."""
 
 import json
 import shutil
-import urllib.request
 
 import httpx2
 import pytest
 
-from conftest import ROOT, free_port
-from test_sources import Forge, settle
-from test_status_page import session_cookie, status_sign_in
+from support.forge import Forge, settle
+from support.mcp import tool_result
+from support.oauth import session_cookie, status_sign_in
+from support.worker import ROOT, free_port
 
 SECRET = "s3cr3t-query-value"
 
@@ -26,14 +26,6 @@ def forge(tmp_path_factory):
     f.stop()
 
 
-def tool(base, name, arguments):
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-                       "params": {"name": name, "arguments": arguments}}).encode()
-    req = urllib.request.Request(base + "/mcp", data=body, method="POST", headers={
-        "content-type": "application/json", "accept": "application/json, text/event-stream"})
-    return json.loads(urllib.request.urlopen(req, timeout=30).read())["result"]
-
-
 def test_a_marketplace_urls_query_reaches_no_user(forge, start_worker):
     shown = f"{forge.base}/archive/webmarket.zip"
     closed = f"http://127.0.0.1:{free_port()}/archive/gone.zip"
@@ -41,19 +33,19 @@ def test_a_marketplace_urls_query_reaches_no_user(forge, start_worker):
         f'{{id="web",kind="https",location="{shown}?token={SECRET}"}}',
         f'{{id="down",kind="https",location="{closed}?token={SECRET}"}}',
     ]) + "]"}, name="locations")
-    tool(w.base, "list_plugins", {"surface": "all"})
+    tool_result(w.base, "list_plugins", {"surface": "all"})
     settle(forge)
-    listing = tool(w.base, "list_plugins", {"surface": "all"})
+    listing = tool_result(w.base, "list_plugins", {"surface": "all"})
     text = json.dumps(listing)
     assert "web" in text and "brand-kit@web" in text, text
     errors = listing["structuredContent"].get("marketplaceErrors", [])
     assert [e["marketplace"] for e in errors] == ["down"], errors
 
-    fetched = tool(w.base, "fetch_skill", {"name": "brand-kit@web/brand-voice", "surface": "claude-code"})
+    fetched = tool_result(w.base, "fetch_skill", {"name": "brand-kit@web/brand-voice", "surface": "claude-code"})
     install = fetched["structuredContent"]["install"]
     assert f"/plugin marketplace add {shown}`" in install, install
 
-    updates = tool(w.base, "check_updates", {"installed": [{"name": "anything@down"}]})
+    updates = tool_result(w.base, "check_updates", {"installed": [{"name": "anything@down"}]})
     page = status_sign_in(w.base)
     assert page.status_code == 302, page.text
     status = httpx2.get(w.base + "/status", headers={"cookie": session_cookie(page)})

@@ -6,14 +6,12 @@ import base64
 import hashlib
 import json
 import os
-import subprocess
-from pathlib import Path
 
 import pytest
 from mcp import Client
 from mcp.client.sse import sse_client
 
-from conftest import NODE22, PEERS, ROOT, run_peer
+from support.worker import NODE22, ROOT, run_peer
 
 pytestmark = pytest.mark.anyio
 

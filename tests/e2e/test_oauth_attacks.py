@@ -19,20 +19,17 @@ shown for any redirect URI that is not on loopback, so the browser stops before 
 """
 
 import html
-import http.server
 import json
-import threading
 import time
 import urllib.parse
 
 import httpx2
 import pytest
 
-from browser import Browser, parse_forms
-from conftest import free_port
-from idps import OidcIdP
-from test_providers import GENERIC, provider_worker
-from test_signin import Raw, pkce
+from support.browser import Browser, parse_forms
+from support.idps import OidcIdP
+from support.oauth import GENERIC, Documents, Raw, pkce, provider_worker
+from support.worker import free_port
 
 APP = "https://app.example/cb"
 APP2 = "https://app.example/other-cb"
@@ -61,40 +58,6 @@ def is_error_page(r) -> bool:
 def consent_shown(result) -> bool:
     """The browser stopped on Skillport's consent page (decision=None)."""
     return result.status == 200 and any(f.field("pending") and f.field("csrf") for f in parse_forms(result.page or ""))
-
-
-class Documents:
-    """Client ID Metadata Documents served on loopback: path -> document (the worker, itself on loopback, may fetch
-    them over http)."""
-
-    def __init__(self, docs: dict):
-        documents = self.docs = docs
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                doc = documents.get(self.path)
-                body = json.dumps(doc).encode() if doc is not None else b"{}"
-                self.send_response(200 if doc is not None else 404)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *a):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def url(self, path: str) -> str:
-        return self.base + path
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
 
 
 # --- RFC 9700 4.11.2: no open redirect through authorization errors ----------------------------------------------

@@ -10,12 +10,9 @@ share one hourly budget per IPv4 address or IPv6 /64 (given as CF-Connecting-IP,
 and one for everyone, and the number of clients stored is capped with a clear refusal.
 """
 
-import base64
-import hashlib
 import http.server
 import json
 import re
-import secrets
 import threading
 import time
 import urllib.parse
@@ -23,15 +20,10 @@ import urllib.parse
 import httpx2
 import pytest
 
-REDIRECT = "http://127.0.0.1:33418/callback"
+from support.oauth import REDIRECT, pkce, send_json
+
 BIG = 48 * 1024 * 1024
 MEMORY_LINE = re.compile(r"isolate: (\d+) request\(s\) handled; wasm memory (\d+) KiB")
-
-
-def pkce():
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    return verifier, challenge
 
 
 class Hostile(http.server.BaseHTTPRequestHandler):
@@ -91,12 +83,7 @@ class Hostile(http.server.BaseHTTPRequestHandler):
             self.send_header("content-length", "0")
             self.end_headers()
         else:
-            body = self.document()
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            send_json(self, self.document())
 
     def log_message(self, *a):
         pass

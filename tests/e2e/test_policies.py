@@ -5,16 +5,13 @@ their own required plugins in the server instructions. The most specific rule de
 
 import json
 
-import httpx2
 import pytest
-from mcp import Client
-from mcp.client.streamable_http import streamable_http_client
 
-from browser import Browser
-from conftest import free_port
-from idps import OidcIdP
-from test_foundation import post
-from test_signin import REDIRECT, oauth
+from support.browser import Browser
+from support.idps import OidcIdP
+from support.mcp import post
+from support.oauth import provider_worker, session_as
+from support.worker import free_port
 
 pytestmark = pytest.mark.anyio
 
@@ -38,44 +35,31 @@ WANT = {
 
 async def as_user(worker, username: str) -> dict:
     """Signs in as `username` (the SDK's OAuth client, a scripted browser) and returns what the policies change."""
-    browser = Browser()
-
-    def sign_in(url):
-        result = browser.authorize(url, username, f"{username}-password", REDIRECT)
-        assert result.query, f"stopped at {result.status} {result.url}"
-        return result.query
-
-    async with httpx2.AsyncClient(auth=oauth(worker.base, sign_in), timeout=30) as http:
-        async with Client(streamable_http_client(worker.base + "/mcp", http_client=http), mode="legacy") as client:
-            listed = await client.call_tool("list_plugins", {"surface": "all"})
-            assert not listed.is_error, listed
-            required = await client.call_tool("list_plugins", {"surface": "all", "policy": "required"})
-            detail = await client.call_tool("get_plugin", {"name": "repo-tools@example"})
-            updates = await client.call_tool("check_updates", {"installed": [{"name": "brand-kit@example"}]})
-            assert not updates.is_error, updates
-            # The text copy says the same as the structured result, for clients that read only text.
-            assert json.loads(updates.content[0].text) == updates.structured_content
-            return {
-                "policies": {p["name"]: p["policy"] for p in listed.structured_content["plugins"]},
-                "required": [p["name"] for p in required.structured_content["plugins"]],
-                "detail": detail.structured_content["policy"],
-                "missing": [m["name"] for m in updates.structured_content["requiredMissing"]],
-                "missing_count": updates.structured_content["summary"]["requiredMissing"],
-                "instructions": client.instructions or "",
-            }
+    async with session_as(worker, Browser(), username, f"{username}-password") as client:
+        listed = await client.call_tool("list_plugins", {"surface": "all"})
+        assert not listed.is_error, listed
+        required = await client.call_tool("list_plugins", {"surface": "all", "policy": "required"})
+        detail = await client.call_tool("get_plugin", {"name": "repo-tools@example"})
+        updates = await client.call_tool("check_updates", {"installed": [{"name": "brand-kit@example"}]})
+        assert not updates.is_error, updates
+        # The text copy says the same as the structured result, for clients that read only text.
+        assert json.loads(updates.content[0].text) == updates.structured_content
+        return {
+            "policies": {p["name"]: p["policy"] for p in listed.structured_content["plugins"]},
+            "required": [p["name"] for p in required.structured_content["plugins"]],
+            "detail": detail.structured_content["policy"],
+            "missing": [m["name"] for m in updates.structured_content["requiredMissing"]],
+            "missing_count": updates.structured_content["summary"]["requiredMissing"],
+            "instructions": client.instructions or "",
+        }
 
 
 async def test_three_users_of_different_groups_each_see_their_own_policies(start_worker):
     port = free_port()
     idp = OidcIdP("generic", redirect_uris=[f"http://127.0.0.1:{port}/callback"])
     try:
-        auth = {"provider": "oidc", "issuer": idp.issuer, "client_id": idp.client_id, "groups_claim": "groups",
-                "client_secret_secret": "IDP_SECRET", "master_key_secret": "OAUTH_KEY"}
-        worker = start_worker({
-            "SKILLPORT_AUTH": "{" + ", ".join(f"{k} = {json.dumps(v)}" for k, v in auth.items()) + "}",
-            "SKILLPORT_ACCESS__RULES": RULES,
-            "OAUTH_KEY": "e2e-master-key-0123456789abcdef0123456789", "IDP_SECRET": idp.client_secret,
-        }, name="policies", open=False, port=port)
+        auth = {"provider": "oidc", "issuer": idp.issuer, "client_id": idp.client_id, "groups_claim": "groups"}
+        worker = provider_worker(start_worker, auth, "policies", port, {"SKILLPORT_ACCESS__RULES": RULES})
         seen = {username: await as_user(worker, username) for username in WANT}
         for username, want in WANT.items():
             got = seen[username]
@@ -133,13 +117,8 @@ async def test_policies_read_google_hd_and_auth0_roles(start_worker, profile, au
     idp = OidcIdP(profile, redirect_uris=[f"http://127.0.0.1:{port}/callback"],
                   issuer_path="/" if profile == "auth0" else "")
     try:
-        auth = {**auth, "issuer": idp.issuer, "client_id": idp.client_id,
-                "client_secret_secret": "IDP_SECRET", "master_key_secret": "OAUTH_KEY"}
-        worker = start_worker({
-            "SKILLPORT_AUTH": "{" + ", ".join(f"{k} = {json.dumps(v)}" for k, v in auth.items()) + "}",
-            "SKILLPORT_ACCESS__RULES": rules,
-            "OAUTH_KEY": "e2e-master-key-0123456789abcdef0123456789", "IDP_SECRET": idp.client_secret,
-        }, name=f"policies-{profile}", open=False, port=port)
+        auth = {**auth, "issuer": idp.issuer, "client_id": idp.client_id}
+        worker = provider_worker(start_worker, auth, f"policies-{profile}", port, {"SKILLPORT_ACCESS__RULES": rules})
         for username, policies in want.items():
             got = await as_user(worker, username)
             assert got["policies"] == policies, (profile, username, got)

@@ -3,18 +3,16 @@ the TypeScript SDK, the MCP Inspector's CLI, and the access rules for two users 
 provider (one sees a plugin's prompt, the other gets what a prompt that never existed gets)."""
 
 import json
-import os
 
-import httpx2
 import pytest
 from mcp import Client
-from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
-from browser import Browser
-from conftest import ROOT, free_port, run_peer
-from idps import OidcIdP
-from test_signin import REDIRECT, oauth
+from support.browser import Browser
+from support.idps import OidcIdP
+from support.mcp import inspector
+from support.oauth import provider_worker, session_as
+from support.worker import ROOT, free_port, run_peer
 
 pytestmark = pytest.mark.anyio
 
@@ -111,14 +109,6 @@ def test_typescript_sdk_lists_and_gets_prompts(worker):
     assert out["kinds"] == ["text", "resource"]
 
 
-def inspector(worker, tmp_path, *args):
-    env = dict(os.environ, MCP_CATALOG_PATH=str(tmp_path / "catalog.json"))
-    proc = run_peer(["node_modules/.bin/mcp-inspector", "--cli", worker.base + "/mcp", "--transport", "http", *args],
-                    env=env)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return json.loads(proc.stdout)
-
-
 def test_inspector_cli_lists_and_gets_prompts(worker, tmp_path):
     out = inspector(worker, tmp_path, "--method", "prompts/list")
     assert {p["name"] for p in out["prompts"]} == ALL
@@ -132,37 +122,25 @@ def test_inspector_cli_lists_and_gets_prompts(worker, tmp_path):
 async def prompts_as(worker, username: str, password: str):
     """Signs in as `username` through the real OpenID provider (the SDK's OAuth client, a scripted browser) and
     returns the names prompts/list gives them and the error prompts/get gives them for two names."""
-    browser = Browser()
-
-    def sign_in(url):
-        result = browser.authorize(url, username, password, REDIRECT)
-        assert result.query, f"stopped at {result.status} {result.url}"
-        return result.query
-
-    async with httpx2.AsyncClient(auth=oauth(worker.base, sign_in), timeout=30) as http:
-        async with Client(streamable_http_client(worker.base + "/mcp", http_client=http), mode="legacy") as client:
-            prompts, _ = await all_prompts(client)
-            errors = {}
-            for name in (VOICE, "example.brand-kit.never-existed"):
-                try:
-                    await client.get_prompt(name)
-                    errors[name] = None
-                except MCPError as e:
-                    errors[name] = (e.error.code, e.error.message.replace(name, "<name>"))
-            return {p.name for p in prompts}, errors
+    async with session_as(worker, Browser(), username, password) as client:
+        prompts, _ = await all_prompts(client)
+        errors = {}
+        for name in (VOICE, "example.brand-kit.never-existed"):
+            try:
+                await client.get_prompt(name)
+                errors[name] = None
+            except MCPError as e:
+                errors[name] = (e.error.code, e.error.message.replace(name, "<name>"))
+        return {p.name for p in prompts}, errors
 
 
 async def test_a_hidden_skills_prompt_is_absent_for_one_user_and_present_for_another(start_worker):
     port = free_port()
     idp = OidcIdP("generic", redirect_uris=[f"http://127.0.0.1:{port}/callback"])
     try:
-        auth = {"provider": "oidc", "issuer": idp.issuer, "client_id": idp.client_id, "groups_claim": "groups",
-                "client_secret_secret": "IDP_SECRET", "master_key_secret": "OAUTH_KEY"}
-        worker = start_worker({
-            "SKILLPORT_AUTH": "{" + ", ".join(f"{k} = {json.dumps(v)}" for k, v in auth.items()) + "}",
-            "SKILLPORT_ACCESS__RULES": '[{effect="deny",plugin="brand-kit",groups=["sales"]}]',
-            "OAUTH_KEY": "e2e-master-key-0123456789abcdef0123456789", "IDP_SECRET": idp.client_secret,
-        }, name="prompts-access", open=False, port=port)
+        auth = {"provider": "oidc", "issuer": idp.issuer, "client_id": idp.client_id, "groups_claim": "groups"}
+        worker = provider_worker(start_worker, auth, "prompts-access", port,
+                                 {"SKILLPORT_ACCESS__RULES": '[{effect="deny",plugin="brand-kit",groups=["sales"]}]'})
         # ada (groups eng, admins) sees brand-kit; bob (sales) does not.
         ada, ada_errors = await prompts_as(worker, "ada", "ada-password")
         bob, bob_errors = await prompts_as(worker, "bob", "bob-password")

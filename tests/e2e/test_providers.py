@@ -4,7 +4,7 @@ The upstream is `oidc-provider` (a certified OpenID provider, tests/standins/idp
 provider, as "Google Workspace" (the `hd` claim) and as "Auth0" (namespaced groups and roles), and a GitHub
 stand-in (tests/standins/forge.py) with the OAuth web flow, /user, /user/emails and org/team membership. The
 client is the Python SDK's OAuth client (discovery, dynamic registration, PKCE, token); the user is a scripted
-browser (tests/e2e/browser.py) that fills in the provider's real login form and Skillport's consent page.
+browser (tests/support/browser.py) that fills in the provider's real login form and Skillport's consent page.
 """
 
 import json
@@ -12,52 +12,13 @@ import time
 
 import httpx2
 import pytest
-from mcp import Client
-from mcp.client.streamable_http import streamable_http_client
 
-from browser import Browser
-from conftest import free_port
-from idps import GitHubIdP, OidcIdP
-from test_signin import REDIRECT, Raw, oauth, pkce
+from support.browser import Browser
+from support.idps import GitHubIdP, OidcIdP
+from support.oauth import GENERIC, OAUTH_KEY, REDIRECT, Raw, connect_as, pkce, provider_worker, sign_in_page
+from support.worker import free_port
 
 pytestmark = pytest.mark.anyio
-
-OAUTH_KEY = {"OAUTH_KEY": "e2e-master-key-0123456789abcdef0123456789", "IDP_SECRET": "skillport-test-secret"}
-
-
-def provider_worker(start_worker, auth: dict, name: str, port: int):
-    table = ", ".join(f"{k} = {json.dumps(v)}" for k, v in
-                      {**auth, "client_secret_secret": "IDP_SECRET", "master_key_secret": "OAUTH_KEY"}.items())
-    return start_worker({"SKILLPORT_AUTH": "{" + table + "}", **OAUTH_KEY}, name=name, open=False, port=port)
-
-
-async def connect_as(worker, browser: Browser, username: str, password: str, decision="approve"):
-    """Runs the SDK's whole OAuth flow with `browser` signing in as `username`; returns list_plugins' result."""
-    outcome = {}
-
-    def sign_in(url):
-        result = browser.authorize(url, username, password, REDIRECT, decision=decision)
-        outcome["result"] = result
-        assert result.query, f"stopped at {result.status} {result.url}: {result.hops}\n{(result.page or '')[:2000]}"
-        return result.query
-
-    auth = oauth(worker.base, sign_in)
-    async with httpx2.AsyncClient(auth=auth, timeout=30) as http:
-        async with Client(streamable_http_client(worker.base + "/mcp", http_client=http), mode="legacy") as client:
-            listed = await client.call_tool("list_plugins", {"surface": "all"})
-            return listed.structured_content, outcome["result"]
-
-
-def sign_in_page(worker, browser: Browser, username: str, password: str):
-    """A sign-in that is expected to stop on one of Skillport's pages: (status, html)."""
-    raw = Raw(worker.base)
-    client_id = raw.client()
-    _, challenge = pkce()
-    url = worker.base + "/authorize?" + httpx2.QueryParams({
-        "response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT, "state": "s1",
-        "code_challenge": challenge, "code_challenge_method": "S256"}).__str__()
-    result = browser.authorize(url, username, password, REDIRECT)
-    return result
 
 
 def audit_lines(worker, action: str):
@@ -85,7 +46,6 @@ def oidc_setup(start_worker, request):
     idp.stop()
 
 
-GENERIC = ("generic", {"provider": "oidc", "groups_claim": "groups"})
 GOOGLE = ("google", {"provider": "google", "allowed_domains": ["acme.example"]})
 AUTH0 = ("auth0", {"provider": "auth0", "domain": "acme.eu.auth0.com",
                    "groups_claim": "https://skillport.test/groups", "roles_claim": "https://skillport.test/roles"})

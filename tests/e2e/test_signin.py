@@ -4,72 +4,17 @@ With the embedded default (the `local` provider) the production flow runs whole 
 registration, PKCE, an automatic sign-in, the code and the token — and /mcp refuses requests without a token.
 """
 
-import base64
-import hashlib
 import json
-import secrets
 import urllib.parse
 
-import anyio
 import httpx2
 import pytest
 from mcp import Client
-from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.auth import AuthorizationCodeResult, OAuthClientMetadata, OAuthToken
+
+from support.oauth import REDIRECT, Documents, MemoryStorage, Raw, follow_until_client, oauth, pkce
 
 pytestmark = pytest.mark.anyio
-
-REDIRECT = "http://127.0.0.1:33418/callback"
-
-
-class MemoryStorage:
-    def __init__(self):
-        self.tokens = None
-        self.client = None
-
-    async def get_tokens(self):
-        return self.tokens
-
-    async def set_tokens(self, tokens):
-        self.tokens = tokens
-
-    async def get_client_info(self):
-        return self.client
-
-    async def set_client_info(self, info):
-        self.client = info
-
-
-def oauth(base: str, authorize_in_browser, storage=None, **kw) -> OAuthClientProvider:
-    """The SDK's OAuth client; `authorize_in_browser(url) -> dict` plays the user's browser and returns the query
-    the authorization server redirected to the client with."""
-    landed = {}
-
-    async def redirect_handler(url: str):
-        landed.update(await anyio.to_thread.run_sync(authorize_in_browser, url))
-
-    async def callback_handler():
-        assert "code" in landed, f"no code: {landed}"
-        return AuthorizationCodeResult(code=landed["code"], state=landed.get("state"), iss=landed.get("iss"))
-
-    metadata = OAuthClientMetadata(client_name="Skillport e2e", redirect_uris=[REDIRECT],
-                                   grant_types=["authorization_code", "refresh_token"], response_types=["code"],
-                                   token_endpoint_auth_method="none")
-    return OAuthClientProvider(base + "/mcp", metadata, storage or MemoryStorage(), redirect_handler,
-                               callback_handler, **kw)
-
-
-def follow_until_client(url: str, client_prefix: str = REDIRECT, jar=None) -> dict:
-    """A browser that stops at the client's redirect URI: the local provider signs in and approves by itself."""
-    with httpx2.Client(follow_redirects=False, cookies=jar) as http:
-        for _ in range(10):
-            r = http.get(url)
-            assert r.status_code in (302, 303), f"{r.status_code} at {url}: {r.text[:500]}"
-            url = r.headers["location"]
-            if url.startswith(client_prefix):
-                return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
-    raise AssertionError("too many redirects")
 
 
 async def test_local_provider_runs_the_whole_oauth_flow_with_the_python_sdk(signed_worker):
@@ -94,62 +39,6 @@ async def test_local_provider_runs_the_whole_oauth_flow_with_the_python_sdk(sign
 
 
 # --- The negative suite, against the real Durable Object store ---------------------------------------------------
-
-
-def pkce():
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    return verifier, challenge
-
-
-class Raw:
-    """A hand-driven OAuth client, to send what a well-behaved SDK never would."""
-
-    def __init__(self, base: str):
-        self.base = base
-        self.http = httpx2.Client(follow_redirects=False, timeout=30)
-
-    def register(self, redirect_uris=(REDIRECT,), **extra):
-        return self.http.post(self.base + "/register", json={"redirect_uris": list(redirect_uris),
-                                                            "token_endpoint_auth_method": "none", **extra})
-
-    def client(self) -> str:
-        r = self.register()
-        assert r.status_code == 201, r.text
-        return r.json()["client_id"]
-
-    def authorize(self, client_id, challenge, method="S256", redirect_uri=REDIRECT, resource="/mcp", state="s1"):
-        q = {"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri, "state": state,
-             "code_challenge": challenge, "code_challenge_method": method}
-        if resource:
-            q["resource"] = self.base + resource
-        return self.http.get(self.base + "/authorize?" + urllib.parse.urlencode(q))
-
-    def code(self, client_id, challenge, **kw) -> str:
-        r = self.authorize(client_id, challenge, **kw)
-        assert r.status_code == 302, r.text
-        q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(r.headers["location"]).query))
-        assert q["iss"] == self.base and q["state"] == "s1"
-        return q["code"]
-
-    def token(self, **form):
-        return self.http.post(self.base + "/token", data=form)
-
-    def redeem(self, client_id, code, verifier, resource="/mcp"):
-        return self.token(grant_type="authorization_code", code=code, client_id=client_id, redirect_uri=REDIRECT,
-                          code_verifier=verifier, resource=self.base + resource)
-
-    def tokens(self, resource="/mcp"):
-        client_id = self.client()
-        verifier, challenge = pkce()
-        r = self.redeem(client_id, self.code(client_id, challenge, resource=resource), verifier, resource)
-        assert r.status_code == 200, r.text
-        return client_id, r.json()
-
-    def mcp(self, access, path="/mcp"):
-        return self.http.post(self.base + path, headers={"authorization": f"Bearer {access}",
-                                                          "accept": "application/json, text/event-stream"},
-                              json={"jsonrpc": "2.0", "id": 1, "method": "ping"})
 
 
 def test_code_replay_50_concurrent_redemptions_take_the_code_once_and_leave_no_live_token(signed_worker):
@@ -329,29 +218,10 @@ async def test_audit_lines_name_user_action_plugin_and_version(signed_worker):
 
 def test_client_id_metadata_document_client(signed_worker):
     """A client identified by the URL of its metadata document (no registration): fetched once, cached, used."""
-    import http.server
-    import threading
-
-    hits = []
-
-    class Doc(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            hits.append(self.path)
-            body = json.dumps({"client_id": url, "client_name": "CIMD e2e client", "redirect_uris": [REDIRECT],
-                               "token_endpoint_auth_method": "none"}).encode()
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *a):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Doc)
-    url = f"http://127.0.0.1:{server.server_port}/oauth/client.json"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with Documents({}) as docs:
+        url = docs.url("/oauth/client.json")
+        docs.docs["/oauth/client.json"] = {"client_id": url, "client_name": "CIMD e2e client",
+                                           "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"}
         raw = Raw(signed_worker.base)
         meta = raw.http.get(raw.base + "/.well-known/oauth-authorization-server").json()
         assert meta["client_id_metadata_document_supported"] is True
@@ -361,10 +231,8 @@ def test_client_id_metadata_document_client(signed_worker):
             r = raw.redeem(url, code, verifier)
             assert r.status_code == 200, r.text
             assert raw.mcp(r.json()["access_token"]).status_code == 200
-        assert hits == ["/oauth/client.json"], "fetched once, then cached"
+        assert docs.hits == ["/oauth/client.json"], "fetched once, then cached"
         # A redirect URI the document does not list gets a page, never a redirect.
         _, challenge = pkce()
         bad = raw.authorize(url, challenge, redirect_uri="http://127.0.0.1:1/elsewhere")
         assert bad.status_code == 400 and "location" not in bad.headers
-    finally:
-        server.shutdown()

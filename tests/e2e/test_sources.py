@@ -5,77 +5,24 @@ from the stand-in's own log."""
 
 import base64
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from mcp import Client
 
-from conftest import ROOT, free_port
+from support.forge import EXAMPLE, by_kind, git, make_repo, settle, three_kinds
+from support.mcp import call_tool
 
 pytestmark = pytest.mark.anyio
-EXAMPLE = ROOT / "examples" / "marketplace"
-
-
-def git(repo, *args):
-    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
-
-
-def make_repo(path: Path, name: str):
-    shutil.copytree(EXAMPLE, path)
-    mj = path / ".claude-plugin" / "marketplace.json"
-    data = json.loads(mj.read_text())
-    data["name"] = name
-    mj.write_text(json.dumps(data, indent=2))
-    git(path, "init", "-q", "-b", "main")
-    git(path, "-c", "user.name=Test", "-c", "user.email=t@example.com", "add", "-A")
-    git(path, "-c", "user.name=Test", "-c", "user.email=t@example.com", "commit", "-q", "-m", "initial marketplace")
-
-
-class Forge:
-    def __init__(self, root: Path):
-        self.root = root
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen([sys.executable, str(ROOT / "tests/standins/forge.py"), "--port", str(self.port),
-                                      "--repos", str(root)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(self.base + "/_requests", timeout=1)
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("forge did not start")
-
-    def requests(self):
-        return json.loads(urllib.request.urlopen(self.base + "/_requests").read())
-
-    def forget(self):
-        urllib.request.urlopen(urllib.request.Request(self.base + "/_requests", method="DELETE"))
-
-    def fail(self, **fault):
-        req = urllib.request.Request(self.base + "/_control", data=json.dumps(fault).encode(), method="POST",
-                                     headers={"content-type": "application/json"})
-        urllib.request.urlopen(req)
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
 def forge(tmp_path_factory):
-    root = tmp_path_factory.mktemp("forge")
-    make_repo(root / "github" / "acme" / "plugins", "acme-github")
-    make_repo(root / "gitlab" / "tools" / "skills", "tools-gitlab")
-    shutil.copytree(EXAMPLE, root / "static" / "webmarket")
-    f = Forge(root)
+    f = three_kinds(tmp_path_factory.mktemp("forge"))
     yield f
     f.stop()
 
@@ -89,44 +36,8 @@ def marketplaces(forge):
     ]) + "]")
 
 
-def by_kind(reqs):
-    out = {"github": 0, "gitlab": 0, "https": 0}
-    for r in reqs:
-        p = r["path"]
-        if p.startswith("/repos/") or p.startswith("/_codeload/"):
-            out["github"] += 1
-        elif p.startswith("/api/v4/"):
-            out["gitlab"] += 1
-        elif p.startswith("/archive/") or p.startswith("/static/"):
-            out["https"] += 1
-    return out
-
-
-def call_tool(base, name, arguments):
-    """Exactly one HTTP request (a client session makes several, and each would schedule a refresh)."""
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-                       "params": {"name": name, "arguments": arguments}}).encode()
-    req = urllib.request.Request(base + "/mcp", data=body, method="POST", headers={
-        "content-type": "application/json", "accept": "application/json, text/event-stream"})
-    return json.loads(urllib.request.urlopen(req, timeout=30).read())["result"]["structuredContent"]
-
-
 def one_request(base):
     return call_tool(base, "list_plugins", {"surface": "all", "limit": 200})
-
-
-def settle(forge, at_least=0, quiet=1.0, limit=30):
-    """Waits until the refreshes in flight (they run after the response) have finished: at least `at_least` upstream
-    requests seen, then none for `quiet` seconds. A fixed sleep is too short on a busy machine."""
-    deadline, seen, since = time.time() + limit, len(forge.requests()), time.time()
-    while time.time() < deadline:
-        time.sleep(0.2)
-        now = len(forge.requests())
-        if now != seen:
-            seen, since = now, time.time()
-        elif now >= at_least and time.time() - since >= quiet:
-            return
-    raise AssertionError(f"upstream not settled after {limit} s (at least {at_least}): {forge.requests()[-5:]}")
 
 
 async def list_all(base):

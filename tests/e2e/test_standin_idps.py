@@ -1,13 +1,11 @@
 """The sign-in stand-ins and the scripted browser on their own, without the worker: full authorization code flows
-through tests/e2e/browser.py against tests/standins/idp.mjs (each profile) and forge.py's GitHub web flow, with the
+through tests/support/browser.py against tests/standins/idp.mjs (each profile) and forge.py's GitHub web flow, with the
 code then exchanged the way Skillport's providers do (providers/src/oidc.rs, github.rs). A small in-process fake of
 Skillport's own hops (its cookie, its consent page) checks the browser's consent handling; the browser's cookie
 rules are checked directly."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import html
 import secrets
 import threading
@@ -17,9 +15,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import jwt
 import pytest
 
-from browser import Browser, CookieJar, Result, parse_forms
-from conftest import free_port
-from idps import GitHubIdP, OidcIdP
+from support.browser import Browser, CookieJar, Result, parse_forms
+from support.github_schema import schema_for
+from support.idps import GitHubIdP, OidcIdP
+from support.oauth import pkce
+from support.worker import free_port
 
 try:
     import httpx2 as httpx
@@ -28,11 +28,6 @@ except ImportError:  # pragma: no cover
 
 CALLBACK = "http://127.0.0.1:9/oauth/callback"  # nothing listens there: the browser stops before loading it
 NS = "https://skillport.test/"
-
-
-def pkce() -> tuple[str, str]:
-    verifier = secrets.token_urlsafe(32)
-    return verifier, base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
 
 
 def oidc_authorize_url(idp: OidcIdP, challenge: str, state: str, nonce: str, redirect_uri: str = CALLBACK) -> str:
@@ -388,7 +383,6 @@ def test_forms_are_parsed():
 def test_github_user_api_matches_githubs_openapi(github):
     """The signed-in user's endpoints, validated like test_forge_shapes.py validates the repository ones."""
     import jsonschema
-    from test_forge_shapes import schema_for
 
     verifier, challenge = pkce()
     with Browser() as browser:

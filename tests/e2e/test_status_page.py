@@ -9,7 +9,8 @@ import shutil
 import httpx2
 import pytest
 
-from conftest import ROOT, run_peer
+from support.oauth import session_cookie, status_sign_in
+from support.worker import ROOT, run_peer
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOT = ROOT / "tests" / "artifacts" / "status.png"
@@ -39,24 +40,6 @@ def test_status_page_needs_sign_in(signed_worker):
     forged = httpx2.get(signed_worker.base + "/status", follow_redirects=False,
                         headers={"cookie": "__Host-skillport_status=eyJ3aG8iOiJldmUiLCJleHAiOjk5OTk5OTk5OTl9.AAAA"})
     assert forged.status_code == 302
-
-
-def status_sign_in(base: str) -> httpx2.Response:
-    """Runs /status's own sign-in (the local provider signs in at once, the status client needs no consent) and
-    returns the callback's answer. Cookies are carried by hand: they are `__Host-`/Secure, which an HTTP client keeps
-    to https while browsers also send them to loopback."""
-    start = httpx2.get(base + "/status", follow_redirects=False)
-    assert start.status_code == 302, start.text
-    pkce = "; ".join(c.split(";")[0] for c in start.headers.get_list("set-cookie"))
-    authorize = httpx2.get(start.headers["location"].replace("http://localhost:8787", base), follow_redirects=False)
-    assert authorize.status_code == 302, authorize.text
-    callback = authorize.headers["location"]
-    assert "/status/callback?code=" in callback, callback
-    return httpx2.get(callback, follow_redirects=False, headers={"cookie": pkce})
-
-
-def session_cookie(r: httpx2.Response) -> str:
-    return "; ".join(c.split(";")[0] for c in r.headers.get_list("set-cookie") if "skillport_status=" in c)
 
 
 def test_the_development_user_is_the_admin_with_local(signed_worker):

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
-ROOT = Path(__file__).resolve().parents[2]
+from support.worker import ROOT
+
 BRAND_VOICE = ROOT / "examples/marketplace/plugins/brand-kit/skills/brand-voice"
 
 pytestmark = pytest.mark.anyio

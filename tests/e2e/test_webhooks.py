@@ -8,7 +8,6 @@ id, oversized body, flood, wrong method) is checked to leave the upstream untouc
 import hashlib
 import hmac
 import json
-import shutil
 import time
 import urllib.parse
 import uuid
@@ -16,7 +15,9 @@ import uuid
 import httpx2
 import pytest
 
-from test_sources import EXAMPLE, Forge, call_tool, git, make_repo
+from support.forge import commit, settle, three_kinds
+from support.mcp import call_tool
+from support.worker import OPEN, Worker
 
 GH_KEY = "gh-hook-secret-0123456789"
 GL_KEY = "gl-hook-secret-0123456789"
@@ -28,18 +29,13 @@ PER_MINUTE = 30
 
 @pytest.fixture(scope="module")
 def forge(tmp_path_factory):
-    root = tmp_path_factory.mktemp("hooks-forge")
-    make_repo(root / "github" / "acme" / "plugins", "acme-github")
-    make_repo(root / "gitlab" / "tools" / "skills", "tools-gitlab")
-    shutil.copytree(EXAMPLE, root / "static" / "webmarket")
-    f = Forge(root)
+    f = three_kinds(tmp_path_factory.mktemp("hooks-forge"))
     yield f
     f.stop()
 
 
 @pytest.fixture(scope="module")
 def worker(forge):
-    from conftest import OPEN, Worker
     marketplaces = "[" + ",".join([
         f'{{id="gh",kind="github",location="acme/plugins",api_base="{forge.base}",webhook_secret="HOOK_GH"}}',
         f'{{id="gl",kind="gitlab",location="tools/skills",api_base="{forge.base}/api/v4",webhook_secret="HOOK_GL"}}',
@@ -99,11 +95,6 @@ def add_skill(folder, name: str):
     skill.write_text(f"---\nname: {name}\ndescription: Added by a push ({name}).\n---\n\nDo the thing.\n")
 
 
-def commit(repo, message: str):
-    git(repo, "-c", "user.name=Test", "-c", "user.email=t@example.com", "add", "-A")
-    git(repo, "-c", "user.name=Test", "-c", "user.email=t@example.com", "commit", "-q", "-m", message)
-
-
 def wait_visible(worker, plugin: str, skill: str, since: float) -> float:
     """Polls list_plugins until `skill` shows in `plugin`; the seconds from `since`."""
     deadline = since + 15
@@ -112,19 +103,6 @@ def wait_visible(worker, plugin: str, skill: str, since: float) -> float:
             return time.time() - since
         time.sleep(0.05)
     raise AssertionError(f"{skill} not in {plugin} 15 s after the webhook")
-
-
-def quiet_upstream(forge, quiet=1.0, limit=20):
-    """Waits until no upstream request has been made for `quiet` seconds (refreshes run after responses)."""
-    deadline, seen, since = time.time() + limit, len(forge.requests()), time.time()
-    while time.time() < deadline:
-        time.sleep(0.1)
-        now = len(forge.requests())
-        if now != seen:
-            seen, since = now, time.time()
-        elif time.time() - since >= quiet:
-            return
-    raise AssertionError("upstream never went quiet")
 
 
 def status_page(worker) -> str:
@@ -152,7 +130,7 @@ def test_github_push_is_listed_within_two_seconds_without_a_version_bump(forge, 
     name = f"hook-{uuid.uuid4().hex[:8]}"
     add_skill(repo, name)
     commit(repo, f"writing-tools: {name}, no version bump")
-    quiet_upstream(forge)
+    settle(forge, limit=20)
     # Without a webhook the new commit stays unseen: refresh_seconds is an hour.
     assert name not in skills_of(worker, "writing-tools@gh")
     time.sleep(0.5)
@@ -171,13 +149,13 @@ def test_github_push_is_listed_within_two_seconds_without_a_version_bump(forge, 
     assert after["digest"] != before["digest"]
     # The marketplace that shares the repository but takes no webhooks still serves its hour-old copy.
     assert name not in skills_of(worker, "writing-tools@quiet")
-    quiet_upstream(forge)
+    settle(forge, limit=20)
     page = status_page(worker)
     assert "last webhook: github `push`" in page and "refreshed to revision" in page, page
 
 
 def test_github_ping_is_answered_and_refreshes_nothing(forge, worker):
-    quiet_upstream(forge)
+    settle(forge, limit=20)
     forge.forget()
     r = github_hook(worker, event="ping", body=json.dumps({"zen": uuid.uuid4().hex}).encode())
     assert r.status_code == 200 and r.json()["event"] == "ping", r.text
@@ -192,7 +170,7 @@ def test_gitlab_push_and_tag_push(forge, worker):
     name = f"hook-{uuid.uuid4().hex[:8]}"
     add_skill(repo, name)
     commit(repo, f"writing-tools: {name}")
-    quiet_upstream(forge)
+    settle(forge, limit=20)
     assert name not in skills_of(worker, "writing-tools@gl")
     start = time.time()
     r = gitlab_hook(worker)
@@ -200,11 +178,11 @@ def test_gitlab_push_and_tag_push(forge, worker):
     took = wait_visible(worker, "writing-tools@gl", name, start)
     print(f"\nwebhook (GitLab Push Hook) -> list_plugins shows the new skill: {took:.3f} s")
     assert took <= LIMIT_SECONDS
-    quiet_upstream(forge)
+    settle(forge, limit=20)
     forge.forget()
     r = gitlab_hook(worker, event="Tag Push Hook")
     assert r.status_code == 202, r.text
-    quiet_upstream(forge)
+    settle(forge, limit=20)
     # A forced refresh of an unchanged project: one conditional request.
     reqs = [q for q in forge.requests() if q["path"].startswith("/api/v4/")]
     assert len(reqs) == 1 and reqs[0]["headers"].get("if-none-match"), reqs
@@ -214,7 +192,7 @@ def test_generic_signed_delivery_refreshes_an_https_marketplace(forge, worker):
     folder = forge.root / "static" / "webmarket"
     name = f"hook-{uuid.uuid4().hex[:8]}"
     add_skill(folder, name)
-    quiet_upstream(forge)
+    settle(forge, limit=20)
     assert name not in skills_of(worker, "writing-tools@web")
     start = time.time()
     r = generic_hook(worker)
@@ -225,7 +203,7 @@ def test_generic_signed_delivery_refreshes_an_https_marketplace(forge, worker):
 
 
 def test_refusals_have_no_side_effects_and_do_not_reveal_marketplaces(forge, worker):
-    quiet_upstream(forge)
+    settle(forge, limit=20)
     forge.forget()
     bad_sig = github_hook(worker, key="not-the-secret-at-all")
     unknown = github_hook(worker, mid="nope")
@@ -256,7 +234,7 @@ def test_refusals_have_no_side_effects_and_do_not_reveal_marketplaces(forge, wor
     body = json.dumps({"ref": "refs/heads/main", "after": uuid.uuid4().hex}).encode()
     first = github_hook(worker, body=body, delivery="replay-me")
     assert first.status_code == 202, first.text
-    quiet_upstream(forge)
+    settle(forge, limit=20)
     forge.forget()
     again = github_hook(worker, delivery="replay-me")
     same_body = github_hook(worker, body=body)
@@ -265,7 +243,7 @@ def test_refusals_have_no_side_effects_and_do_not_reveal_marketplaces(forge, wor
     g1 = generic_hook(worker, ts=ts, delivery="ci-replay")
     g2 = generic_hook(worker, ts=ts, delivery="ci-replay")
     assert (g1.status_code, g2.status_code) == (202, 409), (g1.text, g2.text)
-    quiet_upstream(forge)
+    settle(forge, limit=20)
     assert [q for q in forge.requests() if q["path"].startswith("/repos/")] == [], "a replay refreshed"
 
 
@@ -276,7 +254,7 @@ def test_a_flood_is_refused_with_retry_after(forge, worker):
     for n in range(PER_MINUTE):
         r = github_hook(worker, mid="flood", key=FLOOD_KEY, event="ping", body=f'{{"n":{n}}}'.encode())
         assert r.status_code == 200, (n, r.text)
-    quiet_upstream(forge)
+    settle(forge, limit=20)
     forge.forget()
     r = github_hook(worker, mid="flood", key=FLOOD_KEY)
     assert r.status_code == 429 and 1 <= int(r.headers["retry-after"]) <= 60, r.text
@@ -290,7 +268,6 @@ def test_requests_that_wait_for_the_first_load_are_answered(forge):
     """A first load slower than a client's patience: the requests that arrive meanwhile wait for it and are answered
     (they were once never woken, and workerd cancelled them as hung)."""
     import threading
-    from conftest import OPEN, Worker
     forge.fail(fail="timeout", count=1, delay=3, path="/repos/acme/plugins")
     marketplaces = f'[{{id="gh",kind="github",location="acme/plugins",api_base="{forge.base}"}}]'
     # Starting it sends GET / with a 2 s timeout, again and again: the first builds, the next ones wait.

@@ -5,50 +5,21 @@ provider is oidc-provider (tests/standins/idp.mjs) in the profile the example's 
 are real git repositories behind the GitHub/GitLab/HTTPS stand-in (tests/standins/forge.py), private ones behind a
 token. The client is the Python SDK's OAuth client with a scripted browser signing in as different users."""
 
-import json
 import shutil
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
-import httpx2
 import pytest
 
-from browser import Browser
-from conftest import ROOT, free_port
-from idps import OidcIdP
-from test_providers import connect_as, sign_in_page
-from test_sources import make_repo
+from support.browser import Browser
+from support.forge import Forge, make_repo
+from support.idps import OidcIdP
+from support.oauth import connect_as, sign_in_page
+from support.worker import ROOT, free_port
 
 pytestmark = pytest.mark.anyio
 
 EXAMPLES = ROOT / "examples"
 TOKEN = "forge-token-0123"
 SECRETS = {"OAUTH_KEY": "worked-example-master-key-0123456789abcdef", "GITHUB_TOKEN": TOKEN, "GITLAB_TOKEN": TOKEN}
-
-
-class PrivateForge:
-    """forge.py over `root`, every API answering only with the token."""
-
-    def __init__(self, root: Path):
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen([sys.executable, str(ROOT / "tests/standins/forge.py"), "--port", str(self.port),
-                                      "--repos", str(root), "--token", TOKEN],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(self.base + "/_requests", timeout=1)
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("forge did not start")
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
 
 
 def example_worker(start_worker, name: str, profile: str, marketplaces: str, tmp_path, **auth_vars):
@@ -76,7 +47,7 @@ def names(listed):
 async def test_google_workspace_private_github_marketplace_for_the_domain(start_worker, tmp_path):
     root = tmp_path / "repos"
     make_repo(root / "github" / "acme" / "claude-plugins", "acme-private")
-    forge = PrivateForge(root)
+    forge = Forge(root, token=TOKEN)
     try:
         marketplaces = (f'[{{id="acme",kind="github",location="acme/claude-plugins",ref="main",'
                         f'token_secret="GITHUB_TOKEN",api_base="{forge.base}"}}]')
@@ -100,7 +71,7 @@ async def test_aggregator_merges_three_hosts_with_access_by_group(start_worker, 
     make_repo(root / "github" / "example-org" / "plugins", "engineering")
     make_repo(root / "gitlab" / "platform" / "claude-skills", "platform")
     shutil.copytree(ROOT / "examples" / "marketplace", root / "static" / "vendor")
-    forge = PrivateForge(root)
+    forge = Forge(root, token=TOKEN)
     try:
         marketplaces = "[" + ",".join([
             f'{{id="engineering",kind="github",location="example-org/plugins",token_secret="GITHUB_TOKEN",'
@@ -129,7 +100,7 @@ async def test_repointed_auth0_and_other_marketplaces_with_the_same_build(start_
     root = tmp_path / "repos"
     make_repo(root / "github" / "widgets-oss" / "claude-marketplace", "community")
     shutil.copytree(ROOT / "examples" / "marketplace", root / "static" / "handbook")
-    forge = PrivateForge(root)
+    forge = Forge(root, token=TOKEN)
     try:
         marketplaces = "[" + ",".join([
             f'{{id="community",kind="github",location="widgets-oss/claude-marketplace",api_base="{forge.base}",'

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from harness import HardWorker, Report
+from harness import OUTCOMES, HardWorker, Report
 
 
 @dataclass(frozen=True)
@@ -59,10 +59,6 @@ def mode_from_env() -> Mode:
     over = {k: type(getattr(base, k))(os.environ[f"HARDEN_{k.upper()}"])
             for k in base.__dataclass_fields__ if k != "name" and f"HARDEN_{k.upper()}" in os.environ}
     return Mode(**{**base.__dict__, **over})
-
-
-#: Outcomes of the tests run so far, by file: (test id, passed | failed | xfailed | xpassed | skipped).
-OUTCOMES: dict[str, list[tuple[str, str]]] = {}
 
 
 def pytest_runtest_logreport(report):

@@ -1,77 +1,44 @@
-"""Shared machinery of the hardening suite (issue #7): local workers, the GitHub stand-in, a small async HTTP/1.1
+"""Shared machinery of the hardening suite: local workers, the GitHub stand-in, a small async HTTP/1.1
 load client, workerd memory sampling and the results file.
 
-Everything the end-to-end suite already has is imported from it, not copied: the `Worker` class of
-tests/e2e/conftest.py, the hand-driven OAuth client `Raw` of tests/e2e/test_signin.py, and the `Forge` wrapper and
-`make_repo` of tests/e2e/test_sources.py. Those modules are loaded under their own names (`e2e_conftest`, ...) so
-that they never clash with this directory's conftest.py.
+What the end-to-end suite also uses comes from tests/support, not copied: the `Worker` launcher (subclassed here as
+`HardWorker`), the hand-driven OAuth client `Raw`, the forge stand-in `Forge` and `make_repo`, and the one-request
+MCP POSTs. The test files import those from tests/support too, and from here only what is the hardening suite's own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import builtins
-import importlib.util
 import json
 import os
 import random
 import re
 import shutil
 import statistics
-import sys
 import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from support.mcp import MCP_HEADERS, post_json
+from support.oauth import Raw, pkce
+from support.worker import OPEN, WRANGLER, Worker, free_port
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-E2E = ROOT / "tests" / "e2e"
 WORK = HERE / ".work"
 RESULTS = HERE / "results"
 
-
-def _load(name: str, path: Path):
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-e2e_conftest = _load("e2e_conftest", E2E / "conftest.py")
-# test_sources.py does `from conftest import ROOT, free_port`: let that name the e2e conftest while it loads.
-_saved = sys.modules.get("conftest")
-sys.modules["conftest"] = e2e_conftest
-try:
-    e2e_sources = _load("e2e_sources", E2E / "test_sources.py")
-    e2e_signin = _load("e2e_signin", E2E / "test_signin.py")
-finally:
-    if _saved is None:
-        del sys.modules["conftest"]
-    else:
-        sys.modules["conftest"] = _saved
-
-Worker = e2e_conftest.Worker
-OPEN = e2e_conftest.OPEN
-free_port = e2e_conftest.free_port
-Raw = e2e_signin.Raw
-pkce = e2e_signin.pkce
-REDIRECT = e2e_signin.REDIRECT
-Forge = e2e_sources.Forge
-make_repo = e2e_sources.make_repo
-git = e2e_sources.git
+#: Outcomes of the tests run so far, by file: (test id, passed | failed | xfailed | xpassed | skipped); conftest.py's
+#: report hook fills it, the report sections read it.
+OUTCOMES: dict[str, list[tuple[str, str]]] = {}
 
 #: The Node that runs wrangler: node_modules/.bin's when the root package.json installs one (scripts/env.sh puts it
 #: first on PATH for `wrangler dev` too), else the system's.
 NODE = ROOT / "node_modules" / ".bin" / "node"
 if not NODE.exists():
     NODE = Path(shutil.which("node") or "node")
-
-MCP_HEADERS = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
-
 
 # -- the worker under test ---------------------------------------------------------------------------------------
 
@@ -98,7 +65,7 @@ def snapshot_build() -> Path:
 
 
 class HardWorker(Worker):
-    """tests/e2e/conftest.py's Worker (its wait, logs and stop), started on the build snapshot, by default through
+    """tests/support/worker.py's Worker (its wait, logs and stop), started on the build snapshot, by default through
     wrangler's own dev API with its inspector off (tests/hardening/start_worker.mjs; HARDEN_WRANGLER_CLI=1 runs
     `wrangler dev` instead, as the e2e suite does).
 
@@ -126,7 +93,7 @@ class HardWorker(Worker):
         vars = {"SKILLPORT_SERVER__PUBLIC_URL": self.base, **(OPEN if open else {}), **(vars or {})}
         if os.environ.get("HARDEN_WRANGLER_CLI") == "1":  # `wrangler dev` itself, inspector and all
             args = [
-                str(e2e_conftest.WRANGLER), "dev", "--config", str(HardWorker.config),
+                str(WRANGLER), "dev", "--config", str(HardWorker.config),
                 "--ip", "127.0.0.1", "--port", str(self.port),
                 "--inspector-port", str(free_port()), "--show-interactive-dev-session=false",
                 "--log-level", "log", "--persist-to", str(self.state),
@@ -209,21 +176,6 @@ def rss_kib(pid: int | None) -> int | None:
     except OSError:
         return None
     return None
-
-
-def post_json(base: str, body, headers: dict | None = None, path: str = "/mcp", timeout: float = 10):
-    """(status, headers, parsed body or raw bytes) of one POST, errors included."""
-    data = body if isinstance(body, bytes) else json.dumps(body).encode()
-    req = urllib.request.Request(base + path, data=data, headers={**MCP_HEADERS, **(headers or {})}, method="POST")
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            status, h, raw = r.status, dict(r.headers), r.read()
-    except urllib.error.HTTPError as e:
-        status, h, raw = e.code, dict(e.headers), e.read()
-    try:
-        return status, h, json.loads(raw)
-    except ValueError:
-        return status, h, raw
 
 
 def tools_list_ok(worker, headers: dict | None = None) -> float:

@@ -15,7 +15,9 @@ import urllib.request
 
 import pytest
 
-from harness import REDIRECT, HardWorker, Raw, mib, pkce, post_json, rss_kib, tools_list_ok
+from harness import HardWorker, mib, rss_kib, tools_list_ok
+from support.mcp import post_json
+from support.oauth import REDIRECT, Raw, pkce
 
 MAX_BODY = 1_048_576  # server.max_body_bytes, the default
 

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from harness import REDIRECT, HardWorker, Raw, pkce
+from harness import OUTCOMES, HardWorker
+from support.oauth import REDIRECT, Raw, pkce
 
 MAX_BODY = 1_048_576
 MCP = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
@@ -114,7 +115,6 @@ def ctx(report):
     c.download = urllib.parse.urlsplit(json.loads(body)["result"]["structuredContent"]["download"]["url"]).path
     yield c
     w.stop()
-    from conftest import OUTCOMES
     done = OUTCOMES.get("test_attacks.py", [])
     counts = {k: sum(1 for _, o in done if o == k) for k in ("passed", "xfailed", "failed", "xpassed", "skipped")}
     groups: dict[str, int] = {}

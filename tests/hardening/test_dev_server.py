@@ -26,7 +26,8 @@ import urllib.request
 
 import pytest
 
-from harness import ROOT, WORK, free_port
+from harness import ROOT, WORK
+from support.worker import free_port
 
 MAX_BODY = 1_048_576
 LIST = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}).encode()

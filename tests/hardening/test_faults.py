@@ -5,15 +5,15 @@ each fault named in the worker log ("refresh of marketplace gh failed, serving t
 """
 
 import asyncio
-import json
 import random
 import re
 import time
-import urllib.request
 
 import pytest
 
-from harness import Catalog, Forge, HardWorker, Stats, git, make_repo, ms, post_json, run_load, tools_list_ok
+from harness import Catalog, HardWorker, Stats, ms, run_load, tools_list_ok
+from support.forge import Forge, git, make_repo
+from support.mcp import post_json
 
 UPSTREAM_TIMEOUT_MS = 1000
 
@@ -42,18 +42,6 @@ FAILED_LINE = re.compile(
 WEIGHTS = {"tools/list": 0.10, "list_plugins": 0.25, "get_plugin": 0.25, "fetch_skill": 0.15, "resources/read": 0.25}
 
 
-class Stand:
-    """The stand-in's control API (tests/e2e/test_sources.py's Forge has `fail`; this adds the pending list)."""
-
-    def __init__(self, forge):
-        self.forge = forge
-
-    def pending(self) -> list:
-        req = urllib.request.Request(self.forge.base + "/_control", data=b"{}", method="POST",
-                                     headers={"content-type": "application/json"})
-        return json.loads(urllib.request.urlopen(req, timeout=5).read())["faults"]
-
-
 def failures(logs: str) -> list[str]:
     return [re.sub(r"\x1b\[[0-9;]*m", "", m).strip() for m in FAILED_LINE.findall(logs)]
 
@@ -69,7 +57,6 @@ def test_upstream_faults_during_load_keep_cached_content_served(tmp_path, start_
     repo = root / "github" / "acme" / "plugins"
     make_repo(repo, "acme-github")
     forge = Forge(root)
-    stand = Stand(forge)
     try:
         w = start_worker({
             "SKILLPORT_MARKETPLACES": f'[{{id="gh",kind="github",location="acme/plugins",api_base="{forge.base}"}}]',
@@ -102,7 +89,7 @@ def test_upstream_faults_during_load_keep_cached_content_served(tmp_path, start_
                     while time.time() < deadline:
                         new = failures(w.logs())[before:]
                         matched = [m for m in new if pattern is None or re.search(pattern, m)]
-                        if not stand.pending() and len(matched) >= count:
+                        if not forge.pending() and len(matched) >= count:
                             break
                         time.sleep(0.2)
                     forge.fail(clear=True)

@@ -18,25 +18,17 @@ import itertools
 import json
 import random
 import re
-import sys
 import urllib.parse
 from dataclasses import dataclass, field
 
 import pytest
 
-import harness
-from harness import E2E, MCP_HEADERS, REDIRECT, Conn, HardWorker, Raw, free_port, pkce
-
-_saved = sys.modules.get("conftest")
-sys.modules["conftest"] = harness.e2e_conftest
-try:
-    idps = harness._load("e2e_idps", E2E / "idps.py")
-    browser_mod = harness._load("e2e_browser", E2E / "browser.py")
-finally:
-    if _saved is None:
-        del sys.modules["conftest"]
-    else:
-        sys.modules["conftest"] = _saved
+from harness import Conn, HardWorker
+from support.browser import Browser
+from support.idps import OidcIdP
+from support.mcp import MCP_HEADERS, post_json
+from support.oauth import REDIRECT, Raw, pkce
+from support.worker import free_port
 
 #: Each user's view of the example marketplace under RULES.
 VIEW = {"ada": {"writing-tools@example", "repo-tools@example"}, "bob": {"brand-kit@example", "repo-tools@example"}}
@@ -80,7 +72,7 @@ def sign_in(worker, idp_browser, username: str, resource: str) -> str:
 @pytest.fixture(scope="module")
 def signed():
     port = free_port()
-    idp = idps.OidcIdP("generic", redirect_uris=[f"http://127.0.0.1:{port}/callback"])
+    idp = OidcIdP("generic", redirect_uris=[f"http://127.0.0.1:{port}/callback"])
     auth = {"provider": "oidc", "groups_claim": "groups", "client_id": idp.client_id, "issuer": idp.issuer,
             "client_secret_secret": "IDP_SECRET", "master_key_secret": "OAUTH_KEY"}
     table = ", ".join(f"{k} = {json.dumps(v)}" for k, v in auth.items())
@@ -89,7 +81,7 @@ def signed():
     try:
         users = {}
         for name in VIEW:
-            b = browser_mod.Browser()
+            b = Browser()
             users[name] = User(name, sign_in(w, b, name, "/mcp"), sign_in(w, b, name, "/sse"))
         yield w, users
     finally:
@@ -139,7 +131,7 @@ def discover(w, users: dict[str, User]) -> Catalog:
     conn_headers = dict(MCP_HEADERS)
     for u in users.values():
         for plugin in VIEW[u.name]:
-            st, _, body = harness.post_json(w.base, {"jsonrpc": "2.0", "id": 1, **call("get_plugin", plugin)},
+            st, _, body = post_json(w.base, {"jsonrpc": "2.0", "id": 1, **call("get_plugin", plugin)},
                                             {**conn_headers, "authorization": f"Bearer {u.mcp_token}"})
             assert st == 200, body
             sc = body["result"]["structuredContent"]

@@ -14,8 +14,9 @@ the short run's is wide).
 import asyncio
 import time
 
-from harness import (Catalog, Chain, MemorySampler, Stats, isolate_lines, median, mib, ms, oauth_grants, pct, post_json,
-                     run_load, tools_list_ok)
+from harness import (Catalog, Chain, MemorySampler, Stats, isolate_lines, median, mib, ms, oauth_grants, pct, run_load,
+                     tools_list_ok)
+from support.mcp import post_json
 
 #: The request mix (shares). `refresh` is POST /token with grant_type=refresh_token on one of the rotating grants.
 WEIGHTS = {"tools/list": 0.15, "list_plugins": 0.20, "get_plugin": 0.20, "fetch_skill": 0.10,

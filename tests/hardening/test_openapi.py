@@ -18,7 +18,8 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from harness import ROOT, HardWorker, Raw, pkce
+from harness import ROOT, HardWorker
+from support.oauth import Raw, pkce
 
 SCHEMA = schemathesis.openapi.from_path(ROOT / "tests" / "openapi" / "oauth.yaml")
 EXAMPLES = int(os.environ.get("HARDEN_OPENAPI_EXAMPLES", "40"))

@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from harness import Raw, oauth_grants, pkce
+from harness import oauth_grants
+from support.oauth import Raw, pkce
 
 REFRESHES = 200
 

@@ -1,21 +1,20 @@
-"""Starts the sign-in stand-ins for the end-to-end tests: tests/standins/idp.mjs (an OpenID provider with the generic,
-google or auth0 profile) and tests/standins/forge.py's GitHub web flow. Each keeps a log in tests/artifacts/."""
+"""Starts the sign-in stand-ins for the end-to-end and hardening tests: tests/standins/idp.mjs (an OpenID provider
+with the generic, google or auth0 profile) and tests/standins/forge.py's GitHub web flow. Each keeps a log in
+tests/artifacts/."""
 
 from __future__ import annotations
 
 import json
-import os
 import selectors
 import subprocess
 import sys
 import time
 import urllib.request
 
-from conftest import NODE22, ROOT, free_port
+from support.worker import ARTIFACTS, NODE22, ROOT, free_port, stop_group
 
 IDP_SCRIPT = ROOT / "tests" / "standins" / "idp.mjs"
 FORGE_SCRIPT = ROOT / "tests" / "standins" / "forge.py"
-ARTIFACTS = ROOT / "tests" / "artifacts"
 
 
 class _Process:
@@ -35,13 +34,7 @@ class _Process:
         urllib.request.urlopen(urllib.request.Request(self.base + "/_requests", method="DELETE"), timeout=5)
 
     def stop(self):
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, 15)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, 9)
-                self.proc.wait()
+        stop_group(self.proc)
         if self.proc.stdout:
             self.proc.stdout.close()
 
