@@ -16,7 +16,6 @@ pub mod transport;
 use crate::catalogue::Catalogue;
 use crate::config::{Config, Surface};
 use serde_json::{json, Map, Value};
-use std::collections::BTreeMap;
 
 /// Handshake-era revisions this server speaks, newest first.
 /// 2024-11-05 is the revision of the legacy HTTP+SSE transport's clients.
@@ -91,90 +90,7 @@ pub enum Outcome {
     Accepted,
 }
 
-/// A JSON object whose members are already serialized, kept in key order: a result assembled from fragments the
-/// catalogue serialized once (`list_plugins`), which would cost more to parse back into a [`Value`] than to write.
-/// It serializes exactly as the same object held in a [`Value`] does (serde_json's `Map` is sorted by key too), in
-/// one pass into one buffer.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct RawObject(BTreeMap<&'static str, RawMember>);
-
-#[derive(Debug, Clone, PartialEq)]
-enum RawMember {
-    /// One serialized JSON value.
-    Json(std::borrow::Cow<'static, str>),
-    Object(RawObject),
-}
-
-impl RawObject {
-    /// Sets `key` to `json`, which must be one serialized JSON value.
-    pub fn insert_raw(&mut self, key: &'static str, json: impl Into<std::borrow::Cow<'static, str>>) {
-        self.0.insert(key, RawMember::Json(json.into()));
-    }
-
-    pub fn insert(&mut self, key: &'static str, value: &Value) {
-        self.insert_raw(key, value.to_string());
-    }
-
-    pub fn insert_object(&mut self, key: &'static str, object: RawObject) {
-        self.0.insert(key, RawMember::Object(object));
-    }
-
-    /// The member `key` as a [`Value`] (parsed: for the rare paths that must look inside).
-    pub fn get(&self, key: &str) -> Option<Value> {
-        match self.0.get(key)? {
-            RawMember::Json(json) => serde_json::from_str(json).ok(),
-            RawMember::Object(o) => serde_json::from_str(&o.to_string()).ok(),
-        }
-    }
-
-    /// The serialized length.
-    pub fn len(&self) -> usize {
-        let members: usize = self
-            .0
-            .iter()
-            .map(|(k, v)| {
-                k.len()
-                    + 4
-                    + match v {
-                        RawMember::Json(json) => json.len(),
-                        RawMember::Object(o) => o.len(),
-                    }
-            })
-            .sum();
-        members + 1
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    pub fn write_to(&self, out: &mut String) {
-        out.push('{');
-        for (i, (k, v)) in self.0.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            // Keys are ours: identifiers that need no escaping.
-            debug_assert!(k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'), "{k}");
-            out.push('"');
-            out.push_str(k);
-            out.push_str("\":");
-            match v {
-                RawMember::Json(json) => out.push_str(json),
-                RawMember::Object(o) => o.write_to(out),
-            }
-        }
-        out.push('}');
-    }
-}
-
-impl std::fmt::Display for RawObject {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut s = String::with_capacity(self.len());
-        self.write_to(&mut s);
-        f.write_str(&s)
-    }
-}
+pub use crate::catalogue::json::RawObject;
 
 /// A JSON-RPC response or result: a [`Value`], or an object written from serialized parts ([`RawObject`]).
 #[derive(Debug, Clone, PartialEq)]

@@ -61,8 +61,7 @@ fn resolve_skill<'a>(view: View<'a>, name: &str) -> Result<(PluginRef<'a>, &'a S
             Err(e) => Err(e.to_string()),
         },
         many => {
-            let candidates: Vec<String> =
-                many.iter().map(|(p, s)| format!("{}/{}", p.qualified_name(), s.name)).collect();
+            let candidates: Vec<String> = many.iter().map(|(p, s)| p.name().with_skill(&s.name).to_string()).collect();
             Err(format!(
                 "`{name}` is ambiguous: several plugins have a skill by that name; pass one of {}",
                 candidates.join(", ")

@@ -2,6 +2,7 @@
 //! catalogue serialized once per marketplace.
 
 use super::{str_arg, MAX_RESULT_CHARS};
+use crate::catalogue::json::JsonTwin;
 use crate::catalogue::{self, cursor, surface, Filter};
 use crate::config::{InstallPolicy, Surface};
 use crate::mcp::{Context, RawObject, Reply};
@@ -84,10 +85,7 @@ pub(super) fn run(ctx: &Context<'_>, args: ListArgs) -> Reply {
 
     // The structured result, written twice at once: as JSON, and escaped for the text copy (each summary's escaped
     // form is precomputed too). The members go in key order, as serde_json writes an object.
-    let mut out = Twin {
-        json: String::with_capacity(size + page.len() + 256),
-        text: String::with_capacity(size * 9 / 8 + page.len() + 256),
-    };
+    let mut out = JsonTwin::with_capacity(size + page.len() + 256);
     out.push("{");
     let notes = catalogue::marketplace_notes(view, crate::clock::now_unix());
     if !notes.is_empty() {
@@ -103,8 +101,7 @@ pub(super) fn run(ctx: &Context<'_>, args: ListArgs) -> Reply {
         if i > 0 {
             out.push(",");
         }
-        out.json.push_str(summary);
-        out.text.push_str(escaped);
+        out.push_escaped(summary, escaped);
     }
     out.push("],");
     if let Some(s) = surface {
@@ -112,19 +109,6 @@ pub(super) fn run(ctx: &Context<'_>, args: ListArgs) -> Reply {
     }
     out.push(&format!("\"total\":{total}}}"));
     Reply::Raw(tool_ok_raw(out.json, &out.text))
-}
-
-/// A JSON text and the same text escaped as the inside of a JSON string, written side by side.
-struct Twin {
-    json: String,
-    text: String,
-}
-
-impl Twin {
-    fn push(&mut self, json: &str) {
-        self.json.push_str(json);
-        self.text.push_str(&catalogue::escaped(json));
-    }
 }
 
 /// [`tool_ok`](super::tool_ok) of a result already serialized (`structured`, and `escaped`, it escaped as the inside of a JSON

@@ -24,6 +24,7 @@ mod list_plugins;
 
 use super::{schema, Context, RawObject, Reply, RpcError, ICON, INVALID_PARAMS};
 use crate::audit::{Action, Event, Outcome};
+use crate::catalogue::QualifiedName;
 use crate::config::Surface;
 use check_updates::CheckArgs;
 use fetch_skill::FetchArgs;
@@ -174,7 +175,7 @@ fn audit_call(ctx: &Context<'_>, tool: Tool, asked: Option<&str>, result: &Value
     let failed = result["isError"] == true;
     let plugin = match (sc["plugin"].as_str(), sc["marketplace"].as_str()) {
         (Some(p), _) if p.contains('@') => Some(p.to_owned()),
-        (Some(p), Some(m)) => Some(format!("{p}@{m}")),
+        (Some(p), Some(m)) => Some(QualifiedName::of_plugin(p, m).to_string()),
         _ => asked.map(|a| a.chars().take(200).collect()),
     };
     let skill = (tool == Tool::FetchSkill).then(|| sc["skill"].as_str().or(sc["name"].as_str())).flatten();
