@@ -38,9 +38,9 @@ use skillport_sources::Layout;
 use url::Url;
 
 /// The built-in defaults, layer 1.
-pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
 /// The admin's file, layer 2.
-pub const ADMIN_TOML: &str = include_str!("../config/skillport.toml");
+pub const ADMIN_TOML: &str = include_str!("../../config/skillport.toml");
 
 /// The name errors give layer 1.
 pub const DEFAULTS_LAYER: &str = "built-in defaults (config/default.toml)";
