@@ -48,7 +48,7 @@ pub use model::{
     AccessConfig, AccessDecision, AccessRule, Admins, AuthConfig, CatalogueConfig, Config, InstallPolicy,
     MarketplaceConfig, PromptsConfig, ServerConfig, TokenConfig,
 };
-pub use names::{InvalidMarketplaceId, MarketplaceId, SourceKind, Surface};
+pub use names::{InvalidMarketplaceId, MarketplaceId, ProviderKind, SourceKind, Surface};
 /// A secret's value: the one `Secret` type of the workspace (its `Debug` and `Display` print `[redacted]`; the value
 /// is only reachable through `expose`, which is easy to grep for).
 pub use skillport_sources::http::Secret;

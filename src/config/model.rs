@@ -7,7 +7,7 @@ use skillport_sources::Layout;
 use std::fmt;
 use url::Url;
 
-use super::names::{MarketplaceId, SourceKind, Surface};
+use super::names::{MarketplaceId, ProviderKind, SourceKind, Surface};
 use super::Secret;
 
 /// Everything a Skillport deployment is configured with, checked for consistency.
@@ -185,15 +185,20 @@ pub enum AuthConfig {
 }
 
 impl AuthConfig {
-    /// The provider's name as written in `auth.provider`.
-    pub fn kind(&self) -> &'static str {
+    /// Which provider this is: what code compares.
+    pub fn provider(&self) -> ProviderKind {
         match self {
-            AuthConfig::Local { .. } => "local",
-            AuthConfig::Github { .. } => "github",
-            AuthConfig::Oidc { .. } => "oidc",
-            AuthConfig::Google { .. } => "google",
-            AuthConfig::Auth0 { .. } => "auth0",
+            AuthConfig::Local { .. } => ProviderKind::Local,
+            AuthConfig::Github { .. } => ProviderKind::Github,
+            AuthConfig::Oidc { .. } => ProviderKind::Oidc,
+            AuthConfig::Google { .. } => ProviderKind::Google,
+            AuthConfig::Auth0 { .. } => ProviderKind::Auth0,
         }
+    }
+
+    /// The provider's name as written in `auth.provider`: what pages and messages print.
+    pub fn kind(&self) -> &'static str {
+        self.provider().as_str()
     }
 
     fn describe(&self) -> String {

@@ -159,3 +159,44 @@ impl fmt::Display for SourceKind {
         f.write_str(self.as_str())
     }
 }
+
+/// Which identity provider signs users in (`auth.provider`). Code compares this, never the name; the name
+/// ([`ProviderKind::as_str`]) is what configuration, the status page, audit lines and errors spell, and what the
+/// provider's own `IdentityProvider::kind` returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProviderKind {
+    /// The loopback-only development user; the one kind that needs no master key and may skip consent.
+    Local,
+    Github,
+    Oidc,
+    Google,
+    Auth0,
+}
+
+impl ProviderKind {
+    /// Every kind, in the order errors list them.
+    pub const ALL: [ProviderKind; 5] =
+        [ProviderKind::Local, ProviderKind::Github, ProviderKind::Oidc, ProviderKind::Google, ProviderKind::Auth0];
+
+    /// The name written in `auth.provider`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::Local => "local",
+            ProviderKind::Github => "github",
+            ProviderKind::Oidc => "oidc",
+            ProviderKind::Google => "google",
+            ProviderKind::Auth0 => "auth0",
+        }
+    }
+
+    /// The kind named exactly `name`; `None` for any other text.
+    pub fn parse(name: &str) -> Option<ProviderKind> {
+        ProviderKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+impl fmt::Display for ProviderKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

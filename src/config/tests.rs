@@ -259,6 +259,24 @@ fn every_provider_kind_loads() {
     }
 }
 
+/// Code compares the enum; configuration, pages and messages spell its name, exactly as `auth.provider` takes it.
+#[test]
+fn provider_kinds_are_compared_as_types_and_named_as_configured() {
+    let names: Vec<&str> = ProviderKind::ALL.into_iter().map(ProviderKind::as_str).collect();
+    assert_eq!(names, ["local", "github", "oidc", "google", "auth0"]);
+    for kind in ProviderKind::ALL {
+        assert_eq!(ProviderKind::parse(kind.as_str()), Some(kind));
+        assert_eq!(kind.to_string(), kind.as_str());
+    }
+    for other in ["Local", " local", "github ", "okta", ""] {
+        assert_eq!(ProviderKind::parse(other), None, "{other:?}");
+    }
+    let local = ok("", &[]);
+    assert_eq!((local.auth.provider(), local.auth.kind()), (ProviderKind::Local, "local"));
+    let github = ok(GITHUB_AUTH, &[("GITHUB_CLIENT_SECRET", "x1")]);
+    assert_eq!((github.auth.provider(), github.auth.kind()), (ProviderKind::Github, "github"));
+}
+
 #[test]
 fn local_provider_accepts_loopback_public_urls() {
     for url in ["http://127.0.0.1:8787", "http://[::1]:8787", "http://app.localhost"] {
@@ -402,6 +420,8 @@ fn unknown_provider_kind() {
         "`auth.provider` (from Worker vars and secrets): unknown provider kind `foo`; expected one of local, \
          github, oidc, google, auth0"
     );
+    // An unknown provider is reported as such, not also as one missing its master key.
+    assert!(!errors.iter().any(|e| e.key == "auth.master_key_secret"), "{errors:#?}");
 }
 
 #[test]
@@ -855,7 +875,8 @@ fn download_key_is_derived_from_the_master_key_when_not_set() {
         ],
     );
     error_at(&errors, "server.download_key_secret", WORKER_LAYER);
-    error_at(&errors, "auth.master_key_secret", WORKER_LAYER);
+    let master = error_at(&errors, "auth.master_key_secret", WORKER_LAYER);
+    assert!(master.message.starts_with("required with the `github` provider:"), "{master}");
 }
 
 #[test]

@@ -38,8 +38,8 @@ const ID_LEN: usize = 16;
 
 /// The `local` development provider, and only with a loopback redirect URI, may skip the consent page: the only user
 /// is the developer at the keyboard, and the code can only go to their own machine.
-pub fn may_auto_approve(provider_kind: &str, redirect_uri: &RedirectUri) -> bool {
-    provider_kind == "local" && is_loopback_redirect(redirect_uri)
+pub fn may_auto_approve(provider: crate::config::ProviderKind, redirect_uri: &RedirectUri) -> bool {
+    provider == crate::config::ProviderKind::Local && is_loopback_redirect(redirect_uri)
 }
 
 /// Security headers of every page this server renders: nothing loads but inline style, forms post only to us, and
@@ -360,12 +360,15 @@ mod tests {
 
     #[test]
     fn auto_approval_only_for_local_and_loopback() {
-        assert!(may_auto_approve("local", &RedirectUri::new("http://localhost:6274/cb")));
-        assert!(may_auto_approve("local", &RedirectUri::new("http://127.0.0.1:33418/")));
-        assert!(may_auto_approve("local", &RedirectUri::new("http://[::1]:1/cb")));
-        assert!(!may_auto_approve("local", &RedirectUri::new(CLAUDE_CALLBACK)));
-        assert!(!may_auto_approve("github", &RedirectUri::new("http://localhost:6274/cb")));
-        assert!(!may_auto_approve("local", &RedirectUri::new("http://localhost.evil.com/cb")));
+        use crate::config::ProviderKind::{Auth0, Github, Google, Local, Oidc};
+        assert!(may_auto_approve(Local, &RedirectUri::new("http://localhost:6274/cb")));
+        assert!(may_auto_approve(Local, &RedirectUri::new("http://127.0.0.1:33418/")));
+        assert!(may_auto_approve(Local, &RedirectUri::new("http://[::1]:1/cb")));
+        assert!(!may_auto_approve(Local, &RedirectUri::new(CLAUDE_CALLBACK)));
+        for other in [Github, Oidc, Google, Auth0] {
+            assert!(!may_auto_approve(other, &RedirectUri::new("http://localhost:6274/cb")));
+        }
+        assert!(!may_auto_approve(Local, &RedirectUri::new("http://localhost.evil.com/cb")));
     }
 
     #[test]

@@ -237,7 +237,8 @@ impl SignIn<'_> {
     /// domain redirect to a stranger's page, before any sign-in (RFC 9700 4.11.2): the error is shown here instead.
     fn redirect_approved(&self, req: &HttpRequest, client: &ClientId, redirect_uri: &RedirectUri) -> bool {
         client.as_str() == crate::status::STATUS_CLIENT_ID
-            || may_auto_approve(self.upstream.kind(), redirect_uri)
+            || crate::config::ProviderKind::parse(self.upstream.kind())
+                .is_some_and(|kind| may_auto_approve(kind, redirect_uri))
             || ConsentCookie::from_request(self.oauth.keys, req, self.now).approved_here(client, redirect_uri)
     }
 
@@ -362,7 +363,8 @@ impl SignIn<'_> {
         let own_client = pending.client_id.as_str() == crate::status::STATUS_CLIENT_ID;
         if own_client
             || remembered.has_approved(&identity, &pending.client_id, &pending.redirect_uri)
-            || may_auto_approve(self.upstream.kind(), &pending.redirect_uri)
+            || crate::config::ProviderKind::parse(self.upstream.kind())
+                .is_some_and(|kind| may_auto_approve(kind, &pending.redirect_uri))
         {
             return self.complete(&pending, &identity, None).await;
         }

@@ -6,6 +6,7 @@ use url::Url;
 
 use super::{Loader, DEFAULT_OIDC_SCOPES, MIN_DOWNLOAD_KEY_LEN};
 use crate::config::model::{AuthConfig, TokenConfig};
+use crate::config::names::ProviderKind;
 use crate::config::raw::{KeyPath, RawAuth, Text};
 use crate::config::values::{check_auth0_domain, check_domain};
 
@@ -16,8 +17,8 @@ impl Loader<'_> {
         let provider_path = path.key("provider");
         let provider = self.required_text(&provider_path, raw.provider)?;
         let before = self.errors.len();
-        let auth = match provider.as_str() {
-            "local" => {
+        let auth = match ProviderKind::parse(&provider) {
+            Some(ProviderKind::Local) => {
                 if let Some(url) = public_url {
                     if !url.host_str().is_some_and(is_loopback_host) {
                         self.fail(
@@ -31,7 +32,7 @@ impl Loader<'_> {
                 }
                 AuthConfig::Local { user: raw.user.unwrap_or_default(), open: raw.open.unwrap_or(false) }
             }
-            "github" => {
+            Some(ProviderKind::Github) => {
                 let client_id = self.required_text(&path.key("client_id"), raw.client_id);
                 let client_secret = self.client_secret(&path, raw.client_secret_secret);
                 let api_path = path.key("api_base");
@@ -51,7 +52,7 @@ impl Loader<'_> {
                     teams,
                 }
             }
-            "oidc" => {
+            Some(ProviderKind::Oidc) => {
                 let issuer_path = path.key("issuer");
                 let issuer = self
                     .required_text(&issuer_path, raw.issuer)
@@ -75,7 +76,7 @@ impl Loader<'_> {
                     groups_claim,
                 }
             }
-            "google" => {
+            Some(ProviderKind::Google) => {
                 let client_id = self.required_text(&path.key("client_id"), raw.client_id);
                 let client_secret = self.client_secret(&path, raw.client_secret_secret);
                 let allowed_domains =
@@ -83,7 +84,7 @@ impl Loader<'_> {
                 let issuer = self.issuer_override(&path, raw.issuer);
                 AuthConfig::Google { client_id: client_id?, client_secret: client_secret?, allowed_domains, issuer }
             }
-            "auth0" => {
+            Some(ProviderKind::Auth0) => {
                 let domain_path = path.key("domain");
                 let domain = self
                     .required_text(&domain_path, raw.domain)
@@ -102,10 +103,11 @@ impl Loader<'_> {
                     issuer,
                 }
             }
-            other => {
+            None => {
+                let kinds: Vec<&str> = ProviderKind::ALL.into_iter().map(ProviderKind::as_str).collect();
                 self.fail(
                     &provider_path,
-                    format!("unknown provider kind `{other}`; expected one of local, github, oidc, google, auth0"),
+                    format!("unknown provider kind `{provider}`; expected one of {}", kinds.join(", ")),
                 );
                 return None;
             }
@@ -124,9 +126,9 @@ impl Loader<'_> {
     pub(super) fn tokens(&mut self, auth: Option<&AuthConfig>) -> Option<TokenConfig> {
         let path = KeyPath::default().key("auth");
         let raw: RawAuth = self.section("auth")?;
-        let provider: String = match auth {
-            Some(a) => a.kind().to_owned(),
-            None => raw.provider.as_ref().map(|t| t.0.clone()).unwrap_or_default(),
+        let provider: Option<ProviderKind> = match auth {
+            Some(a) => Some(a.provider()),
+            None => raw.provider.as_ref().and_then(|t| ProviderKind::parse(&t.0)),
         };
         let before = self.errors.len();
         let key_path = path.key("master_key_secret");
@@ -145,15 +147,17 @@ impl Loader<'_> {
                     );
                 }
             }
-            // An unknown provider is reported as such; asking it for a key would only add noise.
-            None if matches!(provider.as_str(), "github" | "oidc" | "google" | "auth0") => self.fail(
-                &key_path,
-                format!(
-                    "required with the `{provider}` provider: it protects sign-in state and consent; create one with \
-                     `openssl rand -base64 32 | wrangler secret put OAUTH_KEY` and set this key to \"OAUTH_KEY\"",
+            None => match provider {
+                // An unknown provider is reported as such; asking it for a key would only add noise.
+                None | Some(ProviderKind::Local) => {}
+                Some(kind) => self.fail(
+                    &key_path,
+                    format!(
+                        "required with the `{kind}` provider: it protects sign-in state and consent; create one with \
+                         `openssl rand -base64 32 | wrangler secret put OAUTH_KEY` and set this key to \"OAUTH_KEY\"",
+                    ),
                 ),
-            ),
-            None => {}
+            },
         }
         let ttl = |this: &mut Self, key: &str, value: Option<u64>, max: u64| {
             let p = path.key(key);
