@@ -54,7 +54,8 @@ impl Provider for TomlLayer<'_> {
 struct WorkerVars<'a>(&'a BTreeMap<String, String>);
 
 /// The key path a Worker binding sets: `SKILLPORT_AUTH__PROVIDER` → `["auth", "provider"]`. `None` for bindings
-/// without the prefix, and for malformed names (an empty segment), which [`Loader::check_env_names`] reports.
+/// without the prefix, and for malformed names (an empty segment), which
+/// [`Loader::check_env_names`](super::validate::Loader::check_env_names) reports.
 pub(super) fn env_key_path(name: &str) -> Option<Vec<String>> {
     if name == ADMIN_VAR {
         return None;
@@ -108,7 +109,7 @@ fn insert_nested(dict: &mut Dict, path: &[String], value: Value) {
 // For the admin command line (`skillport config check`, src/admin): the merged layers themselves, so that it can show
 // which layer set each value with the same figment metadata load errors are attributed with.
 
-/// The three layers merged, exactly as [`load`] merges them (it calls this).
+/// The three layers merged, exactly as [`load`](super::load) merges them (it calls this).
 pub fn layers(defaults: &str, admin: &str, env: &BTreeMap<String, String>) -> Figment {
     layers_named(defaults, admin, ADMIN_LAYER, env)
 }
@@ -136,7 +137,7 @@ pub struct Setting {
 }
 
 /// Every value of the merged layers, in key order, each with the layer that set it. Lists of tables are listed entry
-/// by entry (`marketplaces[1].id`). `None` when a layer does not parse; [`load`] says why.
+/// by entry (`marketplaces[1].id`). `None` when a layer does not parse; [`load`](super::load) says why.
 pub fn settings(defaults: &str, admin: &str, env: &BTreeMap<String, String>) -> Option<Vec<Setting>> {
     let figment = layers(defaults, admin, env);
     let root = figment.find_value("").ok()?;

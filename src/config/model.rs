@@ -1,5 +1,5 @@
 //! The validated configuration: what the rest of the Worker reads, each value already checked and every secret
-//! resolved. Built only by `validate`; nothing here parses or reports errors.
+//! resolved. Built only by `validate`; nothing here reads the layers or reports errors.
 
 use serde::{Deserialize, Serialize};
 use skillport_providers::local::LocalUser;
