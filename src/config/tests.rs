@@ -903,6 +903,45 @@ fn download_ttl_is_bounded() {
     assert!(error_at(&errors, "server.download_ttl_seconds", ADMIN_LAYER).message.contains("at most 86400"));
 }
 
+/// The exact texts of the bounds on numbers and signing keys, as `skillport check` prints them.
+#[test]
+fn number_and_key_length_errors_read_exactly_so() {
+    let cases = [
+        ("server.max_body_bytes", "0", "must be greater than 0"),
+        (
+            "server.download_ttl_seconds",
+            "86401",
+            "must be at most 86400 (a day): a download link is a bearer capability, keep it short-lived",
+        ),
+        (
+            "server.sse_backlog_bytes",
+            "67108865",
+            "must be at most 67108864 (64 MiB): a Workers isolate has 128 MB for every session it holds",
+        ),
+        ("catalogue.max_file_bytes", "0", "must be greater than 0"),
+        ("catalogue.upstream_timeout_ms", "99", "must be between 100 and 60000"),
+        ("catalogue.subrequests_per_refresh", "10001", "must be between 5 and 10000"),
+        ("auth.code_ttl_seconds", "601", "must be between 1 and 600 seconds"),
+        ("auth.access_ttl_seconds", "0", "must be between 1 and 86400 seconds"),
+        ("auth.refresh_ttl_seconds", "31536001", "must be between 1 and 31536000 seconds"),
+        ("auth.new_clients_per_address_per_hour", "1000001", "must be between 1 and 1000000"),
+    ];
+    for (key, value, message) in cases {
+        let var = format!("SKILLPORT_{}", key.to_ascii_uppercase().replace('.', "__"));
+        let errors = fails("", &[(var.as_str(), value)]);
+        assert_eq!(error_at(&errors, key, WORKER_LAYER).message, message, "{key}");
+    }
+    for key in ["server.download_key_secret", "auth.master_key_secret"] {
+        let var = format!("SKILLPORT_{}", key.to_ascii_uppercase().replace('.', "__"));
+        let errors = fails("", &[(var.as_str(), "SHORT_KEY"), ("SHORT_KEY", "0123456789")]);
+        assert_eq!(
+            error_at(&errors, key, WORKER_LAYER).message,
+            "names the secret `SHORT_KEY`, which is shorter than 32 characters; store a random key instead: \
+             `openssl rand -base64 32 | wrangler secret put SHORT_KEY`"
+        );
+    }
+}
+
 #[test]
 fn grant_store_sweep_interval() {
     assert_eq!(ok("", &[]).tokens.sweep_seconds, 3600);

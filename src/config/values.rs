@@ -7,6 +7,47 @@ use url::Url;
 use super::names::SourceKind;
 use super::Secret;
 
+/// Shortest signing key accepted (the download-link key, the OAuth master key): HMAC-SHA256 wants at least 32 bytes
+/// of key to be worth its tag.
+pub(super) const MIN_SIGNING_KEY_LEN: usize = 32;
+
+/// A signing key, found in the secret `name`, long enough to be worth its tag.
+pub(super) fn check_signing_key(name: &str, key: &Secret) -> Result<(), String> {
+    if key.expose().len() >= MIN_SIGNING_KEY_LEN {
+        return Ok(());
+    }
+    Err(format!(
+        "names the secret `{name}`, which is shorter than {MIN_SIGNING_KEY_LEN} characters; store a random key \
+         instead: `openssl rand -base64 32 | wrangler secret put {name}`"
+    ))
+}
+
+/// A size or count where 0 would refuse everything.
+pub(super) fn check_positive(n: u64) -> Result<u64, String> {
+    if n == 0 {
+        Err("must be greater than 0".to_owned())
+    } else {
+        Ok(n)
+    }
+}
+
+/// A positive number no larger than `max`; `why` follows the bound in the message and says why it is there.
+pub(super) fn check_at_most(n: u64, max: u64, why: &str) -> Result<u64, String> {
+    match check_positive(n)? {
+        n if n > max => Err(format!("must be at most {max} {why}")),
+        n => Ok(n),
+    }
+}
+
+/// A number within `min..=max`; `unit` (such as `" seconds"`) follows the range in the message.
+pub(super) fn check_between(n: u64, min: u64, max: u64, unit: &str) -> Result<u64, String> {
+    if (min..=max).contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!("must be between {min} and {max}{unit}"))
+    }
+}
+
 /// The download-link key derived from the OAuth master key: HMAC-SHA256(master, purpose), hex. A separate purpose
 /// string keeps it unrelated to the OAuth server's own derived keys.
 pub(super) fn derive_download_key(master: &Secret) -> Secret {

@@ -4,11 +4,14 @@
 use skillport_providers::local::is_loopback_host;
 use url::Url;
 
-use super::{Loader, DEFAULT_OIDC_SCOPES, MIN_DOWNLOAD_KEY_LEN};
+use super::Loader;
 use crate::config::model::{AuthConfig, TokenConfig};
 use crate::config::names::ProviderKind;
 use crate::config::raw::{KeyPath, RawAuth, Text};
-use crate::config::values::{check_auth0_domain, check_domain};
+use crate::config::values::{check_auth0_domain, check_between, check_domain, check_signing_key};
+
+/// Scopes an `oidc` provider asks for when the admin names none.
+const DEFAULT_OIDC_SCOPES: [&str; 3] = ["openid", "email", "profile"];
 
 impl Loader<'_> {
     pub(super) fn auth(&mut self, public_url: Option<&Url>) -> Option<AuthConfig> {
@@ -137,14 +140,8 @@ impl Loader<'_> {
         match &master_key_secret {
             Some(name) => {
                 master_key = self.secret(&key_path, name);
-                if master_key.as_ref().is_some_and(|k| k.expose().len() < MIN_DOWNLOAD_KEY_LEN) {
-                    self.fail(
-                        &key_path,
-                        format!(
-                            "names the secret `{name}`, which is shorter than {MIN_DOWNLOAD_KEY_LEN} characters; store \
-                             a random key instead: `openssl rand -base64 32 | wrangler secret put {name}`"
-                        ),
-                    );
+                if let Some(key) = &master_key {
+                    self.check(&key_path, check_signing_key(name, key));
                 }
             }
             None => match provider {
@@ -160,22 +157,14 @@ impl Loader<'_> {
             },
         }
         let ttl = |this: &mut Self, key: &str, value: Option<u64>, max: u64| {
-            let p = path.key(key);
-            this.required(&p, value).and_then(|n| {
-                let ok = if n == 0 || n > max { Err(format!("must be between 1 and {max} seconds")) } else { Ok(n) };
-                this.check(&p, ok)
-            })
+            this.required_number(&path.key(key), value, |n| check_between(n, 1, max, " seconds"))
         };
         let code = ttl(self, "code_ttl_seconds", raw.code_ttl_seconds, 600);
         let access = ttl(self, "access_ttl_seconds", raw.access_ttl_seconds, 86_400);
         let refresh = ttl(self, "refresh_ttl_seconds", raw.refresh_ttl_seconds, 365 * 86_400);
         let sweep = ttl(self, "sweep_seconds", raw.sweep_seconds, 86_400);
         let count = |this: &mut Self, key: &str, value: Option<u64>, max: u64| {
-            let p = path.key(key);
-            this.required(&p, value).and_then(|n| {
-                let ok = if n == 0 || n > max { Err(format!("must be between 1 and {max}")) } else { Ok(n) };
-                this.check(&p, ok)
-            })
+            this.required_number(&path.key(key), value, |n| check_between(n, 1, max, ""))
         };
         let max_clients = count(self, "max_clients", raw.max_clients, 1_000_000);
         let per_address =

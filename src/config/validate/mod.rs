@@ -27,16 +27,6 @@ use super::Secret;
 /// The top-level tables a configuration may have. Anything else is a typo that would otherwise be silently ignored.
 const SECTIONS: [&str; 6] = ["server", "marketplaces", "auth", "catalogue", "access", "prompts"];
 
-/// Shortest download-signing key accepted: HMAC-SHA256 wants at least 32 bytes of key to be worth its tag.
-const MIN_DOWNLOAD_KEY_LEN: usize = 32;
-/// Longest a download link may be configured to live.
-const MAX_DOWNLOAD_TTL_SECONDS: u64 = 86_400;
-/// The largest `server.sse_backlog_bytes` (64 MiB): a Workers isolate has 128 MB, shared by the sessions it holds.
-const MAX_SSE_BACKLOG_BYTES: u64 = 64 << 20;
-
-/// Scopes an `oidc` provider asks for when the admin names none.
-const DEFAULT_OIDC_SCOPES: [&str; 3] = ["openid", "email", "profile"];
-
 /// Validates the merged layers section by section, recording every problem instead of stopping at the first.
 ///
 /// Each `fn` returns `None` exactly when it has recorded at least one error.
@@ -194,6 +184,17 @@ impl<'a> Loader<'a> {
             return None;
         }
         Some(text)
+    }
+
+    /// A required number, shaped by `check` (a range from `super::values`); errors at `path`.
+    fn required_number(
+        &mut self,
+        path: &KeyPath,
+        value: Option<u64>,
+        check: impl FnOnce(u64) -> Result<u64, String>,
+    ) -> Option<u64> {
+        let n = self.required(path, value)?;
+        self.check(path, check(n))
     }
 
     fn text_list(&mut self, path: &KeyPath, value: Option<Vec<Text>>) -> Vec<String> {

@@ -1,8 +1,14 @@
 //! `[server]` and `[catalogue]`: the public URL, limits, and the key that signs download links.
 
-use super::{Loader, MAX_DOWNLOAD_TTL_SECONDS, MAX_SSE_BACKLOG_BYTES, MIN_DOWNLOAD_KEY_LEN};
+use super::Loader;
 use crate::config::model::{AuthConfig, CatalogueConfig, ServerConfig};
 use crate::config::raw::{KeyPath, RawCatalogue, RawServer};
+use crate::config::values::{check_at_most, check_between, check_positive, check_signing_key};
+
+/// Longest a download link may be configured to live.
+const MAX_DOWNLOAD_TTL_SECONDS: u64 = 86_400;
+/// The largest `server.sse_backlog_bytes` (64 MiB): a Workers isolate has 128 MB, shared by the sessions it holds.
+const MAX_SSE_BACKLOG_BYTES: u64 = 64 << 20;
 
 impl Loader<'_> {
     pub(super) fn server(&mut self) -> Option<ServerConfig> {
@@ -11,34 +17,17 @@ impl Loader<'_> {
         let url_path = path.key("public_url");
         let public_url = self.required_text(&url_path, raw.public_url).and_then(|u| self.web_url(&url_path, &u, false));
         let name = self.required_text(&path.key("name"), raw.name);
-        let max_body_path = path.key("max_body_bytes");
-        let max_body_bytes = self.required(&max_body_path, raw.max_body_bytes).and_then(|n| {
-            let positive = if n == 0 { Err("must be greater than 0".to_owned()) } else { Ok(n) };
-            self.check(&max_body_path, positive)
-        });
-        let ttl_path = path.key("download_ttl_seconds");
-        let download_ttl_seconds = self.required(&ttl_path, raw.download_ttl_seconds).and_then(|n| {
-            let in_range = match n {
-                0 => Err("must be greater than 0".to_owned()),
-                n if n > MAX_DOWNLOAD_TTL_SECONDS => Err(format!(
-                    "must be at most {MAX_DOWNLOAD_TTL_SECONDS} (a day): a download link is a bearer capability, keep \
-                     it short-lived"
-                )),
-                n => Ok(n),
-            };
-            self.check(&ttl_path, in_range)
-        });
-        let backlog_path = path.key("sse_backlog_bytes");
-        let sse_backlog_bytes = self.required(&backlog_path, raw.sse_backlog_bytes).and_then(|n| {
-            let in_range = match n {
-                0 => Err("must be greater than 0".to_owned()),
-                n if n > MAX_SSE_BACKLOG_BYTES => Err(format!(
-                    "must be at most {MAX_SSE_BACKLOG_BYTES} (64 MiB): a Workers isolate has 128 MB for every \
-                     session it holds"
-                )),
-                n => Ok(n),
-            };
-            self.check(&backlog_path, in_range)
+        let max_body_bytes = self.required_number(&path.key("max_body_bytes"), raw.max_body_bytes, check_positive);
+        let download_ttl_seconds =
+            self.required_number(&path.key("download_ttl_seconds"), raw.download_ttl_seconds, |n| {
+                check_at_most(
+                    n,
+                    MAX_DOWNLOAD_TTL_SECONDS,
+                    "(a day): a download link is a bearer capability, keep it short-lived",
+                )
+            });
+        let sse_backlog_bytes = self.required_number(&path.key("sse_backlog_bytes"), raw.sse_backlog_bytes, |n| {
+            check_at_most(n, MAX_SSE_BACKLOG_BYTES, "(64 MiB): a Workers isolate has 128 MB for every session it holds")
         });
         let key_path = path.key("download_key_secret");
         let before = self.errors.len();
@@ -46,14 +35,8 @@ impl Loader<'_> {
         let mut download_key = None;
         if let Some(name) = &download_key_secret {
             download_key = self.secret(&key_path, name);
-            if download_key.as_ref().is_some_and(|k| k.expose().len() < MIN_DOWNLOAD_KEY_LEN) {
-                self.fail(
-                    &key_path,
-                    format!(
-                        "names the secret `{name}`, which is shorter than {MIN_DOWNLOAD_KEY_LEN} characters; store a \
-                         random key instead: `openssl rand -base64 32 | wrangler secret put {name}`"
-                    ),
-                );
+            if let Some(key) = &download_key {
+                self.check(&key_path, check_signing_key(name, key));
             }
         }
         if self.errors.len() != before {
@@ -110,21 +93,15 @@ impl Loader<'_> {
         });
         let refresh_seconds = self.required(&path.key("refresh_seconds"), raw.refresh_seconds);
         let stale_seconds = self.required(&path.key("stale_seconds"), raw.stale_seconds);
-        let max_file_path = path.key("max_file_bytes");
-        let max_file_bytes = self.required(&max_file_path, raw.max_file_bytes).and_then(|n| {
-            let positive = if n == 0 { Err("must be greater than 0".to_owned()) } else { Ok(n) };
-            self.check(&max_file_path, positive)
-        });
-        let timeout_path = path.key("upstream_timeout_ms");
-        let upstream_timeout_ms = self.required(&timeout_path, raw.upstream_timeout_ms).and_then(|n| {
-            let ok = if (100..=60_000).contains(&n) { Ok(n) } else { Err("must be between 100 and 60000".to_owned()) };
-            self.check(&timeout_path, ok)
-        });
-        let budget_path = path.key("subrequests_per_refresh");
-        let subrequests_per_refresh = self.required(&budget_path, raw.subrequests_per_refresh).and_then(|n| {
-            let ok = if (5..=10_000).contains(&n) { Ok(n) } else { Err("must be between 5 and 10000".to_owned()) };
-            self.check(&budget_path, ok)
-        });
+        let max_file_bytes = self.required_number(&path.key("max_file_bytes"), raw.max_file_bytes, check_positive);
+        let upstream_timeout_ms =
+            self.required_number(&path.key("upstream_timeout_ms"), raw.upstream_timeout_ms, |n| {
+                check_between(n, 100, 60_000, "")
+            });
+        let subrequests_per_refresh =
+            self.required_number(&path.key("subrequests_per_refresh"), raw.subrequests_per_refresh, |n| {
+                check_between(n, 5, 10_000, "")
+            });
         Some(CatalogueConfig {
             surfaces: surfaces?,
             refresh_seconds: refresh_seconds?,
