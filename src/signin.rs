@@ -61,7 +61,7 @@ pub fn setup(cfg: &Config) -> Result<SignInSetup, ProviderError> {
         (other, None) => {
             return Err(ProviderError::Misconfigured(format!(
                 "the `{}` provider needs auth.master_key_secret",
-                other.kind()
+                other.provider()
             )))
         }
     };
@@ -119,6 +119,8 @@ mod tests {
     use super::*;
     use std::collections::BTreeMap;
 
+    use crate::config::ProviderKind;
+
     fn config(env: &[(&str, &str)]) -> Config {
         let env: BTreeMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         crate::config::load_embedded(&env).unwrap()
@@ -142,34 +144,39 @@ mod tests {
         assert!(matches!(setup(&config(&[])).unwrap().provider, Provider::Local(_)));
         let cases = [
             (
-                "github",
+                ProviderKind::Github,
                 r#"{provider="github",client_id="x",client_secret_secret="S",master_key_secret="OAUTH_KEY",org="acme"}"#,
             ),
             (
-                "github",
+                ProviderKind::Github,
                 r#"{provider="github",client_id="x",client_secret_secret="S",master_key_secret="OAUTH_KEY",api_base="https://ghe.example.com/api/v3"}"#,
             ),
             (
-                "oidc",
+                ProviderKind::Oidc,
                 r#"{provider="oidc",issuer="https://idp.example.com/realms/x",client_id="x",client_secret_secret="S",master_key_secret="OAUTH_KEY",groups_claim="groups"}"#,
             ),
             (
-                "google",
+                ProviderKind::Google,
                 r#"{provider="google",client_id="x",client_secret_secret="S",master_key_secret="OAUTH_KEY",allowed_domains=["acme.com"]}"#,
             ),
             (
-                "auth0",
+                ProviderKind::Auth0,
                 r#"{provider="auth0",domain="acme.eu.auth0.com",client_id="x",client_secret_secret="S",master_key_secret="OAUTH_KEY"}"#,
             ),
             (
-                "auth0",
+                ProviderKind::Auth0,
                 r#"{provider="auth0",domain="acme.eu.auth0.com",issuer="http://127.0.0.1:9000",client_id="x",client_secret_secret="S",master_key_secret="OAUTH_KEY"}"#,
             ),
         ];
         for (kind, auth) in cases {
             let cfg = with(&[("SKILLPORT_AUTH", auth), ("S", "gh-s3cr3t-value")]);
             match setup(&cfg).unwrap().provider {
-                Provider::Remote(p) => assert_eq!(p.kind(), kind),
+                // The flow knows a provider by the name it reports, which must be the one configuration uses.
+                Provider::Remote(p) => {
+                    assert_eq!(p.kind(), kind.as_str());
+                    assert_eq!(ProviderKind::parse(p.kind()), Some(kind));
+                    assert_eq!(cfg.auth.provider(), kind);
+                }
                 Provider::Local(_) => panic!("{kind}"),
             }
         }

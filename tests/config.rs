@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use skillport::config::{self, AuthConfig, ConfigErrors, SourceKind, Surface};
+use skillport::config::{self, AuthConfig, ConfigErrors, ProviderKind, SourceKind, Surface};
 
 fn bindings(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
@@ -11,7 +11,7 @@ fn bindings(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 #[test]
 fn embedded_configuration_serves_the_example_marketplace_locally() {
     let config = config::load_embedded(&BTreeMap::new()).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(config.auth.kind(), "local");
+    assert_eq!((config.auth.provider(), config.auth.kind()), (ProviderKind::Local, "local"));
     assert_eq!(config.server.public_url.as_str(), "http://localhost:8787/");
     assert_eq!(config.catalogue.surfaces, Surface::ALL);
     assert_eq!(config.marketplaces.len(), 1);
@@ -91,10 +91,17 @@ fn worked_examples_load_with_their_secrets() {
     for name in ["google-workspace", "aggregator", "repointed"] {
         let admin = std::fs::read_to_string(root.join(name).join("skillport.toml")).unwrap();
         let config = config::load(config::DEFAULT_TOML, &admin, &secrets).unwrap_or_else(|e| panic!("{name}: {e}"));
-        seen.push((name, config.auth.kind(), config.marketplaces.len()));
+        seen.push((name, config.auth.provider(), config.marketplaces.len()));
         assert!(config.tokens.master_key.is_some() && config.server.download_key.is_some(), "{name}");
     }
-    assert_eq!(seen, [("google-workspace", "google", 1), ("aggregator", "oidc", 3), ("repointed", "auth0", 2)]);
+    assert_eq!(
+        seen,
+        [
+            ("google-workspace", ProviderKind::Google, 1),
+            ("aggregator", ProviderKind::Oidc, 3),
+            ("repointed", ProviderKind::Auth0, 2)
+        ]
+    );
     // Without its secrets, an example says which are missing.
     let admin = std::fs::read_to_string(root.join("aggregator/skillport.toml")).unwrap();
     let errors = config::load(config::DEFAULT_TOML, &admin, &bindings(&[])).unwrap_err().to_string();
@@ -114,7 +121,7 @@ fn the_admin_file_can_come_from_a_worker_var() {
     let mut env = bindings(&[("OAUTH_KEY", "an-example-master-key-0123456789abcdef"), ("AUTH0_CLIENT_SECRET", "x")]);
     env.insert(config::ADMIN_VAR.into(), admin.clone());
     let cfg = config::load_embedded(&env).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(cfg.auth.kind(), "auth0");
+    assert_eq!(cfg.auth.provider(), ProviderKind::Auth0);
     assert_eq!(cfg.server.name, "Widgets Skills");
     env.remove("AUTH0_CLIENT_SECRET");
     let errors = config::load_embedded(&env).unwrap_err();

@@ -38,8 +38,8 @@ const ID_LEN: usize = 16;
 
 /// The `local` development provider, and only with a loopback redirect URI, may skip the consent page: the only user
 /// is the developer at the keyboard, and the code can only go to their own machine.
-pub fn may_auto_approve(provider_kind: &str, redirect_uri: &RedirectUri) -> bool {
-    provider_kind == "local" && is_loopback_redirect(redirect_uri)
+pub fn may_auto_approve(provider: crate::config::ProviderKind, redirect_uri: &RedirectUri) -> bool {
+    provider == crate::config::ProviderKind::Local && is_loopback_redirect(redirect_uri)
 }
 
 /// Security headers of every page this server renders: nothing loads but inline style, forms post only to us, and

@@ -24,12 +24,15 @@ fn cookie_req(set_cookie: &str) -> HttpRequest {
 
 #[test]
 fn auto_approval_only_for_local_and_loopback() {
-    assert!(may_auto_approve("local", &RedirectUri::new("http://localhost:6274/cb")));
-    assert!(may_auto_approve("local", &RedirectUri::new("http://127.0.0.1:33418/")));
-    assert!(may_auto_approve("local", &RedirectUri::new("http://[::1]:1/cb")));
-    assert!(!may_auto_approve("local", &RedirectUri::new(CLAUDE_CALLBACK)));
-    assert!(!may_auto_approve("github", &RedirectUri::new("http://localhost:6274/cb")));
-    assert!(!may_auto_approve("local", &RedirectUri::new("http://localhost.evil.com/cb")));
+    use crate::config::ProviderKind::{Auth0, Github, Google, Local, Oidc};
+    assert!(may_auto_approve(Local, &RedirectUri::new("http://localhost:6274/cb")));
+    assert!(may_auto_approve(Local, &RedirectUri::new("http://127.0.0.1:33418/")));
+    assert!(may_auto_approve(Local, &RedirectUri::new("http://[::1]:1/cb")));
+    assert!(!may_auto_approve(Local, &RedirectUri::new(CLAUDE_CALLBACK)));
+    for other in [Github, Oidc, Google, Auth0] {
+        assert!(!may_auto_approve(other, &RedirectUri::new("http://localhost:6274/cb")));
+    }
+    assert!(!may_auto_approve(Local, &RedirectUri::new("http://localhost.evil.com/cb")));
 }
 
 #[test]

@@ -10,7 +10,7 @@ use super::{
 };
 use crate::http::{HttpRequest, HttpResponse};
 use crate::oauth::authorize::PendingAuthorization;
-use crate::oauth::consent::{consent_page, cookie_value, may_auto_approve, ConsentCookie};
+use crate::oauth::consent::{consent_page, cookie_value, ConsentCookie};
 use crate::oauth::crypto::random_token;
 use crate::oauth::TokenHash;
 
@@ -78,7 +78,7 @@ impl SignIn<'_> {
         let own_client = pending.client_id.as_str() == crate::status::STATUS_CLIENT_ID;
         if own_client
             || remembered.has_approved(&identity, &pending.client_id, &pending.redirect_uri)
-            || may_auto_approve(self.upstream.kind(), &pending.redirect_uri)
+            || self.upstream.may_auto_approve(&pending.redirect_uri)
         {
             return self.complete(&pending, &identity, None).await;
         }

@@ -35,8 +35,9 @@ use skillport_providers::{Identity, IdentityProvider, ProviderError};
 use skillport_sources::http::HttpClient;
 
 use super::authorize::PendingAuthorization;
-use super::consent::{cookie_value, error_page};
-use super::{ClientId, OAuthError, OAuthServer, TokenHash};
+use super::consent::{cookie_value, error_page, may_auto_approve};
+use super::{ClientId, OAuthError, OAuthServer, RedirectUri, TokenHash};
+use crate::config::ProviderKind;
 use crate::http::{HttpRequest, HttpResponse};
 
 mod callback;
@@ -67,11 +68,17 @@ pub enum Upstream<'a> {
 }
 
 impl Upstream<'_> {
-    fn kind(&self) -> &'static str {
+    /// The configured kind this upstream is (a provider names its own kind as the configuration spells it).
+    fn kind(&self) -> Option<ProviderKind> {
         match self {
-            Upstream::Local(_) => "local",
-            Upstream::Provider(p) => p.kind(),
+            Upstream::Local(_) => Some(ProviderKind::Local),
+            Upstream::Provider(p) => ProviderKind::parse(p.kind()),
         }
+    }
+
+    /// Whether this sign-in may skip the consent page for `redirect_uri` ([`may_auto_approve`]).
+    fn may_auto_approve(&self, redirect_uri: &RedirectUri) -> bool {
+        self.kind().is_some_and(|kind| may_auto_approve(kind, redirect_uri))
     }
 }
 

@@ -4,7 +4,7 @@
 use super::{once_key, provider_page, signin_cookie, storage_page, SignIn, Started, Upstream, SIGNIN_TTL_SECONDS};
 use crate::http::{HttpRequest, HttpResponse};
 use crate::oauth::authorize::{requested_client_id, validate_authorization_request, Rejection};
-use crate::oauth::consent::{may_auto_approve, ConsentCookie};
+use crate::oauth::consent::ConsentCookie;
 use crate::oauth::crypto::random_token;
 use crate::oauth::{ClientId, RedirectUri, TokenHash};
 
@@ -15,7 +15,7 @@ impl SignIn<'_> {
     /// domain redirect to a stranger's page, before any sign-in (RFC 9700 4.11.2): the error is shown here instead.
     fn redirect_approved(&self, req: &HttpRequest, client: &ClientId, redirect_uri: &RedirectUri) -> bool {
         client.as_str() == crate::status::STATUS_CLIENT_ID
-            || may_auto_approve(self.upstream.kind(), redirect_uri)
+            || self.upstream.may_auto_approve(redirect_uri)
             || ConsentCookie::from_request(self.oauth.keys, req, self.now).approved_here(client, redirect_uri)
     }
 
