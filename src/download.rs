@@ -27,7 +27,7 @@ use sha2::{Digest, Sha256};
 use skillport_sources::Skill;
 
 /// The path prefix of download links, as the routing table matches it.
-pub const PREFIX: &str = "/download/";
+pub const PREFIX: &str = crate::routes::paths::DOWNLOAD_PREFIX;
 
 /// The development key's seed: `local` only ever serves loopback, so a key anyone can derive protects nothing worth
 /// a secret, and saves a developer from creating one.

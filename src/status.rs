@@ -27,8 +27,8 @@ use crate::oauth::{ClientId, OAuthServer, RedirectUri};
 
 /// The built-in client the status page signs in as.
 pub const STATUS_CLIENT_ID: &str = "skillport-status";
-pub const STATUS_PATH: &str = "/status";
-pub const STATUS_CALLBACK_PATH: &str = "/status/callback";
+pub const STATUS_PATH: &str = crate::routes::paths::STATUS;
+pub const STATUS_CALLBACK_PATH: &str = crate::routes::paths::STATUS_CALLBACK;
 const SESSION_COOKIE: &str = "__Host-skillport_status";
 const PKCE_COOKIE: &str = "__Host-skillport_status_pkce";
 const SESSION_SECONDS: u64 = 3600;

@@ -52,24 +52,86 @@ impl TokenResponse {
     }
 }
 
+/// What became of a token request, for its audit line: the grant type asked for, the client once it
+/// authenticated, and whether tokens were issued. Never a code, token or secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenOutcome {
+    /// The form's `grant_type` as written (the last one when repeated), even when the form was refused.
+    pub grant_type: Option<String>,
+    /// `None` when the request got no further than client authentication, so that a `client_id` someone merely
+    /// wrote in a form is never reported as the caller.
+    pub client: Option<ClientId>,
+    pub result: TokenResult,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenResult {
+    Issued,
+    /// Refused with this RFC 6749 error code.
+    Refused(&'static str),
+    /// Not a `POST`.
+    WrongMethod,
+}
+
+impl TokenOutcome {
+    /// The audit line of a token request: which grant type for which client, and the outcome (the error code when
+    /// refused). The client is named only once it authenticated.
+    pub fn record(&self, now: u64) {
+        let grant_type = self.grant_type.as_deref();
+        let detail = match self.result {
+            TokenResult::Refused(code) => format!("{} refused: {code}", grant_type.unwrap_or("?")),
+            TokenResult::Issued | TokenResult::WrongMethod => grant_type.unwrap_or_default().to_owned(),
+        };
+        let client: Option<String> = self.client.as_ref().map(|c| c.as_str().chars().take(200).collect());
+        crate::audit::record(
+            now,
+            &crate::audit::Event {
+                action: "token",
+                outcome: if self.result == TokenResult::Issued { "ok" } else { "refused" },
+                client: client.as_deref(),
+                detail: Some(&detail),
+                ..Default::default()
+            },
+        );
+    }
+}
+
 impl OAuthServer<'_> {
     /// `POST /token`.
     pub async fn handle_token(&self, req: &HttpRequest, now: u64) -> HttpResponse {
         self.handle_token_for(req, now).await.0
     }
 
-    /// `POST /token`, and the client it authenticated: `None` when the request got no further than client
-    /// authentication, so that a `client_id` someone merely wrote in a form is never reported as the caller.
-    pub async fn handle_token_for(&self, req: &HttpRequest, now: u64) -> (HttpResponse, Option<ClientId>) {
+    /// `POST /token`, with its audit line.
+    pub async fn handle_token_audited(&self, req: &HttpRequest, now: u64) -> HttpResponse {
+        let (resp, outcome) = self.handle_token_for(req, now).await;
+        outcome.record(now);
+        resp
+    }
+
+    /// `POST /token`, and what became of it.
+    pub async fn handle_token_for(&self, req: &HttpRequest, now: u64) -> (HttpResponse, TokenOutcome) {
+        // Read leniently, apart from the strict parse of the exchange: a form refused for a repeated parameter still
+        // names its grant type in the audit line.
+        let grant_type = url::form_urlencoded::parse(&req.body).filter(|(k, _)| k == "grant_type").last();
+        let mut outcome =
+            TokenOutcome { grant_type: grant_type.map(|(_, v)| v.into_owned()), client: None, result: TokenResult::WrongMethod };
         if req.method != "POST" {
-            return (HttpResponse::new(405).header("allow", "POST"), None);
+            return (HttpResponse::new(405).header("allow", "POST"), outcome);
         }
         let (client, result) = self.exchange_for(req, now).await;
+        outcome.client = client;
         let resp = match result {
-            Ok(tokens) => tokens.to_response(),
-            Err(e) => e.to_response(),
+            Ok(tokens) => {
+                outcome.result = TokenResult::Issued;
+                tokens.to_response()
+            }
+            Err(e) => {
+                outcome.result = TokenResult::Refused(e.code());
+                e.to_response()
+            }
         };
-        (resp, client)
+        (resp, outcome)
     }
 
     /// The token endpoint's logic, for callers that want the typed result.
@@ -1007,8 +1069,8 @@ mod tests {
         block_on(w.store.put_client(&conf)).unwrap();
         let caller = |body: &str| {
             let req = HttpRequest::new("POST", "/token").with_body(body.to_owned());
-            let (resp, client) = block_on(w.endpoint().handle_token_for(&req, 1));
-            (resp.status, client.map(|c| c.as_str().to_owned()))
+            let (resp, outcome) = block_on(w.endpoint().handle_token_for(&req, 1));
+            (resp.status, outcome.client.map(|c| c.as_str().to_owned()))
         };
         assert_eq!(caller("grant_type=refresh_token&refresh_token=x&client_id=never-registered"), (401, None));
         assert_eq!(caller("grant_type=refresh_token&refresh_token=x&client_id=conf&client_secret=wrong"), (401, None));
@@ -1023,7 +1085,7 @@ mod tests {
             (400, Some("client-1".into()))
         );
         let get = HttpRequest::new("GET", "/token");
-        assert_eq!(block_on(w.endpoint().handle_token_for(&get, 1)).1, None);
+        assert_eq!(block_on(w.endpoint().handle_token_for(&get, 1)).1.client, None);
     }
 
     #[test]
