@@ -815,3 +815,71 @@ fn skills_list_pages_with_opaque_cursors() {
     assert_eq!(all["result"]["resources"].as_array().unwrap().len(), 78);
     assert!(all["result"].get("nextCursor").is_none());
 }
+
+#[test]
+fn every_endpoint_has_its_own_line_in_the_table() {
+    use super::{paths, Path, ROUTES};
+    let line = |path: &str| ROUTES.iter().position(|r| r.path.matches(path)).unwrap();
+    let catch_all = ROUTES.iter().position(|r| matches!(r.path, Path::Any)).unwrap();
+    assert_eq!(catch_all, ROUTES.len() - 1, "the catch-all is the last line");
+    for path in [
+        paths::ROOT,
+        paths::MCP,
+        paths::SSE,
+        paths::SSE_MESSAGE,
+        paths::AUTHORIZATION_SERVER,
+        paths::OPENID_CONFIGURATION,
+        paths::PROTECTED_RESOURCE,
+        "/.well-known/oauth-protected-resource/mcp",
+        "/.well-known/oauth-protected-resource/sse",
+        paths::REGISTER,
+        paths::AUTHORIZE,
+        paths::CALLBACK,
+        paths::CONSENT,
+        paths::TOKEN,
+        paths::REVOKE,
+        paths::STATUS,
+        paths::STATUS_CALLBACK,
+        "/download/token",
+        "/hooks/example",
+    ] {
+        assert!(line(path) < catch_all, "{path} has no line of its own");
+    }
+    for unknown in ["/nope", "/.well-known/oauth-protected-resource/other", "/mcp/", "/status/", "/download"] {
+        assert_eq!(line(unknown), catch_all, "{unknown}");
+    }
+}
+
+/// Which refusal a request gets when several apply is the order of its line's guards, then the method.
+#[test]
+fn the_first_guard_that_refuses_decides_the_answer() {
+    let app = app_with(&[]);
+    let at = |method: &str, path: &str, headers: &[(&str, &str)]| {
+        let mut r = HttpRequest::new(method, path).with_header("host", "localhost:8787");
+        for (k, v) in headers {
+            r = r.with_header(k, v);
+        }
+        app.handle(&r)
+    };
+    let evil = [("origin", "https://evil.example")];
+    // The Origin check comes before the preflight on the MCP transports, and only there.
+    assert_eq!(at("OPTIONS", "/mcp", &evil).status, 403);
+    assert_eq!(at("OPTIONS", "/sse/message", &evil).status, 403);
+    assert_eq!(at("OPTIONS", "/token", &evil).status, 204);
+    assert_eq!(at("OPTIONS", "/nope", &[]).status, 204);
+    // A document or page under another method does not exist; an endpoint names its method.
+    assert_eq!(at("POST", "/.well-known/oauth-authorization-server", &[]).status, 404);
+    assert_eq!(at("POST", "/status", &[]).status, 404);
+    assert_eq!(at("POST", "/download/x", &[]).status, 404);
+    assert_eq!(at("POST", "/", &[]).status, 404);
+    assert_eq!(at("GET", "/revoke", &[]).get_header("allow"), Some("POST"));
+    // The transports sign in before the method is looked at.
+    let signed = app_with(&[("SKILLPORT_AUTH__OPEN", "false")]);
+    let r = signed.handle(&HttpRequest::new("POST", "/sse").with_header("host", "localhost:8787"));
+    assert_eq!(r.status, 401);
+    let r = app.handle(&HttpRequest::new("POST", "/sse").with_header("host", "localhost:8787"));
+    assert_eq!((r.status, r.get_header("allow")), (405, Some(super::SSE_ALLOW)));
+    // local's loopback rule comes before everything, the preflight included.
+    let r = app.handle(&HttpRequest::new("OPTIONS", "/token").with_header("host", "skillport.example.com"));
+    assert_eq!(r.status, 403);
+}
