@@ -441,7 +441,7 @@ pub fn refreshed(entry: &crate::catalogue::MarketplaceEntry, before: Option<&str
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::block_on;
+    use crate::testing::block_on;
     use crate::oauth::MemoryGrantStore;
 
     const KEY: &str = "0123456789abcdef-hook";

@@ -153,7 +153,7 @@ pub async fn admit_registration(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::block_on;
+    use crate::testing::block_on;
     use crate::oauth::MemoryGrantStore;
 
     #[test]
