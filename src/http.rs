@@ -1,8 +1,12 @@
 //! Plain HTTP request and response values: what the Workers glue converts to and from, so every handler is
 //! ordinary Rust that runs and is tested natively.
+//!
+//! Their `Debug` never prints a credential or a body: `Authorization`, `Cookie` and `Set-Cookie` values and the
+//! body show as their length only, so a request or response that reaches a log line or a panic message leaks
+//! neither a token nor a form holding a code or secret.
 
 /// An incoming request, already read in full (bodies are capped by `server.max_body_bytes` before this exists).
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct HttpRequest {
     pub method: String,
     /// Path without query, e.g. `/mcp`.
@@ -49,7 +53,7 @@ pub fn path_and_query(url: &str) -> (&str, &str) {
     rest.split_once('?').unwrap_or((rest, ""))
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct HttpResponse {
     pub status: u16,
     pub headers: Vec<(String, String)>,
@@ -94,6 +98,59 @@ impl HttpResponse {
     }
 }
 
+/// Headers whose values are credentials: shown by length in `Debug`.
+const REDACTED_HEADERS: [&str; 4] = ["authorization", "cookie", "set-cookie", "proxy-authorization"];
+
+/// Headers as `Debug` shows them: names, and the values of those that are not credentials.
+struct RedactedHeaders<'a>(&'a [(String, String)]);
+
+impl std::fmt::Debug for RedactedHeaders<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut list = f.debug_list();
+        for (name, value) in self.0 {
+            if REDACTED_HEADERS.iter().any(|r| name.eq_ignore_ascii_case(r)) {
+                list.entry(&(name, format_args!("<redacted, {} bytes>", value.len())));
+            } else {
+                list.entry(&(name, value));
+            }
+        }
+        list.finish()
+    }
+}
+
+/// A body as `Debug` shows it: its length.
+struct BodyLength(usize);
+
+impl std::fmt::Debug for BodyLength {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<{} bytes>", self.0)
+    }
+}
+
+impl std::fmt::Debug for HttpRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The query is shown: it is where `/authorize` and `/callback` parameters travel, and a code in it is
+        // single use and spent by the time anything is logged; tokens are accepted in the header only.
+        f.debug_struct("HttpRequest")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("query", &self.query)
+            .field("headers", &RedactedHeaders(&self.headers))
+            .field("body", &BodyLength(self.body.len()))
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for HttpResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpResponse")
+            .field("status", &self.status)
+            .field("headers", &RedactedHeaders(&self.headers))
+            .field("body", &BodyLength(self.body.len()))
+            .finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -117,5 +174,24 @@ mod tests {
                 "{raw} serialized as {serialized}"
             );
         }
+    }
+
+    #[test]
+    fn debug_shows_no_credential_and_no_body() {
+        let req = super::HttpRequest::new("POST", "/token")
+            .with_header("authorization", "Bearer tok-s3cret")
+            .with_header("Cookie", "__Host-skillport_status=sess-s3cret")
+            .with_header("content-type", "application/x-www-form-urlencoded")
+            .with_body("grant_type=refresh_token&refresh_token=refresh-s3cret");
+        let resp = super::HttpResponse::json(200, &serde_json::json!({"access_token": "access-s3cret"}))
+            .header("set-cookie", "__Host-skillport_signin=cookie-s3cret");
+        for shown in [format!("{req:?}"), format!("{req:#?}"), format!("{resp:?}")] {
+            assert!(!shown.contains("s3cret"), "{shown}");
+        }
+        let shown = format!("{req:?}");
+        assert!(shown.contains("/token") && shown.contains("application/x-www-form-urlencoded"), "{shown}");
+        assert!(shown.contains("<53 bytes>") && shown.contains("<redacted, 17 bytes>"), "{shown}");
+        let shown = format!("{resp:?}");
+        assert!(shown.contains("200") && shown.contains(&format!("<{} bytes>", resp.body.len())), "{shown}");
     }
 }

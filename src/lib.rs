@@ -2,8 +2,9 @@
 //! remote MCP server, on Cloudflare Workers.
 //!
 //! Everything here is plain Rust tested natively; only `platform` (the fetch handler, env bindings) is compiled
-//! for `wasm32` alone, and `admin` (the `skillport` command line) natively alone. The routing table is `App::route`
-//! in `app.rs`.
+//! for `wasm32` alone, and `admin` (the `skillport` command line) natively alone.
+//!
+//! Where a request goes: [`routes::ROUTES`], one line per endpoint, each naming its handler.
 
 pub mod access;
 /// The admin command line (`src/bin/skillport.rs`, feature `cli`): native only.
@@ -11,6 +12,7 @@ pub mod access;
 pub mod admin;
 pub mod app;
 pub mod audit;
+pub mod bundle;
 pub mod catalogue;
 pub mod clock;
 pub mod config;
@@ -18,8 +20,10 @@ pub mod download;
 pub mod http;
 pub mod mcp;
 pub mod oauth;
+pub mod routes;
 pub mod signin;
 pub mod status;
+pub mod testing;
 pub mod webhooks;
 
 #[cfg(target_arch = "wasm32")]

@@ -27,8 +27,8 @@ use crate::oauth::{ClientId, OAuthServer, RedirectUri};
 
 /// The built-in client the status page signs in as.
 pub const STATUS_CLIENT_ID: &str = "skillport-status";
-pub const STATUS_PATH: &str = "/status";
-pub const STATUS_CALLBACK_PATH: &str = "/status/callback";
+pub const STATUS_PATH: &str = crate::routes::paths::STATUS;
+pub const STATUS_CALLBACK_PATH: &str = crate::routes::paths::STATUS_CALLBACK;
 const SESSION_COOKIE: &str = "__Host-skillport_status";
 const PKCE_COOKIE: &str = "__Host-skillport_status_pkce";
 const SESSION_SECONDS: u64 = 3600;
@@ -291,7 +291,7 @@ mod tests {
             "SKILLPORT_MARKETPLACES".to_string(),
             r#"[{id="example",kind="bundled",location="marketplace"}]"#.to_string(),
         )];
-        let app = crate::app::block_on(crate::App::from_env(&env.into_iter().collect()));
+        let app = crate::testing::block_on(crate::App::from_env(&env.into_iter().collect()));
         let cfg = app.config.as_ref().unwrap();
         let r = render(cfg, &app.catalogue, "ada@acme.example", 100);
         let html = String::from_utf8(r.body).unwrap();
@@ -304,7 +304,7 @@ mod tests {
 
     fn app(env: &[(&str, &str)]) -> crate::App {
         let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        crate::app::block_on(crate::App::from_env(&env))
+        crate::testing::block_on(crate::App::from_env(&env))
     }
 
     fn get(path_and_query: &str, cookie: Option<&str>) -> HttpRequest {
@@ -389,7 +389,7 @@ mod tests {
             r#"[{{id="example",kind="bundled",location="marketplace"}},{{id="signed",kind="https",location="{URL}"}}]"#
         );
         let app = self::app(&[("SKILLPORT_MARKETPLACES", &markets)]);
-        let dev = crate::app::dev_identity();
+        let dev = crate::testing::dev_identity();
         let clean = |what: &str, text: &str| {
             assert!(!text.contains("s3cr3t"), "{what}: {text}");
         };

@@ -30,7 +30,8 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use subtle::ConstantTimeEq;
 
-pub const PREFIX: &str = "/hooks/";
+/// The path prefix of webhooks, as the routing table matches it.
+pub const PREFIX: &str = crate::routes::paths::HOOKS_PREFIX;
 /// Accepted deliveries per marketplace per minute. A push is one delivery per configured hook; a burst of pushes
 /// needs only its last refresh, so a flood beyond this is refused (429) rather than costing upstream requests.
 pub const HOOKS_PER_MINUTE: u64 = 30;
@@ -440,7 +441,7 @@ pub fn refreshed(entry: &crate::catalogue::MarketplaceEntry, before: Option<&str
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::block_on;
+    use crate::testing::block_on;
     use crate::oauth::MemoryGrantStore;
 
     const KEY: &str = "0123456789abcdef-hook";

@@ -7,8 +7,9 @@
 
 use std::collections::BTreeMap;
 
-use skillport::app::{block_on, App};
 use skillport::http::HttpRequest;
+use skillport::testing::block_on;
+use skillport::App;
 
 fn app() -> App {
     let env: BTreeMap<String, String> = [("SKILLPORT_AUTH__OPEN".to_owned(), "true".to_owned())].into();

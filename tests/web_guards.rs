@@ -8,7 +8,7 @@ use skillport::App;
 
 fn app(env: &[(&str, &str)]) -> App {
     let env: BTreeMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    skillport::app::block_on(App::from_env(&env))
+    skillport::testing::block_on(App::from_env(&env))
 }
 
 fn request(method: &str, path_and_query: &str, headers: &[(&str, &str)]) -> HttpRequest {

@@ -128,10 +128,32 @@ pub async fn admit(store: &dyn GrantStore, limits: &ClientLimits, ip: Option<&st
     Ok(())
 }
 
+/// [`admit`] for a registration at `/register`, with the audit line of a refusal.
+pub async fn admit_registration(
+    store: &dyn GrantStore,
+    limits: &ClientLimits,
+    ip: Option<&str>,
+    now: u64,
+) -> Result<(), Refusal> {
+    let refused = admit(store, limits, ip, now).await;
+    if let Err(refusal) = &refused {
+        crate::audit::record(
+            now,
+            &crate::audit::Event {
+                action: "register",
+                outcome: "refused",
+                detail: Some(refusal.message()),
+                ..Default::default()
+            },
+        );
+    }
+    refused
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::block_on;
+    use crate::testing::block_on;
     use crate::oauth::MemoryGrantStore;
 
     #[test]

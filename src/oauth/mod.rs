@@ -282,7 +282,7 @@ impl From<store::StoreError> for OAuthError {
     }
 }
 
-/// Everything the OAuth endpoints work with, for one request: the lead builds one and calls its handlers
+/// Everything the OAuth endpoints work with, for one request: the routing table builds one and calls its handlers
 /// ([`OAuthServer::complete_authorization`], [`OAuthServer::handle_token`], [`OAuthServer::handle_revoke`],
 /// [`OAuthServer::handle_register`], [`OAuthServer::verify`]).
 pub struct OAuthServer<'a> {
@@ -315,11 +315,6 @@ impl Default for TokenSettings {
             clients: limits::ClientLimits::default(),
         }
     }
-}
-
-/// The paths of the OAuth endpoints (besides the well-known documents).
-pub fn is_oauth_path(path: &str) -> bool {
-    matches!(path, "/register" | "/token" | "/revoke" | "/authorize" | "/callback" | "/consent")
 }
 
 /// The scopes this server grants. Skillport has one: using the connector. A request's other scopes are dropped, not
@@ -408,7 +403,7 @@ pub(crate) mod testutil {
     }
 
     pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
-        crate::app::block_on(f)
+        crate::testing::block_on(f)
     }
 }
 

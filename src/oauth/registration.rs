@@ -235,8 +235,16 @@ pub async fn handle_register(
 }
 
 impl super::OAuthServer<'_> {
-    /// `POST /register`; see [`handle_register`].
+    /// `POST /register`: admitted under the client limits ([`super::limits::admit_registration`]: per address, which
+    /// is Cloudflare's `CF-Connecting-IP`, and for everyone), then [`handle_register`].
     pub async fn handle_register(&self, req: &HttpRequest, now: u64) -> HttpResponse {
+        if req.method != "POST" {
+            return HttpResponse::new(405).header("allow", "POST");
+        }
+        let ip = req.header("cf-connecting-ip");
+        if let Err(refusal) = super::limits::admit_registration(self.store, &self.settings.clients, ip, now).await {
+            return refusal.to_response();
+        }
         handle_register(self.store, self.rng, req, now, self.settings.clients).await
     }
 }

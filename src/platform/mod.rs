@@ -6,7 +6,7 @@ mod grants;
 mod sse;
 mod upstream;
 
-use crate::app::{Action, Services};
+use crate::routes::{Action, Services};
 use crate::catalogue::refresh::{self, MemoryStore, SnapshotStore};
 use crate::http::{HttpRequest, HttpResponse};
 use crate::oauth::{GrantStore, MemoryGrantStore, OsRandom};
