@@ -54,7 +54,7 @@ fn app(plugins: usize) -> App {
 /// The example app with `files` loaded ahead of the example marketplace as the GitHub marketplace `big`.
 pub fn app_with(files: FileSet) -> App {
     let env: BTreeMap<String, String> = [("SKILLPORT_AUTH__OPEN".to_string(), "true".to_string())].into();
-    let mut app = skillport::app::block_on(App::from_env(&env));
+    let mut app = skillport::testing::block_on(App::from_env(&env));
     let entry = MarketplaceEntry {
         id: "big".into(),
         kind: "github",

@@ -7,14 +7,12 @@ use crate::config::{self, AuthConfig, Config, ConfigErrors};
 use crate::signin::SignInSetup;
 use skillport_providers::Identity;
 use skillport_sources::http::HttpClient;
+use crate::bundle::NoNetwork;
 use std::collections::BTreeMap;
 
 // Where these lived before they moved to the modules of their concern.
-pub use crate::bundle::{bundled_files, NoNetwork};
-pub use crate::routes::{Action, Services};
+pub use crate::bundle::bundled_files;
 pub use crate::testing::block_on;
-#[cfg(test)]
-pub(crate) use crate::testing::dev_identity;
 
 pub struct App {
     pub config: Result<Config, ConfigErrors>,

@@ -96,13 +96,10 @@ impl Serialize for Outcome {
 
 /// One audited action. Build it with [`Event::new`] and set what else it names:
 /// `Event { plugin: Some(..), ..Event::new(Action::Download, Outcome::Ok) }`.
-///
-/// The action and outcome are [`Action`] and [`Outcome`]; the type parameters let callers that still write them as
-/// text (`Event { action: "download", .., ..Default::default() }`) compile until they name the enums.
 #[derive(Debug, Serialize)]
-pub struct Event<'a, A = Action, O = Outcome> {
-    pub action: A,
-    pub outcome: O,
+pub struct Event<'a> {
+    pub action: Action,
+    pub outcome: Outcome,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<User<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -125,22 +122,6 @@ impl<'a> Event<'a> {
     }
 }
 
-/// For callers that still write the action and outcome as text.
-impl Default for Event<'_, &str, &str> {
-    fn default() -> Self {
-        Event {
-            action: "",
-            outcome: "",
-            user: None,
-            client: None,
-            plugin: None,
-            skill: None,
-            version: None,
-            detail: None,
-        }
-    }
-}
-
 /// Who, as the audit trail names them.
 #[derive(Debug, Serialize)]
 pub struct User<'a> {
@@ -157,15 +138,15 @@ impl<'a> From<&'a Identity> for User<'a> {
 }
 
 #[derive(Serialize)]
-struct Line<'a, E> {
+struct Line<'a> {
     audit: &'static str,
     time: String,
     #[serde(flatten)]
-    event: &'a E,
+    event: &'a Event<'a>,
 }
 
 /// Records `event` at `now` (Unix seconds).
-pub fn record<A: Serialize, O: Serialize>(now: u64, event: &Event<'_, A, O>) {
+pub fn record(now: u64, event: &Event<'_>) {
     let line = serde_json::to_string(&Line { audit: "skillport", time: crate::clock::rfc3339(now), event })
         .unwrap_or_default();
     LINES.with(|l| {
@@ -225,20 +206,11 @@ mod tests {
         drain();
         let typed = Event { client: Some("c1"), detail: Some("why"), ..Event::new(Action::SignIn, Outcome::Denied) };
         record(86_400, &typed);
-        let text = Event {
-            action: "sign_in",
-            outcome: "denied",
-            client: Some("c1"),
-            detail: Some("why"),
-            ..Default::default()
-        };
-        record(86_400, &text);
         let lines = drain();
         assert_eq!(
             lines[0],
             r#"{"audit":"skillport","time":"1970-01-02T00:00:00Z","action":"sign_in","outcome":"denied","client":"c1","detail":"why"}"#
         );
-        assert_eq!(lines[0], lines[1]);
     }
 
     #[test]

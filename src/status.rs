@@ -99,9 +99,13 @@ pub async fn page(
     if let Some(session) = open_session(cfg, oauth, req, now) {
         return render(cfg, catalogue, &session.who, now);
     }
+    // The callback is built from the validated public URL, so it parses; were it not to, no sign-in could finish.
+    let Ok(callback_uri) = RedirectUri::parse(callback(cfg)) else {
+        return error_page(500, "Status unavailable", "The status page's sign-in address is not a URL.");
+    };
     let client = ClientRecord {
         client_id: ClientId::new(STATUS_CLIENT_ID),
-        redirect_uris: vec![RedirectUri::new(callback(cfg))],
+        redirect_uris: vec![callback_uri],
         client_name: Some("Skillport status page".into()),
         auth_method: ClientAuthMethod::None,
         secret_hash: None,
@@ -171,11 +175,9 @@ pub async fn callback_route(cfg: &Config, oauth: &OAuthServer<'_>, req: &HttpReq
         crate::audit::record(
             now,
             &crate::audit::Event {
-                action: "status",
-                outcome: "refused",
                 user: Some((&identity).into()),
                 detail: Some("not an admin (access.admins)"),
-                ..Default::default()
+                ..crate::audit::Event::new(crate::audit::Action::Status, crate::audit::Outcome::Refused)
             },
         );
         return not_an_admin().header("set-cookie", &cookie(PKCE_COOKIE, "", 0));

@@ -261,7 +261,7 @@ pub async fn handle(cfg: &Config, req: &HttpRequest, store: &dyn GrantStore, now
         Ok(d) => d,
         Err(refusal) => {
             let detail = format!("webhook for `{shown}` refused: {}", refusal.reason());
-            audit("refused", &detail, now);
+            audit(crate::audit::Outcome::Refused, &detail, now);
             return Handled { response: refusal.response(), refresh: None };
         }
     };
@@ -281,7 +281,11 @@ pub async fn handle(cfg: &Config, req: &HttpRequest, store: &dyn GrantStore, now
         &id,
         Record { at: now, form: delivery.form, event: delivery.event.name().to_owned(), outcome: outcome.into() },
     );
-    audit("ok", &format!("webhook {} `{}` for {id}: {outcome}", delivery.form.as_str(), delivery.event.name()), now);
+    audit(
+        crate::audit::Outcome::Ok,
+        &format!("webhook {} `{}` for {id}: {outcome}", delivery.form.as_str(), delivery.event.name()),
+        now,
+    );
     let body = serde_json::json!({
         "marketplace": id,
         "event": delivery.event.name(),
@@ -321,10 +325,13 @@ async fn admit(id: &str, d: &Delivery, body: &[u8], store: &dyn GrantStore, now:
     Ok(())
 }
 
-fn audit(outcome: &str, detail: &str, now: u64) {
+fn audit(outcome: crate::audit::Outcome, detail: &str, now: u64) {
     crate::audit::record(
         now,
-        &crate::audit::Event { action: "webhook", outcome, detail: Some(detail), ..Default::default() },
+        &crate::audit::Event {
+            detail: Some(detail),
+            ..crate::audit::Event::new(crate::audit::Action::Webhook, outcome)
+        },
     );
 }
 
@@ -441,8 +448,8 @@ pub fn refreshed(entry: &crate::catalogue::MarketplaceEntry, before: Option<&str
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::block_on;
     use crate::oauth::MemoryGrantStore;
+    use crate::testing::block_on;
 
     const KEY: &str = "0123456789abcdef-hook";
 

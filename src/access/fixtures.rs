@@ -3,8 +3,8 @@
 //! subject, and, for each, the same catalogue with that something really removed. A path honours the rules when each
 //! user's answer from the full catalogue is byte-for-byte the answer from the catalogue without what they may not see.
 
-use crate::app::block_on;
 use crate::mcp::{handle_message, Context, Outcome};
+use crate::testing::block_on;
 use crate::App;
 use serde_json::{json, Value};
 use skillport_providers::Identity;

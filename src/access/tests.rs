@@ -346,7 +346,7 @@ fn admins_match_verified_emails_domains_and_groups_only() {
     let mut cfg = config(Allow, vec![]);
     // Nobody is an admin by default, but for `local`'s own development user.
     assert!(!is_admin(&cfg, &local, &id), "an oidc identity is never the development user");
-    let dev = crate::app::dev_identity();
+    let dev = crate::testing::dev_identity();
     assert!(is_admin(&cfg, &local, &dev));
     cfg.admins = Admins { emails: strings(&["ada@example.com"]), ..Default::default() };
     assert!(is_admin(&cfg, &local, &id));

@@ -177,7 +177,7 @@ fn bundled_warnings(cfg: &Config) -> Vec<Finding> {
         .enumerate()
         .filter(|(_, m)| m.kind == SourceKind::Bundled)
         .filter(|(_, m)| {
-            crate::app::bundled_files(&m.location).is_none()
+            crate::bundle::bundled_files(&m.location).is_none()
                 && !std::path::Path::new("examples").join(&m.location).join(".claude-plugin/marketplace.json").is_file()
         })
         .map(|(i, m)| Finding {

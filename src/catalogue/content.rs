@@ -151,7 +151,7 @@ mod tests {
     use super::*;
 
     fn example_file(path: &str) -> Vec<u8> {
-        let files = crate::app::bundled_files("marketplace").expect("the example marketplace is embedded");
+        let files = crate::bundle::bundled_files("marketplace").expect("the example marketplace is embedded");
         files.get(path).unwrap_or_else(|| panic!("{path} is in the example")).to_vec()
     }
 

@@ -330,7 +330,7 @@ mod tests {
     use std::io::{Cursor, Read};
 
     fn with_example<T>(f: impl FnOnce(&FileSet, &Skill) -> T) -> T {
-        let app = crate::app::block_on(crate::App::from_env(&BTreeMap::new()));
+        let app = crate::testing::block_on(crate::App::from_env(&BTreeMap::new()));
         let catalogue: &Catalogue = &app.catalogue;
         let plugin = catalogue.unfiltered().find("brand-kit@example").expect("brand-kit is in the example");
         let skill = plugin.plugin.skills.iter().find(|s| s.name == "brand-voice").expect("brand-voice skill");

@@ -49,12 +49,13 @@ pub fn serve(cfg: &Config, catalogue: &Catalogue, path: &str) -> HttpResponse {
     crate::audit::record(
         now,
         &crate::audit::Event {
-            action: "download",
-            outcome: if outcome.is_ok() { "ok" } else { "refused" },
             plugin: plugin.as_deref(),
             skill: claim.as_ref().map(|c| c.skill.as_str()),
             detail: outcome.as_ref().err().map(Refused::detail),
-            ..Default::default()
+            ..crate::audit::Event::new(
+                crate::audit::Action::Download,
+                if outcome.is_ok() { crate::audit::Outcome::Ok } else { crate::audit::Outcome::Refused },
+            )
         },
     );
     answer(outcome)

@@ -140,10 +140,8 @@ pub async fn admit_registration(
         crate::audit::record(
             now,
             &crate::audit::Event {
-                action: "register",
-                outcome: "refused",
                 detail: Some(refusal.message()),
-                ..Default::default()
+                ..crate::audit::Event::new(crate::audit::Action::Register, crate::audit::Outcome::Refused)
             },
         );
     }
@@ -153,8 +151,8 @@ pub async fn admit_registration(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::block_on;
     use crate::oauth::MemoryGrantStore;
+    use crate::testing::block_on;
 
     #[test]
     fn ipv6_addresses_count_by_their_64_and_ipv4_by_the_address() {

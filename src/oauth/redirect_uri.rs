@@ -25,8 +25,8 @@ impl RedirectUri {
         Ok(RedirectUri { raw, url })
     }
 
-    /// For a string already known to parse (one [`super::registration::validate_redirect_uri`] accepted, or a URL built from
-    /// the validated public URL). Panics on any other: use [`RedirectUri::parse`] for input.
+    /// For tests' literals, which are known to parse. Panics on any other: code uses [`RedirectUri::parse`].
+    #[cfg(test)]
     #[track_caller]
     pub fn new(value: impl Into<String>) -> Self {
         match Self::parse(value) {

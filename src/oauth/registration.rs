@@ -62,7 +62,7 @@ pub fn validate_redirect_uri(raw: &str) -> Result<RedirectUri, OAuthError> {
     if raw != canonical && format!("{raw}/") != canonical {
         return bad("must be written in its canonical form");
     }
-    Ok(RedirectUri::new(raw))
+    RedirectUri::parse(raw).or_else(|_| bad("is not an absolute URL"))
 }
 
 fn is_loopback_redirect_host(host: &Host<&str>) -> bool {
@@ -71,11 +71,6 @@ fn is_loopback_redirect_host(host: &Host<&str>) -> bool {
         Host::Ipv4(ip) => *ip == Ipv4Addr::LOCALHOST,
         Host::Ipv6(ip) => *ip == Ipv6Addr::LOCALHOST,
     }
-}
-
-/// True for a redirect URI on a loopback host (what `local` auto-approval needs).
-pub fn is_loopback_redirect(uri: &RedirectUri) -> bool {
-    Url::parse(uri.as_str()).ok().is_some_and(|u| u.host().is_some_and(|h| is_loopback_redirect_host(&h)))
 }
 
 fn shorten(s: &str) -> String {

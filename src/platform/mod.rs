@@ -6,10 +6,10 @@ mod grants;
 mod sse;
 mod upstream;
 
-use crate::routes::{Action, Services};
 use crate::catalogue::refresh::{self, MemoryStore, SnapshotStore};
 use crate::http::{HttpRequest, HttpResponse};
 use crate::oauth::{GrantStore, MemoryGrantStore, OsRandom};
+use crate::routes::{Action, Services};
 use crate::App;
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;

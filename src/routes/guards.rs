@@ -95,10 +95,8 @@ pub async fn signed_in(cx: &Cx<'_>) -> Result<skillport_providers::Identity, Ref
             crate::audit::record(
                 cx.svc.now,
                 &crate::audit::Event {
-                    action: "refused",
-                    outcome: "refused",
                     detail: Some(&detail),
-                    ..Default::default()
+                    ..crate::audit::Event::new(crate::audit::Action::Refused, crate::audit::Outcome::Refused)
                 },
             );
         }

@@ -7,7 +7,7 @@ use skillport_sources::{load_marketplace, FileSet};
 use std::collections::BTreeMap;
 
 fn example() -> Catalogue {
-    crate::app::block_on(crate::App::from_env(&BTreeMap::new())).catalogue
+    crate::testing::block_on(crate::App::from_env(&BTreeMap::new())).catalogue
 }
 
 fn two_marketplaces() -> Catalogue {
@@ -16,7 +16,7 @@ fn two_marketplaces() -> Catalogue {
         r#"[{id="a",kind="bundled",location="marketplace"},{id="b",kind="bundled",location="marketplace"}]"#
             .to_string(),
     )]);
-    let app = crate::app::block_on(crate::App::from_env(&env));
+    let app = crate::testing::block_on(crate::App::from_env(&env));
     assert!(app.config.is_ok(), "{:?}", app.config.err());
     app.catalogue
 }

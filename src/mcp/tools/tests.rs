@@ -4,9 +4,9 @@
 use super::check_updates::MAX_INSTALLED;
 use super::list_plugins::{ListArgs, MAX_PAGE};
 use super::*;
-use crate::app::block_on;
 use crate::catalogue::{self, cursor, surface};
 use crate::config::SourceKind;
+use crate::testing::block_on;
 use crate::App;
 use base64::Engine as _;
 use std::collections::BTreeMap;
@@ -39,7 +39,7 @@ const LOGO: &[u8] =
     include_bytes!("../../../examples/marketplace/plugins/brand-kit/skills/brand-voice/assets/logo.png");
 const SKILL_MD: &str = include_str!("../../../examples/marketplace/plugins/brand-kit/skills/brand-voice/SKILL.md");
 
-static DEV: std::sync::LazyLock<skillport_providers::Identity> = std::sync::LazyLock::new(crate::app::dev_identity);
+static DEV: std::sync::LazyLock<skillport_providers::Identity> = std::sync::LazyLock::new(crate::testing::dev_identity);
 
 fn app_with(env: &[(&str, &str)]) -> App {
     let env: BTreeMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();

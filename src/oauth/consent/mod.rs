@@ -18,7 +18,7 @@ use skillport_providers::Identity;
 
 use super::authorize::PendingAuthorization;
 use super::crypto::ServerKeys;
-use super::registration::{is_cimd_client_id, is_loopback_redirect};
+use super::registration::is_cimd_client_id;
 use super::{ClientId, OAuthError, RedirectUri};
 use crate::http::{HttpRequest, HttpResponse};
 
@@ -39,7 +39,7 @@ const ID_LEN: usize = 16;
 /// The `local` development provider, and only with a loopback redirect URI, may skip the consent page: the only user
 /// is the developer at the keyboard, and the code can only go to their own machine.
 pub fn may_auto_approve(provider: crate::config::ProviderKind, redirect_uri: &RedirectUri) -> bool {
-    provider == crate::config::ProviderKind::Local && is_loopback_redirect(redirect_uri)
+    provider == crate::config::ProviderKind::Local && redirect_uri.is_loopback()
 }
 
 /// Security headers of every page this server renders: nothing loads but inline style, forms post only to us, and

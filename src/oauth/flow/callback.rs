@@ -8,6 +8,7 @@ use super::{
     once_key, provider_page, restart_page, signin_cookie, storage_page, AwaitingConsent, SignIn, Started, Upstream,
     CONSENT_PATH, SIGNIN_COOKIE, SIGNIN_TTL_SECONDS,
 };
+use crate::audit::{Action, Outcome};
 use crate::http::{HttpRequest, HttpResponse};
 use crate::oauth::authorize::PendingAuthorization;
 use crate::oauth::consent::{consent_page, cookie_value, ConsentCookie};
@@ -52,14 +53,23 @@ impl SignIn<'_> {
         };
         match provider.finish(self.http, &params, &kept, &self.callback_url(), self.now).await {
             Ok(identity) => {
-                self.audit("sign_in", "ok", Some(&identity), &started.pending.client_id, Some(provider.kind()));
+                self.audit(
+                    Action::SignIn,
+                    Outcome::Ok,
+                    Some(&identity),
+                    &started.pending.client_id,
+                    Some(provider.kind()),
+                );
                 let browser = req.header("cookie").and_then(|h| cookie_value(h, SIGNIN_COOKIE)).unwrap_or_default();
                 self.signed_in(req, started.pending, identity, browser).await
             }
             Err(e) => {
-                let outcome =
-                    if matches!(e, ProviderError::Denied | ProviderError::Rejected(_)) { "denied" } else { "error" };
-                self.audit("sign_in", outcome, None, &started.pending.client_id, Some(&e.to_string()));
+                let outcome = if matches!(e, ProviderError::Denied | ProviderError::Rejected(_)) {
+                    Outcome::Denied
+                } else {
+                    Outcome::Error
+                };
+                self.audit(Action::SignIn, outcome, None, &started.pending.client_id, Some(&e.to_string()));
                 provider_page(&e)
             }
         }

@@ -2,6 +2,7 @@
 //! checked against this browser, then the client gets a code (and the approval is remembered) or `access_denied`.
 
 use super::{clear_signin_cookie, once_key, restart_page, storage_page, AwaitingConsent, SignIn};
+use crate::audit::{Action, Outcome};
 use crate::http::{HttpRequest, HttpResponse};
 use crate::oauth::authorize::deny;
 use crate::oauth::consent::{read_consent_form, ConsentCookie, ConsentDecision};
@@ -32,11 +33,11 @@ impl SignIn<'_> {
         }
         match decision {
             ConsentDecision::Deny => {
-                self.audit("consent", "denied", Some(&record.identity), &record.pending.client_id, None);
+                self.audit(Action::Consent, Outcome::Denied, Some(&record.identity), &record.pending.client_id, None);
                 deny(self.oauth.public_url, &record.pending).header("set-cookie", &clear_signin_cookie())
             }
             ConsentDecision::Approve => {
-                self.audit("consent", "ok", Some(&record.identity), &record.pending.client_id, None);
+                self.audit(Action::Consent, Outcome::Ok, Some(&record.identity), &record.pending.client_id, None);
                 let mut remembered = ConsentCookie::from_request(self.oauth.keys, req, self.now);
                 remembered.approve(&record.identity, &record.pending.client_id, &record.pending.redirect_uri);
                 let cookie = remembered.set_cookie(self.oauth.keys, self.now);

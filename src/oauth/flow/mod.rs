@@ -37,6 +37,7 @@ use skillport_sources::http::HttpClient;
 use super::authorize::PendingAuthorization;
 use super::consent::{cookie_value, error_page, may_auto_approve};
 use super::{ClientId, OAuthError, OAuthServer, RedirectUri, TokenHash};
+use crate::audit::{Action, Event, Outcome};
 use crate::config::ProviderKind;
 use crate::http::{HttpRequest, HttpResponse};
 
@@ -152,17 +153,17 @@ fn provider_page(e: &ProviderError) -> HttpResponse {
 }
 
 impl SignIn<'_> {
-    fn audit(&self, action: &str, outcome: &str, user: Option<&Identity>, client: &ClientId, detail: Option<&str>) {
+    fn audit(
+        &self,
+        action: Action,
+        outcome: Outcome,
+        user: Option<&Identity>,
+        client: &ClientId,
+        detail: Option<&str>,
+    ) {
         crate::audit::record(
             self.now,
-            &crate::audit::Event {
-                action,
-                outcome,
-                user: user.map(Into::into),
-                client: Some(client.as_str()),
-                detail,
-                ..Default::default()
-            },
+            &Event { user: user.map(Into::into), client: Some(client.as_str()), detail, ..Event::new(action, outcome) },
         );
     }
 

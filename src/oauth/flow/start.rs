@@ -2,6 +2,7 @@
 //! fresh single-use `state` (or, with the `local` provider, straight on as the development user).
 
 use super::{once_key, provider_page, signin_cookie, storage_page, SignIn, Started, Upstream, SIGNIN_TTL_SECONDS};
+use crate::audit::{Action, Outcome};
 use crate::http::{HttpRequest, HttpResponse};
 use crate::oauth::authorize::{requested_client_id, validate_authorization_request, Rejection};
 use crate::oauth::consent::ConsentCookie;
@@ -42,11 +43,17 @@ impl SignIn<'_> {
         match self.upstream {
             Upstream::Local(local) => match local.sign_in(req.host()) {
                 Ok(identity) => {
-                    self.audit("sign_in", "ok", Some(&identity), &pending.client_id, Some("local"));
+                    self.audit(Action::SignIn, Outcome::Ok, Some(&identity), &pending.client_id, Some("local"));
                     self.signed_in(req, pending, identity, &browser).await
                 }
                 Err(e) => {
-                    self.audit("sign_in", "refused", None, &pending.client_id, Some("local provider on a public host"));
+                    self.audit(
+                        Action::SignIn,
+                        Outcome::Refused,
+                        None,
+                        &pending.client_id,
+                        Some("local provider on a public host"),
+                    );
                     provider_page(&e)
                 }
             },
@@ -55,7 +62,7 @@ impl SignIn<'_> {
                 let start = match provider.start(self.http, &self.callback_url(), &state).await {
                     Ok(s) => s,
                     Err(e) => {
-                        self.audit("sign_in", "error", None, &pending.client_id, Some(&e.to_string()));
+                        self.audit(Action::SignIn, Outcome::Error, None, &pending.client_id, Some(&e.to_string()));
                         return provider_page(&e);
                     }
                 };

@@ -2,7 +2,7 @@
 //! (page or redirect), what remembered consent covers, and consent from another browser.
 
 use super::*;
-use crate::app::NoNetwork;
+use crate::bundle::NoNetwork;
 use crate::oauth::authorize::tests::challenge;
 use crate::oauth::store::{ClientAuthMethod, ClientRecord, GrantStore, MemoryGrantStore};
 use crate::oauth::testutil::{block_on, keys, CountingRandom};

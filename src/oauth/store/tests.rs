@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use super::kv::{hkey, key_kind};
 use super::*;
-use crate::app::block_on;
 use crate::oauth::{PkceChallenge, RedirectUri, ResourceUri};
+use crate::testing::block_on;
 
 fn grant_named(id: &str) -> GrantRecord {
     let keys = crate::oauth::testutil::keys();

@@ -64,11 +64,16 @@ impl TokenOutcome {
         crate::audit::record(
             now,
             &crate::audit::Event {
-                action: "token",
-                outcome: if self.result == TokenResult::Issued { "ok" } else { "refused" },
                 client: client.as_deref(),
                 detail: Some(&detail),
-                ..Default::default()
+                ..crate::audit::Event::new(
+                    crate::audit::Action::Token,
+                    if self.result == TokenResult::Issued {
+                        crate::audit::Outcome::Ok
+                    } else {
+                        crate::audit::Outcome::Refused
+                    },
+                )
             },
         );
     }

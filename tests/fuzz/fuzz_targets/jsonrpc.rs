@@ -26,7 +26,7 @@ thread_local! {
     static APP: &'static App = {
         // `auth.open`: answer loopback requests without a token, so every message reaches the MCP layer.
         let env: BTreeMap<String, String> = [("SKILLPORT_AUTH__OPEN".to_string(), "true".to_string())].into();
-        let app = skillport::app::block_on(App::from_env(&env));
+        let app = skillport::testing::block_on(App::from_env(&env));
         assert!(app.config.is_ok(), "the embedded default configuration is valid");
         Box::leak(Box::new(app))
     };

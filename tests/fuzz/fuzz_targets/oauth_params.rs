@@ -27,7 +27,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use skillport::app::block_on;
+use skillport::testing::block_on;
 use skillport::http::HttpRequest;
 use skillport::oauth::authorize::{self, Rejection};
 use skillport::oauth::consent::{self, ConsentCookie};
@@ -74,7 +74,7 @@ fn identity() -> skillport_providers::Identity {
 fn public_client() -> ClientRecord {
     ClientRecord {
         client_id: ClientId::new("public-client"),
-        redirect_uris: vec![RedirectUri::new(CALLBACK), RedirectUri::new(LOOPBACK_CALLBACK)],
+        redirect_uris: vec![RedirectUri::parse(CALLBACK).unwrap(), RedirectUri::parse(LOOPBACK_CALLBACK).unwrap()],
         client_name: Some("Claude".into()),
         auth_method: ClientAuthMethod::None,
         secret_hash: None,
@@ -197,7 +197,7 @@ impl World {
         let code2 = code_for(&world, &conf);
         let cookie = {
             let mut c = ConsentCookie::default();
-            c.approve(&identity(), &client.client_id, &RedirectUri::new(CALLBACK));
+            c.approve(&identity(), &client.client_id, &RedirectUri::parse(CALLBACK).unwrap());
             let set = c.set_cookie(&world.keys, NOW);
             set.split(';').next().expect("name=value").to_owned()
         };
@@ -424,12 +424,13 @@ fn consent_target(input: &[u8]) {
     let mut jar = ConsentCookie::from_request(&world.keys, &req, NOW);
     let me = identity();
     let client = ClientId::new("public-client");
-    if jar.has_approved(&me, &client, &RedirectUri::new(CALLBACK)) {
+    if jar.has_approved(&me, &client, &RedirectUri::parse(CALLBACK).unwrap()) {
         let valid = world.value("$COOKIE").split_once('=').map_or("", |(_, v)| v);
         assert!(cookie.contains(valid), "a consent cookie we did not sign was accepted: {cookie:?}");
     }
     let named = String::from_utf8_lossy(&input[..input.len().min(40)]).into_owned();
-    jar.approve(&me, &ClientId::new(named.clone()), &RedirectUri::new(named));
+    let uri = RedirectUri::parse(named.clone()).unwrap_or_else(|_| RedirectUri::parse(CALLBACK).unwrap());
+    jar.approve(&me, &ClientId::new(named), &uri);
     let set = jar.set_cookie(&world.keys, NOW);
     let again = HttpRequest::new("GET", "/").with_header("cookie", set.split(';').next().unwrap_or(""));
     assert_eq!(ConsentCookie::from_request(&world.keys, &again, NOW + 1), jar, "a cookie we set reads back");
@@ -463,9 +464,9 @@ fn app_target(input: &[u8]) {
     }
     let store = MemoryGrantStore::new();
     let rng = Counting(Cell::new(1));
-    let svc = skillport::app::Services { grants: &store, http: &skillport::app::NoNetwork, rng: &rng, now: NOW };
+    let svc = skillport::routes::Services { grants: &store, http: &skillport::bundle::NoNetwork, rng: &rng, now: NOW };
     let action = APP.with(|app| block_on(app.serve(&req, &svc)));
-    if let skillport::app::Action::Respond(resp) = action {
+    if let skillport::routes::Action::Respond(resp) = action {
         assert!(resp.status != 500, "HTTP 500 for a valid configuration: {}", String::from_utf8_lossy(&resp.body));
         if resp.get_header("content-type").is_some_and(|c| c.starts_with("application/json")) {
             let _: serde_json::Value = serde_json::from_slice(&resp.body).expect("a JSON response is JSON");
