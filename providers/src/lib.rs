@@ -10,10 +10,10 @@
 //! - [`google`] and [`auth0`]: [`oidc`] with the rules those two need (Google's `hd`, Auth0's namespaced claims);
 //! - [`local`]: the loopback-only development sign-in used by the embedded default (no upstream, so no trait).
 //!
-//! Providers speak HTTP only through the seam of `skillport-sources` ([`HttpClient`]), which the Workers host
+//! Providers speak HTTP only through the seam of `skillport-http` ([`HttpClient`]), which the Workers host
 //! implements over `fetch`: this crate depends on no HTTP library and builds for `wasm32-unknown-unknown`.
 //!
-//! Not here: the lead's configuration (each provider takes plain settings), the storage of the values a sign-in keeps
+//! Not here: Skillport's configuration (each provider takes plain settings), the storage of the values a sign-in keeps
 //! between [`IdentityProvider::start`] and [`IdentityProvider::finish`], and the pages errors are shown on.
 
 pub mod auth0;
@@ -24,7 +24,7 @@ pub mod local;
 pub mod oidc;
 
 use serde::{Deserialize, Serialize};
-pub use skillport_sources::http::{HttpClient, HttpError, HttpRequest, HttpResponse, Secret};
+pub use skillport_http::{HttpClient, HttpError, HttpRequest, HttpResponse, Secret};
 
 /// An OAuth client id registered at the upstream provider (public, but not just any string).
 pub use openidconnect::ClientId;

@@ -8,7 +8,7 @@
 //! come from configured claim paths ([`claim_strings`]).
 //!
 //! [`crate::google`] and [`crate::auth0`] are this provider with their own rules on top. HTTP goes through the
-//! `skillport-sources` seam; [`Seam`] adapts it to `openidconnect`'s `AsyncHttpClient`.
+//! `skillport-http` seam; [`Seam`] adapts it to `openidconnect`'s `AsyncHttpClient`.
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -51,7 +51,7 @@ pub enum ClientAuth {
     Post,
 }
 
-/// Plain settings for one OpenID Connect provider; the lead maps configuration to these.
+/// Plain settings for one OpenID Connect provider; the worker maps its configuration to these.
 #[derive(Debug, Clone)]
 pub struct OidcSettings {
     /// The issuer exactly as the provider's discovery document states it (`https://idp.example.com/realms/x`).
@@ -607,7 +607,7 @@ struct Discovery {
     id_token_signing_alg_values_supported: Vec<Value>,
 }
 
-/// `openidconnect`'s async HTTP client over the `skillport-sources` seam.
+/// `openidconnect`'s async HTTP client over the `skillport-http` seam.
 pub(crate) struct Seam<'a> {
     client: &'a dyn HttpClient,
     /// The provider's keys, for an answer that is a signed JWT (a userinfo endpoint may sign its answer): its

@@ -6,7 +6,7 @@ use common::*;
 use serde_json::json;
 use skillport_providers::github::{GitHubProvider, GitHubSettings};
 use skillport_providers::{CallbackParams, ClientId, Identity, IdentityProvider, ProviderError, Secret};
-use skillport_sources::http::{CannedClient, HttpError, HttpResponse};
+use skillport_http::{CannedClient, HttpError, HttpResponse};
 
 const WEB: &str = "https://github.com";
 const API: &str = "https://api.github.com";

@@ -8,7 +8,7 @@ use skillport_providers::auth0::{Auth0Provider, Auth0Settings};
 use skillport_providers::google::{GoogleProvider, GoogleSettings};
 use skillport_providers::oidc::{OidcProvider, OidcSettings};
 use skillport_providers::{CallbackParams, ClientId, IdentityProvider, ProviderError, Secret};
-use skillport_sources::http::{block_on_ready, HttpError, HttpResponse};
+use skillport_http::{block_on_ready, HttpError, HttpResponse};
 
 const ISSUER: &str = "https://idp.example.com";
 
@@ -402,9 +402,9 @@ fn provider_503_is_unavailable() {
     let error = block_on_ready(provider.start(&idp.http, REDIRECT_URI, STATE)).unwrap_err();
     assert!(matches!(error, ProviderError::Unavailable(_)), "{error:?}");
     let fresh = Idp::new(ISSUER, &[&key], None);
-    let doc = block_on_ready(skillport_sources::http::HttpClient::send(
+    let doc = block_on_ready(skillport_http::HttpClient::send(
         &fresh.http,
-        skillport_sources::http::HttpRequest::get(format!("{ISSUER}/.well-known/openid-configuration")),
+        skillport_http::HttpRequest::get(format!("{ISSUER}/.well-known/openid-configuration")),
     ))
     .unwrap();
     idp.http.on_get(&format!("{ISSUER}/.well-known/openid-configuration"), doc);
@@ -423,9 +423,9 @@ fn discovery_for_another_issuer_is_misconfigured() {
     let key = Key::rsa_a("k1");
     let idp = Idp::new("https://other.example.com", &[&key], None);
     // Serve other.example.com's document at our issuer's address.
-    let doc = block_on_ready(skillport_sources::http::HttpClient::send(
+    let doc = block_on_ready(skillport_http::HttpClient::send(
         &idp.http,
-        skillport_sources::http::HttpRequest::get("https://other.example.com/.well-known/openid-configuration"),
+        skillport_http::HttpRequest::get("https://other.example.com/.well-known/openid-configuration"),
     ))
     .unwrap();
     idp.http.on_get(&format!("{ISSUER}/.well-known/openid-configuration"), doc);
@@ -440,9 +440,9 @@ fn discovery_document_rules() {
     let key = Key::rsa_a("k1");
     let discovery = format!("{ISSUER}/.well-known/openid-configuration");
     let document = |idp: &Idp| {
-        let doc = block_on_ready(skillport_sources::http::HttpClient::send(
+        let doc = block_on_ready(skillport_http::HttpClient::send(
             &idp.http,
-            skillport_sources::http::HttpRequest::get(discovery.clone()),
+            skillport_http::HttpRequest::get(discovery.clone()),
         ))
         .unwrap();
         serde_json::from_slice::<serde_json::Value>(&doc.body).unwrap()
@@ -503,9 +503,9 @@ fn oversized_discovery_and_key_set_answers_are_refused_unread() {
     // A discovery document past the cap on provider answers (padded JSON, otherwise valid).
     let idp = Idp::new(ISSUER, &[&key], None);
     let url = format!("{ISSUER}/.well-known/openid-configuration");
-    let doc = block_on_ready(skillport_sources::http::HttpClient::send(
+    let doc = block_on_ready(skillport_http::HttpClient::send(
         &idp.http,
-        skillport_sources::http::HttpRequest::get(url.clone()),
+        skillport_http::HttpRequest::get(url.clone()),
     ))
     .unwrap();
     idp.http.clear_requests();

@@ -14,7 +14,7 @@ use openidconnect::{JsonWebKeyId, PrivateSigningKey};
 use p256::ecdsa::signature::Signer;
 use serde_json::{json, Value};
 use skillport_providers::{CallbackParams, Identity, IdentityProvider, ProviderError, Secret, SignInStart};
-use skillport_sources::http::{block_on_ready, CannedClient, HttpResponse};
+use skillport_http::{block_on_ready, CannedClient, HttpResponse};
 
 /// "Now" for every test, in Unix seconds.
 pub const NOW: u64 = 1_750_000_000;
