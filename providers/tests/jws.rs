@@ -97,8 +97,8 @@ async fn signatures_verify_exactly() {
 #[test]
 fn only_prechecked_signatures_are_accepted() {
     use openidconnect::{JsonWebKey, JsonWebKeySet};
-    use skillport_providers::jws::{precheck, Jwk};
     use skillport_http::block_on_ready;
+    use skillport_providers::jws::{precheck, Jwk};
 
     #[path = "common/mod.rs"]
     mod common;
