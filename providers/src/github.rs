@@ -15,7 +15,7 @@ use crate::{
     check_callback, check_domain, email_domain, oauth_code, transport, CallbackParams, ClientId, HttpClient,
     HttpRequest, HttpResponse, Identity, IdentityProvider, ProviderError, Secret, SignInStart,
 };
-use skillport_sources::http::percent_encode;
+use skillport_http::percent_encode;
 
 /// Plain settings for GitHub or a GitHub Enterprise Server.
 #[derive(Debug, Clone)]

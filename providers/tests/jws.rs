@@ -82,7 +82,7 @@ async fn checks() {
 #[cfg(not(target_arch = "wasm32"))]
 #[test]
 fn signatures_verify_exactly() {
-    skillport_sources::http::block_on_ready(checks());
+    skillport_http::block_on_ready(checks());
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -97,8 +97,8 @@ async fn signatures_verify_exactly() {
 #[test]
 fn only_prechecked_signatures_are_accepted() {
     use openidconnect::{JsonWebKey, JsonWebKeySet};
+    use skillport_http::block_on_ready;
     use skillport_providers::jws::{precheck, Jwk};
-    use skillport_sources::http::block_on_ready;
 
     #[path = "common/mod.rs"]
     mod common;

@@ -20,7 +20,7 @@ pub mod external;
 pub mod files;
 pub mod github;
 pub mod gitlab;
-pub mod http;
+pub use skillport_http as http;
 pub mod https;
 pub mod layout;
 pub mod load;

@@ -4,6 +4,9 @@
 
 #![allow(dead_code)]
 
+pub mod behaviour;
+pub mod github;
+
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
@@ -13,8 +16,8 @@ use openidconnect::core::{CoreJwsSigningAlgorithm, CoreRsaPrivateSigningKey};
 use openidconnect::{JsonWebKeyId, PrivateSigningKey};
 use p256::ecdsa::signature::Signer;
 use serde_json::{json, Value};
+use skillport_http::{block_on_ready, CannedClient, HttpResponse};
 use skillport_providers::{CallbackParams, Identity, IdentityProvider, ProviderError, Secret, SignInStart};
-use skillport_sources::http::{block_on_ready, CannedClient, HttpResponse};
 
 /// "Now" for every test, in Unix seconds.
 pub const NOW: u64 = 1_750_000_000;

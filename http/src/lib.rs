@@ -1,23 +1,35 @@
-//! The HTTP seam: network sources speak to the world only through [`HttpClient`].
+//! The outbound HTTP seam: the one place a request leaves the process.
 //!
-//! This crate depends on no HTTP library. On Workers the host crate implements [`HttpClient`] with `worker::Fetch`;
-//! natively anything will do. An implementation must follow redirects unless the request says not to (as `fetch`
-//! does: GitHub answers a tarball request with 302 to codeload) and must not decompress bodies behind our back beyond
-//! what `Content-Encoding` mandates (archives are `application/x-gzip` bodies, not encoded transfers).
+//! Everything Skillport asks of the outside world (marketplace sources, identity providers, the admin command line)
+//! goes through [`HttpClient`], and every such request carries its limits with it: a cap on the answer's body
+//! ([`HttpRequest::max_body`]) and a deadline for the whole exchange ([`HttpRequest::timeout_ms`]). Credentials travel
+//! as [`Secret`]s, whose `Debug` and `Display` print nothing, and a request's `Debug` shows header names only.
 //!
-//! Every request carries its own cap on the answer's body ([`HttpRequest::max_body`]): an implementation reads the
-//! body chunk by chunk through a [`BodyCap`], which refuses a declared `Content-Length` over the cap before reading
-//! and stops at the first byte past it, so an upstream can never make the Worker hold more than the cap (plus one
-//! chunk). The whole exchange, body included, also runs against one deadline (the client's timeout, or the request's
-//! shorter [`HttpRequest::timeout_ms`]), so an answer that trickles cannot hold a request open past it.
+//! This crate depends on no HTTP library and does no I/O itself: on Workers the host crate implements [`HttpClient`]
+//! with `worker::Fetch` (`src/platform/upstream.rs`), natively anything will do. An implementation must follow
+//! redirects unless the request says not to (as `fetch` does: GitHub answers a tarball request with 302 to codeload)
+//! and must not decompress bodies behind our back beyond what `Content-Encoding` mandates (archives are
+//! `application/x-gzip` bodies, not encoded transfers).
 //!
-//! Also here: [`CountingClient`], a wrapper that counts requests (how the product proves "one conditional request
-//! per unchanged refresh"), [`CannedClient`], a transport test double that serves canned answers and records every
-//! request, and [`Secret`], a string whose `Debug` and `Display` print nothing.
+//! Every implementation reads the body chunk by chunk through a [`BodyCap`], which refuses a declared
+//! `Content-Length` over the cap before reading and stops at the first byte past it, so an upstream can never make the
+//! Worker hold more than the cap (plus one chunk). The whole exchange, body included, runs against one deadline (the
+//! client's timeout, or the request's shorter [`HttpRequest::timeout_ms`]), so an answer that trickles cannot hold a
+//! request open past it.
+//!
+//! Also here: wrappers that add a rule to every request ([`CountingClient`], [`BudgetClient`]), and [`CannedClient`],
+//! a transport test double that serves canned answers and records every request.
+//!
+//! Not here: what any request means. This crate knows nothing of marketplaces, OAuth or MCP, and must not depend on
+//! any other Skillport crate; the inbound side (requests Skillport answers) is the worker crate's.
 
-use std::cell::{Cell, RefCell};
+mod canned;
+mod wrappers;
+
 use std::fmt;
-use std::rc::Rc;
+
+pub use canned::{block_on_ready, CannedClient};
+pub use wrappers::{BudgetClient, CountingClient};
 
 /// The body cap of a request that names none (1 MiB). Every caller that knows its answer's size sets its own.
 pub const DEFAULT_MAX_BODY: u64 = 1024 * 1024;
@@ -226,7 +238,7 @@ impl<C: HttpClient + ?Sized> HttpClient for &C {
 }
 
 #[async_trait::async_trait(?Send)]
-impl<C: HttpClient + ?Sized> HttpClient for Rc<C> {
+impl<C: HttpClient + ?Sized> HttpClient for std::rc::Rc<C> {
     async fn send(&self, req: HttpRequest) -> Result<HttpResponse, HttpError> {
         (**self).send(req).await
     }
@@ -236,83 +248,6 @@ impl<C: HttpClient + ?Sized> HttpClient for Rc<C> {
 impl<C: HttpClient + ?Sized> HttpClient for Box<C> {
     async fn send(&self, req: HttpRequest) -> Result<HttpResponse, HttpError> {
         (**self).send(req).await
-    }
-}
-
-/// Counts the requests sent through it (answered or not). A redirect followed by the inner client counts once: it
-/// is one call of ours, though the upstream sees two.
-#[derive(Debug, Default)]
-pub struct CountingClient<C> {
-    inner: C,
-    count: Cell<usize>,
-}
-
-impl<C> CountingClient<C> {
-    pub fn new(inner: C) -> Self {
-        Self { inner, count: Cell::new(0) }
-    }
-
-    /// Requests sent since creation or the last [`reset`](Self::reset).
-    pub fn count(&self) -> usize {
-        self.count.get()
-    }
-
-    /// Returns the count and sets it back to zero.
-    pub fn reset(&self) -> usize {
-        self.count.replace(0)
-    }
-
-    pub fn inner(&self) -> &C {
-        &self.inner
-    }
-}
-
-#[async_trait::async_trait(?Send)]
-impl<C: HttpClient> HttpClient for CountingClient<C> {
-    async fn send(&self, req: HttpRequest) -> Result<HttpResponse, HttpError> {
-        self.count.set(self.count.get() + 1);
-        self.inner.send(req).await
-    }
-}
-
-/// Caps how many requests go through it; past the cap every request fails with [`HttpError::Budget`] without being
-/// sent. A Worker may make only so many subrequests per invocation (50 on the free plan, each followed redirect
-/// counted), so a refresh runs through one of these: whatever a cold load cannot fetch within it is fetched on later
-/// runs. Nest them to give each of several users of one budget a share: a request needs room in every layer.
-pub struct BudgetClient<C> {
-    inner: C,
-    limit: usize,
-    used: Cell<usize>,
-}
-
-impl<C> BudgetClient<C> {
-    pub fn new(inner: C, limit: usize) -> Self {
-        Self { inner, limit, used: Cell::new(0) }
-    }
-
-    /// Requests sent through this layer so far.
-    pub fn used(&self) -> usize {
-        self.used.get()
-    }
-
-    pub fn remaining(&self) -> usize {
-        self.limit.saturating_sub(self.used.get())
-    }
-}
-
-#[async_trait::async_trait(?Send)]
-impl<C: HttpClient> HttpClient for BudgetClient<C> {
-    async fn send(&self, req: HttpRequest) -> Result<HttpResponse, HttpError> {
-        if self.used.get() >= self.limit {
-            return Err(HttpError::Budget(self.limit));
-        }
-        self.used.set(self.used.get() + 1);
-        let answer = self.inner.send(req).await;
-        // An inner layer that refused did not send it: the request is not this layer's either.
-        if matches!(answer, Err(HttpError::Budget(_))) {
-            self.used.set(self.used.get() - 1);
-        }
-        answer
     }
 }
 
@@ -356,90 +291,6 @@ pub fn percent_encode(s: &str, keep_slash: bool) -> String {
         }
     }
     out
-}
-
-type Handler = Box<dyn Fn(&HttpRequest) -> Result<HttpResponse, HttpError>>;
-
-/// A transport test double: answers from canned routes and records every request. Never awaits, so a fetch through
-/// it completes in one poll.
-///
-/// Routes match on method and the exact URL (query included); the latest route added for a URL wins. Unrouted
-/// requests get GitHub's 404 JSON. Handlers see the request, so they can answer 304 to the right `If-None-Match`.
-/// Each answer's body passes through the request's [`BodyCap`], as over a real transport.
-#[derive(Default)]
-pub struct CannedClient {
-    routes: RefCell<Vec<(String, String, Rc<Handler>)>>,
-    requests: RefCell<Vec<HttpRequest>>,
-}
-
-impl CannedClient {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Always answers `response` to `GET url`.
-    pub fn on_get(&self, url: &str, response: HttpResponse) -> &Self {
-        self.route("GET", url, move |_| Ok(response.clone()))
-    }
-
-    /// Answers `GET url` with whatever `handler` returns.
-    pub fn route(
-        &self,
-        method: &str,
-        url: &str,
-        handler: impl Fn(&HttpRequest) -> Result<HttpResponse, HttpError> + 'static,
-    ) -> &Self {
-        self.routes.borrow_mut().push((method.to_string(), url.to_string(), Rc::new(Box::new(handler))));
-        self
-    }
-
-    /// Every request received, in order.
-    pub fn requests(&self) -> Vec<HttpRequest> {
-        self.requests.borrow().clone()
-    }
-
-    /// The URLs requested, in order.
-    pub fn urls(&self) -> Vec<String> {
-        self.requests.borrow().iter().map(|r| r.url.clone()).collect()
-    }
-
-    pub fn clear_requests(&self) {
-        self.requests.borrow_mut().clear();
-    }
-}
-
-#[async_trait::async_trait(?Send)]
-impl HttpClient for CannedClient {
-    async fn send(&self, req: HttpRequest) -> Result<HttpResponse, HttpError> {
-        self.requests.borrow_mut().push(req.clone());
-        let handler = self
-            .routes
-            .borrow()
-            .iter()
-            .rev()
-            .find(|(method, url, _)| *method == req.method && *url == req.url)
-            .map(|(_, _, handler)| Rc::clone(handler));
-        let answer = match handler {
-            Some(handler) => handler(&req)?,
-            None => HttpResponse::new(404)
-                .with_header("content-type", "application/json")
-                .with_body(&br#"{"message":"Not Found","documentation_url":"https://docs.github.com/rest"}"#[..]),
-        };
-        let mut cap = BodyCap::new(req.max_body, answer.header("content-length"))?;
-        for chunk in answer.body.chunks(1024) {
-            cap.push(chunk)?;
-        }
-        Ok(HttpResponse { body: cap.finish(), ..answer })
-    }
-}
-
-/// Drives a future that never waits (everything over [`CannedClient`]) to completion without an executor.
-pub fn block_on_ready<F: std::future::Future>(future: F) -> F::Output {
-    use std::task::{Context, Poll, Waker};
-    match std::pin::pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(output) => output,
-        Poll::Pending => panic!("block_on_ready: the future waited on something; use a real executor"),
-    }
 }
 
 #[cfg(test)]
