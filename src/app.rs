@@ -6,7 +6,7 @@ use crate::catalogue::Catalogue;
 use crate::config::{self, AuthConfig, Config, ConfigErrors};
 use crate::signin::SignInSetup;
 use skillport_providers::Identity;
-use skillport_sources::http::HttpClient;
+use skillport_http::HttpClient;
 use crate::bundle::NoNetwork;
 use std::collections::BTreeMap;
 

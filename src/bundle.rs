@@ -3,7 +3,7 @@
 //!
 //! Depends on nothing of the connector's own: the catalogue and the admin checks import it, never the other way.
 
-use skillport_sources::http::{HttpClient, HttpError, HttpRequest, HttpResponse};
+use skillport_http::{HttpClient, HttpError, HttpRequest, HttpResponse};
 use skillport_sources::FileSet;
 
 mod embedded {

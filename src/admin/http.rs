@@ -4,7 +4,7 @@
 //! [`BodyCap`]), and give up on the whole exchange, body included, after `catalogue.upstream_timeout_ms` (or the
 //! request's shorter deadline).
 
-use skillport_sources::http::{BodyCap, HttpClient, HttpError, HttpRequest, HttpResponse};
+use skillport_http::{BodyCap, HttpClient, HttpError, HttpRequest, HttpResponse};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;

@@ -51,7 +51,7 @@ pub use model::{
 pub use names::{InvalidMarketplaceId, MarketplaceId, ProviderKind, SourceKind, Surface};
 /// A secret's value: the one `Secret` type of the workspace (its `Debug` and `Display` print `[redacted]`; the value
 /// is only reachable through `expose`, which is easy to grep for).
-pub use skillport_sources::http::Secret;
+pub use skillport_http::Secret;
 pub use values::{looks_like_secret_name, MIN_WEBHOOK_SECRET_LEN};
 
 use errors::describe_kind;

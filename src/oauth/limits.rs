@@ -192,7 +192,7 @@ mod tests {
         use crate::oauth::testutil::{keys, public_url, CountingRandom};
         use crate::oauth::{ClientId, OAuthServer, TokenSettings};
         use skillport_providers::local::{LocalProvider, LocalUser};
-        use skillport_sources::http::{CannedClient, HttpResponse as Outbound};
+        use skillport_http::{CannedClient, HttpResponse as Outbound};
 
         const DOC: &str = "https://app.example/oauth/client.json";
 

@@ -1,7 +1,7 @@
 //! Upstream access on Workers: the sources' `HttpClient` over the runtime's `fetch`, and the snapshot store over KV.
 //!
 //! An answer's body is read from its `ReadableStream` one chunk at a time through the request's
-//! [`BodyCap`](skillport_sources::http::BodyCap): a declared length over the cap, or the first chunk past it, cancels
+//! [`BodyCap`](skillport_http::BodyCap): a declared length over the cap, or the first chunk past it, cancels
 //! the stream and fails the request, so the isolate never holds more than the cap plus one chunk. The whole exchange
 //! (connection, headers and every chunk) races one timer; when it fires the fetch is aborted and the stream
 //! cancelled, so an upstream that trickles cannot keep the request alive past its deadline. `fetch` is called
@@ -10,7 +10,7 @@
 use crate::catalogue::refresh::SnapshotStore;
 use futures_util::future::{select, Either};
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
-use skillport_sources::http::{BodyCap, HttpClient, HttpError, HttpRequest, HttpResponse};
+use skillport_http::{BodyCap, HttpClient, HttpError, HttpRequest, HttpResponse};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use worker::Delay;

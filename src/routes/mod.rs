@@ -26,7 +26,7 @@ use crate::App;
 use guards::Guard::{self, Origin, Preflight, SignInPage, SignInReady, SignedIn};
 pub use refusal::{Refusal, SSE_ALLOW};
 use skillport_providers::Identity;
-use skillport_sources::http::HttpClient;
+use skillport_http::HttpClient;
 use std::future::Future;
 use std::pin::Pin;
 

@@ -2,7 +2,7 @@
 //! Document, fetched (within the limits on new clients, never redirected, capped in size and time), validated and
 //! cached in the grant store like an unused registration.
 
-use skillport_sources::http::HttpRequest as Outbound;
+use skillport_http::HttpRequest as Outbound;
 
 use super::{restart_page, storage_page, SignIn, CIMD_CACHE_SECONDS, CIMD_TIMEOUT_MS};
 use crate::http::HttpResponse;

@@ -32,7 +32,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use skillport_providers::local::LocalProvider;
 use skillport_providers::{Identity, IdentityProvider, ProviderError};
-use skillport_sources::http::HttpClient;
+use skillport_http::HttpClient;
 
 use super::authorize::PendingAuthorization;
 use super::consent::{cookie_value, error_page, may_auto_approve};
