@@ -1,13 +1,13 @@
 //! One running connector: its validated configuration, its sign-in setup and its catalogue, built once per isolate.
 //! What a request does with them is the routing table's business (`crate::routes`).
 
+use crate::bundle::NoNetwork;
 use crate::catalogue::refresh::{self, MemoryStore, SnapshotStore};
 use crate::catalogue::Catalogue;
 use crate::config::{self, AuthConfig, Config, ConfigErrors};
 use crate::signin::SignInSetup;
-use skillport_providers::Identity;
 use skillport_http::HttpClient;
-use crate::bundle::NoNetwork;
+use skillport_providers::Identity;
 use std::collections::BTreeMap;
 
 // Where these lived before they moved to the modules of their concern.

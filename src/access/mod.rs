@@ -354,7 +354,8 @@ impl<'a> Access<'a> {
 pub fn is_admin(access: &AccessConfig, auth: &crate::config::AuthConfig, identity: &Identity) -> bool {
     let admins = &access.admins;
     if admins.is_empty() {
-        return matches!(auth, crate::config::AuthConfig::Local { .. }) && identity.provider == "local";
+        return matches!(auth, crate::config::AuthConfig::Local { .. })
+            && crate::config::ProviderKind::parse(&identity.provider) == Some(crate::config::ProviderKind::Local);
     }
     let as_rule = AccessRule {
         effect: AccessDecision::Allow,

@@ -191,8 +191,8 @@ mod tests {
         use crate::oauth::flow::{SignIn, Upstream};
         use crate::oauth::testutil::{keys, public_url, CountingRandom};
         use crate::oauth::{ClientId, OAuthServer, TokenSettings};
-        use skillport_providers::local::{LocalProvider, LocalUser};
         use skillport_http::{CannedClient, HttpResponse as Outbound};
+        use skillport_providers::local::{LocalProvider, LocalUser};
 
         const DOC: &str = "https://app.example/oauth/client.json";
 

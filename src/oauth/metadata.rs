@@ -17,19 +17,26 @@ pub enum Resource {
     Sse,
 }
 
+/// The MCP endpoint (Streamable HTTP): the resource `Resource::Mcp` names.
+pub const MCP_PATH: &str = "/mcp";
+/// The legacy SSE transport (`GET` opens a stream): the resource `Resource::Sse` names.
+pub const SSE_PATH: &str = "/sse";
+/// Where the legacy SSE transport's messages are posted (`?sessionId=`); served under `Resource::Sse`.
+pub const SSE_MESSAGE_PATH: &str = "/sse/message";
+
 impl Resource {
     pub fn path(self) -> &'static str {
         match self {
-            Resource::Mcp => "/mcp",
-            Resource::Sse => "/sse",
+            Resource::Mcp => MCP_PATH,
+            Resource::Sse => SSE_PATH,
         }
     }
 
     /// The resource a request path is served under: `/mcp`, or `/sse` and `/sse/message`.
     pub fn of_path(path: &str) -> Option<Resource> {
         match path {
-            "/mcp" => Some(Resource::Mcp),
-            "/sse" | "/sse/message" => Some(Resource::Sse),
+            MCP_PATH => Some(Resource::Mcp),
+            SSE_PATH | SSE_MESSAGE_PATH => Some(Resource::Sse),
             _ => None,
         }
     }
@@ -64,8 +71,8 @@ pub fn resource_of_uri(public_url: &Url, uri: &str) -> Option<Resource> {
 /// resource's path) and `/mcp` mean `/mcp`; `/sse` means `/sse`.
 pub fn protected_resource_path_for(path: &str) -> Option<Resource> {
     match path.strip_prefix(PROTECTED_RESOURCE_PATH)? {
-        "" | "/" | "/mcp" => Some(Resource::Mcp),
-        "/sse" => Some(Resource::Sse),
+        "" | "/" | MCP_PATH => Some(Resource::Mcp),
+        SSE_PATH => Some(Resource::Sse),
         _ => None,
     }
 }

@@ -25,8 +25,8 @@ use crate::signin::SignInSetup;
 use crate::App;
 use guards::Guard::{self, Origin, Preflight, SignInPage, SignInReady, SignedIn};
 pub use refusal::{Refusal, SSE_ALLOW};
-use skillport_providers::Identity;
 use skillport_http::HttpClient;
+use skillport_providers::Identity;
 use std::future::Future;
 use std::pin::Pin;
 

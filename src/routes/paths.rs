@@ -1,19 +1,20 @@
 //! Every path the connector answers, spelled once: the routing table matches these, and whatever prints a URL (the
 //! discovery documents, the sign-in redirects, download links, the status page) builds it from the same constant.
 //!
-//! The OAuth paths the discovery documents print are defined beside those documents (`oauth::metadata`) and the
-//! sign-in pages' beside their flow (`oauth::flow`); they are named here again so the table reads from one list.
+//! The paths the discovery documents print (the OAuth endpoints, and `/mcp` and `/sse` as protected resources) are
+//! defined beside those documents (`oauth::metadata`) and the sign-in pages' beside their flow (`oauth::flow`); they
+//! are named here again so the table reads from one list.
 
 use crate::oauth::{flow, metadata};
 
 /// The landing page: a sentence saying what this is.
 pub const ROOT: &str = "/";
 /// The MCP endpoint (Streamable HTTP).
-pub const MCP: &str = "/mcp";
+pub const MCP: &str = metadata::MCP_PATH;
 /// The legacy SSE transport: `GET` opens a stream.
-pub const SSE: &str = "/sse";
+pub const SSE: &str = metadata::SSE_PATH;
 /// The legacy SSE transport: `POST` delivers a message to a stream (`?sessionId=`).
-pub const SSE_MESSAGE: &str = "/sse/message";
+pub const SSE_MESSAGE: &str = metadata::SSE_MESSAGE_PATH;
 
 /// RFC 8414's metadata document.
 pub const AUTHORIZATION_SERVER: &str = metadata::AUTHORIZATION_SERVER_PATHS[0];

@@ -30,9 +30,9 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
+use skillport_http::HttpClient;
 use skillport_providers::local::LocalProvider;
 use skillport_providers::{Identity, IdentityProvider, ProviderError};
-use skillport_http::HttpClient;
 
 use super::authorize::PendingAuthorization;
 use super::consent::{cookie_value, error_page, may_auto_approve};
