@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The hardening suite (issue #7), against the built worker in local workerd (wrangler dev):
+# The hardening suite, against the built worker in local workerd (wrangler dev):
 #   load (mixed MCP calls and OAuth token refreshes; zero errors, a latency bound, flat memory), upstream faults
 #   during load (GitHub stand-in failing in every way), protocol abuse, attack cases on every endpoint, answers kept
 #   apart between users, property-based testing of the OAuth endpoints from tests/openapi/oauth.yaml, and

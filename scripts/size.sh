@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prints the size of the built Worker (wasm + JS glue), raw and gzipped, and fails over the budget.
-# Budget: 1.5 MB gzipped (issue 2); the Workers free plan caps a script at 3 MB.
+# Budget: 1.5 MB gzipped; the Workers free plan caps a script at 3 MB.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUDGET=${SKILLPORT_SIZE_BUDGET:-1572864}

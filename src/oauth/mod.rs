@@ -3,7 +3,7 @@
 //!
 //! Skillport is both the protected resource (`/mcp`, `/sse`) and its own authorization server: a client discovers
 //! it through the well-known documents ([`metadata`]), registers ([`registration`], or brings a Client ID Metadata
-//! Document), sends the user to `/authorize` ([`authorize`]), where the lead's route signs the user in upstream
+//! Document), sends the user to `/authorize` ([`authorize`]), where the sign-in flow ([`flow`]) signs the user in upstream
 //! through an `IdentityProvider` and asks for consent ([`consent`]), then redeems the code at `/token` ([`token`]).
 //! Every MCP request then carries a bearer token checked by [`token::verify_access_token`].
 //!
@@ -16,8 +16,9 @@
 //! - secrets are newtypes whose `Debug` prints `[redacted]`;
 //! - errors are one enum, [`OAuthError`], turned into an HTTP response in one place ([`OAuthError::to_response`]).
 //!
-//! Not here: fetching Client ID Metadata Documents (the lead fetches over the Workers seam after
-//! [`registration::cimd_fetch_allowed`]), the upstream sign-in, and the routing table. How many clients may be made,
+//! Client ID Metadata Documents are fetched by the sign-in flow ([`flow`], over the outbound HTTP seam) after
+//! [`registration::cimd_fetch_allowed`]. Not here: the upstream sign-in itself (`skillport-providers`) and the routing
+//! table (`crate::routes`). How many clients may be made,
 //! and how fast, is [`limits`].
 
 pub mod authorize;

@@ -5,7 +5,7 @@
 //! wildcard, user info or another scheme (`javascript:`, `data:`, custom schemes). Redirect URIs are later matched
 //! exactly, byte for byte, so what is accepted here is exactly where codes can ever be sent.
 //!
-//! Fetching a metadata document is the lead's (over the Workers `fetch` seam), after [`cimd_fetch_allowed`]. That
+//! Fetching a metadata document is the sign-in flow's (`super::flow`, over the outbound HTTP seam), after [`cimd_fetch_allowed`]. That
 //! check can only judge the URL: a Worker cannot resolve DNS itself, so a public name that resolves to a private
 //! address is not caught here. On Cloudflare that is contained by the platform (a Worker's `fetch` does not reach
 //! private networks, nor the Worker's own zone's origin behind a name it cannot see), which is why literal addresses

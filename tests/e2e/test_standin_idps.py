@@ -1,6 +1,6 @@
 """The sign-in stand-ins and the scripted browser on their own, without the worker: full authorization code flows
 through tests/support/browser.py against tests/standins/idp.mjs (each profile) and forge.py's GitHub web flow, with the
-code then exchanged the way Skillport's providers do (providers/src/oidc.rs, github.rs). A small in-process fake of
+code then exchanged the way Skillport's providers do (providers/src/oidc/, github.rs). A small in-process fake of
 Skillport's own hops (its cookie, its consent page) checks the browser's consent handling; the browser's cookie
 rules are checked directly."""
 

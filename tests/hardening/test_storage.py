@@ -86,7 +86,7 @@ SWEEP_VARS = {"SKILLPORT_AUTH__CODE_TTL_SECONDS": str(CODE_TTL), "SKILLPORT_AUTH
               "SKILLPORT_AUTH__REFRESH_TTL_SECONDS": str(REFRESH_TTL), "SKILLPORT_AUTH__SWEEP_SECONDS": "1"}
 #: Rotations of the grant kept alive across the sweeps (about one a second).
 LIVE_ROTATIONS = 8
-#: src/oauth/store.rs GRANT_SWEEP_MARGIN_SECONDS: a grant is kept this long after its last code or token expired.
+#: src/oauth/store/records.rs GRANT_SWEEP_MARGIN_SECONDS: a grant is kept this long after its last code or token expired.
 GRANT_MARGIN = 30
 #: Codes never redeemed (each leaves a code and a grant): enough records that a pass takes more than one alarm step
 #: (src/platform/grants.rs SWEEP_STEP, 500 records), so the continuation after the stored cursor is exercised too.

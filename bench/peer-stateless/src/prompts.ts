@@ -1,5 +1,5 @@
 // Every skill as an MCP prompt, with Skillport's names, titles, descriptions, argument and rendering
-// (src/mcp/prompts.rs): SKILL.md inline, the other files linked as skill:// resources, then, smallest first, text files
+// (src/mcp/prompts/): SKILL.md inline, the other files linked as skill:// resources, then, smallest first, text files
 // embedded while the whole result stays within BUDGET characters; the user's optional `request` last.
 import { createHash } from "node:crypto";
 import type { McpServer } from "@modelcontextprotocol/server";

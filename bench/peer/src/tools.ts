@@ -1,4 +1,4 @@
-// The four catalogue tools with Skillport's names, argument names and result shapes (src/mcp/tools.rs), written the
+// The four catalogue tools with Skillport's names, argument names and result shapes (src/mcp/tools/), written the
 // way a TypeScript MCP server usually is: McpServer.registerTool with zod schemas.
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { zipSync } from "fflate";
@@ -84,7 +84,7 @@ function fromB64url(s: string): Uint8Array {
   return Uint8Array.from(bin, (c) => c.charCodeAt(0));
 }
 
-// --- .skill packages and signed download links (src/catalogue/package.rs, src/download.rs) ---------------------------
+// --- .skill packages and signed download links (src/catalogue/package.rs, src/download/) ---------------------------
 
 const folderOf = (s: Skill) => s.path.split("/").pop() || s.name;
 

@@ -1,11 +1,11 @@
 //! `/authorize`: validating an authorization request, and answering it with a code once the user has signed in and
 //! consented.
 //!
-//! The flow the lead's routes drive:
-//! 1. [`requested_client_id`] names the client; the lead looks it up in the store, or (for an https client id)
+//! The steps the sign-in flow ([`super::flow`]) drives:
+//! 1. [`requested_client_id`] names the client; the flow looks it up in the store, or (for an https client id)
 //!    fetches its metadata document after [`super::registration::cimd_fetch_allowed`], validates it with
 //!    [`super::registration::validate_cimd`] and stores it with `put_client` (the token endpoint needs it).
-//! 2. [`validate_authorization_request`] checks everything and yields a [`PendingAuthorization`], which the lead keeps
+//! 2. [`validate_authorization_request`] checks everything and yields a [`PendingAuthorization`], which the flow keeps
 //!    (server side, under a random id) while the user signs in upstream and consents.
 //! 3. [`OAuthServer::complete_authorization`] stores a grant and a code and returns the redirect back to the client; or
 //!    [`deny`] redirects with `access_denied`.

@@ -7,7 +7,7 @@
 //! a flow that hands their access to someone else (the "confused deputy" of the MCP security best practices).
 //! The one exception is [`may_auto_approve`]: the `local` development provider with a loopback redirect URI.
 //!
-//! The CSRF token is an HMAC of the pending authorization's id: the lead stores a pending authorization under a random
+//! The CSRF token is an HMAC of the pending authorization's id: the sign-in flow stores a pending authorization under a random
 //! id (and should bind that id to the browser, e.g. in a short-lived cookie), renders the page with
 //! [`consent_page`], and on the POST checks [`verify_csrf`] before acting on the decision.
 
