@@ -15,7 +15,7 @@ use std::io::{self, Cursor, Read};
 use std::rc::Rc;
 
 use crate::files::{FileSet, PathError};
-use crate::load::MARKETPLACE_FILE;
+use crate::tree::MARKETPLACE_FILE;
 use crate::SourceError;
 
 /// Caps on what an archive (or a file-by-file download) may expand to.

@@ -10,7 +10,7 @@
 //!   error mapping. Nothing about tarballs or extraction is repeated here.
 //!
 //! The loader finds the fetched files where the caller puts them with [`place`]: under
-//! [`EXTERNAL_ROOT`](crate::load::EXTERNAL_ROOT)`/<plugin name>/` of the marketplace's [`FileSet`].
+//! [`EXTERNAL_ROOT`](crate::tree::EXTERNAL_ROOT)`/<plugin name>/` of the marketplace's [`FileSet`].
 //!
 //! Not here: caching (key it on [`ExternalRef::key`]; [`ExternalRef::is_immutable`] says when an entry may be kept
 //! forever), deciding which plugins to fetch, and git itself (ssh, the smart HTTP protocol): Workers cannot run git,
@@ -20,13 +20,13 @@ use std::fmt;
 
 use crate::archive::Limits;
 use crate::files::{join, FileSet};
-use crate::github::{self, is_sha, GithubConfig, GithubRepo, GithubSource};
+use crate::git::{is_sha, GitRef};
+use crate::github::{self, GithubConfig, GithubRepo, GithubSource};
 use crate::gitlab::{self, GitlabAuth, GitlabConfig, GitlabProject, GitlabSource};
 use crate::http::{HttpClient, Secret};
 use crate::https::{HttpsConfig, HttpsSource};
-use crate::load::external_folder;
 use crate::model::PluginSource;
-use crate::remote::GitRef;
+use crate::tree::external_folder;
 use crate::{Fetched, MarketplaceSource, SourceError};
 
 /// Which forge API a host speaks.

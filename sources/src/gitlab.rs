@@ -19,11 +19,12 @@ use std::fmt;
 use serde::Deserialize;
 
 use crate::archive::{self, ArchiveFormat, Limits, TopFolder};
+use crate::budget::Budget;
 use crate::files::FileSet;
-use crate::github::{is_sha, Budget};
+use crate::git::{is_sha, GitRef};
 use crate::http::{percent_encode, HttpClient, HttpRequest, HttpResponse, Secret};
-use crate::load::MARKETPLACE_FILE;
-use crate::remote::{self, GitRef, Revision};
+use crate::remote::{self, Conditional, Revision};
+use crate::tree::MARKETPLACE_FILE;
 use crate::{Fetched, MarketplaceSource, SourceError};
 
 pub const DEFAULT_API_BASE: &str = "https://gitlab.com/api/v4";
@@ -191,23 +192,20 @@ impl<C: HttpClient> GitlabSource<C> {
     }
 
     /// `(commit response, the ref used, whether the ref is remembered in the revision)`.
-    async fn resolve(&self, since: Option<&Revision>) -> Result<(HttpResponse, String, bool), SourceError> {
+    async fn resolve(&self, since: Option<&Revision>) -> Result<(Conditional, String, bool), SourceError> {
         let (git_ref, looked_up, remembered) = match (&self.config.git_ref, since.and_then(|s| s.git_ref.clone())) {
             (Some(git_ref), _) => (git_ref.as_str().to_string(), false, false),
             (None, Some(remembered)) => (remembered, true, true),
             (None, None) => (self.default_branch().await?, true, false),
         };
-        let mut req = self.request(self.url(&format!("/repository/commits/{}", percent_encode(&git_ref, false))));
-        if let Some(since) = since {
-            req = since.conditional(req);
-        }
-        match remote::send(&self.client, req, &self.describe(Some(&git_ref))).await {
+        let req = self.request(self.url(&format!("/repository/commits/{}", percent_encode(&git_ref, false))));
+        match remote::get_conditional(&self.client, req, since, &self.describe(Some(&git_ref))).await {
             // The remembered default branch is gone (renamed): look it up again, once.
             Err(SourceError::NotFound(_)) if remembered => {
                 let git_ref = self.default_branch().await?;
                 let req = self.request(self.url(&format!("/repository/commits/{}", percent_encode(&git_ref, false))));
                 let response = remote::send(&self.client, req, &self.describe(Some(&git_ref))).await?;
-                Ok((response, git_ref, true))
+                Ok((Conditional::Fresh(response), git_ref, true))
             }
             other => Ok((other?, git_ref, looked_up)),
         }
@@ -277,10 +275,11 @@ impl<C: HttpClient> MarketplaceSource for GitlabSource<C> {
 
     async fn fetch(&self, since: Option<&str>) -> Result<Fetched, SourceError> {
         let since = since.and_then(Revision::parse);
-        let (response, git_ref, remember) = self.resolve(since.as_ref()).await?;
-        if response.status == 304 {
-            return Ok(Fetched::NotModified);
-        }
+        let (answer, git_ref, remember) = self.resolve(since.as_ref()).await?;
+        let response = match answer {
+            Conditional::NotModified => return Ok(Fetched::NotModified),
+            Conditional::Fresh(response) => response,
+        };
         let what = self.describe(Some(&git_ref));
         let commit: Commit = serde_json::from_slice(&response.body)
             .map_err(|e| SourceError::Invalid(format!("{what}: unexpected commit answer: {e}")))?;

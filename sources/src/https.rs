@@ -24,12 +24,13 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 
 use crate::archive::{self, ArchiveFormat, Limits, TopFolder};
+use crate::budget::Budget;
 use crate::files::{join, sha256_digest, FileSet};
-use crate::github::Budget;
 use crate::http::{percent_encode, HttpClient, HttpRequest, HttpResponse, Secret};
-use crate::load::{place_source, Placement, MARKETPLACE_FILE, PLUGIN_FILE};
 use crate::model::{MarketplaceManifest, PluginEntry, PluginManifest};
-use crate::remote::{self, Revision};
+use crate::placement::{place_source, Placement};
+use crate::remote::{self, Conditional, Revision};
+use crate::tree::{MARKETPLACE_FILE, PLUGIN_FILE, SKILL_FILE};
 use crate::{Fetched, MarketplaceSource, Previous, SourceError};
 
 /// The listing `skillport validate` writes beside `.claude-plugin/`.
@@ -134,20 +135,22 @@ impl<C: HttpClient> HttpsSource<C> {
     }
 
     /// `GET url`, its answer capped at `cap` bytes.
-    async fn get(&self, url: String, since: Option<&Revision>, cap: u64) -> Result<HttpResponse, SourceError> {
+    async fn get(&self, url: String, cap: u64) -> Result<HttpResponse, SourceError> {
         let what = self.describe(&url);
-        let mut req = self.request(url).limit(cap);
-        if let Some(since) = since {
-            req = since.conditional(req);
-        }
-        remote::send(&self.client, req, &what).await
+        remote::send(&self.client, self.request(url).limit(cap), &what).await
+    }
+
+    /// `GET url` revalidating `since` (see [`remote::get_conditional`]), its answer capped at `cap` bytes.
+    async fn revalidate(&self, url: String, since: Option<&Revision>, cap: u64) -> Result<Conditional, SourceError> {
+        let what = self.describe(&url);
+        remote::get_conditional(&self.client, self.request(url).limit(cap), since, &what).await
     }
 
     /// A file of the marketplace, `None` when the server has no such file; [`SourceError::TooLarge`] when it is over
     /// the single-file cap.
     async fn file(&self, path: &str) -> Result<Option<Vec<u8>>, SourceError> {
         let url = format!("{}{}", self.root, percent_encode(path, true));
-        match self.get(url, None, self.config.limits.max_file_bytes).await {
+        match self.get(url, self.config.limits.max_file_bytes).await {
             Ok(response) => Ok(Some(response.body)),
             Err(SourceError::NotFound(_)) => Ok(None),
             Err(e) => Err(e),
@@ -155,10 +158,11 @@ impl<C: HttpClient> HttpsSource<C> {
     }
 
     async fn fetch_archive(&self, format: ArchiveFormat, since: Option<Revision>) -> Result<Fetched, SourceError> {
-        let response = self.get(self.config.url.clone(), since.as_ref(), self.config.limits.max_total_bytes).await?;
-        if response.status == 304 {
-            return Ok(Fetched::NotModified);
-        }
+        let cap = self.config.limits.max_total_bytes;
+        let response = match self.revalidate(self.config.url.clone(), since.as_ref(), cap).await? {
+            Conditional::NotModified => return Ok(Fetched::NotModified),
+            Conditional::Fresh(response) => response,
+        };
         let digest = sha256_digest(&response.body);
         if let Some(expected) = &self.config.sha256 {
             if *expected != digest {
@@ -182,9 +186,9 @@ impl<C: HttpClient> HttpsSource<C> {
         if !manifest_mode {
             let since = last.as_ref().filter(|(_, r)| r.id.starts_with("index:"));
             let cap = self.config.limits.max_file_bytes;
-            match self.get(format!("{}{INDEX_FILE}", self.root), since.map(|(_, r)| r), cap).await {
-                // `remote::send` lets a 304 through only to a conditional request, so `since` is there.
-                Ok(response) if response.status == 304 => {
+            match self.revalidate(format!("{}{INDEX_FILE}", self.root), since.map(|(_, r)| r), cap).await {
+                // `remote::get_conditional` lets a 304 through only to a conditional request, so `since` is there.
+                Ok(Conditional::NotModified) => {
                     let Some((p, revision)) = since else { return Err(unasked_not_modified(INDEX_FILE)) };
                     if p.complete {
                         return Ok(Fetched::NotModified);
@@ -195,7 +199,7 @@ impl<C: HttpClient> HttpsSource<C> {
                     }
                     return self.load_indexed_afresh(previous).await;
                 }
-                Ok(response) => {
+                Ok(Conditional::Fresh(response)) => {
                     let revision =
                         Revision::from_response(format!("index:{}", sha256_digest(&response.body)), &response);
                     let same = since.filter(|(_, r)| r.id == revision.id);
@@ -209,29 +213,33 @@ impl<C: HttpClient> HttpsSource<C> {
             }
         }
         let since = last.as_ref().filter(|(_, r)| r.id.starts_with("manifest:"));
-        let response =
-            self.get(self.config.url.clone(), since.map(|(_, r)| r), self.config.limits.max_file_bytes).await?;
-        let (manifest, revision, carry_on) = if response.status == 304 {
-            let Some((p, revision)) = since else { return Err(unasked_not_modified(MARKETPLACE_FILE)) };
-            match p.files.get(MARKETPLACE_FILE) {
-                _ if p.complete => return Ok(Fetched::NotModified),
-                Some(manifest) => (manifest.to_vec(), revision.clone(), Some(p)),
-                None => return Box::pin(self.fetch_listed(None)).await,
+        let answer =
+            self.revalidate(self.config.url.clone(), since.map(|(_, r)| r), self.config.limits.max_file_bytes).await?;
+        let (manifest, revision, carry_on) = match answer {
+            Conditional::NotModified => {
+                let Some((p, revision)) = since else { return Err(unasked_not_modified(MARKETPLACE_FILE)) };
+                match p.files.get(MARKETPLACE_FILE) {
+                    _ if p.complete => return Ok(Fetched::NotModified),
+                    Some(manifest) => (manifest.to_vec(), revision.clone(), Some(p)),
+                    None => return Box::pin(self.fetch_listed(None)).await,
+                }
             }
-        } else {
-            let revision = Revision::from_response(format!("manifest:{}", sha256_digest(&response.body)), &response);
-            let same = since.filter(|(_, r)| r.id == revision.id).map(|(p, _)| p);
-            if same.is_some_and(|p| p.complete) {
-                return Ok(Fetched::NotModified);
+            Conditional::Fresh(response) => {
+                let revision =
+                    Revision::from_response(format!("manifest:{}", sha256_digest(&response.body)), &response);
+                let same = since.filter(|(_, r)| r.id == revision.id).map(|(p, _)| p);
+                if same.is_some_and(|p| p.complete) {
+                    return Ok(Fetched::NotModified);
+                }
+                (response.body, revision, same)
             }
-            (response.body, revision, same)
         };
         self.load_by_manifest(manifest, revision, carry_on.copied()).await
     }
 
     /// The index again, unconditionally (a partial copy that lost its index cannot carry on).
     async fn load_indexed_afresh(&self, previous: Option<Previous<'_>>) -> Result<Fetched, SourceError> {
-        let response = self.get(format!("{}{INDEX_FILE}", self.root), None, self.config.limits.max_file_bytes).await?;
+        let response = self.get(format!("{}{INDEX_FILE}", self.root), self.config.limits.max_file_bytes).await?;
         let revision = Revision::from_response(format!("index:{}", sha256_digest(&response.body)), &response);
         self.load_indexed(response.body, revision, previous, false).await
     }
@@ -356,7 +364,7 @@ impl<C: HttpClient> HttpsSource<C> {
             }
             for path in skill_paths {
                 let Ok(target) = join(&root, &path) else { continue };
-                let skill_md = if target.ends_with("SKILL.md") { target } else { join(&target, "SKILL.md")? };
+                let skill_md = if target.ends_with(SKILL_FILE) { target } else { join(&target, SKILL_FILE)? };
                 if fill.files.contains(&skill_md) {
                     continue;
                 }
@@ -373,7 +381,7 @@ impl<C: HttpClient> HttpsSource<C> {
     }
 }
 
-/// The error for a 304 that answered a request with no validator (`remote::send` already refuses one; this keeps a
+/// The error for a 304 that answered a request with no validator (`remote::get_conditional` already refuses one; this keeps a
 /// change there from turning into a crash here).
 fn unasked_not_modified(file: &str) -> SourceError {
     SourceError::Upstream {

@@ -14,7 +14,7 @@
 //! The manifest written carries [`LAYOUT_KEY`], which says how the tree was read.
 
 use crate::files::FileSet;
-use crate::load::{MARKETPLACE_FILE, PLUGIN_FILE};
+use crate::tree::{MARKETPLACE_FILE, PLUGIN_FILE};
 use serde_json::{json, Value};
 
 /// The top-level key of a written manifest that names the layout it was written for (`plugin` or `skills`).
