@@ -277,6 +277,7 @@ impl<C: HttpClient> MarketplaceSource for GithubSource<C> {
 mod tests {
     use super::*;
     use crate::archive::tests::tar_gz;
+    use crate::conformance::{self, Setup};
     use crate::http::{block_on_ready, CannedClient, CountingClient, HttpResponse};
     use crate::testutil::{example_files, example_tarball, same_marketplace};
     use tar::EntryType as T;
@@ -325,20 +326,18 @@ mod tests {
     }
 
     #[test]
-    fn a_304_to_a_request_without_a_validator_is_a_malformed_answer() {
-        // A server (or a proxy in front of it) that answers 304 to everything: the cold load sent no validator.
+    fn behaves_as_every_source_must() {
         let client = CannedClient::new();
-        client.route("GET", &format!("{API}/commits/HEAD"), |_| Ok(HttpResponse::new(304)));
-        let err = block_on_ready(source(&client, None).fetch(None)).unwrap_err();
-        assert!(matches!(err, SourceError::Upstream { status: 304, .. }), "{err:?}");
-        // A revision without an ETag sends no validator either.
-        let err = block_on_ready(source(&client, None).fetch(Some(SHA))).unwrap_err();
-        assert!(matches!(err, SourceError::Upstream { status: 304, .. }), "{err:?}");
-        // Nor do the tarball, tree and blob requests.
         commits(&client, "HEAD", SHA, "\"e1\"");
-        client.route("GET", &format!("{API}/tarball/{SHA}"), |_| Ok(HttpResponse::new(304)));
-        let err = block_on_ready(source(&client, None).fetch(None)).unwrap_err();
-        assert!(matches!(err, SourceError::Upstream { status: 304, .. }), "{err:?}");
+        client.on_get(
+            &format!("{API}/tarball/{SHA}"),
+            HttpResponse::new(200).with_body(example_tarball("acme-market-0123456")),
+        );
+        let setup = Setup::new(client, example_files(), Some("ghp_topsecret"), |client| {
+            let config = GithubConfig::new(GithubRepo::parse("acme/market").unwrap());
+            Box::new(GithubSource::new(config.with_token(Secret::new("ghp_topsecret")), client))
+        });
+        conformance::run_all(&setup, 2);
     }
 
     #[test]

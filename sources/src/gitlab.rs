@@ -307,6 +307,7 @@ impl<C: HttpClient> MarketplaceSource for GitlabSource<C> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conformance::{self, Setup};
     use crate::http::{block_on_ready, CannedClient, CountingClient};
     use crate::testutil::{example_files, example_tarball, same_marketplace};
 
@@ -329,23 +330,19 @@ mod tests {
     }
 
     #[test]
-    fn a_304_to_a_request_without_a_validator_is_a_malformed_answer() {
+    fn behaves_as_every_source_must() {
         let client = CannedClient::new();
-        client.route("GET", &format!("{API}/repository/commits/main"), |_| Ok(HttpResponse::new(304)));
-        let gitlab = GitlabSource::new(config().with_ref(GitRef::new("main").unwrap()), &client);
-        let err = block_on_ready(gitlab.fetch(None)).unwrap_err();
-        assert!(matches!(err, SourceError::Upstream { status: 304, .. }), "{err:?}");
-        // A remembered ref is no validator.
-        let err = block_on_ready(gitlab.fetch(Some(&format!("{SHA};r=main")))).unwrap_err();
-        assert!(matches!(err, SourceError::Upstream { status: 304, .. }), "{err:?}");
-        // Nor is the default-branch lookup, the archive or a file.
-        client.route("GET", API, |_| Ok(HttpResponse::new(304)));
-        let err = block_on_ready(GitlabSource::new(config(), &client).fetch(None)).unwrap_err();
-        assert!(matches!(err, SourceError::Upstream { status: 304, .. }), "{err:?}");
-        commits(&client, "main", "W/\"c1\"");
-        client.route("GET", &format!("{API}/repository/archive.tar.gz?sha={SHA}"), |_| Ok(HttpResponse::new(304)));
-        let err = block_on_ready(gitlab.fetch(None)).unwrap_err();
-        assert!(matches!(err, SourceError::Upstream { status: 304, .. }), "{err:?}");
+        client.on_get(API, HttpResponse::new(200).with_body(r#"{"id":7,"default_branch":"trunk"}"#));
+        commits(&client, "trunk", "W/\"c1\"");
+        client.on_get(
+            &format!("{API}/repository/archive.tar.gz?sha={SHA}"),
+            HttpResponse::new(200).with_body(example_tarball(&format!("market-{SHA}-{SHA}"))),
+        );
+        let setup = Setup::new(client, example_files(), Some("glpat-topsecret"), |client| {
+            let auth = GitlabAuth::PrivateToken(Secret::new("glpat-topsecret"));
+            Box::new(GitlabSource::new(config().with_auth(auth), client))
+        });
+        conformance::run_all(&setup, 3);
     }
 
     #[test]

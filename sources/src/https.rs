@@ -559,6 +559,7 @@ pub fn index_for(files: &FileSet) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conformance::{self, Setup};
     use crate::http::{block_on_ready, CannedClient, CountingClient};
     use crate::testutil::{example_files, example_tarball, example_zip, same_marketplace};
 
@@ -584,40 +585,61 @@ mod tests {
         )
     }
 
+    /// An HTTPS source for `url` carrying the suite's credential on every request.
+    fn secret_source<'c>(client: &'c dyn HttpClient, url: &str) -> Box<dyn MarketplaceSource + 'c> {
+        let config = HttpsConfig::new(url).unwrap().with_header("Authorization", Secret::new("Bearer https-topsecret"));
+        Box::new(HttpsSource::new(config, client))
+    }
+
     #[test]
-    fn a_304_to_a_request_without_a_validator_is_a_malformed_answer_in_every_form() {
-        // A server that answers 304 to everything. Each form used to trust that a 304 answers a conditional request.
-        let always_304 = |client: &CannedClient, url: &str| {
-            client.route("GET", url, |_| Ok(HttpResponse::new(304)));
-        };
-        let manifest = format!("{ROOT}.claude-plugin/marketplace.json");
-        // The index form.
+    fn behaves_as_every_source_must_as_an_archive() {
+        for (url, body) in [
+            ("https://cdn.example/m.zip", example_zip("marketplace-main")),
+            ("https://cdn.example/m.tar.gz?sig=abc", example_tarball("marketplace")),
+        ] {
+            let client = CannedClient::new();
+            client.route("GET", url, move |req| {
+                if req.header_value("if-none-match") == Some("\"a1\"") {
+                    return Ok(HttpResponse::new(304));
+                }
+                Ok(HttpResponse::new(200).with_header("etag", "\"a1\"").with_body(body.clone()))
+            });
+            let setup = Setup::new(client, example_files(), Some("https-topsecret"), move |c| secret_source(c, url));
+            conformance::run_all(&setup, 1);
+        }
+    }
+
+    #[test]
+    fn behaves_as_every_source_must_with_an_index() {
         let client = CannedClient::new();
-        always_304(&client, &format!("{ROOT}{INDEX_FILE}"));
-        let err = block_on_ready(source(&client, &manifest).fetch(None)).unwrap_err();
-        assert!(matches!(err, SourceError::Upstream { status: 304, .. }), "{err:?}");
-        // The manifest form (no index).
+        let folder = example_files();
+        serve_folder(&client, &folder);
+        let listed: Vec<Value> =
+            folder.iter().map(|(path, b)| serde_json::json!({"path": path, "sha256": sha256_digest(b)})).collect();
+        let mut index = FileSet::new();
+        index.insert(INDEX_FILE, serde_json::to_vec(&listed).unwrap()).unwrap();
+        serve_folder(&client, &index);
+        let manifest = format!("{ROOT}{MARKETPLACE_FILE}");
+        let setup = Setup::new(client, folder, Some("https-topsecret"), move |c| secret_source(c, &manifest));
+        // Three requests a run: the index's 304 and two files, so the load takes several runs.
+        assert!(conformance::a_partial_load_carries_on(&setup, 3) > 2);
+        conformance::run_all(&setup, 3);
+    }
+
+    #[test]
+    fn behaves_as_every_source_must_without_an_index() {
         let client = CannedClient::new();
-        always_304(&client, &manifest);
-        let err = block_on_ready(source(&client, &manifest).fetch(None)).unwrap_err();
-        assert!(matches!(err, SourceError::Upstream { status: 304, .. }), "{err:?}");
-        // A revision without validators asks unconditionally too.
-        let err = block_on_ready(source(&client, &manifest).fetch(Some("manifest:sha256:00"))).unwrap_err();
-        assert!(matches!(err, SourceError::Upstream { status: 304, .. }), "{err:?}");
-        // The archive form.
-        let client = CannedClient::new();
-        let zip = format!("{ROOT}market.zip");
-        always_304(&client, &zip);
-        let err = block_on_ready(source(&client, &zip).fetch(None)).unwrap_err();
-        assert!(matches!(err, SourceError::Upstream { status: 304, .. }), "{err:?}");
-        // A plugin file.
-        let client = CannedClient::new();
-        serve_folder(&client, &example_files());
-        let files = example_files();
-        let plugin_json = files.iter().map(|(p, _)| p.to_string()).find(|p| p.ends_with("plugin.json")).unwrap();
-        always_304(&client, &format!("{ROOT}{plugin_json}"));
-        let err = block_on_ready(source(&client, &manifest).fetch(None)).unwrap_err();
-        assert!(matches!(err, SourceError::Upstream { status: 304, .. }), "{err:?}");
+        let mut folder = FileSet::new();
+        let manifest = r#"{"name":"m","plugins":[{"name":"p","source":"./p","skills":["./skills/alpha"]},
+            {"name":"q","source":"./q"}]}"#;
+        folder.insert(MARKETPLACE_FILE, manifest.as_bytes().to_vec()).unwrap();
+        folder.insert("p/skills/alpha/SKILL.md", b"---\nname: alpha\ndescription: A.\n---\n".to_vec()).unwrap();
+        folder.insert("q/.claude-plugin/plugin.json", br#"{"name":"q","skills":["./s/beta"]}"#.to_vec()).unwrap();
+        folder.insert("q/s/beta/SKILL.md", b"---\nname: beta\ndescription: B.\n---\n".to_vec()).unwrap();
+        serve_folder(&client, &folder);
+        let manifest = format!("{ROOT}{MARKETPLACE_FILE}");
+        let setup = Setup::new(client, folder, Some("https-topsecret"), move |c| secret_source(c, &manifest));
+        conformance::run_all(&setup, 2);
     }
 
     #[test]

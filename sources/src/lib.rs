@@ -17,6 +17,8 @@
 pub mod archive;
 mod budget;
 pub mod bundled;
+#[doc(hidden)]
+pub mod conformance;
 pub mod external;
 pub mod files;
 pub mod git;
