@@ -126,3 +126,61 @@ pub fn source_for<'c>(
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::CannedClient;
+
+    fn spec(kind: SourceKind, location: &str) -> SourceSpec {
+        SourceSpec {
+            kind,
+            location: location.to_string(),
+            api_base: None,
+            git_ref: None,
+            token: None,
+            limits: Limits::default(),
+        }
+    }
+
+    #[test]
+    fn kinds_are_written_as_in_the_configuration() {
+        for kind in SourceKind::ALL {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+            assert_eq!(serde_json::from_value::<SourceKind>(kind.as_str().into()).unwrap(), kind);
+            assert_eq!(SourceKind::parse(kind.as_str()), Some(kind));
+            assert_eq!(kind.to_string(), kind.as_str());
+        }
+        assert_eq!(SourceKind::parse("svn"), None);
+        assert!(SourceKind::Github.is_git_host() && SourceKind::Gitlab.is_git_host());
+        assert!(!SourceKind::Https.is_git_host() && !SourceKind::Bundled.is_git_host());
+    }
+
+    #[test]
+    fn each_kind_gets_its_source() {
+        let client = CannedClient::new();
+        let none = |_: &str| None;
+        for (kind, location) in [
+            (SourceKind::Github, "acme/market"),
+            (SourceKind::Gitlab, "group/market"),
+            (SourceKind::Https, "https://cdn.example/m.zip"),
+        ] {
+            assert_eq!(source_for(&spec(kind, location), &client, &none).unwrap().kind(), kind.as_str());
+        }
+        let bundled = |name: &str| (name == "marketplace").then(FileSet::new);
+        let source = source_for(&spec(SourceKind::Bundled, "marketplace"), &client, &bundled).unwrap();
+        assert_eq!(source.kind(), "bundled");
+    }
+
+    #[test]
+    fn a_spec_that_names_no_source_says_why() {
+        let client = CannedClient::new();
+        let none = |_: &str| None;
+        let error = |spec: SourceSpec| source_for(&spec, &client, &none).err().unwrap();
+        assert_eq!(error(spec(SourceKind::Bundled, "gone")), "no bundled marketplace `gone` is embedded in this build");
+        assert!(error(spec(SourceKind::Github, "not a repo")).contains("not a repo"));
+        let bad_ref = SourceSpec { git_ref: Some("a b".into()), ..spec(SourceKind::Github, "acme/market") };
+        assert!(error(bad_ref).contains("is not a usable git ref"));
+        assert!(error(spec(SourceKind::Https, "ftp://x")).contains("ftp://x"));
+    }
+}
