@@ -11,9 +11,10 @@ use skillport_sources::conformance::{self, Setup};
 use skillport_sources::external::{self, Hosts};
 use skillport_sources::http::block_on_ready;
 use skillport_sources::{
-    load_marketplace, load_marketplace_with, CountingClient, Fetched, FileSet, GithubConfig, GithubRepo, GithubSource,
-    GitlabAuth, GitlabConfig, GitlabProject, GitlabSource, HttpClient, HttpError, HttpRequest, HttpResponse,
-    HttpsConfig, HttpsSource, Limits, MarketplaceSource, PluginSource, PluginStatus, Secret, SourceError,
+    index_for, load_marketplace, load_marketplace_with, CountingClient, Fetched, FileSet, GithubConfig, GithubRepo,
+    GithubSource, GitlabAuth, GitlabConfig, GitlabProject, GitlabSource, HttpClient, HttpError, HttpRequest,
+    HttpResponse, HttpsConfig, HttpsSource, Limits, MarketplaceSource, PluginSource, PluginStatus, Secret, SourceError,
+    INDEX_FILE,
 };
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -196,6 +197,15 @@ fn every_kind_behaves_as_a_source_must_against_the_forge_standin() {
         });
         conformance::run_all(&https, 1);
     }
+    // The listed form, with the index `skillport validate` writes: three requests a run make it a partial load.
+    let folder = example_folder();
+    std::fs::write(forge.dir.join("static/market").join(INDEX_FILE), index_for(&folder)).unwrap();
+    let url = format!("{}/static/market/.claude-plugin/marketplace.json", forge.base);
+    let https = Setup::new(StdClient, folder, None, move |client| {
+        Box::new(HttpsSource::new(HttpsConfig::new(url.clone()).unwrap(), client))
+    });
+    assert!(conformance::a_partial_load_carries_on(&https, 3) > 2);
+    conformance::run_all(&https, 3);
 }
 
 #[test]
