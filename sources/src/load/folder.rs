@@ -7,7 +7,7 @@ use super::{LoadedPlugin, Skill, SkillFile};
 use crate::files::{digest_of_entries, join, sha256_digest, FileSet};
 use crate::model::PluginManifest;
 use crate::skill::parse_skill_md_unchecked;
-use crate::tree::{child, COMMANDS_DIR, PLUGIN_FILE, SKILLS_DIR, SKILL_FILE};
+use crate::tree::{child, COMMANDS_DIR, MANIFEST_DIR, PLUGIN_FILE, SKILLS_DIR, SKILL_FILE};
 
 /// Reads plugin.json, skills and commands of a plugin whose folder is in the tree. `Err` makes the plugin invalid.
 pub(super) fn resolve_in_tree(files: &FileSet, plugin: &mut LoadedPlugin, root: &str) -> Result<(), String> {
@@ -181,7 +181,9 @@ fn load_skill(files: &FileSet, dir: &str, plugin_root: &str, plugin_name: &str) 
     let skill_files: Vec<SkillFile> = files
         .files_under(dir)
         .map(|(path, bytes)| (&path[skip..], bytes))
-        .filter(|(path, _)| !(at_plugin_root && path.starts_with(".claude-plugin/")))
+        .filter(|(path, _)| {
+            !(at_plugin_root && path.strip_prefix(MANIFEST_DIR).is_some_and(|rest| rest.starts_with('/')))
+        })
         .map(|(path, bytes)| SkillFile {
             path: path.to_string(),
             size: bytes.len() as u64,
