@@ -8,8 +8,9 @@ use skillport_sources::archive::Limits;
 use skillport_sources::external::{self, Hosts};
 use skillport_sources::http::{HttpClient, Secret};
 use skillport_sources::layout::{self, Layout};
-use skillport_sources::load::{external_error_file, external_folder, plugin_entries, EXTERNAL_ROOT};
+use skillport_sources::load::plugin_entries;
 use skillport_sources::select::{self, SourceSpec};
+use skillport_sources::tree::{external_error_file, external_folder, EXTERNAL_ROOT};
 use skillport_sources::{FileSet, MarketplaceSource};
 
 /// What `m` says about where it is read from, in the terms of [`skillport_sources::select`].
