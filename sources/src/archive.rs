@@ -15,7 +15,7 @@ use std::io::{self, Cursor, Read};
 use std::rc::Rc;
 
 use crate::files::{FileSet, PathError};
-use crate::load::MARKETPLACE_FILE;
+use crate::tree::{MANIFEST_DIR, MARKETPLACE_FILE, SKILLS_DIR, SKILL_FILE};
 use crate::SourceError;
 
 /// Caps on what an archive (or a file-by-file download) may expand to.
@@ -287,8 +287,8 @@ fn strip_top(entries: Vec<(String, Vec<u8>)>, top: TopFolder) -> Result<Vec<(Str
         // A lone `.claude-plugin/` or `skills/` folder, or one folder holding a SKILL.md, is the tree itself (a
         // plugin, a skill) rather than a folder it was zipped in.
         TopFolder::StripIfSingle => match single.as_deref() {
-            None | Some(".claude-plugin" | "skills") => false,
-            Some(top) => !entries.iter().any(|(p, _)| p == MARKETPLACE_FILE || *p == format!("{top}/SKILL.md")),
+            None | Some(MANIFEST_DIR | SKILLS_DIR) => false,
+            Some(top) => !entries.iter().any(|(p, _)| p == MARKETPLACE_FILE || *p == format!("{top}/{SKILL_FILE}")),
         },
     };
     if !strip {

@@ -53,6 +53,8 @@ impl MarketplaceSource for BundledSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conformance::{self, Setup};
+    use crate::http::CannedClient;
     use std::future::Future;
     use std::pin::pin;
     use std::task::{Context, Poll, Waker};
@@ -89,5 +91,14 @@ mod tests {
     #[test]
     fn unsafe_paths_are_refused() {
         assert!(BundledSource::from_static(&[("../x", b"")]).is_err());
+    }
+
+    #[test]
+    fn behaves_as_every_source_must() {
+        // Makes no requests and takes no credential: the request-by-request behaviours hold vacuously.
+        let folder = crate::testutil::example_files();
+        let files = folder.clone();
+        let setup = Setup::new(CannedClient::new(), folder, None, move |_| Box::new(BundledSource::new(files.clone())));
+        conformance::run_all(&setup, 0);
     }
 }

@@ -22,10 +22,12 @@ use base64::Engine;
 use serde::Deserialize;
 
 use crate::archive::{self, ArchiveFormat, Limits, TopFolder};
+use crate::budget::Budget;
 use crate::files::FileSet;
+use crate::git::{is_sha, GitRef};
 use crate::http::{percent_encode, HttpClient, HttpRequest, Secret};
-use crate::load::MARKETPLACE_FILE;
-use crate::remote::{self, GitRef, Revision};
+use crate::remote::{self, Conditional, Revision};
+use crate::tree::MARKETPLACE_FILE;
 use crate::{Fetched, MarketplaceSource, SourceError};
 
 pub const DEFAULT_API_BASE: &str = "https://api.github.com";
@@ -213,39 +215,6 @@ impl<C: HttpClient> GithubSource<C> {
     }
 }
 
-/// Counts files and bytes against [`Limits`] when files arrive one by one.
-pub(crate) struct Budget {
-    limits: Limits,
-    files: usize,
-    bytes: u64,
-}
-
-impl Budget {
-    pub(crate) fn new(limits: Limits) -> Self {
-        Self { limits, files: 0, bytes: 0 }
-    }
-
-    pub(crate) fn limits(&self) -> Limits {
-        self.limits
-    }
-
-    /// `Ok(false)`: the file is over the single-file cap, skip it.
-    pub(crate) fn admit(&mut self, size: u64) -> Result<bool, SourceError> {
-        if size > self.limits.max_file_bytes {
-            return Ok(false);
-        }
-        self.files += 1;
-        self.bytes += size;
-        if self.files > self.limits.max_files {
-            return Err(SourceError::TooLarge(format!("more than {} files", self.limits.max_files)));
-        }
-        if self.bytes > self.limits.max_total_bytes {
-            return Err(SourceError::TooLarge(format!("more than {} bytes", self.limits.max_total_bytes)));
-        }
-        Ok(true)
-    }
-}
-
 #[derive(Deserialize)]
 struct Tree {
     tree: Vec<TreeEntry>,
@@ -269,10 +238,6 @@ struct Blob {
     encoding: String,
 }
 
-pub(crate) fn is_sha(text: &str) -> bool {
-    (text.len() == 40 || text.len() == 64) && text.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
 #[async_trait::async_trait(?Send)]
 impl<C: HttpClient> MarketplaceSource for GithubSource<C> {
     fn kind(&self) -> &'static str {
@@ -281,19 +246,16 @@ impl<C: HttpClient> MarketplaceSource for GithubSource<C> {
 
     async fn fetch(&self, since: Option<&str>) -> Result<Fetched, SourceError> {
         let since = since.and_then(Revision::parse);
-        let mut req = self
+        let req = self
             .request(
                 self.url(&format!("commits/{}", percent_encode(self.git_ref(), true))),
                 "application/vnd.github.sha",
             )
             .limit(remote::API_ANSWER_MAX_BYTES);
-        if let Some(since) = &since {
-            req = since.conditional(req);
-        }
-        let response = self.send(req).await?;
-        if response.status == 304 {
-            return Ok(Fetched::NotModified);
-        }
+        let response = match remote::get_conditional(&self.client, req, since.as_ref(), &self.describe()).await? {
+            Conditional::NotModified => return Ok(Fetched::NotModified),
+            Conditional::Fresh(response) => response,
+        };
         let sha = String::from_utf8_lossy(&response.body).trim().to_ascii_lowercase();
         if !is_sha(&sha) {
             return Err(SourceError::Invalid(format!("{}: the commit answer is not a sha", self.describe())));
@@ -315,6 +277,7 @@ impl<C: HttpClient> MarketplaceSource for GithubSource<C> {
 mod tests {
     use super::*;
     use crate::archive::tests::tar_gz;
+    use crate::conformance::{self, Setup};
     use crate::http::{block_on_ready, CannedClient, CountingClient, HttpResponse};
     use crate::testutil::{example_files, example_tarball, same_marketplace};
     use tar::EntryType as T;
@@ -363,20 +326,18 @@ mod tests {
     }
 
     #[test]
-    fn a_304_to_a_request_without_a_validator_is_a_malformed_answer() {
-        // A server (or a proxy in front of it) that answers 304 to everything: the cold load sent no validator.
+    fn behaves_as_every_source_must() {
         let client = CannedClient::new();
-        client.route("GET", &format!("{API}/commits/HEAD"), |_| Ok(HttpResponse::new(304)));
-        let err = block_on_ready(source(&client, None).fetch(None)).unwrap_err();
-        assert!(matches!(err, SourceError::Upstream { status: 304, .. }), "{err:?}");
-        // A revision without an ETag sends no validator either.
-        let err = block_on_ready(source(&client, None).fetch(Some(SHA))).unwrap_err();
-        assert!(matches!(err, SourceError::Upstream { status: 304, .. }), "{err:?}");
-        // Nor do the tarball, tree and blob requests.
         commits(&client, "HEAD", SHA, "\"e1\"");
-        client.route("GET", &format!("{API}/tarball/{SHA}"), |_| Ok(HttpResponse::new(304)));
-        let err = block_on_ready(source(&client, None).fetch(None)).unwrap_err();
-        assert!(matches!(err, SourceError::Upstream { status: 304, .. }), "{err:?}");
+        client.on_get(
+            &format!("{API}/tarball/{SHA}"),
+            HttpResponse::new(200).with_body(example_tarball("acme-market-0123456")),
+        );
+        let setup = Setup::new(client, example_files(), Some("ghp_topsecret"), |client| {
+            let config = GithubConfig::new(GithubRepo::parse("acme/market").unwrap());
+            Box::new(GithubSource::new(config.with_token(Secret::new("ghp_topsecret")), client))
+        });
+        conformance::run_all(&setup, 2);
     }
 
     #[test]

@@ -19,11 +19,12 @@ use std::fmt;
 use serde::Deserialize;
 
 use crate::archive::{self, ArchiveFormat, Limits, TopFolder};
+use crate::budget::Budget;
 use crate::files::FileSet;
-use crate::github::{is_sha, Budget};
+use crate::git::{is_sha, GitRef};
 use crate::http::{percent_encode, HttpClient, HttpRequest, HttpResponse, Secret};
-use crate::load::MARKETPLACE_FILE;
-use crate::remote::{self, GitRef, Revision};
+use crate::remote::{self, Conditional, Revision};
+use crate::tree::MARKETPLACE_FILE;
 use crate::{Fetched, MarketplaceSource, SourceError};
 
 pub const DEFAULT_API_BASE: &str = "https://gitlab.com/api/v4";
@@ -191,23 +192,20 @@ impl<C: HttpClient> GitlabSource<C> {
     }
 
     /// `(commit response, the ref used, whether the ref is remembered in the revision)`.
-    async fn resolve(&self, since: Option<&Revision>) -> Result<(HttpResponse, String, bool), SourceError> {
+    async fn resolve(&self, since: Option<&Revision>) -> Result<(Conditional, String, bool), SourceError> {
         let (git_ref, looked_up, remembered) = match (&self.config.git_ref, since.and_then(|s| s.git_ref.clone())) {
             (Some(git_ref), _) => (git_ref.as_str().to_string(), false, false),
             (None, Some(remembered)) => (remembered, true, true),
             (None, None) => (self.default_branch().await?, true, false),
         };
-        let mut req = self.request(self.url(&format!("/repository/commits/{}", percent_encode(&git_ref, false))));
-        if let Some(since) = since {
-            req = since.conditional(req);
-        }
-        match remote::send(&self.client, req, &self.describe(Some(&git_ref))).await {
+        let req = self.request(self.url(&format!("/repository/commits/{}", percent_encode(&git_ref, false))));
+        match remote::get_conditional(&self.client, req, since, &self.describe(Some(&git_ref))).await {
             // The remembered default branch is gone (renamed): look it up again, once.
             Err(SourceError::NotFound(_)) if remembered => {
                 let git_ref = self.default_branch().await?;
                 let req = self.request(self.url(&format!("/repository/commits/{}", percent_encode(&git_ref, false))));
                 let response = remote::send(&self.client, req, &self.describe(Some(&git_ref))).await?;
-                Ok((response, git_ref, true))
+                Ok((Conditional::Fresh(response), git_ref, true))
             }
             other => Ok((other?, git_ref, looked_up)),
         }
@@ -277,10 +275,11 @@ impl<C: HttpClient> MarketplaceSource for GitlabSource<C> {
 
     async fn fetch(&self, since: Option<&str>) -> Result<Fetched, SourceError> {
         let since = since.and_then(Revision::parse);
-        let (response, git_ref, remember) = self.resolve(since.as_ref()).await?;
-        if response.status == 304 {
-            return Ok(Fetched::NotModified);
-        }
+        let (answer, git_ref, remember) = self.resolve(since.as_ref()).await?;
+        let response = match answer {
+            Conditional::NotModified => return Ok(Fetched::NotModified),
+            Conditional::Fresh(response) => response,
+        };
         let what = self.describe(Some(&git_ref));
         let commit: Commit = serde_json::from_slice(&response.body)
             .map_err(|e| SourceError::Invalid(format!("{what}: unexpected commit answer: {e}")))?;
@@ -308,6 +307,7 @@ impl<C: HttpClient> MarketplaceSource for GitlabSource<C> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conformance::{self, Setup};
     use crate::http::{block_on_ready, CannedClient, CountingClient};
     use crate::testutil::{example_files, example_tarball, same_marketplace};
 
@@ -330,23 +330,19 @@ mod tests {
     }
 
     #[test]
-    fn a_304_to_a_request_without_a_validator_is_a_malformed_answer() {
+    fn behaves_as_every_source_must() {
         let client = CannedClient::new();
-        client.route("GET", &format!("{API}/repository/commits/main"), |_| Ok(HttpResponse::new(304)));
-        let gitlab = GitlabSource::new(config().with_ref(GitRef::new("main").unwrap()), &client);
-        let err = block_on_ready(gitlab.fetch(None)).unwrap_err();
-        assert!(matches!(err, SourceError::Upstream { status: 304, .. }), "{err:?}");
-        // A remembered ref is no validator.
-        let err = block_on_ready(gitlab.fetch(Some(&format!("{SHA};r=main")))).unwrap_err();
-        assert!(matches!(err, SourceError::Upstream { status: 304, .. }), "{err:?}");
-        // Nor is the default-branch lookup, the archive or a file.
-        client.route("GET", API, |_| Ok(HttpResponse::new(304)));
-        let err = block_on_ready(GitlabSource::new(config(), &client).fetch(None)).unwrap_err();
-        assert!(matches!(err, SourceError::Upstream { status: 304, .. }), "{err:?}");
-        commits(&client, "main", "W/\"c1\"");
-        client.route("GET", &format!("{API}/repository/archive.tar.gz?sha={SHA}"), |_| Ok(HttpResponse::new(304)));
-        let err = block_on_ready(gitlab.fetch(None)).unwrap_err();
-        assert!(matches!(err, SourceError::Upstream { status: 304, .. }), "{err:?}");
+        client.on_get(API, HttpResponse::new(200).with_body(r#"{"id":7,"default_branch":"trunk"}"#));
+        commits(&client, "trunk", "W/\"c1\"");
+        client.on_get(
+            &format!("{API}/repository/archive.tar.gz?sha={SHA}"),
+            HttpResponse::new(200).with_body(example_tarball(&format!("market-{SHA}-{SHA}"))),
+        );
+        let setup = Setup::new(client, example_files(), Some("glpat-topsecret"), |client| {
+            let auth = GitlabAuth::PrivateToken(Secret::new("glpat-topsecret"));
+            Box::new(GitlabSource::new(config().with_auth(auth), client))
+        });
+        conformance::run_all(&setup, 3);
     }
 
     #[test]

@@ -14,7 +14,7 @@
 //! The manifest written carries [`LAYOUT_KEY`], which says how the tree was read.
 
 use crate::files::FileSet;
-use crate::load::{MARKETPLACE_FILE, PLUGIN_FILE};
+use crate::tree::{MARKETPLACE_FILE, PLUGIN_FILE, SKILLS_DIR, SKILL_FILE};
 use serde_json::{json, Value};
 
 /// The top-level key of a written manifest that names the layout it was written for (`plugin` or `skills`).
@@ -87,7 +87,7 @@ pub fn detect(files: &FileSet, layout: Layout) -> Result<Layout, LayoutError> {
 }
 
 fn is_plugin(files: &FileSet) -> bool {
-    files.contains(PLUGIN_FILE) || files.is_dir("skills")
+    files.contains(PLUGIN_FILE) || files.is_dir(SKILLS_DIR)
 }
 
 /// Reads `files` as `layout` and, unless it is a marketplace already, writes the marketplace manifest that serves
@@ -163,10 +163,10 @@ pub fn layout_of(extra: &serde_json::Map<String, Value>) -> Layout {
 /// in case or punctuation) is left out.
 fn skill_folders(files: &FileSet) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
-    let nested = files.subdirs("skills").into_iter().map(|d| format!("skills/{d}"));
-    let top = files.subdirs("").into_iter().filter(|d| !d.starts_with('.') && *d != "skills").map(str::to_owned);
+    let nested = files.subdirs(SKILLS_DIR).into_iter().map(|d| format!("{SKILLS_DIR}/{d}"));
+    let top = files.subdirs("").into_iter().filter(|d| !d.starts_with('.') && *d != SKILLS_DIR).map(str::to_owned);
     for dir in nested.chain(top) {
-        if !files.contains(&format!("{dir}/SKILL.md")) {
+        if !files.contains(&format!("{dir}/{SKILL_FILE}")) {
             continue;
         }
         let name = plugin_name_from(dir.rsplit('/').next().unwrap_or(&dir));
@@ -178,7 +178,7 @@ fn skill_folders(files: &FileSet) -> Vec<(String, String)> {
 }
 
 fn skill_description(files: &FileSet, dir: &str) -> Option<String> {
-    let text = std::str::from_utf8(files.get(&format!("{dir}/SKILL.md"))?).ok()?;
+    let text = std::str::from_utf8(files.get(&format!("{dir}/{SKILL_FILE}"))?).ok()?;
     let parsed = crate::skill::parse_skill_md_unchecked(text).ok()?;
     parsed.frontmatter.get("description").and_then(Value::as_str).map(str::to_owned)
 }

@@ -15,9 +15,13 @@
 //! no I/O of its own beyond what a source does, so everything here runs the same natively and on Workers (wasm32).
 
 pub mod archive;
+mod budget;
 pub mod bundled;
+#[doc(hidden)]
+pub mod conformance;
 pub mod external;
 pub mod files;
+pub mod git;
 pub mod github;
 pub mod gitlab;
 pub use skillport_http as http;
@@ -25,12 +29,15 @@ pub mod https;
 pub mod layout;
 pub mod load;
 pub mod model;
+pub mod placement;
 pub mod remote;
 pub mod rules;
+pub mod select;
 pub mod shown;
 pub mod skill;
 #[cfg(test)]
 mod testutil;
+pub mod tree;
 
 pub use archive::{ArchiveFormat, Limits};
 pub use bundled::BundledSource;
@@ -42,16 +49,18 @@ pub use http::{BudgetClient, CountingClient, HttpClient, HttpError, HttpRequest,
 pub use https::{index_for, HttpsConfig, HttpsSource, INDEX_FILE};
 pub use layout::{Layout, LayoutError};
 pub use load::{
-    external_error_file, external_folder, load_marketplace, load_marketplace_lean, load_marketplace_with,
-    plugin_entries, LoadError, LoadedMarketplace, LoadedPlugin, PluginStatus, Skill, SkillFile, EXTERNAL_ROOT,
+    load_marketplace, load_marketplace_lean, load_marketplace_with, plugin_entries, LoadError, LoadedMarketplace,
+    LoadedPlugin, PluginStatus, Skill, SkillFile,
 };
 pub use model::{
     MarketplaceManifest, MarketplaceMetadata, PathList, Person, PluginEntry, PluginManifest, PluginSource,
 };
 pub use remote::{GitRef, Revision};
 pub use rules::{marketplace_rules, skill_rules, RuleViolation, Severity};
+pub use select::{source_for, SourceKind, SourceSpec};
 pub use shown::shown_locations;
 pub use skill::{parse_skill_md, SkillError, SkillMarkdown};
+pub use tree::{external_error_file, external_folder, EXTERNAL_ROOT};
 
 /// One place a marketplace can be read from (GitHub, GitLab, HTTPS, bundled...). One file per kind.
 ///

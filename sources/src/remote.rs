@@ -16,33 +16,12 @@ use serde_json::Value;
 
 use crate::files::join;
 use crate::http::{HttpClient, HttpRequest, HttpResponse};
-use crate::load::{place_source, Placement, MARKETPLACE_FILE};
 use crate::model::{MarketplaceManifest, PluginEntry};
+use crate::placement::{place_source, Placement};
+use crate::tree::MARKETPLACE_FILE;
 use crate::SourceError;
 
-/// A git ref (branch, tag or sha) as given in configuration.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct GitRef(String);
-
-impl GitRef {
-    pub fn new(name: impl Into<String>) -> Result<Self, SourceError> {
-        let name = name.into();
-        if name.is_empty() || name.chars().any(|c| c.is_control() || c == ' ' || c == ';') {
-            return Err(SourceError::Invalid(format!("`{name}` is not a usable git ref")));
-        }
-        Ok(Self(name))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for GitRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+pub use crate::git::GitRef;
 
 /// A tree id and the validators to revalidate it with. See the module doc for the text form.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -128,6 +107,33 @@ pub const LISTING_MAX_BYTES: u64 = 16 * 1024 * 1024;
 /// Body cap of a JSON answer that carries one file base64-encoded (GitHub's blobs): the file's cap, encoded, plus room.
 pub fn encoded_file_cap(max_file_bytes: u64) -> u64 {
     max_file_bytes.saturating_mul(3) / 2 + 64 * 1024
+}
+
+/// What a revalidating GET found.
+#[derive(Debug)]
+pub enum Conditional {
+    /// 304: the copy the validators name is still current.
+    NotModified,
+    /// A 2xx answer: new content (or the same content re-sent; the caller compares ids).
+    Fresh(HttpResponse),
+}
+
+/// The one conditional GET of every network source: `req` carries `since`'s validator (`If-None-Match`, else
+/// `If-Modified-Since`), goes through [`send`] (so a 304 that answers no validator is refused as malformed, and an
+/// error status is the matching [`SourceError`]), and a 304 comes back as [`Conditional::NotModified`]. Without
+/// `since` the request is plain and a 304 is always refused.
+pub async fn get_conditional(
+    client: &dyn HttpClient,
+    req: HttpRequest,
+    since: Option<&Revision>,
+    what: &str,
+) -> Result<Conditional, SourceError> {
+    let req = match since {
+        Some(since) => since.conditional(req),
+        None => req,
+    };
+    let response = send(client, req, what).await?;
+    Ok(if response.status == 304 { Conditional::NotModified } else { Conditional::Fresh(response) })
 }
 
 /// Sends `req`; a 2xx, or a 304 to a conditional request, comes back as is; anything else becomes the matching

@@ -4,7 +4,6 @@ use std::path::Path;
 
 use crate::archive::tests::{gzip, zip_of};
 use crate::files::FileSet;
-use crate::load::load_marketplace;
 
 const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/marketplace");
 
@@ -66,20 +65,4 @@ pub fn example_zip(prefix: &str) -> Vec<u8> {
     zip_of(&refs)
 }
 
-/// Both trees load to the same plugins, skills and digests.
-pub fn same_marketplace(got: &FileSet, expected: &FileSet) {
-    let got = load_marketplace(got).expect("the fetched tree loads");
-    let expected = load_marketplace(expected).unwrap();
-    assert_eq!(got.plugins.len(), expected.plugins.len());
-    for (a, b) in got.plugins.iter().zip(&expected.plugins) {
-        assert_eq!(a.name, b.name);
-        assert_eq!(a.status, b.status, "{}", a.name);
-        assert_eq!(a.digest(), b.digest(), "{}", a.name);
-        let skills = |p: &crate::load::LoadedPlugin| {
-            p.skills.iter().map(|s| (s.name.clone(), s.digest.clone())).collect::<Vec<_>>()
-        };
-        assert_eq!(skills(a), skills(b), "{}", a.name);
-        assert_eq!(a.commands, b.commands);
-    }
-    assert!(expected.plugins.iter().any(|p| !p.skills.is_empty()));
-}
+pub use crate::conformance::same_marketplace;

@@ -7,12 +7,14 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+use skillport_sources::conformance::{self, Setup};
 use skillport_sources::external::{self, Hosts};
 use skillport_sources::http::block_on_ready;
 use skillport_sources::{
-    load_marketplace, load_marketplace_with, CountingClient, Fetched, FileSet, GithubConfig, GithubRepo, GithubSource,
-    GitlabAuth, GitlabConfig, GitlabProject, GitlabSource, HttpClient, HttpError, HttpRequest, HttpResponse,
-    HttpsConfig, HttpsSource, Limits, MarketplaceSource, PluginSource, PluginStatus, Secret, SourceError,
+    index_for, load_marketplace, load_marketplace_with, CountingClient, Fetched, FileSet, GithubConfig, GithubRepo,
+    GithubSource, GitlabAuth, GitlabConfig, GitlabProject, GitlabSource, HttpClient, HttpError, HttpRequest,
+    HttpResponse, HttpsConfig, HttpsSource, Limits, MarketplaceSource, PluginSource, PluginStatus, Secret, SourceError,
+    INDEX_FILE,
 };
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -150,6 +152,60 @@ fn start(tag: &str) -> Option<Forge> {
 fn skills(files: &skillport_sources::FileSet) -> Vec<(String, String)> {
     let loaded = load_marketplace(files).unwrap();
     loaded.plugins.iter().flat_map(|p| p.skills.iter().map(|s| (s.name.clone(), s.digest.clone()))).collect()
+}
+
+/// The example marketplace as the stand-in serves it, read from disk.
+fn example_folder() -> FileSet {
+    fn walk(files: &mut FileSet, root: &Path, dir: &Path) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(files, root, &path);
+            } else {
+                let rel = path.strip_prefix(root).unwrap().to_str().unwrap().replace('\\', "/");
+                files.insert(&rel, std::fs::read(&path).unwrap()).unwrap();
+            }
+        }
+    }
+    let root = Path::new(ROOT).join("../examples/marketplace");
+    let mut files = FileSet::new();
+    walk(&mut files, &root, &root);
+    files
+}
+
+#[test]
+fn every_kind_behaves_as_a_source_must_against_the_forge_standin() {
+    let Some(forge) = start("conformance") else { return };
+    let base = forge.base.clone();
+    let github = Setup::new(StdClient, example_folder(), Some("t0k"), move |client| {
+        let config = GithubConfig::new(GithubRepo::parse("acme/market").unwrap()).with_api_base(base.clone());
+        Box::new(GithubSource::new(config.with_token(Secret::new("t0k")), client))
+    });
+    conformance::run_all(&github, 2);
+    let base = forge.base.clone();
+    let gitlab = Setup::new(StdClient, example_folder(), Some("t0k"), move |client| {
+        let config = GitlabConfig::new(GitlabProject::parse("group/sub/market").unwrap())
+            .with_api_base(format!("{base}/api/v4"))
+            .with_auth(GitlabAuth::PrivateToken(Secret::new("t0k")));
+        Box::new(GitlabSource::new(config, client))
+    });
+    conformance::run_all(&gitlab, 3);
+    for archive in ["market.zip", "market.tar.gz"] {
+        let url = format!("{}/archive/{archive}", forge.base);
+        let https = Setup::new(StdClient, example_folder(), None, move |client| {
+            Box::new(HttpsSource::new(HttpsConfig::new(url.clone()).unwrap(), client))
+        });
+        conformance::run_all(&https, 1);
+    }
+    // The listed form, with the index `skillport validate` writes: three requests a run make it a partial load.
+    let folder = example_folder();
+    std::fs::write(forge.dir.join("static/market").join(INDEX_FILE), index_for(&folder)).unwrap();
+    let url = format!("{}/static/market/.claude-plugin/marketplace.json", forge.base);
+    let https = Setup::new(StdClient, folder, None, move |client| {
+        Box::new(HttpsSource::new(HttpsConfig::new(url.clone()).unwrap(), client))
+    });
+    assert!(conformance::a_partial_load_carries_on(&https, 3) > 2);
+    conformance::run_all(&https, 3);
 }
 
 #[test]
