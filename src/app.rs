@@ -10,10 +10,6 @@ use skillport_http::HttpClient;
 use skillport_providers::Identity;
 use std::collections::BTreeMap;
 
-// Where these lived before they moved to the modules of their concern.
-pub use crate::bundle::bundled_files;
-pub use crate::testing::block_on;
-
 pub struct App {
     pub config: Result<Config, ConfigErrors>,
     pub catalogue: Catalogue,

@@ -54,7 +54,7 @@ impl MarketplaceSource for BundledSource {
 mod tests {
     use super::*;
     use crate::conformance::{self, Setup};
-    use crate::http::CannedClient;
+    use skillport_http::CannedClient;
     use std::future::Future;
     use std::pin::pin;
     use std::task::{Context, Poll, Waker};

@@ -12,10 +12,10 @@
 use std::cell::RefCell;
 
 use crate::files::FileSet;
-use crate::http::{block_on_ready, BudgetClient, HttpClient, HttpError, HttpRequest, HttpResponse};
 use crate::load::{load_marketplace, LoadedPlugin};
 use crate::remote::Revision;
 use crate::{Fetched, MarketplaceSource, Previous, SourceError};
+use skillport_http::{block_on_ready, BudgetClient, HttpClient, HttpError, HttpRequest, HttpResponse};
 
 /// A source under test and the upstream it reads.
 pub trait Subject {

@@ -25,10 +25,10 @@ use crate::archive::{self, ArchiveFormat, Limits, TopFolder};
 use crate::budget::Budget;
 use crate::files::FileSet;
 use crate::git::{is_sha, GitRef};
-use crate::http::{percent_encode, HttpClient, HttpRequest, Secret};
 use crate::remote::{self, Conditional, Revision};
 use crate::tree::MARKETPLACE_FILE;
 use crate::{Fetched, MarketplaceSource, SourceError};
+use skillport_http::{percent_encode, HttpClient, HttpRequest, Secret};
 
 pub const DEFAULT_API_BASE: &str = "https://api.github.com";
 
@@ -147,7 +147,7 @@ impl<C: HttpClient> GithubSource<C> {
         }
     }
 
-    async fn send(&self, req: HttpRequest) -> Result<crate::http::HttpResponse, SourceError> {
+    async fn send(&self, req: HttpRequest) -> Result<skillport_http::HttpResponse, SourceError> {
         remote::send(&self.client, req, &self.describe()).await
     }
 
@@ -277,9 +277,10 @@ impl<C: HttpClient> MarketplaceSource for GithubSource<C> {
 mod tests {
     use super::*;
     use crate::archive::tests::tar_gz;
+    use crate::conformance::same_marketplace;
     use crate::conformance::{self, Setup};
-    use crate::http::{block_on_ready, CannedClient, CountingClient, HttpResponse};
-    use crate::testutil::{example_files, example_tarball, same_marketplace};
+    use crate::testutil::{example_files, example_tarball};
+    use skillport_http::{block_on_ready, CannedClient, CountingClient, HttpResponse};
     use tar::EntryType as T;
 
     const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
@@ -425,9 +426,9 @@ mod tests {
             assert!(!err.to_string().contains("topsecret") && !format!("{err:?}").contains("topsecret"));
         }
         let client = CannedClient::new();
-        client.route("GET", &format!("{API}/commits/HEAD"), |_| Err(crate::http::HttpError::Timeout));
+        client.route("GET", &format!("{API}/commits/HEAD"), |_| Err(skillport_http::HttpError::Timeout));
         let err = block_on_ready(source(&client, None).fetch(None)).unwrap_err();
-        assert!(matches!(err, SourceError::Transport(crate::http::HttpError::Timeout)));
+        assert!(matches!(err, SourceError::Transport(skillport_http::HttpError::Timeout)));
         let client = CannedClient::new();
         client.on_get(&format!("{API}/commits/HEAD"), HttpResponse::new(200).with_body("<html>"));
         assert!(matches!(block_on_ready(source(&client, None).fetch(None)), Err(SourceError::Invalid(_))));

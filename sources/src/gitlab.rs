@@ -22,10 +22,10 @@ use crate::archive::{self, ArchiveFormat, Limits, TopFolder};
 use crate::budget::Budget;
 use crate::files::FileSet;
 use crate::git::{is_sha, GitRef};
-use crate::http::{percent_encode, HttpClient, HttpRequest, HttpResponse, Secret};
 use crate::remote::{self, Conditional, Revision};
 use crate::tree::MARKETPLACE_FILE;
 use crate::{Fetched, MarketplaceSource, SourceError};
+use skillport_http::{percent_encode, HttpClient, HttpRequest, HttpResponse, Secret};
 
 pub const DEFAULT_API_BASE: &str = "https://gitlab.com/api/v4";
 
@@ -307,9 +307,10 @@ impl<C: HttpClient> MarketplaceSource for GitlabSource<C> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conformance::same_marketplace;
     use crate::conformance::{self, Setup};
-    use crate::http::{block_on_ready, CannedClient, CountingClient};
-    use crate::testutil::{example_files, example_tarball, same_marketplace};
+    use crate::testutil::{example_files, example_tarball};
+    use skillport_http::{block_on_ready, CannedClient, CountingClient};
 
     const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
     const API: &str = "https://gitlab.com/api/v4/projects/group%2Fsub%2Fmarket";

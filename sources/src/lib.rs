@@ -2,7 +2,7 @@
 //!
 //! A marketplace is a tree of files with `.claude-plugin/marketplace.json` at its root. This crate
 //! - reads such a tree from a [`MarketplaceSource`] into an in-memory [`FileSet`] (one module per source kind:
-//!   [`bundled`], [`github`], [`gitlab`], [`https`]; the network kinds talk through the [`http::HttpClient`] seam, so
+//!   [`bundled`], [`github`], [`gitlab`], [`https`]; the network kinds talk through the [`skillport_http::HttpClient`] seam, so
 //!   this crate depends on no HTTP library and the Workers build plugs in `worker::Fetch`),
 //! - describes the JSON formats Claude Code uses ([`model`]), keeping every field it does not know so nothing is lost,
 //! - parses `SKILL.md` files ([`skill`]), and states the authoring rules loading does not enforce ([`rules`]),
@@ -24,7 +24,6 @@ pub mod files;
 pub mod git;
 pub mod github;
 pub mod gitlab;
-pub use skillport_http as http;
 pub mod https;
 pub mod layout;
 pub mod load;
@@ -43,9 +42,9 @@ pub use archive::{ArchiveFormat, Limits};
 pub use bundled::BundledSource;
 pub use external::{ExternalRef, GitKind, Hosts};
 pub use files::{join, sha256_digest, FileSet, PathError};
+pub use git::GitRef;
 pub use github::{GithubConfig, GithubRepo, GithubSource};
 pub use gitlab::{GitlabAuth, GitlabConfig, GitlabProject, GitlabSource};
-pub use http::{BudgetClient, CountingClient, HttpClient, HttpError, HttpRequest, HttpResponse, Secret};
 pub use https::{index_for, HttpsConfig, HttpsSource, INDEX_FILE};
 pub use layout::{Layout, LayoutError};
 pub use load::{
@@ -55,7 +54,7 @@ pub use load::{
 pub use model::{
     MarketplaceManifest, MarketplaceMetadata, PathList, Person, PluginEntry, PluginManifest, PluginSource,
 };
-pub use remote::{GitRef, Revision};
+pub use remote::Revision;
 pub use rules::{marketplace_rules, skill_rules, RuleViolation, Severity};
 pub use select::{source_for, SourceKind, SourceSpec};
 pub use shown::shown_locations;
@@ -98,7 +97,7 @@ pub enum Fetched {
     /// The whole tree at `revision` (a commit sha, an ETag, a content digest: opaque to callers, compared only for
     /// equality).
     Tree { revision: String, files: FileSet },
-    /// Part of the tree at `revision`: the client's request budget ran out first (see [`http::BudgetClient`]).
+    /// Part of the tree at `revision`: the client's request budget ran out first (see [`skillport_http::BudgetClient`]).
     /// `pending` files are still to fetch; given back through [`MarketplaceSource::fetch_from`], the next run
     /// carries on from `files`.
     Partial { revision: String, files: FileSet, pending: usize },
@@ -127,7 +126,7 @@ pub enum SourceError {
     RateLimited { retry_after_seconds: Option<u64> },
     /// The request never got an answer (timeout, connection refused or reset).
     #[error("could not reach the upstream: {0}")]
-    Transport(#[from] crate::http::HttpError),
+    Transport(#[from] skillport_http::HttpError),
     /// The tree is over a configured cap (total size, file count); see [`archive::Limits`].
     #[error("marketplace too large: {0}")]
     TooLarge(String),
@@ -139,6 +138,6 @@ pub enum SourceError {
 impl SourceError {
     /// The request that failed was never sent: the run's request budget was spent (not a fault of the upstream).
     pub fn is_budget(&self) -> bool {
-        matches!(self, SourceError::Transport(crate::http::HttpError::Budget(_)))
+        matches!(self, SourceError::Transport(skillport_http::HttpError::Budget(_)))
     }
 }

@@ -15,13 +15,11 @@ use std::fmt;
 use serde_json::Value;
 
 use crate::files::join;
-use crate::http::{HttpClient, HttpRequest, HttpResponse};
 use crate::model::{MarketplaceManifest, PluginEntry};
 use crate::placement::{place_source, Placement};
 use crate::tree::MARKETPLACE_FILE;
 use crate::SourceError;
-
-pub use crate::git::GitRef;
+use skillport_http::{HttpClient, HttpRequest, HttpResponse};
 
 /// A tree id and the validators to revalidate it with. See the module doc for the text form.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -144,7 +142,7 @@ pub async fn send(client: &dyn HttpClient, req: HttpRequest, what: &str) -> Resu
     let conditional = req.header_value("if-none-match").is_some() || req.header_value("if-modified-since").is_some();
     let response = match client.send(req).await {
         Ok(response) => response,
-        Err(crate::http::HttpError::TooLarge(cap)) => {
+        Err(skillport_http::HttpError::TooLarge(cap)) => {
             return Err(SourceError::TooLarge(format!("{what}: an answer is larger than {cap} bytes")))
         }
         Err(e) => return Err(e.into()),

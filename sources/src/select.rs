@@ -15,9 +15,9 @@ use crate::files::FileSet;
 use crate::git::GitRef;
 use crate::github::{GithubConfig, GithubRepo, GithubSource};
 use crate::gitlab::{GitlabAuth, GitlabConfig, GitlabProject, GitlabSource};
-use crate::http::{HttpClient, Secret};
 use crate::https::{HttpsConfig, HttpsSource};
 use crate::MarketplaceSource;
+use skillport_http::{HttpClient, Secret};
 
 /// Where a marketplace is read from: the configuration's `kind` (same serde form).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -130,7 +130,7 @@ pub fn source_for<'c>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::CannedClient;
+    use skillport_http::CannedClient;
 
     fn spec(kind: SourceKind, location: &str) -> SourceSpec {
         SourceSpec {

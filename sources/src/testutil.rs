@@ -64,5 +64,3 @@ pub fn example_zip(prefix: &str) -> Vec<u8> {
     let refs: Vec<(&str, &[u8])> = named.iter().map(|(p, c)| (p.as_str(), *c)).collect();
     zip_of(&refs)
 }
-
-pub use crate::conformance::same_marketplace;

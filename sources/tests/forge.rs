@@ -7,14 +7,13 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+use skillport_http::{block_on_ready, CountingClient, HttpClient, HttpError, HttpRequest, HttpResponse, Secret};
 use skillport_sources::conformance::{self, Setup};
 use skillport_sources::external::{self, Hosts};
-use skillport_sources::http::block_on_ready;
 use skillport_sources::{
-    index_for, load_marketplace, load_marketplace_with, CountingClient, Fetched, FileSet, GithubConfig, GithubRepo,
-    GithubSource, GitlabAuth, GitlabConfig, GitlabProject, GitlabSource, HttpClient, HttpError, HttpRequest,
-    HttpResponse, HttpsConfig, HttpsSource, Limits, MarketplaceSource, PluginSource, PluginStatus, Secret, SourceError,
-    INDEX_FILE,
+    index_for, load_marketplace, load_marketplace_with, Fetched, FileSet, GithubConfig, GithubRepo, GithubSource,
+    GitlabAuth, GitlabConfig, GitlabProject, GitlabSource, HttpsConfig, HttpsSource, Limits, MarketplaceSource,
+    PluginSource, PluginStatus, SourceError, INDEX_FILE,
 };
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");

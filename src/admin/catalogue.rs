@@ -100,7 +100,7 @@ pub fn run_dir(dir: &std::path::Path, show: &Show) -> Result<Outcome, UsageError
     }
     let (files, _) = super::validate::read_folder(dir)?;
     let name = skillport_sources::plugin_entries(&files).ok().and_then(|_| {
-        let bytes = files.get(skillport_sources::load::MARKETPLACE_FILE)?;
+        let bytes = files.get(skillport_sources::tree::MARKETPLACE_FILE)?;
         let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
         value.get("name")?.as_str().map(str::to_owned)
     });

@@ -9,8 +9,8 @@
 use super::layers::UsageError;
 use serde_json::Value;
 use skillport_sources::layout::{self, Layout};
-use skillport_sources::load::{MARKETPLACE_FILE, PLUGIN_FILE};
 use skillport_sources::rules::{marketplace_rules, skill_rules, Severity};
+use skillport_sources::tree::{MARKETPLACE_FILE, PLUGIN_FILE};
 use skillport_sources::{load_marketplace, FileSet, LoadedPlugin, PluginStatus, Skill, INDEX_FILE};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

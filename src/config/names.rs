@@ -121,44 +121,8 @@ impl fmt::Display for MarketplaceId {
     }
 }
 
-/// Where a marketplace is read from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SourceKind {
-    Github,
-    Gitlab,
-    Https,
-    /// Embedded into the Worker at build time from `examples/<location>`.
-    Bundled,
-}
-
-impl SourceKind {
-    pub const ALL: [SourceKind; 4] = [SourceKind::Github, SourceKind::Gitlab, SourceKind::Https, SourceKind::Bundled];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SourceKind::Github => "github",
-            SourceKind::Gitlab => "gitlab",
-            SourceKind::Https => "https",
-            SourceKind::Bundled => "bundled",
-        }
-    }
-
-    pub(super) fn parse(s: &str) -> Option<SourceKind> {
-        SourceKind::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-
-    /// Git hosts have refs, tokens and self-hosted API bases; the other kinds have none of these.
-    pub(super) fn is_git_host(self) -> bool {
-        matches!(self, SourceKind::Github | SourceKind::Gitlab)
-    }
-}
-
-impl fmt::Display for SourceKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// Where a marketplace is read from: the sources crate owns the kinds, so adding one is a variant there.
+pub use skillport_sources::SourceKind;
 
 /// Which identity provider signs users in (`auth.provider`). Code compares this, never the name; the name
 /// ([`ProviderKind::as_str`]) is what configuration, the status page, audit lines and errors spell, and what the

@@ -23,11 +23,11 @@ use crate::files::{join, FileSet};
 use crate::git::{is_sha, GitRef};
 use crate::github::{self, GithubConfig, GithubRepo, GithubSource};
 use crate::gitlab::{self, GitlabAuth, GitlabConfig, GitlabProject, GitlabSource};
-use crate::http::{HttpClient, Secret};
 use crate::https::{HttpsConfig, HttpsSource};
 use crate::model::PluginSource;
 use crate::tree::external_folder;
 use crate::{Fetched, MarketplaceSource, SourceError};
+use skillport_http::{HttpClient, Secret};
 
 /// Which forge API a host speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

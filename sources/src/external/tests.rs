@@ -1,9 +1,10 @@
 use super::*;
 use crate::archive::tests::{gzip, zip_of};
 use crate::files::sha256_digest;
-use crate::http::{block_on_ready, CannedClient, CountingClient, HttpResponse};
-use crate::load::{load_marketplace, load_marketplace_with, PluginStatus, MARKETPLACE_FILE};
+use crate::load::{load_marketplace, load_marketplace_with, PluginStatus};
+use crate::tree::MARKETPLACE_FILE;
 use serde_json::{json, Value};
+use skillport_http::{block_on_ready, CannedClient, CountingClient, HttpResponse};
 
 const SHA: &str = "30287f5e3f122a646d1ac5ca3ab96e130c52a3ad";
 const OFFICIAL: &str = concat!(

@@ -10,10 +10,10 @@ use super::{HttpsSource, PARTIAL_FILE};
 use crate::archive::Limits;
 use crate::budget::Budget;
 use crate::files::FileSet;
-use crate::http::HttpClient;
 use crate::remote::Revision;
 use crate::tree::MARKETPLACE_FILE;
 use crate::{Fetched, Previous, SourceError};
+use skillport_http::HttpClient;
 
 /// A listed form's files as they arrive one by one, within the size [`Limits`] and the client's request budget: once
 /// the budget is spent nothing more is asked for, and the result is [`Fetched::Partial`].

@@ -24,12 +24,12 @@ use serde_json::Value;
 
 use crate::archive::{self, ArchiveFormat, Limits, TopFolder};
 use crate::files::{join, sha256_digest, FileSet};
-use crate::http::{percent_encode, HttpClient, HttpRequest, HttpResponse, Secret};
 use crate::model::{MarketplaceManifest, PluginEntry, PluginManifest};
 use crate::placement::{place_source, Placement};
 use crate::remote::{self, Conditional, Revision};
 use crate::tree::{MARKETPLACE_FILE, PLUGIN_FILE, SKILL_FILE};
 use crate::{Fetched, MarketplaceSource, Previous, SourceError};
+use skillport_http::{percent_encode, HttpClient, HttpRequest, HttpResponse, Secret};
 
 mod fill;
 use fill::Fill;

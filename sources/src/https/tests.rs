@@ -1,7 +1,8 @@
 use super::*;
+use crate::conformance::same_marketplace;
 use crate::conformance::{self, Setup};
-use crate::http::{block_on_ready, CannedClient, CountingClient};
-use crate::testutil::{example_files, example_tarball, example_zip, same_marketplace};
+use crate::testutil::{example_files, example_tarball, example_zip};
+use skillport_http::{block_on_ready, CannedClient, CountingClient};
 
 const ROOT: &str = "https://cdn.example/market/";
 
@@ -238,7 +239,7 @@ fn load_in_runs(
 ) -> (Vec<usize>, String, FileSet) {
     let mut runs = Vec::new();
     for _ in 0..100 {
-        let budget = crate::http::BudgetClient::new(client, per_run);
+        let budget = skillport_http::BudgetClient::new(client, per_run);
         let https = HttpsSource::new(HttpsConfig::new(url).unwrap(), &budget);
         let previous =
             last.as_ref().map(|(revision, files, complete)| Previous { revision, files, complete: *complete });

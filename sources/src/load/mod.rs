@@ -18,7 +18,7 @@ mod folder;
 
 pub use folder::is_valid_skill_name;
 // The tree's places were the loader's; these names keep the older paths working.
-pub use crate::tree::{external_error_file, external_folder, EXTERNAL_ROOT, MARKETPLACE_FILE, PLUGIN_FILE};
+use crate::tree::{external_error_file, external_folder, MARKETPLACE_FILE};
 
 /// Why a marketplace could not be read at all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

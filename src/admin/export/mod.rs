@@ -40,7 +40,7 @@ use crate::config::Surface;
 use report::Line;
 use serde_json::{json, Value};
 use skillport_providers::Identity;
-use skillport_sources::load::MARKETPLACE_FILE;
+use skillport_sources::tree::MARKETPLACE_FILE;
 use skillport_sources::PluginStatus;
 use std::collections::BTreeMap;
 use std::path::Path;

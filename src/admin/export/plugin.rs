@@ -3,7 +3,7 @@
 
 use crate::catalogue::{MarketplaceEntry, PluginRef};
 use serde_json::{json, Map, Value};
-use skillport_sources::load::{MARKETPLACE_FILE, PLUGIN_FILE};
+use skillport_sources::tree::{MARKETPLACE_FILE, PLUGIN_FILE};
 use skillport_sources::{LoadedPlugin, EXTERNAL_ROOT};
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -9,7 +9,7 @@ use super::{Chosen, Target, REPORT_FILE};
 use crate::admin::layers::UsageError;
 use crate::catalogue::package::zip_tree;
 use serde_json::{Map, Value};
-use skillport_sources::load::PLUGIN_FILE;
+use skillport_sources::tree::PLUGIN_FILE;
 use std::path::{Path, PathBuf};
 
 /// Writes the chosen plugin `c` in the form `target` asks for (a marketplace export's entry for it goes to

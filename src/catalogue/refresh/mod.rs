@@ -7,8 +7,8 @@
 
 use super::{Catalogue, Loading, MarketplaceEntry, RefreshState};
 use crate::config::{Config, MarketplaceConfig, SourceKind};
+use skillport_http::{BudgetClient, HttpClient};
 use skillport_sources::external::Hosts;
-use skillport_sources::http::{BudgetClient, HttpClient};
 use skillport_sources::load::{load_marketplace_lean, LoadError, LoadedMarketplace};
 use skillport_sources::{Fetched, FileSet, Previous, SourceError};
 

@@ -4,9 +4,9 @@
 use super::log_line;
 use super::snapshot::{Snapshot, SnapshotStore};
 use crate::config::{MarketplaceConfig, SourceKind};
+use skillport_http::HttpClient;
 use skillport_sources::archive::Limits;
 use skillport_sources::external::{self, Hosts};
-use skillport_sources::http::{HttpClient, Secret};
 use skillport_sources::layout::{self, Layout};
 use skillport_sources::load::plugin_entries;
 use skillport_sources::select::{self, SourceSpec};
@@ -15,18 +15,12 @@ use skillport_sources::{FileSet, MarketplaceSource};
 
 /// What `m` says about where it is read from, in the terms of [`skillport_sources::select`].
 pub fn spec_of(m: &MarketplaceConfig, max_file_bytes: u64) -> SourceSpec {
-    let kind = match m.kind {
-        SourceKind::Github => select::SourceKind::Github,
-        SourceKind::Gitlab => select::SourceKind::Gitlab,
-        SourceKind::Https => select::SourceKind::Https,
-        SourceKind::Bundled => select::SourceKind::Bundled,
-    };
     SourceSpec {
-        kind,
+        kind: m.kind,
         location: m.location.clone(),
         api_base: m.api_base.as_ref().map(|u| u.as_str().to_string()),
         git_ref: m.git_ref.clone(),
-        token: m.token.as_ref().map(|t| Secret::new(t.expose())),
+        token: m.token.clone(),
         limits: Limits { max_file_bytes, ..Limits::default() },
     }
 }
@@ -37,7 +31,7 @@ pub fn source_for<'c>(
     client: &'c dyn HttpClient,
     max_file_bytes: u64,
 ) -> Result<Box<dyn MarketplaceSource + 'c>, String> {
-    select::source_for(&spec_of(m, max_file_bytes), client, &crate::app::bundled_files)
+    select::source_for(&spec_of(m, max_file_bytes), client, &crate::bundle::bundled_files)
 }
 
 /// Writes the marketplace manifest of a tree that is a single plugin or a collection of skills (see

@@ -1,6 +1,6 @@
 use super::*;
-use crate::app::block_on;
-use skillport_sources::http::{CannedClient, CountingClient, HttpError, HttpRequest, HttpResponse};
+use crate::testing::block_on;
+use skillport_http::{CannedClient, CountingClient, HttpError, HttpRequest, HttpResponse};
 use std::cell::Cell;
 use std::collections::BTreeMap;
 
@@ -41,7 +41,7 @@ fn stale_if_error_serves_the_stored_copy_and_says_so() {
     let m = &cfg.marketplaces[0];
     let store = MemoryStore::default();
     // A copy saved an hour ago by another isolate (the example marketplace's files stand in for the repo).
-    let files = crate::app::bundled_files("marketplace").unwrap();
+    let files = crate::bundle::bundled_files("marketplace").unwrap();
     let snap = Snapshot { revision: "sha1".into(), fetched_at: 1000, files, complete: true };
     block_on(store.save(&store_key(m), snap.encode()));
     let client = Down(Cell::new(0));
@@ -102,7 +102,7 @@ fn github_with_a_stored_copy(refresh_seconds: u64) -> (Config, MemoryStore) {
         ("SKILLPORT_CATALOGUE__REFRESH_SECONDS", &refresh_seconds.to_string()),
     ]);
     let store = MemoryStore::default();
-    let files = crate::app::bundled_files("marketplace").unwrap();
+    let files = crate::bundle::bundled_files("marketplace").unwrap();
     // With an ETag, so that a refresh asks conditionally and a 304 is an answer to it.
     let snap = Snapshot { revision: "sha1;e=\"e1\"".into(), fetched_at: 0, files, complete: true };
     block_on(store.save(&store_key(&cfg.marketplaces[0]), snap.encode()));
