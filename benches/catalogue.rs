@@ -56,8 +56,8 @@ pub fn app_with(files: FileSet) -> App {
     let env: BTreeMap<String, String> = [("SKILLPORT_AUTH__OPEN".to_string(), "true".to_string())].into();
     let mut app = skillport::testing::block_on(App::from_env(&env));
     let entry = MarketplaceEntry {
-        id: "big".into(),
-        kind: "github",
+        id: "big".parse().unwrap(),
+        kind: skillport::config::SourceKind::Github.into(),
         revision: Some("0123456789abcdef0123456789abcdef01234567".into()),
         loaded: load_marketplace_lean(&files, &Default::default()).map_err(|e| e.to_string()),
         files,

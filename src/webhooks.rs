@@ -439,7 +439,7 @@ pub fn refreshed(entry: &crate::catalogue::MarketplaceEntry, before: Option<&str
         }
     };
     LAST.with(|l| {
-        if let Some(r) = l.borrow_mut().get_mut(&entry.id) {
+        if let Some(r) = l.borrow_mut().get_mut(entry.id.as_str()) {
             r.outcome = outcome;
         }
     });
@@ -659,7 +659,7 @@ mod tests {
         let app = block_on(crate::App::from_env(&BTreeMap::new()));
         let mut catalogue = crate::catalogue::Catalogue::default();
         let mut entry = app.catalogue.marketplaces[0].clone();
-        entry.id = "gh".into();
+        entry.id = "gh".parse().unwrap();
         entry.fetched_at = Some(1000);
         catalogue.marketplaces.push(entry);
         // Nothing pushed yet.

@@ -5,7 +5,7 @@ use super::http::{NativeClient, Stats};
 use super::layers::{Layers, Options, UsageError};
 use crate::catalogue::refresh::{refresh_all, MemoryStore};
 use crate::catalogue::{self, surface, Catalogue, Filter, PluginRef};
-use crate::config::{self, Surface, DEFAULT_TOML};
+use crate::config::{self, MarketplaceId, Surface, DEFAULT_TOML};
 use serde_json::json;
 use skillport_sources::PluginStatus;
 use std::collections::BTreeMap;
@@ -102,9 +102,12 @@ pub fn run_dir(dir: &std::path::Path, show: &Show) -> Result<Outcome, UsageError
     let name = skillport_sources::plugin_entries(&files).ok().and_then(|_| {
         let bytes = files.get(skillport_sources::tree::MARKETPLACE_FILE)?;
         let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
-        value.get("name")?.as_str().map(str::to_owned)
+        value.get("name")?.as_str()?.parse::<MarketplaceId>().ok()
     });
-    let entry = crate::catalogue::refresh::local_entry(name.as_deref().unwrap_or("local"), files);
+    // A name that could not be a marketplace id (Claude Code wants kebab-case too) is listed as `local`, so every
+    // qualified name printed stays one that can be typed back.
+    let id = name.unwrap_or_else(|| "local".parse().expect("a valid id"));
+    let entry = crate::catalogue::refresh::local_entry(id, files);
     let failed = entry.loaded.is_err();
     let catalogue = Catalogue { marketplaces: vec![entry] };
     let stdout =

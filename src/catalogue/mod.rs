@@ -28,15 +28,15 @@ pub use json::{detail_json, escape_into, escaped, marketplace_notes, summary_jso
 pub use name::QualifiedName;
 pub use view::{Filter, Listed, LookupError, PluginRef, View};
 
-use crate::config::Surface;
+use crate::config::{MarketplaceId, SourceKind, Surface};
 use skillport_sources::load::{LoadedMarketplace, Skill};
 use skillport_sources::FileSet;
 
 /// One configured marketplace and what loading it gave.
 #[derive(Debug, Clone)]
 pub struct MarketplaceEntry {
-    pub id: String,
-    pub kind: &'static str,
+    pub id: MarketplaceId,
+    pub kind: Origin,
     pub revision: Option<String>,
     /// The loaded marketplace, or why it could not be loaded at all (the rest of the catalogue is still served).
     pub loaded: Result<LoadedMarketplace, String>,
@@ -51,6 +51,42 @@ pub struct MarketplaceEntry {
     /// it is served (a refresh builds a new one), so this never goes stale; whoever edits `loaded` of an entry
     /// (tests) does so before serving it, or sets a fresh `EntryCache::default()`.
     pub cache: EntryCache,
+}
+
+/// Where a marketplace copy came from: a configured source, or a folder the admin command line read
+/// (`skillport catalogue --dir`). Printed and serialized as the configuration spells the kind, or `directory`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Source(SourceKind),
+    Directory,
+}
+
+impl Origin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Source(kind) => kind.as_str(),
+            Origin::Directory => "directory",
+        }
+    }
+}
+
+impl From<SourceKind> for Origin {
+    fn from(kind: SourceKind) -> Self {
+        Origin::Source(kind)
+    }
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // `pad`, so a table's `{:7}` lines the kinds up.
+        f.pad(self.as_str())
+    }
+}
+
+impl serde::Serialize for Origin {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
 }
 
 /// What requests read of a marketplace copy, worked out once per copy rather than on every call.
@@ -181,4 +217,20 @@ impl std::fmt::Display for Loading {
 #[derive(Debug, Default)]
 pub struct Catalogue {
     pub marketplaces: Vec<MarketplaceEntry>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Origin;
+    use crate::config::{MarketplaceId, SourceKind};
+
+    #[test]
+    fn origins_and_ids_print_as_configured_and_line_up_in_tables() {
+        assert_eq!(serde_json::to_value(Origin::from(SourceKind::Gitlab)).unwrap(), "gitlab");
+        assert_eq!(serde_json::to_value(Origin::Directory).unwrap(), "directory");
+        assert_eq!(format!("[{:7}]", Origin::from(SourceKind::Https)), "[https  ]");
+        let id: MarketplaceId = "acme".parse().unwrap();
+        assert_eq!(format!("[{id:6}]"), "[acme  ]");
+        assert!(id == "acme" && "acme" == id && id == String::from("acme"));
+    }
 }

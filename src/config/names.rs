@@ -115,9 +115,34 @@ impl PartialEq<&str> for MarketplaceId {
     }
 }
 
+impl PartialEq<String> for MarketplaceId {
+    fn eq(&self, other: &String) -> bool {
+        &self.0 == other
+    }
+}
+
+impl PartialEq<MarketplaceId> for str {
+    fn eq(&self, other: &MarketplaceId) -> bool {
+        self == other.0
+    }
+}
+
+impl PartialEq<MarketplaceId> for &str {
+    fn eq(&self, other: &MarketplaceId) -> bool {
+        *self == other.0
+    }
+}
+
+impl PartialEq<MarketplaceId> for String {
+    fn eq(&self, other: &MarketplaceId) -> bool {
+        *self == other.0
+    }
+}
+
 impl fmt::Display for MarketplaceId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        // `pad`, so a table's `{:width$}` lines ids up.
+        f.pad(&self.0)
     }
 }
 

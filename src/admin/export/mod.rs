@@ -222,8 +222,8 @@ fn choose<'a>(catalogue: &'a Catalogue, view: View<'a>, selection: &Selection) -
 fn exported_ids(chosen: &[Chosen<'_>]) -> Vec<String> {
     let mut ids: Vec<String> = Vec::new();
     for c in chosen {
-        if !ids.contains(&c.plugin.marketplace.id) {
-            ids.push(c.plugin.marketplace.id.clone());
+        if !ids.iter().any(|id| *id == c.plugin.marketplace.id) {
+            ids.push(c.plugin.marketplace.id.to_string());
         }
     }
     ids

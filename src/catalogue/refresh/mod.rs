@@ -5,8 +5,8 @@
 //! saved to the store (KV on Workers) as the last good copy; a failure keeps serving the previous snapshot and says
 //! how old it is. Tool calls never wait for this: the platform runs refreshes off the request path.
 
-use super::{Catalogue, Loading, MarketplaceEntry, RefreshState};
-use crate::config::{Config, MarketplaceConfig, SourceKind};
+use super::{Catalogue, Loading, MarketplaceEntry, Origin, RefreshState};
+use crate::config::{Config, MarketplaceConfig, MarketplaceId, SourceKind};
 use skillport_http::{BudgetClient, HttpClient};
 use skillport_sources::external::Hosts;
 use skillport_sources::load::{load_marketplace_lean, LoadError, LoadedMarketplace};
@@ -50,8 +50,8 @@ fn entry_loaded(
     refresh: RefreshState,
 ) -> MarketplaceEntry {
     MarketplaceEntry {
-        id: m.id.to_string(),
-        kind: m.kind.as_str(),
+        id: m.id.clone(),
+        kind: m.kind.into(),
         revision: Some(snap.revision),
         loaded: loaded.map_err(|e| skillport_sources::shown_locations(&e.to_string()).into_owned()),
         files: snap.files,
@@ -64,11 +64,11 @@ fn entry_loaded(
 
 /// The entry serving a marketplace read from a local folder (the admin CLI's `catalogue --dir`, and the differential
 /// test against Claude Code): the same lean load and entry as a fetched copy, judged against no configured forge.
-pub fn local_entry(id: &str, files: FileSet) -> MarketplaceEntry {
+pub fn local_entry(id: MarketplaceId, files: FileSet) -> MarketplaceEntry {
     let loaded = load_marketplace_lean(&files, &Hosts::default());
     MarketplaceEntry {
-        id: id.to_string(),
-        kind: "directory",
+        id,
+        kind: Origin::Directory,
         revision: Some(files.digest()),
         loaded: loaded.map_err(|e| e.to_string()),
         files,
@@ -265,8 +265,8 @@ pub async fn refresh_one(
             match last {
                 Some(s) => entry(m, s, previous.and_then(|p| p.error.clone()), state),
                 None => MarketplaceEntry {
-                    id: m.id.to_string(),
-                    kind: m.kind.as_str(),
+                    id: m.id.clone(),
+                    kind: m.kind.into(),
                     revision: None,
                     loaded: Err(format!("not loaded yet: {waiting}")),
                     files: FileSet::new(),
@@ -319,8 +319,8 @@ fn failed(
     match last {
         Some(s) => entry(m, s, Some(error), refresh),
         None => MarketplaceEntry {
-            id: m.id.to_string(),
-            kind: m.kind.as_str(),
+            id: m.id.clone(),
+            kind: m.kind.into(),
             revision: None,
             loaded: Err(error.clone()),
             files: FileSet::new(),
@@ -358,7 +358,7 @@ pub async fn refresh_all(
         cfg.marketplaces.iter().zip(&shares).map(|(m, client)| refresh_one(m, prev(m), client, store, now, &timing));
     let catalogue = Catalogue { marketplaces: futures_util::future::join_all(futures).await };
     let loading = |c: &Catalogue| {
-        c.marketplaces.iter().filter(|m| m.refresh.loading.is_some()).map(|m| m.id.clone()).collect::<Vec<_>>()
+        c.marketplaces.iter().filter(|m| m.refresh.loading.is_some()).map(|m| m.id.to_string()).collect::<Vec<_>>()
     };
     let (before, after) = (previous.map(loading).unwrap_or_default(), loading(&catalogue));
     if !before.is_empty() || !after.is_empty() {

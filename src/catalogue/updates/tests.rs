@@ -33,8 +33,8 @@ fn custom(plugins: serde_json::Value, files: &[(&str, &str)]) -> Catalogue {
     Catalogue {
         marketplaces: vec![
             MarketplaceEntry {
-                id: "m".into(),
-                kind: "bundled",
+                id: "m".parse().unwrap(),
+                kind: crate::config::SourceKind::Bundled.into(),
                 revision: Some(set.digest()),
                 loaded,
                 files: set,
@@ -44,8 +44,8 @@ fn custom(plugins: serde_json::Value, files: &[(&str, &str)]) -> Catalogue {
                 cache: Default::default(),
             },
             MarketplaceEntry {
-                id: "down".into(),
-                kind: "github",
+                id: "down".parse().unwrap(),
+                kind: crate::config::SourceKind::Github.into(),
                 revision: None,
                 loaded: Err("HTTP 503".into()),
                 files: FileSet::new(),

@@ -246,8 +246,8 @@ fn fetch_skill_omits_the_largest_contents_over_the_limit() {
     let mut loaded = p.marketplace.loaded.clone().unwrap();
     loaded.plugins = vec![entry_plugin];
     catalogue.marketplaces.push(crate::catalogue::MarketplaceEntry {
-        id: "example".into(),
-        kind: "bundled",
+        id: "example".parse().unwrap(),
+        kind: crate::config::SourceKind::Bundled.into(),
         revision: p.marketplace.revision.clone(),
         loaded: Ok(loaded),
         files,
@@ -802,8 +802,8 @@ fn listing_rows_render_exactly_what_the_reference_renders_over_pages_and_the_siz
     app.catalogue.marketplaces.insert(
         0,
         crate::catalogue::MarketplaceEntry {
-            id: "big".into(),
-            kind: "github",
+            id: "big".parse().unwrap(),
+            kind: crate::config::SourceKind::Github.into(),
             revision: Some("r1".into()),
             loaded: skillport_sources::load::load_marketplace(&files).map_err(|e| e.to_string()),
             files,
