@@ -1,7 +1,10 @@
 //! The sign-in setup of one deployment, built once per isolate from the configuration: the identity provider
 //! (`[auth] provider`), the OAuth server's keys (from the `master_key_secret` Worker secret) and token lifetimes.
 //!
-//! Adding a provider is one file in `providers/` plus one `AuthConfig` variant and one arm here.
+//! Adding a provider is one file in `providers/` plus one configuration variant: a `ProviderKind` variant
+//! (`config/names.rs`), from which the compiler leads to the `AuthConfig` variant (`config/model.rs`), its validation
+//! arm (`config/validate/auth.rs`) and one arm here; new keys go in `RawAuth` (`config/raw.rs`). ARCHITECTURE.md has
+//! the whole recipe.
 
 use skillport_providers::auth0::{Auth0Provider, Auth0Settings};
 use skillport_providers::github::{GitHubProvider, GitHubSettings};

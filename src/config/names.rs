@@ -167,6 +167,18 @@ impl ProviderKind {
     pub const ALL: [ProviderKind; 5] =
         [ProviderKind::Local, ProviderKind::Github, ProviderKind::Oidc, ProviderKind::Google, ProviderKind::Auth0];
 
+    /// The kinds that sign users in at an upstream provider (all but `local`), as a sentence names them:
+    /// `github, oidc, google or auth0`.
+    pub fn upstream_names() -> String {
+        let names: Vec<&str> =
+            ProviderKind::ALL.into_iter().filter(|k| *k != ProviderKind::Local).map(ProviderKind::as_str).collect();
+        match names.split_last() {
+            Some((last, [])) => (*last).to_owned(),
+            Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+            None => String::new(),
+        }
+    }
+
     /// The name written in `auth.provider`.
     pub fn as_str(self) -> &'static str {
         match self {

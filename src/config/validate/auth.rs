@@ -28,7 +28,8 @@ impl Loader<'_> {
                             &provider_path,
                             format!(
                                 "the local provider is for development only and is refused for the public URL {url}; \
-                                 configure github, oidc, google or auth0"
+                                 configure {}",
+                                ProviderKind::upstream_names()
                             ),
                         );
                     }

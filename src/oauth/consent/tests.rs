@@ -24,12 +24,12 @@ fn cookie_req(set_cookie: &str) -> HttpRequest {
 
 #[test]
 fn auto_approval_only_for_local_and_loopback() {
-    use crate::config::ProviderKind::{Auth0, Github, Google, Local, Oidc};
+    use crate::config::ProviderKind::{self, Local};
     assert!(may_auto_approve(Local, &RedirectUri::new("http://localhost:6274/cb")));
     assert!(may_auto_approve(Local, &RedirectUri::new("http://127.0.0.1:33418/")));
     assert!(may_auto_approve(Local, &RedirectUri::new("http://[::1]:1/cb")));
     assert!(!may_auto_approve(Local, &RedirectUri::new(CLAUDE_CALLBACK)));
-    for other in [Github, Oidc, Google, Auth0] {
+    for other in ProviderKind::ALL.into_iter().filter(|k| *k != Local) {
         assert!(!may_auto_approve(other, &RedirectUri::new("http://localhost:6274/cb")));
     }
     assert!(!may_auto_approve(Local, &RedirectUri::new("http://localhost.evil.com/cb")));
