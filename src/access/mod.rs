@@ -80,7 +80,7 @@
 //!
 //! Not for: parsing or validating rules (`config`), or deciding who may sign in at all (the providers).
 
-use crate::catalogue::QualifiedName;
+use crate::catalogue::name::QualifiedName;
 use crate::config::{AccessConfig, AccessDecision, AccessRule, InstallPolicy};
 use skillport_providers::Identity;
 

@@ -27,6 +27,7 @@ pub mod crypto;
 pub mod flow;
 pub mod limits;
 pub mod metadata;
+pub mod pages;
 mod redirect_uri;
 pub mod registration;
 pub mod remote;

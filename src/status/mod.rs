@@ -20,8 +20,9 @@ use sha2::{Digest, Sha256};
 use crate::catalogue::Catalogue;
 use crate::config::{Config, Surface};
 use crate::http::{HttpRequest, HttpResponse};
-use crate::oauth::consent::{cookie_value, error_page, html_escape, page_headers};
+use crate::oauth::consent::cookie_value;
 use crate::oauth::crypto::random_token;
+use crate::oauth::pages::{error_page, html_escape, page_headers};
 use crate::oauth::store::{ClientAuthMethod, ClientRecord};
 use crate::oauth::{ClientId, OAuthServer, RedirectUri};
 

@@ -37,6 +37,7 @@ use super::layers::{Options, UsageError};
 use crate::access::Access;
 use crate::catalogue::{Catalogue, PluginRef, View};
 use crate::config::Surface;
+use files::{pretty, write_file};
 use report::Line;
 use serde_json::{json, Value};
 use skillport_providers::Identity;
@@ -44,8 +45,8 @@ use skillport_sources::tree::MARKETPLACE_FILE;
 use skillport_sources::PluginStatus;
 use std::collections::BTreeMap;
 use std::path::Path;
-use write::{pretty, write_file};
 
+mod files;
 mod plugin;
 mod report;
 mod write;

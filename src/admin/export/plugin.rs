@@ -7,7 +7,7 @@ use skillport_sources::tree::{MARKETPLACE_FILE, PLUGIN_FILE};
 use skillport_sources::{LoadedPlugin, EXTERNAL_ROOT};
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::write::pretty;
+use super::files::pretty;
 
 /// The plugin entries of the marketplace file as written, in the order the loader gives its plugins (one per entry).
 pub(super) fn raw_entries(m: &MarketplaceEntry) -> Vec<Value> {

@@ -1,7 +1,7 @@
 //! What an export says it did: one [`Line`] per plugin, printed as a table with a closing count and written to
 //! `export-report.json` with the marketplaces it read.
 
-use super::write::{pretty, write_file};
+use super::files::{pretty, write_file};
 use super::{Outcome, Selection, Target, REPORT_FILE};
 use crate::admin::layers::UsageError;
 use crate::catalogue::{Catalogue, PluginRef};

@@ -1,6 +1,7 @@
 //! The two forms on disk: a ZIP per plugin for Claude's organisation upload, or a marketplace repository with a
 //! folder per plugin; and clearing what an earlier export of the same form left.
 
+use super::files::{pretty, write_file};
 use super::plugin::{
     metadata_manifest, object_author, org_manifest, plugin_files, renamed_manifest, safe_folder_name, valid_org_name,
 };
@@ -10,7 +11,7 @@ use crate::admin::layers::UsageError;
 use crate::catalogue::package::zip_tree;
 use serde_json::{Map, Value};
 use skillport_sources::tree::PLUGIN_FILE;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Writes the chosen plugin `c` in the form `target` asks for (a marketplace export's entry for it goes to
 /// `entries`), and says how that went: `exported`, or `refused` with why.
@@ -164,17 +165,4 @@ pub(super) fn prepare_out(out: &Path, target: &Target) -> Result<(), UsageError>
         }
     }
     Ok(())
-}
-
-pub(super) fn write_file(path: &PathBuf, bytes: &[u8]) -> Result<(), UsageError> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| UsageError(format!("cannot create {}: {e}", parent.display())))?;
-    }
-    std::fs::write(path, bytes).map_err(|e| UsageError(format!("cannot write {}: {e}", path.display())))
-}
-
-pub(super) fn pretty(value: &Value) -> Vec<u8> {
-    let mut text = serde_json::to_vec_pretty(value).unwrap_or_default();
-    text.push(b'\n');
-    text
 }

@@ -68,9 +68,7 @@ impl Rejection {
 
     pub fn to_response(&self, public_url: &Url) -> HttpResponse {
         match self {
-            Rejection::Page(e) => {
-                super::consent::error_page(400, "This sign-in request cannot be used", &e.to_string())
-            }
+            Rejection::Page(e) => super::pages::error_page(400, "This sign-in request cannot be used", &e.to_string()),
             Rejection::Redirect { redirect_uri, state, error } => {
                 let mut params = vec![("error", error.code()), ("error_description", &*error.to_string())]
                     .into_iter()

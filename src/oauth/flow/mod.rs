@@ -35,7 +35,8 @@ use skillport_providers::local::LocalProvider;
 use skillport_providers::{Identity, IdentityProvider, ProviderError};
 
 use super::authorize::PendingAuthorization;
-use super::consent::{cookie_value, error_page, may_auto_approve};
+use super::consent::{cookie_value, may_auto_approve};
+use super::pages::error_page;
 use super::{ClientId, OAuthError, OAuthServer, RedirectUri, TokenHash};
 use crate::audit::{Action, Event, Outcome};
 use crate::config::ProviderKind;
