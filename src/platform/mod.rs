@@ -306,7 +306,7 @@ async fn refresh(env: Env, wait: bool) {
                 marketplaces: (current.catalogue.marketplaces.iter())
                     .map(|m| {
                         let mut m = m.clone();
-                        m.refresh.forced |= forced.contains(&m.id);
+                        m.refresh.forced |= forced.contains(m.id.as_str());
                         m
                     })
                     .collect(),
