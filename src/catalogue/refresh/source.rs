@@ -37,11 +37,11 @@ pub fn source_for<'c>(
 /// Writes the marketplace manifest of a tree that is a single plugin or a collection of skills (see
 /// [`layout::as_marketplace`]): the marketplace is named by its id, a plugin without a usable name by its repository.
 pub fn read_layout(m: &MarketplaceConfig, files: &mut FileSet) -> Result<Layout, layout::LayoutError> {
-    let repository = match m.kind {
-        SourceKind::Github | SourceKind::Gitlab => {
-            m.location.rsplit('/').next().filter(|r| !r.bytes().all(|b| b.is_ascii_digit()))
-        }
-        _ => None,
+    // A git host's location ends with the repository's name (a numeric GitLab project id names none).
+    let repository = if m.kind.is_git_host() {
+        m.location.rsplit('/').next().filter(|r| !r.bytes().all(|b| b.is_ascii_digit()))
+    } else {
+        None
     };
     layout::as_marketplace(files, m.layout, m.id.as_ref(), repository.unwrap_or(m.id.as_ref()))
 }
@@ -60,7 +60,8 @@ pub fn hosts_for(m: &MarketplaceConfig) -> Hosts {
         let _ = match m.kind {
             SourceKind::Github => hosts.add_github(&web, api).map(|_| ()),
             SourceKind::Gitlab => hosts.add_gitlab(&web, api).map(|_| ()),
-            _ => Ok(()),
+            // Neither has an API base; a new kind must say here which forge its external plugins may come from.
+            SourceKind::Https | SourceKind::Bundled => Ok(()),
         };
     }
     hosts

@@ -67,7 +67,10 @@ impl Loader<'_> {
         let kind_path = path.key("kind");
         let kind = self.required_text(&kind_path, raw.kind).and_then(|kind| {
             let known = SourceKind::parse(&kind).ok_or_else(|| {
-                format!("unknown marketplace kind `{kind}`; expected one of github, gitlab, https, bundled")
+                format!(
+                    "unknown marketplace kind `{kind}`; expected one of {}",
+                    SourceKind::ALL.map(SourceKind::as_str).join(", ")
+                )
             });
             self.check(&kind_path, known)
         });
@@ -82,7 +85,7 @@ impl Loader<'_> {
         let git_ref = self.optional_text(&ref_path, raw.git_ref);
         if let (Some(kind), Some(_)) = (kind, &git_ref) {
             if !kind.is_git_host() {
-                self.fail(&ref_path, format!("only github and gitlab marketplaces have a ref, not {kind}"));
+                self.fail(&ref_path, format!("only {} marketplaces have a ref, not {kind}", git_host_names()));
             }
         }
 
@@ -102,7 +105,10 @@ impl Loader<'_> {
         if let Some(text) = self.optional_text(&api_path, raw.api_base) {
             match kind {
                 Some(kind) if !kind.is_git_host() => {
-                    self.fail(&api_path, format!("only github and gitlab marketplaces have an api_base, not {kind}"));
+                    self.fail(
+                        &api_path,
+                        format!("only {} marketplaces have an api_base, not {kind}", git_host_names()),
+                    );
                 }
                 _ => api_base = self.web_url(&api_path, &text, false),
             }
@@ -168,5 +174,15 @@ impl Loader<'_> {
             webhook_key,
             layout,
         })
+    }
+}
+
+/// The kinds that have refs, tokens and self-hosted API bases, as a sentence names them: `github and gitlab`.
+fn git_host_names() -> String {
+    let names: Vec<&str> = SourceKind::ALL.into_iter().filter(|k| k.is_git_host()).map(SourceKind::as_str).collect();
+    match names.split_last() {
+        Some((last, [])) => (*last).to_owned(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => String::new(),
     }
 }
