@@ -1,9 +1,10 @@
 //! Keeping the catalogue current without ever being down because an upstream is.
 //!
-//! Each marketplace is a snapshot (revision, fetch time, files). A refresh asks the source with the previous
-//! revision, so an unchanged marketplace costs one conditional request; a changed one replaces the snapshot and is
-//! saved to the store (KV on Workers) as the last good copy; a failure keeps serving the previous snapshot and says
-//! how old it is. Tool calls never wait for this: the platform runs refreshes off the request path.
+//! Each marketplace is a snapshot (revision, fetch time, files, and why any external plugin could not be fetched). A
+//! refresh asks the source with the previous revision, so an unchanged marketplace costs one conditional request; a
+//! changed one replaces the snapshot and is saved to the store (KV on Workers) as the last good copy; a failure keeps
+//! serving the previous snapshot and says how old it is. Tool calls never wait for this: the platform runs refreshes
+//! off the request path.
 
 use super::{Catalogue, Loading, MarketplaceEntry, RefreshState};
 use crate::config::{Config, MarketplaceConfig, SourceKind};
