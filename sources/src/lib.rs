@@ -59,7 +59,7 @@ pub use rules::{marketplace_rules, skill_rules, RuleViolation, Severity};
 pub use select::{source_for, SourceKind, SourceSpec};
 pub use shown::shown_locations;
 pub use skill::{parse_skill_md, SkillError, SkillMarkdown};
-pub use tree::{external_error_file, external_folder, EXTERNAL_ROOT};
+pub use tree::{external_folder, EXTERNAL_ROOT};
 
 /// One place a marketplace can be read from (GitHub, GitLab, HTTPS, bundled...). One file per kind.
 ///

@@ -27,13 +27,6 @@ pub fn external_folder(plugin_name: &str) -> Option<String> {
     one_folder.then(|| format!("{EXTERNAL_ROOT}/{plugin_name}"))
 }
 
-/// Where the caller records why an external plugin could not be fetched (one short text file per plugin, outside
-/// the plugin's own folder), so the plugin's status can say why instead of "not fetched yet".
-pub fn external_error_file(plugin_name: &str) -> Option<String> {
-    external_folder(plugin_name)?;
-    Some(format!("{EXTERNAL_ROOT}/.fetch-errors/{plugin_name}"))
-}
-
 /// `<dir>/<name>`, or `name` alone at the root (`dir` empty).
 pub fn child(dir: &str, name: &str) -> String {
     if dir.is_empty() {
@@ -58,17 +51,6 @@ mod tests {
         for name in ["p", "writing-tools", ".hidden", "a.b", "", ".", "..", "a/b", "../x", "a\\b", "a\0b", "/abs", "x "]
         {
             assert_eq!(external_folder(name), by_join(name), "{name:?}");
-        }
-    }
-
-    #[test]
-    fn external_error_file_is_beside_the_plugin_folders() {
-        let by_join = |name: &str| {
-            external_folder(name)?;
-            join(&format!("{EXTERNAL_ROOT}/.fetch-errors"), name).ok()
-        };
-        for name in ["p", ".hidden", "", "..", "a/b", "a\\b"] {
-            assert_eq!(external_error_file(name), by_join(name), "{name:?}");
         }
     }
 

@@ -173,7 +173,7 @@ fn lean_load_is_the_full_load_less_the_text_as_written() {
                 frontmatters += usize::from(skill.frontmatter_raw.take().is_some());
             }
         }
-        assert_eq!(load_marketplace_lean(&files, &Hosts::default()).unwrap(), want);
+        assert_eq!(load_marketplace_lean(&files, &Hosts::default(), &Default::default()).unwrap(), want);
         // The entries alone name and parse each plugin as the load does.
         let entries: Vec<_> = want.plugins.iter().map(|p| (p.name.clone(), p.entry.clone())).collect();
         assert_eq!(plugin_entries(&files).unwrap(), entries);

@@ -41,6 +41,8 @@ pub struct MarketplaceEntry {
     /// The loaded marketplace, or why it could not be loaded at all (the rest of the catalogue is still served).
     pub loaded: Result<LoadedMarketplace, String>,
     pub files: FileSet,
+    /// Why each external plugin (by name) that is not in `files` could not be fetched the last time it was tried.
+    pub external_failures: std::collections::BTreeMap<String, String>,
     /// When this copy was fetched (unix seconds), if it ever was.
     pub fetched_at: Option<u64>,
     /// The last refresh's failure while this (older) copy is still served.

@@ -190,8 +190,10 @@ async def test_external_plugin_sources(forge, start_worker):
                       f'[{{id="wx",kind="github",location="acme/withext",api_base="{forge.base}"}}]'}, name="external")
     data = one_request(w.base)
     got = {p["plugin"]: p for p in data["plugins"]}
-    # `github` sources name github.com, which this machine cannot reach: listed with the reason, never dropped.
+    # `github` sources name github.com, which this machine cannot reach: listed with why it could not be fetched,
+    # never dropped.
     assert got["whole-repo"]["status"] == "not_servable", got["whole-repo"]
+    assert "could not be fetched: " in got["whole-repo"]["reason"], got["whole-repo"]
     assert got["from-npm"]["status"] == "not_servable" and "Workers" in got["from-npm"]["reason"]
     assert got["ext-tool"]["status"] == "servable", got["ext-tool"]
     assert got["ext-tool"]["version"] == "2.0.0"
@@ -201,6 +203,18 @@ async def test_external_plugin_sources(forge, start_worker):
         assert not fetched.is_error, fetched.content[0].text
         files = {f["path"]: f for f in fetched.structured_content["files"]}
         assert files["SKILL.md"]["content"] == (skill / "SKILL.md").read_text()
+    # A new isolate serves the copy kept in KV, which still says why the plugin could not be fetched (word for word:
+    # not fetched again), without asking upstream.
+    port = w.port
+    w.stop()
+    forge.forget()
+    w = start_worker({"SKILLPORT_MARKETPLACES":
+                      f'[{{id="wx",kind="github",location="acme/withext",api_base="{forge.base}"}}]'},
+                     name="external-again", port=port)
+    again = {p["plugin"]: p for p in one_request(w.base)["plugins"]}
+    assert again["whole-repo"]["reason"] == got["whole-repo"]["reason"]
+    assert again["ext-tool"]["status"] == "servable"
+    assert by_kind(forge.requests())["github"] == 0
 
 
 async def test_upstream_timeout_serves_the_last_good_copy(forge, start_worker):

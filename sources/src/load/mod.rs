@@ -6,6 +6,8 @@
 //! faults (a skill without frontmatter, a listed path that is absent) become `problems` beside the data. Nothing is
 //! dropped, so a status page can show every entry with the reason it is or is not served.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -18,7 +20,7 @@ mod folder;
 
 pub use folder::is_valid_skill_name;
 // The tree's places were the loader's; these names keep the older paths working.
-use crate::tree::{external_error_file, external_folder, MARKETPLACE_FILE};
+use crate::tree::{external_folder, MARKETPLACE_FILE};
 
 /// Why a marketplace could not be read at all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -158,15 +160,18 @@ fn is_external(source: &PluginSource) -> bool {
 }
 
 /// An external plugin is in the tree once the caller put its files under [`EXTERNAL_ROOT`]; until then the reason
-/// says whether fetching it is possible at all.
-fn place_external(files: &FileSet, entry: &PluginEntry, hosts: &Hosts) -> Placement {
+/// says whether fetching it is possible at all, and why the last try failed when the caller says so in `failures`.
+fn place_external(
+    files: &FileSet,
+    entry: &PluginEntry,
+    hosts: &Hosts,
+    failures: &BTreeMap<String, String>,
+) -> Placement {
     if let Some(folder) = external_folder(&entry.name).filter(|folder| files.is_dir(folder)) {
         return Placement::InTree(folder);
     }
     let described = entry.source.describe();
-    let failure = external_error_file(&entry.name)
-        .and_then(|f| files.get(&f))
-        .map(|b| String::from_utf8_lossy(b).chars().take(500).collect::<String>());
+    let failure = failures.get(&entry.name).map(|e| e.chars().take(500).collect::<String>());
     let reason = match external::resolve(&entry.source, hosts) {
         Ok(_) if failure.is_some() => format!(
             "plugin source {described} is outside this marketplace and could not be fetched: {}",
@@ -189,11 +194,12 @@ pub fn load_marketplace(files: &FileSet) -> Result<LoadedMarketplace, LoadError>
 pub fn load_marketplace_with(files: &FileSet, hosts: &Hosts) -> Result<LoadedMarketplace, LoadError> {
     let bytes = files.get(MARKETPLACE_FILE).ok_or(LoadError::MissingManifest)?;
     let (manifest, problems) = parse_marketplace_manifest(bytes)?;
+    let no_failures = BTreeMap::new();
     let plugins = manifest
         .plugins
         .iter()
         .enumerate()
-        .map(|(index, raw)| load_plugin(files, manifest.metadata.as_ref(), hosts, index, raw.clone()))
+        .map(|(index, raw)| load_plugin(files, manifest.metadata.as_ref(), hosts, &no_failures, index, raw.clone()))
         .collect();
     Ok(LoadedMarketplace { manifest, plugins: first_of_each_name(plugins), problems })
 }
@@ -203,7 +209,14 @@ pub fn load_marketplace_with(files: &FileSet, hosts: &Hosts) -> Result<LoadedMar
 /// parsed `frontmatter` and the file itself remain). Each entry moves into its plugin and is dropped once parsed,
 /// instead of being copied, so a marketplace of a thousand plugins is never held in two `Value` trees at once, and
 /// the loaded form keeps about half of the memory (`cargo bench --bench memory` in the Worker crate).
-pub fn load_marketplace_lean(files: &FileSet, hosts: &Hosts) -> Result<LoadedMarketplace, LoadError> {
+///
+/// `failures` says, by plugin name, why an external plugin that is not in the tree could not be fetched the last time
+/// it was tried: its status then says "could not be fetched: <why>" rather than "has not been fetched yet".
+pub fn load_marketplace_lean(
+    files: &FileSet,
+    hosts: &Hosts,
+    failures: &BTreeMap<String, String>,
+) -> Result<LoadedMarketplace, LoadError> {
     let bytes = files.get(MARKETPLACE_FILE).ok_or(LoadError::MissingManifest)?;
     let (mut manifest, problems) = parse_marketplace_manifest(bytes)?;
     let entries = std::mem::take(&mut manifest.plugins);
@@ -211,7 +224,7 @@ pub fn load_marketplace_lean(files: &FileSet, hosts: &Hosts) -> Result<LoadedMar
         .into_iter()
         .enumerate()
         .map(|(index, raw)| {
-            let mut plugin = load_plugin(files, manifest.metadata.as_ref(), hosts, index, raw);
+            let mut plugin = load_plugin(files, manifest.metadata.as_ref(), hosts, failures, index, raw);
             plugin.raw = Value::Null;
             for skill in &mut plugin.skills {
                 skill.frontmatter_raw = None;
@@ -310,6 +323,7 @@ fn load_plugin(
     files: &FileSet,
     metadata: Option<&MarketplaceMetadata>,
     hosts: &Hosts,
+    failures: &BTreeMap<String, String>,
     index: usize,
     raw: Value,
 ) -> LoadedPlugin {
@@ -334,7 +348,7 @@ fn load_plugin(
         }
     };
     let placement = match place_source(&entry.source, metadata) {
-        Placement::Elsewhere { .. } if is_external(&entry.source) => place_external(files, &entry, hosts),
+        Placement::Elsewhere { .. } if is_external(&entry.source) => place_external(files, &entry, hosts, failures),
         other => other,
     };
     plugin.entry = Some(entry);

@@ -227,7 +227,7 @@ fn entries_claude_code_cannot_install_are_invalid() {
     assert_eq!(reason(&plugins[5]), "plugin entry `author` must be an object (`{\"name\": ...}`), not a string");
     assert!(plugins[6].status.is_servable());
     // The lean load judges the same.
-    let lean = load_marketplace_lean(&files, &Hosts::default()).unwrap();
+    let lean = load_marketplace_lean(&files, &Hosts::default(), &Default::default()).unwrap();
     let statuses: Vec<bool> = lean.plugins.iter().map(|p| p.status.is_servable()).collect();
     assert_eq!(statuses, [true, false, false, false, true, false, true]);
     assert!(!is_installable_name(&"a".repeat(129)) && is_installable_name(&"a".repeat(128)));
@@ -320,6 +320,32 @@ fn remote_sources_are_not_servable_with_a_named_reason() {
     hosts.add_gitlab("example.org", "https://example.org/api/v4").unwrap();
     let loaded = load_marketplace_with(&files, &hosts).unwrap();
     assert!(reason(&loaded.plugins[3]).ends_with("has not been fetched yet"));
+}
+
+#[test]
+fn an_external_plugin_that_failed_to_fetch_says_why() {
+    let files = tree(
+        json!({"name": "m", "plugins": [
+            {"name": "a", "source": {"source": "github", "repo": "x/a"}},
+            {"name": "b", "source": {"source": "github", "repo": "x/b"}},
+            {"name": "c", "source": {"source": "github", "repo": "x/c"}},
+        ]}),
+        &[
+            (".skillport-external/b/skills/alpha/SKILL.md", GOOD_SKILL),
+            // A tree cannot speak for the fetch: only what the caller passes counts.
+            (".skillport-external/.fetch-errors/c", "made up"),
+        ],
+    );
+    let long = "é".repeat(600);
+    let failures = [("a".to_string(), long.clone()), ("b".to_string(), "HTTP 404".to_string())].into();
+    let loaded = load_marketplace_lean(&files, &Hosts::default(), &failures).unwrap();
+    assert_eq!(
+        reason(&loaded.plugins[0]),
+        format!("plugin source `github` (x/a) is outside this marketplace and could not be fetched: {}", &long[..1000])
+    );
+    // Fetched since: the files in the tree win over an older failure.
+    assert!(loaded.plugins[1].status.is_servable());
+    assert!(reason(&loaded.plugins[2]).ends_with("has not been fetched yet"));
 }
 
 #[test]

@@ -1,9 +1,10 @@
 //! Keeping the catalogue current without ever being down because an upstream is.
 //!
-//! Each marketplace is a snapshot (revision, fetch time, files). A refresh asks the source with the previous
-//! revision, so an unchanged marketplace costs one conditional request; a changed one replaces the snapshot and is
-//! saved to the store (KV on Workers) as the last good copy; a failure keeps serving the previous snapshot and says
-//! how old it is. Tool calls never wait for this: the platform runs refreshes off the request path.
+//! Each marketplace is a snapshot (revision, fetch time, files, and why any external plugin could not be fetched). A
+//! refresh asks the source with the previous revision, so an unchanged marketplace costs one conditional request; a
+//! changed one replaces the snapshot and is saved to the store (KV on Workers) as the last good copy; a failure keeps
+//! serving the previous snapshot and says how old it is. Tool calls never wait for this: the platform runs refreshes
+//! off the request path.
 
 use super::{Catalogue, Loading, MarketplaceEntry, Origin, RefreshState};
 use crate::config::{Config, MarketplaceConfig, MarketplaceId, SourceKind};
@@ -11,6 +12,7 @@ use skillport_http::{BudgetClient, HttpClient};
 use skillport_sources::external::Hosts;
 use skillport_sources::load::{load_marketplace_lean, LoadError, LoadedMarketplace};
 use skillport_sources::{Fetched, FileSet, Previous, SourceError};
+use std::collections::BTreeMap;
 
 mod snapshot;
 mod source;
@@ -38,7 +40,7 @@ fn log_line(line: &str) {
 
 /// The entry serving `snap`. The loaded form is the lean one: serving never reads the JSON as written.
 fn entry(m: &MarketplaceConfig, snap: Snapshot, error: Option<String>, refresh: RefreshState) -> MarketplaceEntry {
-    let loaded = load_marketplace_lean(&snap.files, &hosts_for(m));
+    let loaded = load_marketplace_lean(&snap.files, &hosts_for(m), &snap.external_failures);
     entry_loaded(m, snap, loaded, error, refresh)
 }
 
@@ -55,6 +57,7 @@ fn entry_loaded(
         revision: Some(snap.revision),
         loaded: loaded.map_err(|e| skillport_sources::shown_locations(&e.to_string()).into_owned()),
         files: snap.files,
+        external_failures: snap.external_failures,
         fetched_at: Some(snap.fetched_at),
         error: error.map(|e| skillport_sources::shown_locations(&e).into_owned()),
         refresh: RefreshState { partial: !snap.complete, ..refresh },
@@ -65,13 +68,14 @@ fn entry_loaded(
 /// The entry serving a marketplace read from a local folder (the admin CLI's `catalogue --dir`, and the differential
 /// test against Claude Code): the same lean load and entry as a fetched copy, judged against no configured forge.
 pub fn local_entry(id: MarketplaceId, files: FileSet) -> MarketplaceEntry {
-    let loaded = load_marketplace_lean(&files, &Hosts::default());
+    let loaded = load_marketplace_lean(&files, &Hosts::default(), &BTreeMap::new());
     MarketplaceEntry {
         id,
         kind: Origin::Directory,
         revision: Some(files.digest()),
         loaded: loaded.map_err(|e| e.to_string()),
         files,
+        external_failures: BTreeMap::new(),
         fetched_at: None,
         error: None,
         refresh: RefreshState::default(),
@@ -85,6 +89,7 @@ fn snapshot_of(e: &MarketplaceEntry) -> Option<Snapshot> {
         fetched_at: e.fetched_at?,
         files: e.files.clone(),
         complete: !e.refresh.partial,
+        external_failures: e.external_failures.clone(),
     })
 }
 
@@ -196,11 +201,12 @@ pub async fn refresh_one(
         Ok(Fetched::NotModified) => match last {
             Some(mut s) if s.complete => {
                 s.fetched_at = now;
-                let before = s.files.len();
-                let (files, pending) = attach_externals(m, s.files, false, client, store, max_file_bytes).await;
-                s.files = files;
-                // Plugins fetched since the last save make the stored copy worth rewriting.
-                if s.files.len() != before && m.kind != SourceKind::Bundled {
+                let before = (s.files.len(), s.external_failures.keys().cloned().collect::<Vec<_>>());
+                let pending = attach_externals(m, &mut s, false, client, store, max_file_bytes).await;
+                // Plugins fetched, or failing for the first time, since the last save make the stored copy worth
+                // rewriting.
+                let changed = s.files.len() != before.0 || !s.external_failures.keys().eq(before.1.iter());
+                if changed && m.kind != SourceKind::Bundled {
                     store.save(&key, Stored::encode_of(&s, None)).await;
                 }
                 entry(m, s, None, ok(loading(0, pending, false), None))
@@ -221,11 +227,12 @@ pub async fn refresh_one(
                 let error = format!("the new revision {revision} is not a valid marketplace: {e}");
                 return failed(m, last, None, error, failures, None, now, limits);
             }
-            let (files, pending) = attach_externals(m, files, true, client, store, max_file_bytes).await;
-            let snap = Snapshot { revision, fetched_at: now, files, complete: true };
+            let mut snap =
+                Snapshot { revision, fetched_at: now, files, complete: true, external_failures: BTreeMap::new() };
+            let pending = attach_externals(m, &mut snap, true, client, store, max_file_bytes).await;
             // Only a tree whose marketplace.json loads becomes the last good copy. Loaded once: the load that checks
             // it is the one served.
-            let loaded = match load_marketplace_lean(&snap.files, &hosts_for(m)) {
+            let loaded = match load_marketplace_lean(&snap.files, &hosts_for(m), &snap.external_failures) {
                 Ok(loaded) => loaded,
                 Err(e) => {
                     let error = format!("the new revision {} is not a valid marketplace: {e}", snap.revision);
@@ -239,7 +246,8 @@ pub async fn refresh_one(
             entry_loaded(m, snap, Ok(loaded), None, ok(loading(0, pending, false), None))
         }
         Ok(Fetched::Partial { revision, files, pending }) => {
-            let part = Snapshot { revision, fetched_at: now, files, complete: false };
+            let part =
+                Snapshot { revision, fetched_at: now, files, complete: false, external_failures: BTreeMap::new() };
             log_info(&format!(
                 "skillport: marketplace {} loaded in part ({} files, at least {pending} to go); the next refresh carries on",
                 m.id,
@@ -270,6 +278,7 @@ pub async fn refresh_one(
                     revision: None,
                     loaded: Err(format!("not loaded yet: {waiting}")),
                     files: FileSet::new(),
+                    external_failures: BTreeMap::new(),
                     fetched_at: None,
                     error: None,
                     refresh: state,
@@ -324,6 +333,7 @@ fn failed(
             revision: None,
             loaded: Err(error.clone()),
             files: FileSet::new(),
+            external_failures: BTreeMap::new(),
             fetched_at: None,
             error: Some(error),
             refresh,

@@ -1,14 +1,19 @@
 //! The last good copy of a marketplace and where it is kept: the [`SnapshotStore`] (KV on Workers, memory natively),
 //! the compact encoding of a [`Snapshot`] and of what is [`Stored`] per marketplace, and the key it is stored under.
 //! Knows nothing of sources or of how a refresh decides what to keep.
+//!
+//! Three encodings have been written to KV and all three still decode: `SPS1` (before partial loads), `SPS2` (with
+//! the `complete` flag; why an external plugin could not be fetched was then a file of the tree, lifted into
+//! [`Snapshot::external_failures`] on decoding) and `SPS3`, written now, which stores those failures beside the files.
 
 use crate::config::MarketplaceConfig;
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 use skillport_sources::layout::Layout;
+use skillport_sources::tree::{external_folder, EXTERNAL_ROOT};
 use skillport_sources::FileSet;
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Where last good copies live between isolates: KV on Workers, memory in tests and the admin CLI.
 #[async_trait(?Send)]
@@ -41,10 +46,19 @@ pub struct Snapshot {
     pub files: FileSet,
     /// False for what a load that ran out of request budget gave ([`Fetched::Partial`]): the next refresh carries on.
     pub complete: bool,
+    /// Why each external plugin (by name) that is not in `files` could not be fetched the last time it was tried,
+    /// so its status says so until a later try succeeds, even while upstream is down or the budget is spent.
+    pub external_failures: BTreeMap<String, String>,
 }
 
 const MAGIC_V1: &[u8; 4] = b"SPS1";
-const MAGIC: &[u8; 4] = b"SPS2";
+const MAGIC_V2: &[u8; 4] = b"SPS2";
+const MAGIC: &[u8; 4] = b"SPS3";
+
+/// Where copies encoded as `SPS2` kept a fetch failure: one file per plugin, named by the plugin.
+fn legacy_failure_folder() -> String {
+    format!("{EXTERNAL_ROOT}/.fetch-errors/")
+}
 
 impl Snapshot {
     /// A compact length-prefixed encoding: KV values are bytes, and JSON with base64 would cost a third more.
@@ -64,6 +78,11 @@ impl Snapshot {
             put(out, path.as_bytes());
             put(out, bytes);
         }
+        out.extend_from_slice(&(self.external_failures.len() as u32).to_le_bytes());
+        for (name, error) in &self.external_failures {
+            put(out, name.as_bytes());
+            put(out, error.as_bytes());
+        }
     }
 
     /// `None` for anything that is not a whole, well-formed snapshot; a damaged copy is ignored, never trusted.
@@ -74,8 +93,9 @@ impl Snapshot {
     }
 
     fn decode_from(r: &mut Reader<'_>) -> Option<Snapshot> {
-        let complete = match r.take(4)? {
-            m if m == MAGIC => match r.take(1)?[0] {
+        let magic = r.take(4)?;
+        let complete = match magic {
+            m if m == MAGIC || m == MAGIC_V2 => match r.take(1)?[0] {
                 0 => false,
                 1 => true,
                 _ => return None,
@@ -93,7 +113,35 @@ impl Snapshot {
             let data = r.chunk()?.to_vec();
             files.insert(&path, data).ok()?;
         }
-        Some(Snapshot { revision, fetched_at, files, complete })
+        let mut external_failures = BTreeMap::new();
+        if magic == MAGIC {
+            let count = u32::from_le_bytes(r.take(4)?.try_into().ok()?);
+            for _ in 0..count {
+                let name = std::str::from_utf8(r.chunk()?).ok()?.to_string();
+                let error = std::str::from_utf8(r.chunk()?).ok()?.to_string();
+                external_failures.insert(name, error);
+            }
+        } else {
+            lift_failure_files(&mut files, &mut external_failures);
+        }
+        Some(Snapshot { revision, fetched_at, files, complete, external_failures })
+    }
+}
+
+/// Moves the fetch failures an older copy kept as files of its tree into `failures`, read as the loader then read
+/// them (lossily as UTF-8), so a copy already in KV shows the same plugin statuses as when it was written.
+fn lift_failure_files(files: &mut FileSet, failures: &mut BTreeMap<String, String>) {
+    let folder = legacy_failure_folder();
+    let mut lifted = Vec::new();
+    for (path, bytes) in files.iter() {
+        let Some(name) = path.strip_prefix(folder.as_str()) else { continue };
+        if external_folder(name).is_some() {
+            lifted.push(path.to_string());
+            failures.insert(name.to_string(), String::from_utf8_lossy(bytes).into_owned());
+        }
+    }
+    if !lifted.is_empty() {
+        files.retain(|path| !lifted.iter().any(|l| l == path));
     }
 }
 

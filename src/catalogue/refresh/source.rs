@@ -10,7 +10,7 @@ use skillport_sources::external::{self, Hosts};
 use skillport_sources::layout::{self, Layout};
 use skillport_sources::load::plugin_entries;
 use skillport_sources::select::{self, SourceSpec};
-use skillport_sources::tree::{external_error_file, external_folder, EXTERNAL_ROOT};
+use skillport_sources::tree::{external_folder, EXTERNAL_ROOT};
 use skillport_sources::{FileSet, MarketplaceSource};
 
 /// What `m` says about where it is read from, in the terms of [`skillport_sources::select`].
@@ -68,25 +68,28 @@ pub fn hosts_for(m: &MarketplaceConfig) -> Hosts {
 }
 
 /// Fetches (or takes from the store) the plugins of this marketplace whose source is another repository or an
-/// archive, and places them where the loader finds them. `fresh` is a tree straight from upstream: anything it
-/// carries under the reserved folder is dropped, so a marketplace cannot pose as a fetched plugin. `client` carries
-/// this refresh's request budget: once it is spent the rest wait for the next refresh, whose count is returned.
+/// archive, and places them in `snap` where the loader finds them; one that fails is recorded in the snapshot's
+/// `external_failures` (until it is placed), so its status says why. `fresh` is a tree straight from upstream:
+/// anything it carries under the reserved folder is dropped, so a marketplace cannot pose as a fetched plugin.
+/// `client` carries this refresh's request budget: once it is spent the rest wait for the next refresh, whose count
+/// is returned.
 pub(super) async fn attach_externals(
     m: &MarketplaceConfig,
-    files: FileSet,
+    snap: &mut Snapshot,
     fresh: bool,
     client: &dyn HttpClient,
     store: &dyn SnapshotStore,
     max_file_bytes: u64,
-) -> (FileSet, usize) {
+) -> usize {
     let reserved = format!("{EXTERNAL_ROOT}/");
-    let mut out = files;
+    let Snapshot { files: out, external_failures: failures, .. } = snap;
     if fresh {
         out.retain(|p| !p.starts_with(&reserved));
+        failures.clear();
     }
     let hosts = hosts_for(m);
     // The entries alone say which plugins come from elsewhere: no need to load (and hash) the whole tree here.
-    let Ok(entries) = plugin_entries(&out) else { return (out, 0) };
+    let Ok(entries) = plugin_entries(out) else { return 0 };
     let limits = Limits { max_file_bytes, ..Limits::default() };
     let token = m.token.clone();
     let own_base = m.api_base.as_ref().map(|u| u.as_str().trim_end_matches('/').to_string());
@@ -111,7 +114,13 @@ pub(super) async fn attach_externals(
             None => match external::fetch(&r, client, &token_for, &limits).await {
                 Ok(f) => {
                     if r.is_immutable() {
-                        let snap = Snapshot { revision: r.key(), fetched_at: 0, files: f.clone(), complete: true };
+                        let snap = Snapshot {
+                            revision: r.key(),
+                            fetched_at: 0,
+                            files: f.clone(),
+                            complete: true,
+                            external_failures: Default::default(),
+                        };
                         store.save(&key, snap.encode()).await;
                     }
                     f
@@ -124,16 +133,18 @@ pub(super) async fn attach_externals(
                 Err(e) => {
                     log_line(&format!("skillport: external plugin {}@{} ({r}) could not be fetched: {e}", name, m.id));
                     // The plugin's status says why (the next refresh tries again).
-                    if let Some(marker) = external_error_file(name) {
-                        let _ = out.insert(&marker, e.to_string().into_bytes());
-                    }
+                    failures.insert(name.clone(), e.to_string());
                     continue;
                 }
             },
         };
-        if let Err(e) = external::place(&mut out, name, &files) {
+        if let Err(e) = external::place(out, name, &files) {
             log_line(&format!("skillport: external plugin {}@{} could not be placed: {e}", name, m.id));
         }
+        // Once in the tree, the plugin is served from it: an older failure no longer says anything.
+        if out.is_dir(&folder) {
+            failures.remove(name);
+        }
     }
-    (out, pending)
+    pending
 }

@@ -1,6 +1,6 @@
 use super::*;
 use crate::testing::block_on;
-use skillport_http::{CannedClient, CountingClient, HttpError, HttpRequest, HttpResponse};
+use skillport_http::{BudgetClient, CannedClient, CountingClient, HttpError, HttpRequest, HttpResponse};
 use std::cell::Cell;
 use std::collections::BTreeMap;
 
@@ -9,7 +9,13 @@ fn snapshots_round_trip_and_reject_damage() {
     let mut files = FileSet::new();
     files.insert("a/b.md", b"hello".to_vec()).unwrap();
     files.insert("c.bin", vec![0, 1, 2, 255]).unwrap();
-    let s = Snapshot { revision: "abc;e=\"x\"".into(), fetched_at: 42, files, complete: true };
+    let s = Snapshot {
+        revision: "abc;e=\"x\"".into(),
+        fetched_at: 42,
+        files,
+        complete: true,
+        external_failures: Default::default(),
+    };
     let bytes = s.encode();
     assert_eq!(Snapshot::decode(&bytes), Some(s));
     for cut in [0, 3, 4, 12, bytes.len() - 1] {
@@ -42,7 +48,13 @@ fn stale_if_error_serves_the_stored_copy_and_says_so() {
     let store = MemoryStore::default();
     // A copy saved an hour ago by another isolate (the example marketplace's files stand in for the repo).
     let files = crate::bundle::bundled_files("marketplace").unwrap();
-    let snap = Snapshot { revision: "sha1".into(), fetched_at: 1000, files, complete: true };
+    let snap = Snapshot {
+        revision: "sha1".into(),
+        fetched_at: 1000,
+        files,
+        complete: true,
+        external_failures: Default::default(),
+    };
     block_on(store.save(&store_key(m), snap.encode()));
     let client = Down(Cell::new(0));
     let now = 1000 + 3600;
@@ -104,7 +116,13 @@ fn github_with_a_stored_copy(refresh_seconds: u64) -> (Config, MemoryStore) {
     let store = MemoryStore::default();
     let files = crate::bundle::bundled_files("marketplace").unwrap();
     // With an ETag, so that a refresh asks conditionally and a 304 is an answer to it.
-    let snap = Snapshot { revision: "sha1;e=\"e1\"".into(), fetched_at: 0, files, complete: true };
+    let snap = Snapshot {
+        revision: "sha1;e=\"e1\"".into(),
+        fetched_at: 0,
+        files,
+        complete: true,
+        external_failures: Default::default(),
+    };
     block_on(store.save(&store_key(&cfg.marketplaces[0]), snap.encode()));
     (cfg, store)
 }
@@ -339,8 +357,11 @@ fn external_plugins_beyond_one_refresh_arrive_over_the_next_ones() {
 fn snapshots_written_before_partial_loads_still_decode() {
     let mut files = FileSet::new();
     files.insert("a.md", b"x".to_vec()).unwrap();
-    let s = Snapshot { revision: "r".into(), fetched_at: 7, files, complete: true };
+    let s =
+        Snapshot { revision: "r".into(), fetched_at: 7, files, complete: true, external_failures: Default::default() };
     let mut v1 = s.encode();
+    // SPS1 had neither the `complete` flag nor the failures that SPS3 writes last (here a count of 0).
+    v1.truncate(v1.len() - 4);
     v1.remove(4);
     v1[..4].copy_from_slice(b"SPS1");
     assert_eq!(Stored::decode(&v1), Some(Stored { served: s.clone(), next: None }));
@@ -349,6 +370,127 @@ fn snapshots_written_before_partial_loads_still_decode() {
     assert_eq!(Stored::decode(&both.encode()), Some(both.clone()));
     let bytes = both.encode();
     assert_eq!(Stored::decode(&bytes[..bytes.len() - 1]), None);
+}
+
+/// The bytes of `s` as an `SPS2` copy stored them, written out field by field (not by the current encoder), with each
+/// external plugin's fetch failure as a file `.skillport-external/.fetch-errors/<name>` of the tree.
+fn sps2(s: &Snapshot) -> Vec<u8> {
+    let put = |out: &mut Vec<u8>, b: &[u8]| {
+        out.extend_from_slice(&(b.len() as u32).to_le_bytes());
+        out.extend_from_slice(b);
+    };
+    let mut files: Vec<(String, Vec<u8>)> = s.files.iter().map(|(p, b)| (p.to_string(), b.to_vec())).collect();
+    for (name, error) in &s.external_failures {
+        files.push((format!(".skillport-external/.fetch-errors/{name}"), error.clone().into_bytes()));
+    }
+    let mut out = b"SPS2".to_vec();
+    out.push(s.complete as u8);
+    out.extend_from_slice(&s.fetched_at.to_le_bytes());
+    put(&mut out, s.revision.as_bytes());
+    out.extend_from_slice(&(files.len() as u32).to_le_bytes());
+    for (path, bytes) in &files {
+        put(&mut out, path.as_bytes());
+        put(&mut out, bytes);
+    }
+    out
+}
+
+/// A marketplace of one plugin, whose source is an archive elsewhere.
+fn with_an_external_plugin() -> FileSet {
+    let mut files = FileSet::new();
+    let manifest = serde_json::json!({"name": "ext", "plugins": [
+        {"name": "ext", "source": {"source": "archive", "url": "https://cdn.example/ext/plugins/ext.zip"}},
+    ]});
+    files.insert(".claude-plugin/marketplace.json", manifest.to_string().into_bytes()).unwrap();
+    files
+}
+
+#[test]
+fn copies_stored_as_sps2_keep_the_reason_an_external_plugin_could_not_be_fetched() {
+    let cfg = cfg(&[("SKILLPORT_MARKETPLACES", r#"[{id="gh",kind="github",location="acme/plugins"}]"#)]);
+    let m = &cfg.marketplaces[0];
+    let failures: BTreeMap<String, String> = [("ext".to_string(), "HTTP 404 from cdn.example".to_string())].into();
+    let s = Snapshot {
+        revision: "sha1".into(),
+        fetched_at: 1000,
+        files: with_an_external_plugin(),
+        complete: true,
+        external_failures: failures.clone(),
+    };
+    let old = sps2(&s);
+    // The failure file is lifted out of the tree into the failures; nothing else changes.
+    assert_eq!(Snapshot::decode(&old), Some(s.clone()));
+    assert_eq!(Stored::decode(&old), Some(Stored { served: s.clone(), next: None }));
+    // Served from the store as it was served when it was written.
+    let store = MemoryStore::default();
+    block_on(store.save(&store_key(m), old));
+    let t = Timing { max_age: 300, stale_for: 86400, max_file_bytes: 1 << 20 };
+    let e = block_on(refresh_one(m, None, &Down(Cell::new(0)), &store, 1100, &t));
+    let ext = e.loaded.as_ref().unwrap().plugin("ext").unwrap();
+    assert_eq!(
+        ext.status.reason(),
+        Some(
+            "plugin source `archive` (https://cdn.example/ext/plugins/ext.zip) is outside this marketplace and could \
+             not be fetched: HTTP 404 from cdn.example"
+        )
+    );
+    assert_eq!(e.external_failures, failures);
+    assert!(e.files.iter().all(|(p, _)| !p.contains(".fetch-errors")));
+    // Written again, it is SPS3 and reads back the same.
+    let new = s.encode();
+    assert_eq!(&new[..4], b"SPS3");
+    assert_eq!(Snapshot::decode(&new), Some(s));
+}
+
+#[test]
+fn why_an_external_plugin_could_not_be_fetched_survives_an_outage_and_a_spent_budget() {
+    const ROOT: &str = "https://cdn.example/ext/";
+    let cfg = cfg(&[(
+        "SKILLPORT_MARKETPLACES",
+        r#"[{id="ext",kind="https",location="https://cdn.example/ext/.claude-plugin/marketplace.json"}]"#,
+    )]);
+    let m = &cfg.marketplaces[0];
+    let mut files = with_an_external_plugin();
+    let index = skillport_sources::index_for(&files);
+    files.insert(skillport_sources::INDEX_FILE, index).unwrap();
+    let client = CannedClient::new();
+    static_server(&client, ROOT, &files);
+    client.on_get(&format!("{ROOT}plugins/ext.zip"), HttpResponse::new(500));
+    let store = MemoryStore::default();
+    let t = Timing { max_age: 300, stale_for: 86400, max_file_bytes: 1 << 20 };
+    let reason = |e: &MarketplaceEntry| {
+        e.loaded.as_ref().unwrap().plugin("ext").unwrap().status.reason().unwrap_or_default().to_string()
+    };
+    let first = block_on(refresh_one(m, None, &client, &store, 0, &t));
+    let failed = reason(&first);
+    assert!(failed.contains("is outside this marketplace and could not be fetched: "), "{failed}");
+    // Unchanged upstream, and the one request allowed is the conditional one: the plugin waits, its failure stays.
+    let spent = BudgetClient::new(&client, 1);
+    let second = block_on(refresh_one(m, Some(&first), &spent, &store, 1000, &t));
+    assert_eq!(second.refresh.loading.map(|l| l.externals_pending), Some(1));
+    assert_eq!(reason(&second), failed);
+    // Upstream down: the copy served still says why.
+    let third = block_on(refresh_one(m, Some(&second), &Down(Cell::new(0)), &store, 2000, &t));
+    assert!(third.error.is_some());
+    assert_eq!(reason(&third), failed);
+    // No request left for this marketplace at all.
+    let fourth = block_on(refresh_one(m, Some(&third), &BudgetClient::new(&client, 0), &store, 5000, &t));
+    assert!(fourth.refresh.loading.is_some_and(|l| l.waiting));
+    assert_eq!(reason(&fourth), failed);
+    // A new isolate reads the stored copy and says the same.
+    let cold = block_on(refresh_one(m, None, &Down(Cell::new(0)), &store, 100, &t));
+    assert_eq!(reason(&cold), failed);
+    // Once fetched, the plugin is served and the failure forgotten.
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    zip.start_file("skills/e/SKILL.md", zip::write::SimpleFileOptions::default()).unwrap();
+    std::io::Write::write_all(&mut zip, b"---\nname: e\ndescription: External.\n---\n").unwrap();
+    client.on_get(
+        &format!("{ROOT}plugins/ext.zip"),
+        HttpResponse::new(200).with_body(zip.finish().unwrap().into_inner()),
+    );
+    let fifth = block_on(refresh_one(m, Some(&fourth), &client, &store, 6000, &t));
+    assert!(fifth.loaded.as_ref().unwrap().plugin("ext").unwrap().status.is_servable(), "{}", reason(&fifth));
+    assert!(fifth.external_failures.is_empty());
 }
 
 /// An HTTPS archive of `entries`, configured with `layout`, refreshed once.
