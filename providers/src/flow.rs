@@ -106,10 +106,11 @@ pub(crate) fn transport(step: &str, error: &HttpError) -> ProviderError {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn kept() -> SignInStart {
+    /// What a started sign-in keeps, for tests of the steps that read it.
+    pub(crate) fn kept() -> SignInStart {
         SignInStart {
             authorize_url: "https://idp/authorize".into(),
             state: "st".into(),

@@ -160,15 +160,7 @@ pub const ANSWER_MAX_BYTES: u64 = 512 * 1024;
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn kept() -> SignInStart {
-        SignInStart {
-            authorize_url: "https://idp/authorize".into(),
-            state: "st".into(),
-            pkce_verifier: Secret::new("v"),
-            nonce: None,
-        }
-    }
+    use crate::flow::tests::kept;
 
     #[test]
     fn callback_and_start_do_not_print_secrets() {
