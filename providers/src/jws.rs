@@ -2,30 +2,24 @@
 //!
 //! Why: `openidconnect`'s own key type, `CoreJsonWebKey`, verifies with RustCrypto (`rsa`, `p256`, `p384`,
 //! `ed25519-dalek` and their big-integer and curve arithmetic): 149 KB of the Worker's wasm, 67 KB gzipped, for work
-//! the Workers runtime already does natively in WebCrypto (`crypto.subtle.verify`). So on wasm32 the signature is
-//! checked by WebCrypto; everywhere else (the tests, the command line) by `CoreJsonWebKey` exactly as before.
+//! the Workers runtime already does natively in WebCrypto (`crypto.subtle.verify`). So on wasm32 [`verify`] is
+//! WebCrypto's; everywhere else (the tests, the command line) `CoreJsonWebKey`'s, on the same vectors
+//! (`tests/jws.rs`).
 //!
-//! How, without weakening anything: `openidconnect` still performs every step of the validation itself (JOSE header,
-//! the allowed algorithms, the choice of key by `kid`, `use`, `alg` and key type, then issuer, audience, nonce and
-//! expiry), with [`Jwk`] as its key type. [`Jwk`] is `CoreJsonWebKey` (same JSON, same key selection) except for its
-//! synchronous `verify_signature`, which accepts a signature only when [`precheck`] (asynchronous, run just before)
-//! has verified that exact key, algorithm, signing input and signature. A signature that was not prechecked fails as
-//! a bad signature: a missing or failed precheck can refuse a token, never accept one.
-
-use std::cell::RefCell;
+//! The token's checks around the signature (JOSE header, allowed algorithms, the choice of key by `kid` with
+//! [`signs_with`], issuer, audience, expiry, nonce) are `crate::oidc`'s (its `jwt` module). [`Jwk`] is the key type
+//! of the key sets it reads: `CoreJsonWebKey`'s JSON and key selection, and a synchronous `verify_signature` that
+//! refuses every signature, since nothing may verify through `openidconnect` any more.
 
 use base64::alphabet::URL_SAFE;
 use base64::engine::general_purpose::{GeneralPurpose, NO_PAD};
-use base64::Engine as _;
 use openidconnect::core::{CoreJsonWebKey, CoreJsonWebKeyType, CoreJsonWebKeyUse, CoreJwsSigningAlgorithm};
 use openidconnect::{
-    JsonWebKey, JsonWebKeyAlgorithm, JsonWebKeyId, JsonWebKeySet, JsonWebKeyUse, JwsSigningAlgorithm,
-    SignatureVerificationError,
+    JsonWebKey, JsonWebKeyAlgorithm, JsonWebKeyId, JsonWebKeyUse, JwsSigningAlgorithm, SignatureVerificationError,
 };
 use serde::{Deserialize, Serialize};
 
-/// A JSON Web Key as `openidconnect` reads it (`CoreJsonWebKey`), whose signature check is a look-up of what
-/// [`precheck`] verified.
+/// A JSON Web Key as `openidconnect` reads it (`CoreJsonWebKey`), whose signatures only [`verify`] checks.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Jwk(CoreJsonWebKey);
@@ -54,22 +48,14 @@ impl JsonWebKey for Jwk {
         Jwk(CoreJsonWebKey::new_symmetric(key))
     }
 
+    /// Refuses: signatures are checked by [`verify`] (asynchronous: WebCrypto), never through `openidconnect`.
     fn verify_signature(
         &self,
-        signature_alg: &CoreJwsSigningAlgorithm,
-        message: &[u8],
-        signature: &[u8],
+        _signature_alg: &CoreJwsSigningAlgorithm,
+        _message: &[u8],
+        _signature: &[u8],
     ) -> Result<(), SignatureVerificationError> {
-        let checked = CHECKED.with_borrow(|checked| {
-            checked
-                .iter()
-                .any(|c| c.key == self.0 && c.alg == *signature_alg && c.message == message && c.signature == signature)
-        });
-        if checked {
-            Ok(())
-        } else {
-            Err(SignatureVerificationError::CryptoError("the signature does not verify".into()))
-        }
+        Err(SignatureVerificationError::CryptoError("signatures are checked by jws::verify".into()))
     }
 
     fn hash_bytes(&self, bytes: &[u8], alg: &CoreJwsSigningAlgorithm) -> Result<Vec<u8>, String> {
@@ -77,73 +63,24 @@ impl JsonWebKey for Jwk {
     }
 }
 
-/// One signature [`precheck`] verified.
-struct Checked {
-    key: CoreJsonWebKey,
-    alg: CoreJwsSigningAlgorithm,
-    message: Vec<u8>,
-    signature: Vec<u8>,
-}
-
-/// How many verified signatures are remembered: a precheck is read by the verification that follows it at once, so a
-/// few are plenty even with sign-ins interleaving on one isolate.
-const REMEMBERED: usize = 8;
-
-thread_local! {
-    /// Signatures verified by [`precheck`], newest last. Each entry is a fact (this key signed this input), so one
-    /// sign-in reading another's entry could only accept a signature that is genuinely valid.
-    static CHECKED: RefCell<Vec<Checked>> = const { RefCell::new(Vec::new()) };
-}
-
-/// The base64url decoding `openidconnect` applies to a compact JWT (no padding, trailing bits allowed), so that the
-/// signature bytes checked here are the very bytes it will ask about.
-const BASE64URL: GeneralPurpose = GeneralPurpose::new(&URL_SAFE, NO_PAD.with_decode_allow_trailing_bits(true));
-
-/// Verifies the compact JWS `token` with each key of `keys` that `openidconnect` could choose for it (same `kid`, a
-/// `use` and `alg` that allow signing with the header's algorithm, the matching key type), and remembers each
-/// signature that verifies for [`Jwk::verify_signature`]. Algorithms outside `allowed` are not checked at all.
-/// Never fails: a token it cannot read is left for `openidconnect` to refuse.
-pub async fn precheck(token: &str, keys: &JsonWebKeySet<Jwk>, allowed: &[CoreJwsSigningAlgorithm]) {
-    let Some((message, signature)) = token.rsplit_once('.') else { return };
-    let Some((header, _)) = message.split_once('.') else { return };
-    let (Ok(signature), Ok(header)) = (BASE64URL.decode(signature), BASE64URL.decode(header)) else { return };
-    #[derive(Deserialize)]
-    struct Header {
-        alg: String,
-        kid: Option<String>,
-    }
-    let Ok(header) = serde_json::from_slice::<Header>(&header) else { return };
-    let Ok(alg) = serde_json::from_value::<CoreJwsSigningAlgorithm>(serde_json::Value::String(header.alg)) else {
-        return;
-    };
-    if !allowed.contains(&alg) {
-        return;
-    }
-    for key in keys.keys() {
-        if header.kid.as_deref().is_some_and(|kid| key.key_id().map(|id| id.as_str()) != Some(kid)) {
-            continue;
-        }
-        if !signs_with(key, &alg) {
-            continue;
-        }
-        if verify(&key.0, &alg, message.as_bytes(), &signature).await {
-            CHECKED.with_borrow_mut(|checked| {
-                if checked.len() >= REMEMBERED {
-                    checked.remove(0);
-                }
-                checked.push(Checked {
-                    key: key.0.clone(),
-                    alg: alg.clone(),
-                    message: message.as_bytes().to_vec(),
-                    signature: signature.clone(),
-                });
-            });
-        }
+impl Jwk {
+    /// The key as `openidconnect` reads it.
+    pub(crate) fn core(&self) -> &CoreJsonWebKey {
+        &self.0
     }
 }
+
+/// The `kid` of `key`, if it has one.
+pub(crate) fn key_id(key: &Jwk) -> Option<&str> {
+    key.key_id().map(|id| id.as_str())
+}
+
+/// The base64url decoding `openidconnect` applies to a compact JWT (no padding, trailing bits allowed).
+pub(crate) const BASE64URL: GeneralPurpose =
+    GeneralPurpose::new(&URL_SAFE, NO_PAD.with_decode_allow_trailing_bits(true));
 
 /// Whether `key` may sign with `alg`: the test `openidconnect` applies when it picks a key (`use`, `alg`, key type).
-fn signs_with(key: &Jwk, alg: &CoreJwsSigningAlgorithm) -> bool {
+pub(crate) fn signs_with(key: &Jwk, alg: &CoreJwsSigningAlgorithm) -> bool {
     if key.key_use().is_some_and(|u| !u.allows_signature()) {
         return false;
     }
@@ -157,7 +94,7 @@ fn signs_with(key: &Jwk, alg: &CoreJwsSigningAlgorithm) -> bool {
     }
 }
 
-/// Whether `signature` is `key`'s `alg` signature of `message`: the check [`precheck`] runs. Natively it is
+/// Whether `signature` is `key`'s `alg` signature of `message`. Natively it is
 /// `openidconnect`'s own (`CoreJsonWebKey`); on wasm32 it is WebCrypto's. `tests/jws.rs` runs both on the same vectors.
 #[cfg(not(target_arch = "wasm32"))]
 pub async fn verify(key: &CoreJsonWebKey, alg: &CoreJwsSigningAlgorithm, message: &[u8], signature: &[u8]) -> bool {

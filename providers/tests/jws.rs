@@ -91,47 +91,26 @@ async fn signatures_verify_exactly() {
     checks().await;
 }
 
-/// `Jwk::verify_signature` (what `openidconnect` calls) accepts exactly the signatures `precheck` verified: nothing
-/// before it, nothing it refused, nothing for an algorithm outside the allowed list.
+/// `Jwk::verify_signature`, through which `openidconnect` would verify, refuses even a genuine signature: signatures
+/// are checked by `verify` alone (`src/oidc/jwt.rs` calls it), so nothing can be accepted around it.
 #[cfg(not(target_arch = "wasm32"))]
 #[test]
-fn only_prechecked_signatures_are_accepted() {
-    use openidconnect::{JsonWebKey, JsonWebKeySet};
+fn openidconnect_cannot_verify_with_jwk() {
+    use openidconnect::JsonWebKey;
     use skillport_http::block_on_ready;
-    use skillport_providers::jws::{precheck, Jwk};
+    use skillport_providers::jws::Jwk;
 
     #[path = "common/mod.rs"]
     mod common;
     use common::Key;
 
     let rs256 = CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256;
-    let (key, other) = (Key::rsa_a("k1"), Key::rsa_b("k1"));
+    let key = Key::rsa_a("k1");
+    let core: CoreJsonWebKey = serde_json::from_value(key.jwk()).unwrap();
     let jwk: Jwk = serde_json::from_value(key.jwk()).unwrap();
-    let keys = JsonWebKeySet::new(vec![jwk.clone()]);
-    let parts = |token: &str| {
-        let (message, signature) = token.rsplit_once('.').unwrap();
-        (message.as_bytes().to_vec(), URL_SAFE_NO_PAD.decode(signature).unwrap())
-    };
-    let accepted = |token: &str| {
-        let (message, signature) = parts(token);
-        jwk.verify_signature(&rs256, &message, &signature).is_ok()
-    };
-
     let token = key.sign(&serde_json::json!({"sub": "a"}));
-    assert!(!accepted(&token), "not before the precheck");
-    block_on_ready(precheck(&token, &keys, &[CoreJwsSigningAlgorithm::EcdsaP256Sha256]));
-    assert!(!accepted(&token), "not when its algorithm is not allowed");
-    block_on_ready(precheck(&token, &keys, std::slice::from_ref(&rs256)));
-    assert!(accepted(&token), "after the precheck");
-    let (message, signature) = parts(&token);
-    let ps256 = CoreJwsSigningAlgorithm::RsaSsaPssSha256;
-    assert!(jwk.verify_signature(&ps256, &message, &signature).is_err(), "only under the algorithm checked");
-
-    let forged = other.sign(&serde_json::json!({"sub": "b"}));
-    block_on_ready(precheck(&forged, &keys, std::slice::from_ref(&rs256)));
-    assert!(!accepted(&forged), "not a signature by a key the provider did not publish");
-
-    let elsewhere = key.sign(&serde_json::json!({"sub": "c"}));
-    block_on_ready(precheck(&elsewhere, &JsonWebKeySet::new(vec![]), std::slice::from_ref(&rs256)));
-    assert!(!accepted(&elsewhere), "not one checked against no key");
+    let (message, signature) = token.rsplit_once('.').unwrap();
+    let signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
+    assert!(block_on_ready(verify(&core, &rs256, message.as_bytes(), &signature)), "a genuine signature");
+    assert!(jwk.verify_signature(&rs256, message.as_bytes(), &signature).is_err());
 }

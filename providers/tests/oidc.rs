@@ -433,3 +433,204 @@ fn oversized_discovery_and_key_set_answers_are_refused_unread() {
     assert_eq!(idp.jwks_fetches.get(), 1);
     assert!(idp.http.requests().iter().all(|r| r.max_body == skillport_providers::ANSWER_MAX_BYTES));
 }
+
+/// The ID token's JOSE header and registered claims: each case keeps the outcome it had when `openidconnect`'s
+/// `IdTokenVerifier` read the token (the checks are now `src/oidc/jwt.rs`).
+#[test]
+fn id_token_header_and_claim_rules() {
+    use serde_json::Value;
+    let key = Key::rsa_a("k1");
+    let idp = Idp::new(ISSUER, &[&key], None);
+    let unsigned = |header: Value, claims: &Value| {
+        let b64 = |v: &Value| {
+            use base64::Engine as _;
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+        };
+        format!("{}.{}.", b64(&header), b64(claims))
+    };
+    let malformed = "the token response or its ID token is malformed";
+    type Case<'a> = (&'a str, Box<dyn Fn(&str) -> String + 'a>, Option<&'a str>);
+    let with_header = |header: Value| -> Box<dyn Fn(&str) -> String + '_> {
+        let (idp, key) = (&idp, &key);
+        Box::new(move |nonce| key.sign_with_header(&header, &idp.claims(nonce)))
+    };
+    let with_claims = |edit: &'static dyn Fn(&mut Value)| -> Box<dyn Fn(&str) -> String + '_> {
+        let (idp, key) = (&idp, &key);
+        Box::new(move |nonce| {
+            let mut claims = idp.claims(nonce);
+            edit(&mut claims);
+            key.sign(&claims)
+        })
+    };
+    let cases: Vec<Case> = vec![
+        ("typ JWT", with_header(json!({"alg": "RS256", "kid": "k1", "typ": "JWT"})), None),
+        ("no typ", with_header(json!({"alg": "RS256", "kid": "k1"})), None),
+        ("no kid, one key", with_header(json!({"alg": "RS256"})), None),
+        ("typ application/jose", with_header(json!({"alg": "RS256", "kid": "k1", "typ": "application/jose"})), None),
+        ("typ at+jwt", with_header(json!({"alg": "RS256", "kid": "k1", "typ": "at+jwt"})), Some("malformed")),
+        ("cty", with_header(json!({"alg": "RS256", "kid": "k1", "cty": "JWT"})), Some("malformed")),
+        ("crit", with_header(json!({"alg": "RS256", "kid": "k1", "crit": ["exp"]})), Some("malformed")),
+        ("JWE alg", with_header(json!({"alg": "A128GCM", "kid": "k1"})), Some("malformed")),
+        ("HS256", with_header(json!({"alg": "HS256", "kid": "k1"})), Some("signature algorithm not accepted")),
+        ("unknown alg", with_header(json!({"alg": "XS999", "kid": "k1"})), Some(malformed)),
+        ("alg none", Box::new(|nonce| unsigned(json!({"alg": "none"}), &idp.claims(nonce))), Some("unsigned")),
+        (
+            "two parts",
+            Box::new(|nonce| key.sign(&idp.claims(nonce)).rsplit_once('.').unwrap().0.to_string()),
+            Some(malformed),
+        ),
+        ("no exp", with_claims(&|c| drop(c.as_object_mut().unwrap().remove("exp"))), Some(malformed)),
+        ("no sub", with_claims(&|c| drop(c.as_object_mut().unwrap().remove("sub"))), Some(malformed)),
+        ("iss not a URL", with_claims(&|c| c["iss"] = json!("not a url")), Some(malformed)),
+        ("nonce a number", with_claims(&|c| c["nonce"] = json!(7)), Some(malformed)),
+        (
+            "no nonce",
+            with_claims(&|c| drop(c.as_object_mut().unwrap().remove("nonce"))),
+            Some("its nonce does not match this sign-in"),
+        ),
+        ("no audience", with_claims(&|c| c["aud"] = json!([])), Some("issued for another client (audience)")),
+        ("ours twice", with_claims(&|c| c["aud"] = json!([CLIENT_ID, CLIENT_ID])), None),
+        ("exp as RFC 3339", with_claims(&|c| c["exp"] = json!("2025-06-16T00:00:00Z")), None),
+        (
+            "expired, RFC 3339",
+            with_claims(&|c| c["exp"] = json!("2025-06-15T00:00:00Z")),
+            Some("expired (or issued in the future)"),
+        ),
+        ("fractional exp", with_claims(&|c| c["exp"] = json!(NOW as f64 - 59.5)), None),
+        ("email_verified \"true\"", with_claims(&|c| c["email_verified"] = json!("true")), None),
+    ];
+    for (name, make, expected) in cases {
+        let result = sign_in(&oidc(&[]), &idp, |nonce| make(nonce));
+        match expected {
+            None => assert_eq!(result.map(|i| i.subject).as_deref(), Ok("user-42"), "{name}"),
+            Some(why) => assert_eq!(invalid_token(result), why, "{name}"),
+        }
+    }
+
+    // Two eligible keys and a token that names none: ambiguous, whichever signed it.
+    let two = Idp::new(ISSUER, &[&key, &Key::rsa_b("k2")], None);
+    let why = invalid_token(sign_in(&oidc(&[]), &two, |nonce| {
+        key.sign_with_header(&json!({"alg": "RS256"}), &two.claims(nonce))
+    }));
+    assert_eq!(why, "several published keys match it");
+}
+
+/// A standard claim the ID token sends as `null` does not hide the same claim from userinfo; an extra claim's `null`
+/// does.
+#[test]
+fn null_claims_in_the_id_token() {
+    let key = Key::rsa_a("k1");
+    let userinfo = json!({"sub": "user-42", "name": "From Userinfo", "groups": ["ops"]});
+    let idp = Idp::new(ISSUER, &[&key], Some(userinfo));
+    let identity = sign_in(&oidc(&["groups"]), &idp, |nonce| {
+        let mut claims = idp.claims(nonce);
+        claims["name"] = json!(null);
+        claims["groups"] = json!(null);
+        key.sign(&claims)
+    })
+    .unwrap();
+    assert_eq!(identity.name.as_deref(), Some("From Userinfo"));
+    assert!(identity.groups.is_empty(), "{:?}", identity.groups);
+}
+
+/// The token endpoint's answers, each with the error it had when `oauth2` read them.
+#[test]
+fn token_endpoint_answers() {
+    let key = Key::rsa_a("k1");
+    let idp = Idp::new(ISSUER, &[&key], None);
+    let cases: Vec<(HttpResponse, ProviderError)> = vec![
+        (
+            json_response(400, &json!({"error": "invalid_client"})),
+            ProviderError::Misconfigured("the token endpoint refused the client credentials".into()),
+        ),
+        (
+            json_response(401, &json!({"error": "unauthorized_client", "error_description": "no"})),
+            ProviderError::Misconfigured("the token endpoint refused the client credentials".into()),
+        ),
+        (json_response(400, &json!({"error": "invalid_grant"})), ProviderError::Exchange("invalid_grant".into())),
+        (json_response(400, &json!({"error": "Weird Code"})), ProviderError::Exchange("unrecognised_error".into())),
+        (HttpResponse::new(400), ProviderError::Exchange("token_request_failed".into())),
+        (
+            HttpResponse::new(400).with_body("<html>"),
+            ProviderError::InvalidToken("the token response or its ID token is malformed".into()),
+        ),
+        (
+            HttpResponse::new(200).with_header("content-type", "text/html").with_body("{}"),
+            ProviderError::Exchange("token_request_failed".into()),
+        ),
+        (
+            json_response(200, &json!({"access_token": ACCESS_TOKEN, "token_type": "Bearer"})),
+            ProviderError::InvalidToken("the token response carries no ID token".into()),
+        ),
+        (
+            json_response(200, &json!({"access_token": ACCESS_TOKEN, "token_type": "Bearer", "id_token": null})),
+            ProviderError::InvalidToken("the token response carries no ID token".into()),
+        ),
+        (
+            json_response(200, &json!({"token_type": "Bearer", "id_token": "a.b.c"})),
+            ProviderError::InvalidToken("the token response or its ID token is malformed".into()),
+        ),
+        (
+            json_response(200, &json!({"access_token": ACCESS_TOKEN, "token_type": "Bearer", "expires_in": -1})),
+            ProviderError::InvalidToken("the token response or its ID token is malformed".into()),
+        ),
+    ];
+    for (answer, expected) in cases {
+        let provider = oidc(&[]);
+        let kept = start(&provider, &idp.http);
+        idp.answer_token(answer.clone());
+        let error = finish(&provider, &idp.http, &callback(&kept), &kept).unwrap_err();
+        assert_eq!(format!("{error:?}"), format!("{expected:?}"), "{answer:?}");
+    }
+}
+
+/// Userinfo answers that are refused, each with the error it had when `openidconnect` read them.
+#[test]
+fn userinfo_answers() {
+    let key = Key::rsa_a("k1");
+    let ec = Key::ec("ec1");
+    let cases: Vec<(HttpResponse, ProviderError)> = vec![
+        (
+            json_response(401, &json!({"error": "invalid_token"})),
+            ProviderError::Unavailable("userinfo endpoint answered 401".into()),
+        ),
+        (
+            HttpResponse::new(200).with_header("content-type", "text/html").with_body("{}"),
+            ProviderError::Unavailable("userinfo endpoint answered 200".into()),
+        ),
+        (
+            json_response(200, &json!({"name": "no subject"})),
+            ProviderError::Unavailable("userinfo endpoint sent an unreadable answer".into()),
+        ),
+        (
+            HttpResponse::new(200).with_header("content-type", "application/jwt").with_body("not a jwt"),
+            ProviderError::Unavailable("userinfo endpoint sent an unreadable answer".into()),
+        ),
+        (
+            // Signed userinfo: RS256 only, as openidconnect's default.
+            HttpResponse::new(200)
+                .with_header("content-type", "application/jwt")
+                .with_body(ec.sign(&json!({"iss": ISSUER, "aud": CLIENT_ID, "sub": "user-42"}))),
+            ProviderError::InvalidToken("signature algorithm not accepted".into()),
+        ),
+        (
+            HttpResponse::new(200)
+                .with_header("content-type", "application/jwt")
+                .with_body(key.sign(&json!({"aud": CLIENT_ID, "sub": "user-42"}))),
+            ProviderError::InvalidToken("issued by another issuer".into()),
+        ),
+        (
+            HttpResponse::new(200)
+                .with_header("content-type", "application/jwt")
+                .with_body(key.sign(&json!({"iss": ISSUER, "aud": CLIENT_ID, "sub": "user-43"}))),
+            ProviderError::InvalidToken("userinfo describes another subject".into()),
+        ),
+    ];
+    for (answer, expected) in cases {
+        let idp = Idp::new(ISSUER, &[&key, &ec], Some(json!({})));
+        let answer_for_route = answer.clone();
+        idp.http.route("GET", &format!("{ISSUER}/userinfo"), move |_| Ok(answer_for_route.clone()));
+        let error = sign_in(&oidc(&[]), &idp, |nonce| key.sign(&idp.claims(nonce))).unwrap_err();
+        assert_eq!(format!("{error:?}"), format!("{expected:?}"), "{answer:?}");
+    }
+}

@@ -5,16 +5,28 @@ use std::rc::Rc;
 
 use openidconnect::core::{CoreResponseType, CoreSubjectIdentifierType};
 use openidconnect::{
-    AsyncHttpClient, AuthUrl, DiscoveryError, EmptyAdditionalProviderMetadata, IssuerUrl, JsonWebKeySet,
-    JsonWebKeySetUrl, ResponseTypes, TokenUrl, UserInfoUrl,
+    AuthUrl, EmptyAdditionalProviderMetadata, IssuerUrl, JsonWebKeySet, JsonWebKeySetUrl, ResponseTypes, TokenUrl,
+    UserInfoUrl,
 };
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::seam::{Seam, SeamError};
+use super::seam::{get_json, SeamError};
 use super::{OidcProvider, ProviderMetadata};
 use crate::jws::Jwk;
-use crate::{HttpClient, ProviderError};
+use crate::{HttpClient, HttpResponse, ProviderError};
+
+/// Why discovery or the key set failed, before it is said for one step (`discovery` or `key set`): the cases
+/// `openidconnect`'s `DiscoveryError` had.
+enum Failure {
+    Request(SeamError),
+    /// An answer that is not 200, or not of the expected content type.
+    Response(u16),
+    /// The document names another issuer.
+    Validation,
+    /// Not a URL, not the expected JSON.
+    Unreadable,
+}
 
 impl OidcProvider {
     /// The discovery document (with its JWKS), fetched on first use and kept.
@@ -29,24 +41,17 @@ impl OidcProvider {
     }
 
     /// `<issuer>/.well-known/openid-configuration`, then the JWKS it names: `ProviderMetadata::discover_async`'s steps
-    /// and checks (see [`Discovery`] for the one difference), with its errors.
-    async fn discover(&self, client: &dyn HttpClient) -> Result<ProviderMetadata, DiscoveryError<SeamError>> {
-        let url = self.issuer.join(".well-known/openid-configuration").map_err(DiscoveryError::UrlParse)?;
-        let request = openidconnect::http::Request::get(url.as_str())
-            .header(openidconnect::http::header::ACCEPT, "application/json")
-            .body(Vec::new())
-            .map_err(|e| DiscoveryError::Other(e.to_string()))?;
-        let response = Seam::new(client).call(request).await.map_err(DiscoveryError::Request)?;
-        let (status, body) = (response.status(), response.body());
-        let json = response.headers().get("content-type").is_none_or(|value| {
-            value.to_str().is_ok_and(|v| v[..v.find(';').unwrap_or(v.len())].eq_ignore_ascii_case("application/json"))
-        });
-        if status != 200 || !json {
-            return Err(DiscoveryError::Response(status, body.clone(), "unexpected answer".into()));
+    /// and checks (see [`Discovery`] for the one difference), with its outcomes.
+    async fn discover(&self, client: &dyn HttpClient) -> Result<ProviderMetadata, Failure> {
+        let url = self.issuer.join(".well-known/openid-configuration").map_err(|_| Failure::Unreadable)?;
+        let response = get_json(client, url.as_str()).await.map_err(Failure::Request)?;
+        let json = content_type(&response).is_none_or(|v| essence_is(v, "application/json"));
+        if response.status != 200 || !json {
+            return Err(Failure::Response(response.status));
         }
-        let doc: Discovery = serde_json::from_slice(body).map_err(|e| DiscoveryError::Other(e.to_string()))?;
+        let doc: Discovery = serde_json::from_slice(&response.body).map_err(|_| Failure::Unreadable)?;
         if doc.issuer != self.issuer {
-            return Err(DiscoveryError::Validation(format!("unexpected issuer URI `{}`", doc.issuer.as_str())));
+            return Err(Failure::Validation);
         }
         let algs = doc.id_token_signing_alg_values_supported.into_iter().filter_map(|a| serde_json::from_value(a).ok());
         let metadata = ProviderMetadata::new(
@@ -60,7 +65,7 @@ impl OidcProvider {
         )
         .set_token_endpoint(doc.token_endpoint)
         .set_userinfo_endpoint(doc.userinfo_endpoint);
-        let jwks = JsonWebKeySet::<Jwk>::fetch_async(metadata.jwks_uri(), &Seam::new(client)).await?;
+        let jwks = fetch_jwks(client, metadata.jwks_uri()).await?;
         Ok(metadata.set_jwks(jwks))
     }
 
@@ -70,25 +75,47 @@ impl OidcProvider {
         client: &dyn HttpClient,
         metadata: &ProviderMetadata,
     ) -> Result<Rc<ProviderMetadata>, ProviderError> {
-        let jwks = JsonWebKeySet::<Jwk>::fetch_async(metadata.jwks_uri(), &Seam::new(client))
-            .await
-            .map_err(|e| discovery_error("key set", e))?;
+        let jwks = fetch_jwks(client, metadata.jwks_uri()).await.map_err(|e| discovery_error("key set", e))?;
         let metadata = Rc::new(metadata.clone().set_jwks(jwks));
         *self.metadata.borrow_mut() = Some(Rc::clone(&metadata));
         Ok(metadata)
     }
 }
 
-fn discovery_error(step: &str, error: DiscoveryError<SeamError>) -> ProviderError {
+/// The key set at `url`, with the checks of `JsonWebKeySet::fetch_async`: a 200, JSON (`application/json` or
+/// `application/jwk-set+json`, or no content type), keys `openidconnect` can read (others are skipped, as there).
+async fn fetch_jwks(client: &dyn HttpClient, url: &JsonWebKeySetUrl) -> Result<JsonWebKeySet<Jwk>, Failure> {
+    let response = get_json(client, url.as_str()).await.map_err(Failure::Request)?;
+    let json = content_type(&response)
+        .is_none_or(|v| essence_is(v, "application/json") || essence_is(v, "application/jwk-set+json"));
+    if response.status != 200 || !json {
+        return Err(Failure::Response(response.status));
+    }
+    serde_json::from_slice(&response.body).map_err(|_| Failure::Unreadable)
+}
+
+/// The answer's `content-type`, if it has one.
+fn content_type(response: &HttpResponse) -> Option<&str> {
+    response.headers.iter().find(|(name, _)| name.eq_ignore_ascii_case("content-type")).map(|(_, v)| v.as_str())
+}
+
+/// Whether a content type's essence (before any `;`) is `essence`, case-insensitively.
+fn essence_is(content_type: &str, essence: &str) -> bool {
+    content_type[..content_type.find(';').unwrap_or(content_type.len())].eq_ignore_ascii_case(essence)
+}
+
+fn discovery_error(step: &str, error: Failure) -> ProviderError {
     match error {
-        DiscoveryError::Request(e) => e.into_provider_error(step),
-        DiscoveryError::Response(status, _, _) => {
-            ProviderError::Misconfigured(format!("the provider's {step} document answered {}", status.as_u16()))
+        Failure::Request(e) => e.into_provider_error(step),
+        Failure::Response(status) => {
+            ProviderError::Misconfigured(format!("the provider's {step} document answered {status}"))
         }
-        DiscoveryError::Validation(_) => {
+        Failure::Validation => {
             ProviderError::Misconfigured(format!("the provider's {step} document does not match the configured issuer"))
         }
-        _ => ProviderError::Misconfigured(format!("the provider's {step} document could not be read")),
+        Failure::Unreadable => {
+            ProviderError::Misconfigured(format!("the provider's {step} document could not be read"))
+        }
     }
 }
 

@@ -8,11 +8,13 @@
 //! come from configured claim paths ([`claim_strings`]).
 //!
 //! [`crate::google`] and [`crate::auth0`] are this provider with their own rules on top. HTTP goes through the
-//! `skillport-http` seam; `seam::Seam` adapts it to `openidconnect`'s `AsyncHttpClient`.
+//! `skillport-http` seam (`seam`). `openidconnect` builds the authorization URL and supplies the key, algorithm and
+//! URL types; the answers (discovery, key set, token, ID token, userinfo) are read and checked here, with its rules,
+//! into plain structs (see `jwt` for why).
 //!
 //! One file per stage: this one holds the settings, the provider and the start of a sign-in; `discovery` the
-//! provider's documents and keys, `callback` the code exchange and the checks of what comes back, `claims` the
-//! reading of claim paths, and `seam` the HTTP adapter.
+//! provider's documents and keys, `callback` the code exchange and userinfo, `jwt` the checks of the ID token (and
+//! of a signed userinfo answer), `claims` the reading of claim paths, and `seam` the HTTP requests.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -34,6 +36,7 @@ use serde_json::{Map, Value};
 mod callback;
 mod claims;
 mod discovery;
+mod jwt;
 mod seam;
 
 pub use claims::claim_strings;

@@ -77,7 +77,11 @@ impl Key {
             Key::Rsa { .. } => "RS256",
             Key::Ec { .. } => "ES256",
         };
-        let header = json!({"alg": alg, "typ": "JWT", "kid": kid});
+        self.sign_with_header(&json!({"alg": alg, "typ": "JWT", "kid": kid}), claims)
+    }
+
+    /// A compact JWS of `claims` under any `header` (signed with the key's own algorithm whatever `alg` says).
+    pub fn sign_with_header(&self, header: &Value, claims: &Value) -> String {
         let input =
             format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()));
         let signature = match self {
