@@ -4,10 +4,7 @@
 use std::rc::Rc;
 
 use openidconnect::core::{CoreResponseType, CoreSubjectIdentifierType};
-use openidconnect::{
-    AuthUrl, EmptyAdditionalProviderMetadata, IssuerUrl, JsonWebKeySet, JsonWebKeySetUrl, ResponseTypes, TokenUrl,
-    UserInfoUrl,
-};
+use openidconnect::{AuthUrl, IssuerUrl, JsonWebKeySet, JsonWebKeySetUrl, ResponseTypes, TokenUrl, UserInfoUrl};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -53,20 +50,16 @@ impl OidcProvider {
         if doc.issuer != self.issuer {
             return Err(Failure::Validation);
         }
-        let algs = doc.id_token_signing_alg_values_supported.into_iter().filter_map(|a| serde_json::from_value(a).ok());
-        let metadata = ProviderMetadata::new(
-            doc.issuer,
-            doc.authorization_endpoint,
-            doc.jwks_uri,
-            doc.response_types_supported,
-            doc.subject_types_supported,
-            algs.collect(),
-            EmptyAdditionalProviderMetadata {},
-        )
-        .set_token_endpoint(doc.token_endpoint)
-        .set_userinfo_endpoint(doc.userinfo_endpoint);
-        let jwks = fetch_jwks(client, metadata.jwks_uri()).await?;
-        Ok(metadata.set_jwks(jwks))
+        // Read (a member of the wrong type fails the document, as before) but not kept: sign-in does not use them.
+        let _ = (doc.response_types_supported, doc.subject_types_supported, doc.id_token_signing_alg_values_supported);
+        let jwks = fetch_jwks(client, &doc.jwks_uri).await?;
+        Ok(ProviderMetadata {
+            authorization_endpoint: doc.authorization_endpoint,
+            token_endpoint: doc.token_endpoint,
+            userinfo_endpoint: doc.userinfo_endpoint,
+            jwks_uri: doc.jwks_uri,
+            jwks,
+        })
     }
 
     /// Fetches the JWKS again (a token named a key we do not hold: the provider rotated its keys).
@@ -75,8 +68,8 @@ impl OidcProvider {
         client: &dyn HttpClient,
         metadata: &ProviderMetadata,
     ) -> Result<Rc<ProviderMetadata>, ProviderError> {
-        let jwks = fetch_jwks(client, metadata.jwks_uri()).await.map_err(|e| discovery_error("key set", e))?;
-        let metadata = Rc::new(metadata.clone().set_jwks(jwks));
+        let jwks = fetch_jwks(client, &metadata.jwks_uri).await.map_err(|e| discovery_error("key set", e))?;
+        let metadata = Rc::new(ProviderMetadata { jwks, ..metadata.clone() });
         *self.metadata.borrow_mut() = Some(Rc::clone(&metadata));
         Ok(metadata)
     }

@@ -20,15 +20,14 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use openidconnect::core::{
-    CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreClaimName, CoreClaimType, CoreClientAuthMethod,
-    CoreErrorResponseType, CoreGenderClaim, CoreGrantType, CoreJweContentEncryptionAlgorithm,
-    CoreJweKeyManagementAlgorithm, CoreJwsSigningAlgorithm, CoreResponseMode, CoreResponseType, CoreRevocableToken,
-    CoreRevocationErrorResponse, CoreSubjectIdentifierType, CoreTokenIntrospectionResponse, CoreTokenType,
+    CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreErrorResponseType, CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm, CoreRevocableToken, CoreRevocationErrorResponse,
+    CoreTokenIntrospectionResponse, CoreTokenType,
 };
 use openidconnect::{
-    AdditionalClaims, AuthType, ClientSecret, CsrfToken, EmptyAdditionalProviderMetadata, EmptyExtraTokenFields,
-    EndpointMaybeSet, EndpointNotSet, EndpointSet, IdTokenFields, IssuerUrl, Nonce, RedirectUrl, Scope,
-    StandardErrorResponse, StandardTokenResponse,
+    AdditionalClaims, AuthUrl, CsrfToken, EmptyExtraTokenFields, EndpointNotSet, EndpointSet, IdTokenFields, IssuerUrl,
+    JsonWebKeySet, JsonWebKeySetUrl, Nonce, RedirectUrl, Scope, StandardErrorResponse, StandardTokenResponse, TokenUrl,
+    UserInfoUrl,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -112,23 +111,33 @@ type OidcTokenResponse = StandardTokenResponse<
     CoreTokenType,
 >;
 
-/// `ProviderMetadata` with [`Jwk`] keys: signatures are checked as `crate::jws` explains.
-type ProviderMetadata = openidconnect::ProviderMetadata<
-    EmptyAdditionalProviderMetadata,
-    CoreAuthDisplay,
-    CoreClientAuthMethod,
-    CoreClaimName,
-    CoreClaimType,
-    CoreGrantType,
-    CoreJweContentEncryptionAlgorithm,
-    CoreJweKeyManagementAlgorithm,
-    Jwk,
-    CoreResponseMode,
-    CoreResponseType,
-    CoreSubjectIdentifierType,
->;
+/// What sign-in keeps of the provider's discovery document, and its key set. (`openidconnect`'s `ProviderMetadata`
+/// holds all ~30 members of the document; each copy and clone of it weighed in the Worker's wasm.)
+#[derive(Clone)]
+pub(crate) struct ProviderMetadata {
+    authorization_endpoint: AuthUrl,
+    token_endpoint: Option<TokenUrl>,
+    userinfo_endpoint: Option<UserInfoUrl>,
+    jwks_uri: JsonWebKeySetUrl,
+    jwks: JsonWebKeySet<Jwk>,
+}
 
-type OidcClient = openidconnect::Client<
+impl ProviderMetadata {
+    pub(crate) fn token_endpoint(&self) -> Option<&TokenUrl> {
+        self.token_endpoint.as_ref()
+    }
+
+    pub(crate) fn userinfo_endpoint(&self) -> Option<&UserInfoUrl> {
+        self.userinfo_endpoint.as_ref()
+    }
+
+    pub(crate) fn jwks(&self) -> &JsonWebKeySet<Jwk> {
+        &self.jwks
+    }
+}
+
+/// The client that builds authorization URLs (`HasAuthUrl` is `EndpointSet` once its endpoint is set).
+type OidcClient<HasAuthUrl = EndpointSet> = openidconnect::Client<
     OtherClaims,
     CoreAuthDisplay,
     CoreGenderClaim,
@@ -140,12 +149,12 @@ type OidcClient = openidconnect::Client<
     CoreTokenIntrospectionResponse,
     CoreRevocableToken,
     CoreRevocationErrorResponse,
-    EndpointSet,
+    HasAuthUrl,
     EndpointNotSet,
     EndpointNotSet,
     EndpointNotSet,
-    EndpointMaybeSet,
-    EndpointMaybeSet,
+    EndpointNotSet,
+    EndpointNotSet,
 >;
 
 /// The signature algorithms accepted on ID tokens: asymmetric only (a shared-secret HS256 token proves nothing the
@@ -210,17 +219,18 @@ impl OidcProvider {
         &self.settings
     }
 
+    /// The client that builds the authorization URL: only the endpoint, the client id and the redirect URI go into
+    /// it (the code is exchanged, and the answers read, by `callback`).
     fn client(&self, metadata: &ProviderMetadata, redirect_uri: &str) -> Result<OidcClient, ProviderError> {
         let redirect = RedirectUrl::new(redirect_uri.to_string())
             .map_err(|_| ProviderError::Misconfigured("the redirect URI is not a URL".into()))?;
-        let secret = self.settings.client_secret.as_ref().map(|s| ClientSecret::new(s.expose().to_string()));
-        let auth = match self.settings.client_auth {
-            ClientAuth::Basic => AuthType::BasicAuth,
-            ClientAuth::Post => AuthType::RequestBody,
-        };
-        Ok(OidcClient::from_provider_metadata(metadata.clone(), self.settings.client_id.clone(), secret)
-            .set_redirect_uri(redirect)
-            .set_auth_type(auth))
+        Ok(OidcClient::<EndpointNotSet>::new(
+            self.settings.client_id.clone(),
+            self.issuer.clone(),
+            JsonWebKeySet::new(Vec::new()),
+        )
+        .set_auth_uri(metadata.authorization_endpoint.clone())
+        .set_redirect_uri(redirect))
     }
 
     pub(crate) async fn start_oidc(
