@@ -634,3 +634,50 @@ fn userinfo_answers() {
         assert_eq!(format!("{error:?}"), format!("{expected:?}"), "{answer:?}");
     }
 }
+
+/// The authorization URL, byte for byte: parameter order, encoding, `openid` first and once, empty scopes dropped,
+/// the provider's extra parameters before the nonce, and a query the endpoint already has kept.
+#[test]
+fn authorize_url_exactly() {
+    let key = Key::rsa_a("k1");
+    let idp = Idp::new(ISSUER, &[&key], None);
+    let mut discovery = json!({
+        "issuer": ISSUER, "authorization_endpoint": format!("{ISSUER}/authorize?tenant=a%20b"),
+        "token_endpoint": format!("{ISSUER}/oauth/token"), "jwks_uri": format!("{ISSUER}/.well-known/jwks.json"),
+        "response_types_supported": ["code"], "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+    });
+    idp.http.on_get(&format!("{ISSUER}/.well-known/openid-configuration"), json_response(200, &discovery));
+    let mut settings = OidcSettings::new(ISSUER, client_id(), Some(Secret::new(CLIENT_SECRET)));
+    settings.scopes = vec!["email".into(), "openid".into(), String::new(), "x:read&write".into(), "email".into()];
+    let kept = start(&OidcProvider::new(settings).unwrap(), &idp.http);
+    let challenge = param(&kept.authorize_url, "code_challenge").unwrap();
+    let nonce = kept.nonce.as_ref().unwrap().expose().to_string();
+    assert_eq!(
+        kept.authorize_url,
+        format!(
+            "{ISSUER}/authorize?tenant=a%20b&response_type=code&client_id={CLIENT_ID}&state={STATE}\
+             &code_challenge={challenge}&code_challenge_method=S256\
+             &redirect_uri=https%3A%2F%2Fskillport.example.com%2Fcallback&scope=openid+email+x%3Aread%26write+email\
+             &nonce={nonce}"
+        )
+    );
+
+    // Google: its `hd` hint comes before the nonce.
+    discovery["authorization_endpoint"] = json!(format!("{ISSUER}/o/oauth2/v2/auth"));
+    idp.http.on_get(&format!("{ISSUER}/.well-known/openid-configuration"), json_response(200, &discovery));
+    let mut settings = GoogleSettings::new(client_id(), Secret::new(CLIENT_SECRET), vec!["example.com".into()]);
+    settings.issuer = Some(ISSUER.into());
+    let kept = start(&GoogleProvider::new(settings).unwrap(), &idp.http);
+    let challenge = param(&kept.authorize_url, "code_challenge").unwrap();
+    let nonce = kept.nonce.as_ref().unwrap().expose().to_string();
+    assert_eq!(
+        kept.authorize_url,
+        format!(
+            "{ISSUER}/o/oauth2/v2/auth?response_type=code&client_id={CLIENT_ID}&state={STATE}\
+             &code_challenge={challenge}&code_challenge_method=S256\
+             &redirect_uri=https%3A%2F%2Fskillport.example.com%2Fcallback&scope=openid+email+profile\
+             &hd=example.com&nonce={nonce}"
+        )
+    );
+}

@@ -1,4 +1,4 @@
-//! The `oidc` provider: any OpenID Connect provider, through the `openidconnect` crate.
+//! The `oidc` provider: any OpenID Connect provider, with `openidconnect`'s rules and types.
 //!
 //! Discovery reads `<issuer>/.well-known/openid-configuration` and the JWKS once per isolate (both are cached in the
 //! provider; the JWKS is fetched again, once, when an ID token names a key it does not hold, which is how key
@@ -8,9 +8,9 @@
 //! come from configured claim paths ([`claim_strings`]).
 //!
 //! [`crate::google`] and [`crate::auth0`] are this provider with their own rules on top. HTTP goes through the
-//! `skillport-http` seam (`seam`). `openidconnect` builds the authorization URL and supplies the key, algorithm and
-//! URL types; the answers (discovery, key set, token, ID token, userinfo) are read and checked here, with its rules,
-//! into plain structs (see `jwt` for why).
+//! `skillport-http` seam (`seam`). `openidconnect` supplies the key, algorithm and URL types and the PKCE challenge;
+//! the authorization URL is written, and the answers (discovery, key set, token, ID token, userinfo) are read and
+//! checked, here, with its rules, into plain structs (see `jwt` for why).
 //!
 //! One file per stage: this one holds the settings, the provider and the start of a sign-in; `discovery` the
 //! provider's documents and keys, `callback` the code exchange and userinfo, `jwt` the checks of the ID token (and
@@ -19,17 +19,8 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use openidconnect::core::{
-    CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreErrorResponseType, CoreGenderClaim,
-    CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm, CoreRevocableToken, CoreRevocationErrorResponse,
-    CoreTokenIntrospectionResponse, CoreTokenType,
-};
-use openidconnect::{
-    AdditionalClaims, AuthUrl, CsrfToken, EmptyExtraTokenFields, EndpointNotSet, EndpointSet, IdTokenFields, IssuerUrl,
-    JsonWebKeySet, JsonWebKeySetUrl, Nonce, RedirectUrl, Scope, StandardErrorResponse, StandardTokenResponse, TokenUrl,
-    UserInfoUrl,
-};
-use serde::{Deserialize, Serialize};
+use openidconnect::core::CoreJwsSigningAlgorithm;
+use openidconnect::{AuthUrl, IssuerUrl, JsonWebKeySet, JsonWebKeySetUrl, RedirectUrl, TokenUrl, UserInfoUrl};
 use serde_json::{Map, Value};
 
 mod callback;
@@ -95,22 +86,6 @@ impl OidcSettings {
     }
 }
 
-/// Every claim the token or userinfo carried beyond the standard ones (groups, roles, `hd`, namespaced claims).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct OtherClaims(#[serde(default)] pub Map<String, Value>);
-impl AdditionalClaims for OtherClaims {}
-
-type OidcTokenResponse = StandardTokenResponse<
-    IdTokenFields<
-        OtherClaims,
-        EmptyExtraTokenFields,
-        CoreGenderClaim,
-        CoreJweContentEncryptionAlgorithm,
-        CoreJwsSigningAlgorithm,
-    >,
-    CoreTokenType,
->;
-
 /// What sign-in keeps of the provider's discovery document, and its key set. (`openidconnect`'s `ProviderMetadata`
 /// holds all ~30 members of the document; each copy and clone of it weighed in the Worker's wasm.)
 #[derive(Clone)]
@@ -135,27 +110,6 @@ impl ProviderMetadata {
         &self.jwks
     }
 }
-
-/// The client that builds authorization URLs (`HasAuthUrl` is `EndpointSet` once its endpoint is set).
-type OidcClient<HasAuthUrl = EndpointSet> = openidconnect::Client<
-    OtherClaims,
-    CoreAuthDisplay,
-    CoreGenderClaim,
-    CoreJweContentEncryptionAlgorithm,
-    Jwk,
-    CoreAuthPrompt,
-    StandardErrorResponse<CoreErrorResponseType>,
-    OidcTokenResponse,
-    CoreTokenIntrospectionResponse,
-    CoreRevocableToken,
-    CoreRevocationErrorResponse,
-    HasAuthUrl,
-    EndpointNotSet,
-    EndpointNotSet,
-    EndpointNotSet,
-    EndpointNotSet,
-    EndpointNotSet,
->;
 
 /// The signature algorithms accepted on ID tokens: asymmetric only (a shared-secret HS256 token proves nothing the
 /// client secret does not already).
@@ -219,20 +173,10 @@ impl OidcProvider {
         &self.settings
     }
 
-    /// The client that builds the authorization URL: only the endpoint, the client id and the redirect URI go into
-    /// it (the code is exchanged, and the answers read, by `callback`).
-    fn client(&self, metadata: &ProviderMetadata, redirect_uri: &str) -> Result<OidcClient, ProviderError> {
-        let redirect = RedirectUrl::new(redirect_uri.to_string())
-            .map_err(|_| ProviderError::Misconfigured("the redirect URI is not a URL".into()))?;
-        Ok(OidcClient::<EndpointNotSet>::new(
-            self.settings.client_id.clone(),
-            self.issuer.clone(),
-            JsonWebKeySet::new(Vec::new()),
-        )
-        .set_auth_uri(metadata.authorization_endpoint.clone())
-        .set_redirect_uri(redirect))
-    }
-
+    /// The authorization request: the code flow with PKCE S256, the nonce and the scopes, as `openidconnect`'s
+    /// `authorize_url` wrote it (the same parameters in the same order: `response_type`, `client_id`, `state`,
+    /// `code_challenge`, `code_challenge_method`, `redirect_uri`, `scope` with `openid` first, then the provider's
+    /// extra parameters and the `nonce`), appended to any query the endpoint already has.
     pub(crate) async fn start_oidc(
         &self,
         client: &dyn HttpClient,
@@ -240,30 +184,33 @@ impl OidcProvider {
         state: &str,
     ) -> Result<SignInStart, ProviderError> {
         let metadata = self.metadata(client).await?;
-        let oidc = self.client(&metadata, redirect_uri)?;
+        let redirect = RedirectUrl::new(redirect_uri.to_string())
+            .map_err(|_| ProviderError::Misconfigured("the redirect URI is not a URL".into()))?;
         let (challenge, verifier) = crate::new_pkce();
         // 16 random bytes, base64url: as `Nonce::new_random` makes it (see `crate::new_pkce` for why not with it).
-        let nonce = Nonce::new(crate::random_base64url(16));
-        let (state_owned, nonce_owned) = (state.to_string(), nonce.clone());
-        let mut request = oidc
-            .authorize_url(
-                CoreAuthenticationFlow::AuthorizationCode,
-                move || CsrfToken::new(state_owned),
-                move || nonce_owned,
-            )
-            .set_pkce_challenge(challenge);
-        for scope in self.settings.scopes.iter().filter(|s| *s != "openid" && !s.is_empty()) {
-            request = request.add_scope(Scope::new(scope.clone()));
-        }
-        for (name, value) in &self.extra_params {
-            request = request.add_extra_param(name.clone(), value.clone());
-        }
-        let (url, _, _) = request.url();
+        let nonce = crate::random_base64url(16);
+        let scopes = std::iter::once("openid")
+            .chain(self.settings.scopes.iter().map(String::as_str).filter(|s| *s != "openid" && !s.is_empty()))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut url = metadata.authorization_endpoint.url().clone();
+        url.query_pairs_mut()
+            .extend_pairs([
+                ("response_type", "code"),
+                ("client_id", self.settings.client_id.as_str()),
+                ("state", state),
+                ("code_challenge", challenge.as_str()),
+                ("code_challenge_method", "S256"),
+                ("redirect_uri", redirect.as_str()),
+                ("scope", &scopes),
+            ])
+            .extend_pairs(self.extra_params.iter().map(|(name, value)| (name.as_str(), value.as_str())))
+            .append_pair("nonce", &nonce);
         Ok(SignInStart {
             authorize_url: url.to_string(),
             state: state.to_string(),
             pkce_verifier: Secret::new(verifier.secret().clone()),
-            nonce: Some(Secret::new(nonce.secret().clone())),
+            nonce: Some(Secret::new(nonce)),
         })
     }
 }
