@@ -42,7 +42,29 @@ impl Provider for TomlLayer<'_> {
     }
 
     fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
-        Toml::string(self.text).data()
+        let embedded = [DEFAULT_TOML, ADMIN_TOML].iter().position(|t| *t == self.text);
+        match embedded {
+            Some(i) => PARSED_EMBEDDED.with(|cache| cache[i].get_or_init(|| Toml::string(self.text).data()).clone()),
+            None => Toml::string(self.text).data(),
+        }
+    }
+}
+
+thread_local! {
+    /// The embedded files parsed once per isolate ([`DEFAULT_TOML`], [`ADMIN_TOML`], in that order): the text never
+    /// changes, and figment tags a layer's values when it merges it, not when the provider parses it, so the parsed
+    /// form can be handed out again.
+    static PARSED_EMBEDDED: [std::cell::OnceCell<Result<Map<Profile, Dict>, figment::Error>>; 2] =
+        const { [std::cell::OnceCell::new(), std::cell::OnceCell::new()] };
+}
+
+/// Parses the embedded files now, so that the first configuration load only merges them with the Worker's vars. The
+/// Worker calls this when its module is instantiated, before any request: Cloudflare evaluates a Worker's module
+/// while the TLS handshake of the request that woke the isolate is still under way, and the TOML parser's code is
+/// compiled then rather than on the first request.
+pub fn parse_embedded() {
+    for text in [DEFAULT_TOML, ADMIN_TOML] {
+        let _ = TomlLayer { name: DEFAULTS_LAYER, text }.data();
     }
 }
 

@@ -41,8 +41,8 @@ use std::collections::BTreeMap;
 
 pub use errors::{ConfigError, ConfigErrors};
 pub use layers::{
-    env_var_key_path, layers, settings, Setting, ADMIN_LAYER, ADMIN_TOML, ADMIN_VAR, ADMIN_VAR_LAYER, DEFAULTS_LAYER,
-    DEFAULT_TOML, ENV_PREFIX, WORKER_LAYER,
+    env_var_key_path, layers, parse_embedded, settings, Setting, ADMIN_LAYER, ADMIN_TOML, ADMIN_VAR, ADMIN_VAR_LAYER,
+    DEFAULTS_LAYER, DEFAULT_TOML, ENV_PREFIX, WORKER_LAYER,
 };
 pub use model::{
     AccessConfig, AccessDecision, AccessRule, Admins, AuthConfig, CatalogueConfig, Config, InstallPolicy,

@@ -1002,3 +1002,25 @@ fn webhook_secret_names_a_secret_of_a_fetched_marketplace() {
     let errors = load(DEFAULT_TOML, bundled, &env(&[("HOOK_KEY", KEY)])).unwrap_err();
     assert!(error_at(&errors.0, "marketplaces[0].webhook_secret", ADMIN_LAYER).message.contains("no webhook"));
 }
+
+#[test]
+fn the_embedded_files_parsed_ahead_give_the_same_configuration_and_errors() {
+    // Each thread has its own parse cache, as each isolate has: one loads without parsing ahead, one after.
+    let vars = env(&[("SKILLPORT_AUTH__OPEN", "true"), ("SKILLPORT_SERVER__NAME", "Ahead")]);
+    let bad = env(&[("SKILLPORT_CATALOGUE__REFRESH_SECONDS", "soon")]);
+    let cold = {
+        let (vars, bad) = (vars.clone(), bad.clone());
+        std::thread::spawn(move || (format!("{:?}", load_embedded(&vars)), format!("{:?}", load_embedded(&bad))))
+            .join()
+            .unwrap()
+    };
+    let ahead = std::thread::spawn(move || {
+        parse_embedded();
+        (format!("{:?}", load_embedded(&vars)), format!("{:?}", load_embedded(&bad)))
+    })
+    .join()
+    .unwrap();
+    assert!(cold.0.starts_with("Ok("), "{}", cold.0);
+    assert!(cold.1.starts_with("Err("), "{}", cold.1);
+    assert_eq!(cold, ahead);
+}

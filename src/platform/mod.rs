@@ -366,6 +366,13 @@ pub(crate) fn flush_audit() {
     }
 }
 
+/// Runs once when the module is instantiated, before any request: the embedded configuration files are parsed here
+/// (see [`crate::config::parse_embedded`]), so a fresh isolate's first request only merges them with its vars.
+#[event(start)]
+fn start() {
+    crate::config::parse_embedded();
+}
+
 #[event(scheduled)]
 async fn scheduled(_event: worker::ScheduledEvent, env: Env, _ctx: worker::ScheduleContext) {
     refresh(env, false).await;
