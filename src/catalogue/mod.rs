@@ -29,7 +29,7 @@ pub use name::QualifiedName;
 pub use view::{Filter, Listed, LookupError, PluginRef, View};
 
 use crate::config::{MarketplaceId, SourceKind, Surface};
-use skillport_sources::load::{LoadedMarketplace, Skill};
+use skillport_sources::load::{LoadedMarketplace, LoadedPlugin, Skill};
 use skillport_sources::FileSet;
 
 /// One configured marketplace and what loading it gave.
@@ -97,6 +97,11 @@ pub struct EntryCache {
     /// What a listing needs of each plugin: a `list_plugins` call filters these rows and copies their serialized
     /// summaries.
     listing: std::sync::OnceLock<Vec<ListingRow>>,
+    /// The row numbers of `listing` on each surface (`surface::ALL`'s order): a listing filtered by surface alone
+    /// counts and pages them without visiting every row.
+    on_surface: std::sync::OnceLock<[Vec<u32>; surface::ALL.len()]>,
+    /// The plugins' positions by name: a name lookup is one hash away, not a walk over every plugin.
+    by_name: std::sync::OnceLock<std::collections::HashMap<Box<str>, Vec<u32>>>,
     /// The SHA-256 of each skill's `.skill` package (by skill folder and size cap), as its download link carries it:
     /// building the package to learn it was over half of a `fetch_skill` call. Only packages that could be built.
     packages: std::sync::Mutex<std::collections::HashMap<(String, u64), String>>,
@@ -105,7 +110,12 @@ pub struct EntryCache {
 impl Clone for EntryCache {
     fn clone(&self) -> Self {
         let packages = self.packages.lock().map(|p| p.clone()).unwrap_or_default();
-        EntryCache { listing: self.listing.clone(), packages: std::sync::Mutex::new(packages) }
+        EntryCache {
+            listing: self.listing.clone(),
+            on_surface: self.on_surface.clone(),
+            by_name: self.by_name.clone(),
+            packages: std::sync::Mutex::new(packages),
+        }
     }
 }
 
@@ -149,6 +159,33 @@ impl MarketplaceEntry {
                 })
                 .collect()
         }))
+    }
+
+    /// The numbers of the [`MarketplaceEntry::listing`] rows (and plugins) shown on `surface`, in order; empty when
+    /// the marketplace did not load.
+    pub fn rows_on(&self, surface: Surface) -> &[u32] {
+        let Some(rows) = self.listing() else { return &[] };
+        let index = self.cache.on_surface.get_or_init(|| {
+            std::array::from_fn(|i| {
+                let bit = surface_bit(surface::ALL[i]);
+                (0..rows.len() as u32).filter(|&r| rows[r as usize].surfaces & bit != 0).collect()
+            })
+        });
+        &index[surface::ALL.iter().position(|a| *a == surface).unwrap_or(0)]
+    }
+
+    /// The plugins of the loaded marketplace named `name`, in marketplace order (a marketplace names each plugin
+    /// once, but a lookup must not assume it).
+    pub fn plugins_named<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a LoadedPlugin> + 'a {
+        let plugins = self.loaded.as_ref().map(|l| l.plugins.as_slice()).unwrap_or_default();
+        let index = self.cache.by_name.get_or_init(|| {
+            let mut index: std::collections::HashMap<Box<str>, Vec<u32>> = Default::default();
+            for (i, p) in plugins.iter().enumerate() {
+                index.entry(p.name.as_str().into()).or_default().push(i as u32);
+            }
+            index
+        });
+        index.get(name).map(Vec::as_slice).unwrap_or_default().iter().map(move |&i| &plugins[i as usize])
     }
 
     /// The `sha256:` digest of the `.skill` package of `skill` (of this marketplace), built at most once per copy.

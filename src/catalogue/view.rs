@@ -268,6 +268,39 @@ impl<'a> View<'a> {
         })
     }
 
+    /// What [`View::listed`] gives from its `offset`-th plugin on, and how many it gives in all, without visiting
+    /// each row: when the user sees everything and the filter is by surface and marketplace at most (a marketplace
+    /// is in or out as a whole, a surface has its rows numbered once per copy, [`MarketplaceEntry::rows_on`]).
+    /// `None` for any other view or filter, which [`View::listed`] answers.
+    pub fn listed_from(self, filter: &Filter, offset: usize) -> Option<(usize, impl Iterator<Item = Listed<'a>> + 'a)> {
+        let Filter { surface, marketplace, category: None, tag: None, query: None, policy: None } = filter else {
+            return None;
+        };
+        if !self.access.is_none_or(|a| a.is_unrestricted()) {
+            return None;
+        }
+        let mut parts = Vec::new();
+        let mut total = 0;
+        for m in &self.catalogue.marketplaces {
+            if marketplace.as_ref().is_some_and(|x| !m.id.eq_ignore_ascii_case(x)) {
+                continue;
+            }
+            let (Some(rows), Ok(loaded)) = (m.listing(), m.loaded.as_ref()) else { continue };
+            let picked: Option<&'a [u32]> = surface.map(|s| m.rows_on(s));
+            let count = picked.map_or(rows.len(), <[u32]>::len);
+            parts.push((m, loaded.plugins.as_slice(), rows, picked, total, count));
+            total += count;
+        }
+        let access = self.access;
+        let listed = parts.into_iter().flat_map(move |(m, plugins, rows, picked, first, count)| {
+            (offset.saturating_sub(first).min(count)..count).map(move |k| {
+                let i = picked.map_or(k, |p| p[k] as usize);
+                Listed { plugin: PluginRef { marketplace: m, plugin: &plugins[i], access }, row: &rows[i] }
+            })
+        });
+        Some((total, listed))
+    }
+
     /// Finds a plugin by `plugin@marketplace`, or by bare name when exactly one marketplace has it, among the plugins
     /// the user may see: a hidden plugin is answered as one that does not exist, and never makes a name ambiguous.
     /// A plugin renamed through its marketplace's `renames` map is found under its old name too, as Claude Code
@@ -294,14 +327,30 @@ impl<'a> View<'a> {
         }
     }
 
+    /// The plugins named `name` the user may see, in catalogue order, in the marketplaces `market` allows.
+    fn named<'n>(
+        self,
+        name: &'n str,
+        market: impl Fn(&MarketplaceEntry) -> bool + 'n,
+    ) -> impl Iterator<Item = PluginRef<'a>> + 'n
+    where
+        'a: 'n,
+    {
+        self.catalogue
+            .marketplaces
+            .iter()
+            .filter(move |m| market(m))
+            .flat_map(move |m| m.plugins_named(name).filter_map(move |p| self.plugin_ref(m, p)))
+    }
+
     fn find_exact(self, name: &str) -> Result<PluginRef<'a>, LookupError> {
         if let QualifiedName { plugin, marketplace: Some(market), .. } = QualifiedName::parse_plugin(name) {
             return self
-                .plugins()
-                .find(|p| p.plugin.name == plugin && p.marketplace.id == market)
+                .named(plugin, move |m| m.id == market)
+                .next()
                 .ok_or_else(|| LookupError::NotFound(name.to_string()));
         }
-        let hits: Vec<_> = self.plugins().filter(|p| p.plugin.name == name).collect();
+        let hits: Vec<_> = self.named(name, |_| true).collect();
         match hits.len() {
             0 => Err(LookupError::NotFound(name.to_string())),
             1 => Ok(hits[0]),

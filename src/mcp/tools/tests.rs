@@ -694,7 +694,8 @@ fn listing_args() -> Vec<Value> {
         json!({"surface": "all", "policy": "required"}),
         json!({"surface": "all", "policy": "available", "limit": 2}),
     ];
-    for n in [3, 50, 199, 200, 201] {
+    // Cursors inside the first marketplace, at its end, across into the next and past the whole listing.
+    for n in [3, 50, 199, 200, 201, 598, 599, 600, 601, 602, 603, 604] {
         args.push(json!({"surface": "all", "limit": 200, "cursor": cursor::encode(n)}));
         args.push(json!({"surface": "claude-ai", "query": "synthetic", "limit": 200, "cursor": cursor::encode(n)}));
     }
