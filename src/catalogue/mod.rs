@@ -100,6 +100,10 @@ pub struct EntryCache {
     /// The row numbers of `listing` on each surface (`surface::ALL`'s order): a listing filtered by surface alone
     /// counts and pages them without visiting every row.
     on_surface: std::sync::OnceLock<[Vec<u32>; surface::ALL.len()]>,
+    /// For each three bytes that occur in some row's `haystack`, the rows they occur in, in order: a query word of
+    /// three bytes or more is only in rows holding every three bytes of it, so a query visits the rows of its rarest
+    /// three rather than every row.
+    trigrams: std::sync::OnceLock<std::collections::HashMap<[u8; 3], Vec<u32>>>,
     /// The plugins' positions by name: a name lookup is one hash away, not a walk over every plugin.
     by_name: std::sync::OnceLock<std::collections::HashMap<Box<str>, Vec<u32>>>,
     /// The SHA-256 of each skill's `.skill` package (by skill folder and size cap), as its download link carries it:
@@ -113,6 +117,7 @@ impl Clone for EntryCache {
         EntryCache {
             listing: self.listing.clone(),
             on_surface: self.on_surface.clone(),
+            trigrams: self.trigrams.clone(),
             by_name: self.by_name.clone(),
             packages: std::sync::Mutex::new(packages),
         }
@@ -172,6 +177,33 @@ impl MarketplaceEntry {
             })
         });
         &index[surface::ALL.iter().position(|a| *a == surface).unwrap_or(0)]
+    }
+
+    /// The numbers of the rows whose `haystack` may hold every one of `words` (a superset of those that do, in
+    /// order), or `None` when no word is three bytes long or more and so every row may.
+    pub fn rows_maybe_with(&self, words: &[String]) -> Option<&[u32]> {
+        let rows = self.listing()?;
+        if words.iter().all(|w| w.len() < 3) {
+            return None;
+        }
+        let index = self.cache.trigrams.get_or_init(|| {
+            let mut index: std::collections::HashMap<[u8; 3], Vec<u32>> = Default::default();
+            for (r, row) in rows.iter().enumerate() {
+                for t in row.haystack.as_bytes().windows(3) {
+                    let list = index.entry([t[0], t[1], t[2]]).or_default();
+                    if list.last() != Some(&(r as u32)) {
+                        list.push(r as u32);
+                    }
+                }
+            }
+            index
+        });
+        let rarest = words
+            .iter()
+            .flat_map(|w| w.as_bytes().windows(3))
+            .map(|t| index.get(t).map(Vec::as_slice).unwrap_or_default())
+            .min_by_key(|rows| rows.len());
+        rarest
     }
 
     /// The plugins of the loaded marketplace named `name`, in marketplace order (a marketplace names each plugin

@@ -261,7 +261,12 @@ impl<'a> View<'a> {
             let words = words.clone();
             let plugins = m.loaded.as_ref().map(|l| l.plugins.as_slice()).unwrap_or_default();
             let rows = m.listing().unwrap_or_default();
-            plugins.iter().zip(rows).filter_map(move |(p, row)| {
+            // A query looks only at the rows that may hold its words; they are checked as every row would be.
+            let picked = filter.query.as_ref().and_then(|_| m.rows_maybe_with(&words));
+            let count = picked.map_or(plugins.len().min(rows.len()), <[u32]>::len);
+            (0..count).filter_map(move |k| {
+                let i = picked.map_or(k, |p| p[k] as usize);
+                let (p, row) = (&plugins[i], &rows[i]);
                 let plugin = self.plugin_ref(m, p)?;
                 filter.matches_row(&plugin, row, &words).then_some(Listed { plugin, row })
             })
