@@ -105,6 +105,7 @@ pub fn requests_for(plugins: usize) -> Vec<(&'static str, HttpRequest)> {
         ("list_plugins_last_page", tool("list_plugins", serde_json::json!({"surface": "claude-ai", "limit": 200}))),
         ("list_plugins_end", tool("list_plugins", serde_json::json!({"surface": "all", "cursor": last}))),
         ("fetch_skill_big", tool("fetch_skill", serde_json::json!({"name": "plugin-0000@big/skill-0000"}))),
+        ("fetch_skill_bare", tool("fetch_skill", serde_json::json!({"name": "brand-voice"}))),
         ("tools_list", mcp(serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}))),
         ("fetch_skill", tool("fetch_skill", serde_json::json!({"name": "brand-kit@example/brand-voice"}))),
         ("prm", HttpRequest::new("GET", "/.well-known/oauth-protected-resource").with_header("host", "127.0.0.1:8787")),

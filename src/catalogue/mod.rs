@@ -106,6 +106,9 @@ pub struct EntryCache {
     trigrams: std::sync::OnceLock<std::collections::HashMap<[u8; 3], Vec<u32>>>,
     /// The plugins' positions by name: a name lookup is one hash away, not a walk over every plugin.
     by_name: std::sync::OnceLock<std::collections::HashMap<Box<str>, Vec<u32>>>,
+    /// The positions of the plugins having a skill of each name: a bare skill name is found without a walk over
+    /// every plugin's skills.
+    by_skill: std::sync::OnceLock<std::collections::HashMap<Box<str>, Vec<u32>>>,
     /// The SHA-256 of each skill's `.skill` package (by skill folder and size cap), as its download link carries it:
     /// building the package to learn it was over half of a `fetch_skill` call. Only packages that could be built.
     packages: std::sync::Mutex<std::collections::HashMap<(String, u64), String>>,
@@ -119,6 +122,7 @@ impl Clone for EntryCache {
             on_surface: self.on_surface.clone(),
             trigrams: self.trigrams.clone(),
             by_name: self.by_name.clone(),
+            by_skill: self.by_skill.clone(),
             packages: std::sync::Mutex::new(packages),
         }
     }
@@ -218,6 +222,24 @@ impl MarketplaceEntry {
             let mut index: std::collections::HashMap<Box<str>, Vec<u32>> = Default::default();
             for (i, p) in plugins.iter().enumerate() {
                 index.entry(p.name.as_str().into()).or_default().push(i as u32);
+            }
+            index
+        });
+        index.get(name).map(Vec::as_slice).unwrap_or_default().iter().map(move |&i| &plugins[i as usize])
+    }
+
+    /// The plugins of the loaded marketplace with a skill named `name` (hidden or not), in marketplace order.
+    pub fn plugins_with_skill<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a LoadedPlugin> + 'a {
+        let plugins = self.loaded.as_ref().map(|l| l.plugins.as_slice()).unwrap_or_default();
+        let index = self.cache.by_skill.get_or_init(|| {
+            let mut index: std::collections::HashMap<Box<str>, Vec<u32>> = Default::default();
+            for (i, p) in plugins.iter().enumerate() {
+                for s in &p.skills {
+                    let list = index.entry(s.name.as_str().into()).or_default();
+                    if list.last() != Some(&(i as u32)) {
+                        list.push(i as u32);
+                    }
+                }
             }
             index
         });

@@ -306,6 +306,18 @@ impl<'a> View<'a> {
         Some((total, listed))
     }
 
+    /// The skills named `name` the user may see, with their plugins, in catalogue order.
+    pub fn skills_named<'n>(self, name: &'n str) -> impl Iterator<Item = (PluginRef<'a>, &'a Skill)> + 'n
+    where
+        'a: 'n,
+    {
+        self.catalogue.marketplaces.iter().flat_map(move |m| {
+            m.plugins_with_skill(name)
+                .filter_map(move |p| self.plugin_ref(m, p))
+                .flat_map(move |p| p.skills().filter(move |s| s.name == name).map(move |s| (p, s)))
+        })
+    }
+
     /// Finds a plugin by `plugin@marketplace`, or by bare name when exactly one marketplace has it, among the plugins
     /// the user may see: a hidden plugin is answered as one that does not exist, and never makes a name ambiguous.
     /// A plugin renamed through its marketplace's `renames` map is found under its old name too, as Claude Code
