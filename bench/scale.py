@@ -15,7 +15,7 @@ For each size, on one fresh `wrangler dev` with empty state:
 - CPU per request (workerd's user + system time over a `wrk` run straight to the worker's socket, divided by the
   requests answered, median of the rounds, as compare.py computes it) of `list_plugins` (first page of everything; a
   query with a surface filter; a surface filter alone; the last page) and `fetch_skill` (a skill of the example
-  marketplace, listed after every synthetic plugin, and one of the synthetic marketplace);
+  marketplace, listed after every synthetic plugin, one of the synthetic marketplace, and one by its bare name);
 then a fresh `wrangler dev` (a fresh isolate) on the same state, so with the KV copy kept, twice: once while that copy
 is within `catalogue.refresh_seconds` (3600 s) and once with `refresh_seconds` at 1 s so that it is due: whether
 the first call (`list_plugins`) made any upstream request before it was answered, how many followed within 3 s, and
@@ -81,6 +81,8 @@ def paths(n: int):
          tool("fetch_skill", {"name": "brand-kit@example/brand-voice"}), lambda r: "files" in r or "skill" in r),
         ("fetch_skill_big", "`fetch_skill plugin-0000@big/skill-0000`",
          tool("fetch_skill", {"name": "plugin-0000@big/skill-0000"}), lambda r: "files" in r or "skill" in r),
+        ("fetch_skill_bare", "`fetch_skill brand-voice` (a bare skill name)",
+         tool("fetch_skill", {"name": "brand-voice"}), lambda r: r.get("name") == "brand-kit@example/brand-voice"),
     ]
 
 
