@@ -6,6 +6,8 @@
 //!     cargo bench --bench catalogue -- list_plugins 200    200 requests of one kind and nothing else, so that
 //!         valgrind --tool=callgrind target/release/deps/catalogue-* list_plugins 200
 //!     counts the instructions of exactly that (minus one warm-up call and the catalogue build).
+//!     cargo bench --bench catalogue -- list_plugins 200 10000   the same over 10,000 synthetic plugins (a third
+//!         argument, or `BENCH_PLUGINS=10000` for the timing run; 1,000 by default), as `bench/scale.py` compares.
 //!
 //! Native x86-64 is not the Worker's wasm, but instruction counts move together with it, and they are deterministic
 //! on a shared machine where wall-clock times are not.
@@ -85,7 +87,15 @@ fn tool(name: &str, args: serde_json::Value) -> HttpRequest {
         "params": {"name": name, "arguments": args}}))
 }
 
+/// The requests of each kind over the 1,000-plugin catalogue.
 pub fn requests() -> Vec<(&'static str, HttpRequest)> {
+    requests_for(1000)
+}
+
+/// The requests of each kind over `plugins` synthetic plugins (the last page's cursor depends on the count: the
+/// catalogue lists `plugins` + 3, the example marketplace's three after the synthetic ones).
+pub fn requests_for(plugins: usize) -> Vec<(&'static str, HttpRequest)> {
+    let last = skillport::catalogue::cursor::encode((plugins + 3).saturating_sub(1) / 50 * 50);
     vec![
         ("list_plugins", tool("list_plugins", serde_json::json!({"surface": "all"}))),
         (
@@ -93,6 +103,9 @@ pub fn requests() -> Vec<(&'static str, HttpRequest)> {
             tool("list_plugins", serde_json::json!({"query": "number 999", "surface": "claude-code"})),
         ),
         ("list_plugins_last_page", tool("list_plugins", serde_json::json!({"surface": "claude-ai", "limit": 200}))),
+        ("list_plugins_end", tool("list_plugins", serde_json::json!({"surface": "all", "cursor": last}))),
+        ("fetch_skill_big", tool("fetch_skill", serde_json::json!({"name": "plugin-0000@big/skill-0000"}))),
+        ("fetch_skill_bare", tool("fetch_skill", serde_json::json!({"name": "brand-voice"}))),
         ("tools_list", mcp(serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}))),
         ("fetch_skill", tool("fetch_skill", serde_json::json!({"name": "brand-kit@example/brand-voice"}))),
         ("prm", HttpRequest::new("GET", "/.well-known/oauth-protected-resource").with_header("host", "127.0.0.1:8787")),
@@ -102,8 +115,14 @@ pub fn requests() -> Vec<(&'static str, HttpRequest)> {
 pub fn main() {
     // `cargo bench` passes `--bench`; anything else is ours.
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
-    let app = app(1000);
-    let reqs = requests();
+    let plugins = args
+        .get(2)
+        .cloned()
+        .or_else(|| std::env::var("BENCH_PLUGINS").ok())
+        .map(|n| n.parse().unwrap_or_else(|_| panic!("plugin count `{n}` is not a number")))
+        .unwrap_or(1000);
+    let app = app(plugins);
+    let reqs = requests_for(plugins);
     if let Some(only) = args.first() {
         let calls: usize = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(100);
         let (_, req) = reqs.iter().find(|(n, _)| n == only).unwrap_or_else(|| panic!("no request kind `{only}`"));

@@ -29,7 +29,7 @@ pub use name::QualifiedName;
 pub use view::{Filter, Listed, LookupError, PluginRef, View};
 
 use crate::config::{MarketplaceId, SourceKind, Surface};
-use skillport_sources::load::{LoadedMarketplace, Skill};
+use skillport_sources::load::{LoadedMarketplace, LoadedPlugin, Skill};
 use skillport_sources::FileSet;
 
 /// One configured marketplace and what loading it gave.
@@ -97,6 +97,18 @@ pub struct EntryCache {
     /// What a listing needs of each plugin: a `list_plugins` call filters these rows and copies their serialized
     /// summaries.
     listing: std::sync::OnceLock<Vec<ListingRow>>,
+    /// The row numbers of `listing` on each surface (`surface::ALL`'s order): a listing filtered by surface alone
+    /// counts and pages them without visiting every row.
+    on_surface: std::sync::OnceLock<[Vec<u32>; surface::ALL.len()]>,
+    /// For each three bytes that occur in some row's `haystack`, the rows they occur in, in order: a query word of
+    /// three bytes or more is only in rows holding every three bytes of it, so a query visits the rows of its rarest
+    /// three rather than every row.
+    trigrams: std::sync::OnceLock<std::collections::HashMap<[u8; 3], Vec<u32>>>,
+    /// The plugins' positions by name: a name lookup is one hash away, not a walk over every plugin.
+    by_name: std::sync::OnceLock<std::collections::HashMap<Box<str>, Vec<u32>>>,
+    /// The positions of the plugins having a skill of each name: a bare skill name is found without a walk over
+    /// every plugin's skills.
+    by_skill: std::sync::OnceLock<std::collections::HashMap<Box<str>, Vec<u32>>>,
     /// The SHA-256 of each skill's `.skill` package (by skill folder and size cap), as its download link carries it:
     /// building the package to learn it was over half of a `fetch_skill` call. Only packages that could be built.
     packages: std::sync::Mutex<std::collections::HashMap<(String, u64), String>>,
@@ -105,7 +117,14 @@ pub struct EntryCache {
 impl Clone for EntryCache {
     fn clone(&self) -> Self {
         let packages = self.packages.lock().map(|p| p.clone()).unwrap_or_default();
-        EntryCache { listing: self.listing.clone(), packages: std::sync::Mutex::new(packages) }
+        EntryCache {
+            listing: self.listing.clone(),
+            on_surface: self.on_surface.clone(),
+            trigrams: self.trigrams.clone(),
+            by_name: self.by_name.clone(),
+            by_skill: self.by_skill.clone(),
+            packages: std::sync::Mutex::new(packages),
+        }
     }
 }
 
@@ -149,6 +168,82 @@ impl MarketplaceEntry {
                 })
                 .collect()
         }))
+    }
+
+    /// The numbers of the [`MarketplaceEntry::listing`] rows (and plugins) shown on `surface`, in order; empty when
+    /// the marketplace did not load.
+    pub fn rows_on(&self, surface: Surface) -> &[u32] {
+        let Some(rows) = self.listing() else { return &[] };
+        let index = self.cache.on_surface.get_or_init(|| {
+            std::array::from_fn(|i| {
+                let bit = surface_bit(surface::ALL[i]);
+                (0..rows.len() as u32).filter(|&r| rows[r as usize].surfaces & bit != 0).collect()
+            })
+        });
+        &index[surface::ALL.iter().position(|a| *a == surface).unwrap_or(0)]
+    }
+
+    /// The numbers of the rows whose `haystack` may hold every one of `words` (a superset of those that do, in
+    /// order), or `None` when no word is three bytes long or more and so every row may.
+    pub fn rows_maybe_with(&self, words: &[String]) -> Option<&[u32]> {
+        let rows = self.listing()?;
+        if words.iter().all(|w| w.len() < 3) {
+            return None;
+        }
+        let index = self.cache.trigrams.get_or_init(|| {
+            let mut index: std::collections::HashMap<[u8; 3], Vec<u32>> = Default::default();
+            for (r, row) in rows.iter().enumerate() {
+                for t in row.haystack.as_bytes().windows(3) {
+                    let list = index.entry([t[0], t[1], t[2]]).or_default();
+                    if list.last() != Some(&(r as u32)) {
+                        list.push(r as u32);
+                    }
+                }
+            }
+            // Kept for the copy's life: without the room each list grew into (a third of the index at 10,000
+            // plugins).
+            index.values_mut().for_each(Vec::shrink_to_fit);
+            index.shrink_to_fit();
+            index
+        });
+        let rarest = words
+            .iter()
+            .flat_map(|w| w.as_bytes().windows(3))
+            .map(|t| index.get(t).map(Vec::as_slice).unwrap_or_default())
+            .min_by_key(|rows| rows.len());
+        rarest
+    }
+
+    /// The plugins of the loaded marketplace named `name`, in marketplace order (a marketplace names each plugin
+    /// once, but a lookup must not assume it).
+    pub fn plugins_named<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a LoadedPlugin> + 'a {
+        let plugins = self.loaded.as_ref().map(|l| l.plugins.as_slice()).unwrap_or_default();
+        let index = self.cache.by_name.get_or_init(|| {
+            let mut index: std::collections::HashMap<Box<str>, Vec<u32>> = Default::default();
+            for (i, p) in plugins.iter().enumerate() {
+                index.entry(p.name.as_str().into()).or_default().push(i as u32);
+            }
+            index
+        });
+        index.get(name).map(Vec::as_slice).unwrap_or_default().iter().map(move |&i| &plugins[i as usize])
+    }
+
+    /// The plugins of the loaded marketplace with a skill named `name` (hidden or not), in marketplace order.
+    pub fn plugins_with_skill<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a LoadedPlugin> + 'a {
+        let plugins = self.loaded.as_ref().map(|l| l.plugins.as_slice()).unwrap_or_default();
+        let index = self.cache.by_skill.get_or_init(|| {
+            let mut index: std::collections::HashMap<Box<str>, Vec<u32>> = Default::default();
+            for (i, p) in plugins.iter().enumerate() {
+                for s in &p.skills {
+                    let list = index.entry(s.name.as_str().into()).or_default();
+                    if list.last() != Some(&(i as u32)) {
+                        list.push(i as u32);
+                    }
+                }
+            }
+            index
+        });
+        index.get(name).map(Vec::as_slice).unwrap_or_default().iter().map(move |&i| &plugins[i as usize])
     }
 
     /// The `sha256:` digest of the `.skill` package of `skill` (of this marketplace), built at most once per copy.

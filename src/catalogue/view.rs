@@ -261,10 +261,60 @@ impl<'a> View<'a> {
             let words = words.clone();
             let plugins = m.loaded.as_ref().map(|l| l.plugins.as_slice()).unwrap_or_default();
             let rows = m.listing().unwrap_or_default();
-            plugins.iter().zip(rows).filter_map(move |(p, row)| {
+            // A query looks only at the rows that may hold its words; they are checked as every row would be.
+            let picked = filter.query.as_ref().and_then(|_| m.rows_maybe_with(&words));
+            let count = picked.map_or(plugins.len().min(rows.len()), <[u32]>::len);
+            (0..count).filter_map(move |k| {
+                let i = picked.map_or(k, |p| p[k] as usize);
+                let (p, row) = (&plugins[i], &rows[i]);
                 let plugin = self.plugin_ref(m, p)?;
                 filter.matches_row(&plugin, row, &words).then_some(Listed { plugin, row })
             })
+        })
+    }
+
+    /// What [`View::listed`] gives from its `offset`-th plugin on, and how many it gives in all, without visiting
+    /// each row: when the user sees everything and the filter is by surface and marketplace at most (a marketplace
+    /// is in or out as a whole, a surface has its rows numbered once per copy, [`MarketplaceEntry::rows_on`]).
+    /// `None` for any other view or filter, which [`View::listed`] answers.
+    pub fn listed_from(self, filter: &Filter, offset: usize) -> Option<(usize, impl Iterator<Item = Listed<'a>> + 'a)> {
+        let Filter { surface, marketplace, category: None, tag: None, query: None, policy: None } = filter else {
+            return None;
+        };
+        if !self.access.is_none_or(|a| a.is_unrestricted()) {
+            return None;
+        }
+        let mut parts = Vec::new();
+        let mut total = 0;
+        for m in &self.catalogue.marketplaces {
+            if marketplace.as_ref().is_some_and(|x| !m.id.eq_ignore_ascii_case(x)) {
+                continue;
+            }
+            let (Some(rows), Ok(loaded)) = (m.listing(), m.loaded.as_ref()) else { continue };
+            let picked: Option<&'a [u32]> = surface.map(|s| m.rows_on(s));
+            let count = picked.map_or(rows.len(), <[u32]>::len);
+            parts.push((m, loaded.plugins.as_slice(), rows, picked, total, count));
+            total += count;
+        }
+        let access = self.access;
+        let listed = parts.into_iter().flat_map(move |(m, plugins, rows, picked, first, count)| {
+            (offset.saturating_sub(first).min(count)..count).map(move |k| {
+                let i = picked.map_or(k, |p| p[k] as usize);
+                Listed { plugin: PluginRef { marketplace: m, plugin: &plugins[i], access }, row: &rows[i] }
+            })
+        });
+        Some((total, listed))
+    }
+
+    /// The skills named `name` the user may see, with their plugins, in catalogue order.
+    pub fn skills_named<'n>(self, name: &'n str) -> impl Iterator<Item = (PluginRef<'a>, &'a Skill)> + 'n
+    where
+        'a: 'n,
+    {
+        self.catalogue.marketplaces.iter().flat_map(move |m| {
+            m.plugins_with_skill(name)
+                .filter_map(move |p| self.plugin_ref(m, p))
+                .flat_map(move |p| p.skills().filter(move |s| s.name == name).map(move |s| (p, s)))
         })
     }
 
@@ -294,14 +344,30 @@ impl<'a> View<'a> {
         }
     }
 
+    /// The plugins named `name` the user may see, in catalogue order, in the marketplaces `market` allows.
+    fn named<'n>(
+        self,
+        name: &'n str,
+        market: impl Fn(&MarketplaceEntry) -> bool + 'n,
+    ) -> impl Iterator<Item = PluginRef<'a>> + 'n
+    where
+        'a: 'n,
+    {
+        self.catalogue
+            .marketplaces
+            .iter()
+            .filter(move |m| market(m))
+            .flat_map(move |m| m.plugins_named(name).filter_map(move |p| self.plugin_ref(m, p)))
+    }
+
     fn find_exact(self, name: &str) -> Result<PluginRef<'a>, LookupError> {
         if let QualifiedName { plugin, marketplace: Some(market), .. } = QualifiedName::parse_plugin(name) {
             return self
-                .plugins()
-                .find(|p| p.plugin.name == plugin && p.marketplace.id == market)
+                .named(plugin, move |m| m.id == market)
+                .next()
                 .ok_or_else(|| LookupError::NotFound(name.to_string()));
         }
-        let hits: Vec<_> = self.plugins().filter(|p| p.plugin.name == name).collect();
+        let hits: Vec<_> = self.named(name, |_| true).collect();
         match hits.len() {
             0 => Err(LookupError::NotFound(name.to_string())),
             1 => Ok(hits[0]),

@@ -48,8 +48,7 @@ fn resolve_skill<'a>(view: View<'a>, name: &str) -> Result<(PluginRef<'a>, &'a S
         return only_skill(servable(view.find(name).map_err(|e| e.to_string())?)?);
     }
     // A bare name: a skill first, then a plugin with a single skill.
-    let hits: Vec<(PluginRef<'a>, &'a Skill)> =
-        view.plugins().flat_map(|p| p.skills().filter(|s| s.name == name).map(move |s| (p, s))).collect();
+    let hits: Vec<(PluginRef<'a>, &'a Skill)> = view.skills_named(name).collect();
     match hits.as_slice() {
         [(p, s)] => Ok((servable(*p)?, s)),
         [] => match view.find(name) {

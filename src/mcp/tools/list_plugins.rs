@@ -7,6 +7,7 @@ use crate::catalogue::{self, cursor, surface, Filter};
 use crate::config::{InstallPolicy, Surface};
 use crate::mcp::{Context, RawObject, Reply};
 use serde_json::Value;
+use std::borrow::Cow;
 
 const DEFAULT_PAGE: usize = 50;
 pub(super) const MAX_PAGE: usize = 200;
@@ -59,28 +60,20 @@ pub(super) fn run(ctx: &Context<'_>, args: ListArgs) -> Reply {
     let surface = filter.surface;
     let access = ctx.access();
     let view = ctx.catalogue.view(&access);
-    let mut total = 0;
-    let mut page = Vec::new();
-    let mut size = 0;
-    let mut full = false;
-    for listed in view.listed(&filter) {
-        total += 1;
-        if total <= offset || full {
-            continue;
+    // The plugins from `offset` on, and the listing's total: counted and skipped without visiting every plugin
+    // when the view and filter allow it, else by walking the whole listing.
+    let (total, page, size) = match view.listed_from(&filter, offset) {
+        Some((total, rest)) => {
+            let (page, size, _) = take_page(rest, limit);
+            (total, page, size)
         }
-        if page.len() == limit {
-            full = true;
-            continue;
+        None => {
+            let mut listed = view.listed(&filter);
+            let before = listed.by_ref().take(offset).count();
+            let (page, size, taken) = take_page(listed.by_ref(), limit);
+            (before + taken + listed.count(), page, size)
         }
-        let (summary, escaped) = listed.summary();
-        // Keep the text copy and the structured copy together under the result limit.
-        if !page.is_empty() && (size + summary.len()) * 2 > MAX_RESULT_CHARS {
-            full = true;
-            continue;
-        }
-        size += summary.len();
-        page.push((summary, escaped));
-    }
+    };
     let next = offset + page.len();
 
     // The structured result, written twice at once: as JSON, and escaped for the text copy (each summary's escaped
@@ -109,6 +102,31 @@ pub(super) fn run(ctx: &Context<'_>, args: ListArgs) -> Reply {
     }
     out.push(&format!("\"total\":{total}}}"));
     Reply::Raw(tool_ok_raw(out.json, &out.text))
+}
+
+/// The page: up to `limit` summaries (each serialized, and escaped) from `listed`, fewer when the next would take the
+/// text and structured copies together over the result limit; with their length, and how many plugins it took of
+/// `listed` (one more than it kept when the size limit stopped it).
+fn take_page<'a>(
+    mut listed: impl Iterator<Item = catalogue::Listed<'a>>,
+    limit: usize,
+) -> (Vec<(Cow<'a, str>, Cow<'a, str>)>, usize, usize) {
+    let mut page = Vec::new();
+    let mut size = 0;
+    let mut taken = 0;
+    // The limit is checked before taking the next plugin: the caller counts what is left of `listed`.
+    while page.len() < limit {
+        let Some(listed) = listed.next() else { break };
+        taken += 1;
+        let (summary, escaped) = listed.summary();
+        // Keep the text copy and the structured copy together under the result limit.
+        if !page.is_empty() && (size + summary.len()) * 2 > MAX_RESULT_CHARS {
+            break;
+        }
+        size += summary.len();
+        page.push((summary, escaped));
+    }
+    (page, size, taken)
 }
 
 /// [`tool_ok`](super::tool_ok) of a result already serialized (`structured`, and `escaped`, it escaped as the inside of a JSON

@@ -686,6 +686,15 @@ fn listing_args() -> Vec<Value> {
         json!({"surface": "all", "query": "notes\nrelease"}),
         json!({"surface": "all", "query": "nothing-has-this"}),
         json!({"surface": "all", "query": "   "}),
+        // Words a query index must neither miss nor wrongly keep: short ones, non-ASCII ones (lower-cased by
+        // `to_lowercase`), one only a skill's text holds, and words each in some plugin but together in none.
+        json!({"surface": "all", "query": "ünïcode 0599"}),
+        json!({"surface": "all", "query": "ÜNÏCODE kw3", "limit": 200}),
+        json!({"surface": "all", "query": "kw3 a", "cursor": cursor::encode(40)}),
+        json!({"surface": "all", "query": "ic"}),
+        json!({"surface": "all", "query": "\"quoted\" skill-0007"}),
+        json!({"surface": "all", "query": "plugin-0001 plugin-0002"}),
+        json!({"surface": "all", "query": "conventional commits"}),
         json!({"surface": "all", "marketplace": "two"}),
         json!({"surface": "all", "marketplace": "ONE"}),
         json!({"surface": "all", "category": "productivity"}),
@@ -694,7 +703,8 @@ fn listing_args() -> Vec<Value> {
         json!({"surface": "all", "policy": "required"}),
         json!({"surface": "all", "policy": "available", "limit": 2}),
     ];
-    for n in [3, 50, 199, 200, 201] {
+    // Cursors inside the first marketplace, at its end, across into the next and past the whole listing.
+    for n in [3, 50, 199, 200, 201, 598, 599, 600, 601, 602, 603, 604] {
         args.push(json!({"surface": "all", "limit": 200, "cursor": cursor::encode(n)}));
         args.push(json!({"surface": "claude-ai", "query": "synthetic", "limit": 200, "cursor": cursor::encode(n)}));
     }
