@@ -217,6 +217,37 @@ async def test_external_plugin_sources(forge, start_worker):
     assert by_kind(forge.requests())["github"] == 0
 
 
+async def test_a_fresh_isolate_answers_from_an_older_kv_copy_before_revalidating_it(forge, start_worker):
+    """A fresh isolate whose KV copy is older than `refresh_seconds` (within `stale_seconds`) answers from it at once
+    and revalidates it after that answer: the first request never waits for the upstream, here one that hangs for
+    20 s (longer than the 15 s upstream timeout a revalidation before the answer would wait for)."""
+    gh = f'[{{id="gh",kind="github",location="acme/plugins",api_base="{forge.base}"}}]'
+    w = start_worker({"SKILLPORT_MARKETPLACES": gh}, name="kv-copy")
+    before = {p["name"] for p in one_request(w.base)["plugins"]}
+    port = w.port
+    w.stop()
+    forge.forget()
+    forge.fail(fail="timeout", delay=20, count=5, path="/repos/")
+    try:
+        t0 = time.time()
+        # With `refresh_seconds` 0 the copy in KV is older than that; `stale_seconds` is a day.
+        w = start_worker({"SKILLPORT_MARKETPLACES": gh, "SKILLPORT_CATALOGUE__REFRESH_SECONDS": "0"},
+                         name="kv-copy-again", port=port)
+        data = one_request(w.base)
+        took = time.time() - t0
+        assert took < 12, f"start and first answers took {took:.1f} s: the first request waited for the upstream"
+        assert {p["name"] for p in data["plugins"]} == before
+        assert not data.get("marketplaceErrors"), data.get("marketplaceErrors")
+        # The revalidation went out after the first answer: a conditional request, now hanging at the upstream.
+        deadline = time.time() + 10
+        while time.time() < deadline and not forge.requests():
+            time.sleep(0.2)
+        reqs = forge.requests()
+        assert by_kind(reqs)["github"] >= 1 and reqs[0]["headers"].get("if-none-match"), reqs
+    finally:
+        forge.fail(clear=True)
+
+
 async def test_upstream_timeout_serves_the_last_good_copy(forge, start_worker):
     w = start_worker({"SKILLPORT_MARKETPLACES": marketplaces(forge), "SKILLPORT_CATALOGUE__REFRESH_SECONDS": "0",
                       "SKILLPORT_CATALOGUE__UPSTREAM_TIMEOUT_MS": "500"}, name="timeout")
