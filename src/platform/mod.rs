@@ -21,6 +21,8 @@ use worker::{console_error, console_log, event, Context, Env, Response, Result};
 
 thread_local! {
     static APP: RefCell<Option<Rc<App>>> = const { RefCell::new(None) };
+    /// Until `APP` is built: the app without its catalogue, for the requests that never read it.
+    static BARE: RefCell<Option<Rc<App>>> = const { RefCell::new(None) };
     static REFRESHING: Cell<bool> = const { Cell::new(false) };
     /// Marketplaces an accepted webhook asked to refresh, taken by the next refresh of this isolate.
     static FORCED: RefCell<std::collections::BTreeSet<String>> = const { RefCell::new(std::collections::BTreeSet::new()) };
@@ -107,7 +109,8 @@ async fn built_app(env: &Env) -> (Rc<App>, bool) {
         sleep_ms(20).await;
     }
     BUILDING.with(|b| b.set(true));
-    let config = crate::config::load_embedded(&string_bindings(env));
+    let bare = BARE.with(|b| b.borrow().as_ref().map(|bare| bare.config.clone()));
+    let config = bare.unwrap_or_else(|| crate::config::load_embedded(&string_bindings(env)));
     let client = skillport_http::CountingClient::new(upstream::WorkerFetch { timeout_ms: timeout_of(&config) });
     let app = Rc::new(with_store(env, async |store| App::build(config, None, &client, store, now_unix()).await).await);
     let mut line = app.start_log_line();
@@ -122,6 +125,7 @@ async fn built_app(env: &Env) -> (Rc<App>, bool) {
         console_error!("{line}");
     }
     APP.with(|a| *a.borrow_mut() = Some(app.clone()));
+    BARE.with(|b| b.borrow_mut().take());
     BUILDING.with(|b| b.set(false));
     (app, client.count() > 0)
 }
@@ -422,18 +426,48 @@ fn report_memory(now: u64) {
     SERVED.with(|s| s.set((served, last)));
 }
 
+/// The isolate's app if built, else the app without its catalogue (built once, from the configuration alone).
+fn ready_or_bare(env: &Env) -> (Rc<App>, bool) {
+    if let Some(app) = APP.with(|a| a.borrow().clone()) {
+        return (app, true);
+    }
+    let bare = BARE.with(|b| b.borrow().clone());
+    let bare = bare.unwrap_or_else(|| {
+        let bare = Rc::new(App::without_catalogue(crate::config::load_embedded(&string_bindings(env))));
+        BARE.with(|b| *b.borrow_mut() = Some(bare.clone()));
+        bare
+    });
+    (bare, false)
+}
+
 async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
-    let (app, spent) = built_app(&env).await;
+    // A fresh isolate reads the request before loading its catalogue: a request that never reads it (the metadata
+    // documents, OAuth, `tools/list`) is answered without waiting for it, and the catalogue loads after that answer.
+    let (first, built) = ready_or_bare(&env);
+    let max_body = first.config.as_ref().map(|c| c.server.max_body_bytes).unwrap_or(1 << 20);
+    let read = to_http(&req, max_body).await;
+    let (app, spent) = match &read {
+        Ok(h) if !built && !crate::routes::reads_catalogue(h) => {
+            let later = env.clone();
+            ctx.wait_until(async move {
+                built_app(&later).await;
+            });
+            (first, true)
+        }
+        Ok(_) => built_app(&env).await,
+        // Refused before routing: nothing to load for that.
+        Err(_) => (first, !built),
+    };
     report_memory(now_unix());
     // A due refresh runs after the response, never on the request path; not in an invocation that just loaded the
-    // catalogue from upstream (each invocation stays within one refresh's `catalogue.subrequests_per_refresh`). Decided now, started
-    // once the request is served, so a webhook in this request joins it rather than starting a second one.
+    // catalogue from upstream (each invocation stays within one refresh's `catalogue.subrequests_per_refresh`).
+    // Decided now, started once the request is served, so a webhook in this request joins it rather than starting a
+    // second one.
     let due = match (&app.config, spent) {
         (Ok(cfg), false) => refresh::due(&app.catalogue, cfg, now_unix()) || FORCED.with(|f| !f.borrow().is_empty()),
         _ => false,
     };
-    let max_body = app.config.as_ref().map(|c| c.server.max_body_bytes).unwrap_or(1 << 20);
-    let hreq = match to_http(&req, max_body).await {
+    let hreq = match read {
         Ok(h) => h,
         Err(resp) => {
             if due {

@@ -223,6 +223,40 @@ pub async fn serve(app: &App, req: &HttpRequest, svc: &Services<'_>) -> Action {
     }
 }
 
+/// Whether serving `req` may read the catalogue. Only these never do: the discovery documents, the OAuth endpoints,
+/// the home page, and an MCP `tools/list` on its own (the tool definitions are fixed; a batch, `initialize`, whose
+/// instructions can name plugins, or any other method may read it). A fresh isolate answers them before its
+/// catalogue is loaded (`App::without_catalogue`); `routes::tests` checks that such an app gives the same answers.
+pub fn reads_catalogue(req: &HttpRequest) -> bool {
+    let Some(route) = ROUTES.iter().find(|r| r.path.matches(&req.path)) else { return true };
+    match route.path {
+        Path::ResourceMetadata => false,
+        Path::Exact(paths::MCP) => !(req.method == "POST" && is_tools_list(&req.body)),
+        Path::Exact(p) => ![
+            paths::AUTHORIZATION_SERVER,
+            paths::OPENID_CONFIGURATION,
+            paths::REGISTER,
+            paths::TOKEN,
+            paths::REVOKE,
+            paths::AUTHORIZE,
+            paths::CALLBACK,
+            paths::CONSENT,
+            paths::ROOT,
+        ]
+        .contains(&p),
+        _ => true,
+    }
+}
+
+/// A single JSON-RPC message (not a batch) whose `method` is `tools/list`.
+fn is_tools_list(body: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Message {
+        method: Option<String>,
+    }
+    serde_json::from_slice::<Message>(body).is_ok_and(|m| m.method.as_deref() == Some("tools/list"))
+}
+
 async fn run(route: &Route, mut cx: Cx<'_>) -> Result<Action, Refusal> {
     for guard in route.guards {
         guard.check(&mut cx).await?;
