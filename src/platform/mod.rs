@@ -442,12 +442,13 @@ fn ready_or_bare(env: &Env) -> (Rc<App>, bool) {
 
 async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
     // A fresh isolate reads the request before loading its catalogue: a request that never reads it (the metadata
-    // documents, OAuth, `tools/list`) is answered without waiting for it, and the catalogue loads after that answer.
+    // documents, OAuth, `tools/list`, `initialize` without install policies) is answered without waiting for it, and
+    // the catalogue loads after that answer.
     let (first, built) = ready_or_bare(&env);
     let max_body = first.config.as_ref().map(|c| c.server.max_body_bytes).unwrap_or(1 << 20);
     let read = to_http(&req, max_body).await;
     let (app, spent) = match &read {
-        Ok(h) if !built && !crate::routes::reads_catalogue(h) => {
+        Ok(h) if !built && !crate::routes::reads_catalogue(h, first.config.as_ref().ok()) => {
             let later = env.clone();
             ctx.wait_until(async move {
                 built_app(&later).await;

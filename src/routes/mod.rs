@@ -223,15 +223,24 @@ pub async fn serve(app: &App, req: &HttpRequest, svc: &Services<'_>) -> Action {
     }
 }
 
-/// Whether serving `req` may read the catalogue. Only these never do: the discovery documents, the OAuth endpoints,
-/// the home page, and an MCP `tools/list` on its own (the tool definitions are fixed; a batch, `initialize`, whose
-/// instructions can name plugins, or any other method may read it). A fresh isolate answers them before its
-/// catalogue is loaded (`App::without_catalogue`); `routes::tests` checks that such an app gives the same answers.
-pub fn reads_catalogue(req: &HttpRequest) -> bool {
+/// Whether serving `req` under `config` may read the catalogue. Only these never do: the discovery documents, the
+/// OAuth endpoints, the home page, and one MCP message (not a batch) that is `tools/list` or `ping`, or `initialize`
+/// or `server/discover` when no access rule sets an install policy (their instructions then name no plugin). A
+/// fresh isolate answers them before its catalogue is loaded (`App::without_catalogue`); `routes::tests` checks
+/// that such an app gives the same answers.
+pub fn reads_catalogue(req: &HttpRequest, config: Option<&Config>) -> bool {
     let Some(route) = ROUTES.iter().find(|r| r.path.matches(&req.path)) else { return true };
     match route.path {
         Path::ResourceMetadata => false,
-        Path::Exact(paths::MCP) => !(req.method == "POST" && is_tools_list(&req.body)),
+        Path::Exact(paths::MCP) => {
+            let policies = config.is_none_or(|c| c.access.rules.iter().any(|r| r.policy.is_some()));
+            let method = if req.method == "POST" { single_method(&req.body) } else { None };
+            match method.as_deref() {
+                Some("tools/list" | "ping") => false,
+                Some("initialize" | "server/discover") => policies,
+                _ => true,
+            }
+        }
         Path::Exact(p) => ![
             paths::AUTHORIZATION_SERVER,
             paths::OPENID_CONFIGURATION,
@@ -248,13 +257,13 @@ pub fn reads_catalogue(req: &HttpRequest) -> bool {
     }
 }
 
-/// A single JSON-RPC message (not a batch) whose `method` is `tools/list`.
-fn is_tools_list(body: &[u8]) -> bool {
+/// The `method` of a single JSON-RPC message (`None` for a batch or anything else).
+fn single_method(body: &[u8]) -> Option<String> {
     #[derive(serde::Deserialize)]
     struct Message {
         method: Option<String>,
     }
-    serde_json::from_slice::<Message>(body).is_ok_and(|m| m.method.as_deref() == Some("tools/list"))
+    serde_json::from_slice::<Message>(body).ok()?.method
 }
 
 async fn run(route: &Route, mut cx: Cx<'_>) -> Result<Action, Refusal> {

@@ -911,15 +911,25 @@ fn catalogue_free_requests_answer_the_same_without_the_catalogue() {
         mcp(json!({"jsonrpc":"2.0","id":1,"method":"tools/list"})),
         mcp(json!({"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"cursor":"x"}})),
         mcp(json!({"jsonrpc":"2.0","id":1,"method":"tools/list"})).with_header("mcp-protocol-version", "2026-07-28"),
+        mcp(json!({"jsonrpc":"2.0","id":1,"method":"ping"})),
+        mcp(json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18"}})),
+        mcp(json!({"jsonrpc":"2.0","id":1,"method":"server/discover"}))
+            .with_header("mcp-protocol-version", "2026-07-28"),
     ];
+    let cfg = app.config.as_ref().ok();
     for req in &free {
-        assert!(!reads_catalogue(req), "{} {}", req.method, req.path);
+        assert!(!reads_catalogue(req, cfg), "{} {}", req.method, req.path);
         let (a, b) = (app.handle(req), bare.handle(req));
-        assert_eq!((a.status, &a.headers, &a.body), (b.status, &b.headers, &b.body), "{} {}", req.method, req.path);
+        // A legacy `initialize` hands out a new random session id each time: compared by presence only.
+        let headers = |r: &HttpResponse| {
+            let masked =
+                |(k, v): &(String, String)| (k.clone(), if k == "mcp-session-id" { "…".into() } else { v.clone() });
+            r.headers.iter().map(masked).collect::<Vec<_>>()
+        };
+        assert_eq!((a.status, headers(&a), &a.body), (b.status, headers(&b), &b.body), "{} {}", req.method, req.path);
     }
     let reading = [
         mcp(json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_plugins","arguments":{}}})),
-        mcp(json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{}})),
         mcp(json!([{"jsonrpc":"2.0","id":1,"method":"tools/list"}])),
         mcp(json!({"jsonrpc":"2.0","id":1,"method":"resources/list"})),
         get("/mcp"),
@@ -930,6 +940,14 @@ fn catalogue_free_requests_answer_the_same_without_the_catalogue() {
         get("/nowhere"),
     ];
     for req in &reading {
-        assert!(reads_catalogue(req), "{} {}", req.method, req.path);
+        assert!(reads_catalogue(req, cfg), "{} {}", req.method, req.path);
     }
+    // With an install policy, the instructions of `initialize` name the required plugins: they read the catalogue.
+    let policies =
+        app_with(&[("SKILLPORT_ACCESS__RULES", r#"[{effect="allow",marketplace="example",policy="required"}]"#)]);
+    let init = mcp(json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18"}}));
+    assert!(reads_catalogue(&init, policies.config.as_ref().ok()));
+    let bare = App::without_catalogue(policies.config.clone());
+    assert_ne!(policies.handle(&init).body, bare.handle(&init).body);
+    assert!(reads_catalogue(&init, None));
 }

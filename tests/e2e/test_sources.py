@@ -250,8 +250,8 @@ async def test_a_fresh_isolate_answers_from_an_older_kv_copy_before_revalidating
 
 
 async def test_requests_that_never_read_the_catalogue_do_not_wait_for_its_first_load(forge, start_worker):
-    """A fresh isolate with nothing in KV answers the metadata document and `tools/list` while its catalogue's first
-    load waits on an upstream that hangs for 20 s; that load starts after the first answer."""
+    """A fresh isolate with nothing in KV answers the metadata document, `tools/list` and `initialize` while its
+    catalogue's first load waits on an upstream that hangs for 20 s; that load starts after the first answer."""
     from support.mcp import rpc
     gh = f'[{{id="gh",kind="github",location="acme/plugins",api_base="{forge.base}"}}]'
     forge.forget()
@@ -268,6 +268,12 @@ async def test_requests_that_never_read_the_catalogue_do_not_wait_for_its_first_
             "mcp-protocol-version": "2025-06-18"})
         with urllib.request.urlopen(req, timeout=10) as r:
             assert [t["name"] for t in json.loads(r.read())["result"]["tools"]][:2] == ["list_plugins", "get_plugin"]
+        init = rpc("initialize", {"protocolVersion": "2025-06-18", "capabilities": {},
+                                  "clientInfo": {"name": "t", "version": "1"}})
+        req = urllib.request.Request(w.base + "/mcp", data=json.dumps(init).encode(), headers={
+            "content-type": "application/json", "accept": "application/json, text/event-stream"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            assert json.loads(r.read())["result"]["protocolVersion"] == "2025-06-18"
         took = time.time() - t0
         assert took < 12, f"start and the first answers took {took:.1f} s: they waited for the catalogue"
         deadline = time.time() + 10
