@@ -3,6 +3,9 @@
 //! request of each kind on a new `App` against later ones.
 //!
 //!     cargo bench --bench coldstart
+//!     cargo bench --bench coldstart -- lean 20     the lean load of the 1,000 plugins 20 times and nothing else, so that
+//!         valgrind --tool=callgrind target/release/deps/coldstart-* lean 20
+//!     counts its instructions (minus building the files in memory, the same for every count).
 //!
 //! Native x86-64 runs these stages several times faster than the Worker's wasm (and has no lazy compilation), so the
 //! shares matter, not the absolute times; `bench/cold-start.py` measures the real thing in workerd.
@@ -30,6 +33,14 @@ fn median_us(mut f: impl FnMut()) -> f64 {
 fn main() {
     let env: BTreeMap<String, String> = [("SKILLPORT_AUTH__OPEN".to_string(), "true".to_string())].into();
     let files = catalogue::big_marketplace(1000);
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    if args.first().map(String::as_str) == Some("lean") {
+        let times: usize = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(20);
+        for _ in 0..times {
+            std::hint::black_box(load_marketplace_lean(&files, &Default::default(), &Default::default()).unwrap());
+        }
+        return;
+    }
     let snap = Snapshot {
         revision: "0123456789abcdef0123456789abcdef01234567".into(),
         fetched_at: 1_700_000_000,

@@ -38,6 +38,12 @@ impl App {
             Ok(cfg) => refresh::refresh_all(cfg, previous, client, store, now).await,
             Err(_) => Catalogue::default(),
         };
+        App { catalogue, ..App::without_catalogue(config) }
+    }
+
+    /// The app for `config` with an empty catalogue: all that the requests which never read the catalogue need
+    /// ([`crate::routes::reads_catalogue`]), so that a fresh isolate answers them before its catalogue is loaded.
+    pub fn without_catalogue(config: Result<Config, ConfigErrors>) -> App {
         let signin = match &config {
             Ok(cfg) => crate::signin::setup(cfg).map_err(|e| e.to_string()),
             Err(_) => Err("the configuration is invalid".to_owned()),
@@ -46,7 +52,7 @@ impl App {
             .as_ref()
             .ok()
             .map(|cfg| crate::oauth::metadata::Documents::new(&cfg.server.public_url, &cfg.server.name));
-        App { config, catalogue, signin, documents }
+        App { config, catalogue: Catalogue::default(), signin, documents }
     }
 
     /// The line logged when an isolate starts: what is configured, never a secret.

@@ -59,6 +59,19 @@ pub fn parse_skill_md(text: &str) -> Result<SkillMarkdown, SkillError> {
 /// Like [`parse_skill_md`] without the required-field checks: the loader wants the frontmatter even when `name` is
 /// missing, and reports the missing field as a problem instead.
 pub fn parse_skill_md_unchecked(text: &str) -> Result<SkillMarkdown, SkillError> {
+    let (raw, body) = split_frontmatter(text)?;
+    Ok(SkillMarkdown { frontmatter_raw: raw.to_string(), frontmatter: yaml_mapping(raw)?, body: body.to_string() })
+}
+
+/// The frontmatter of a `SKILL.md`, verbatim and parsed, as [`parse_skill_md_unchecked`] gives them, without
+/// copying the body: what a catalogue load needs of every skill.
+pub fn skill_frontmatter(text: &str) -> Result<(&str, Map<String, Value>), SkillError> {
+    let (raw, _) = split_frontmatter(text)?;
+    Ok((raw, yaml_mapping(raw)?))
+}
+
+/// The text between the `---` fences, and what follows the closing one.
+fn split_frontmatter(text: &str) -> Result<(&str, &str), SkillError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let (first, mut rest) = split_line(text);
     if !is_fence(first) {
@@ -72,12 +85,7 @@ pub fn parse_skill_md_unchecked(text: &str) -> Result<SkillMarkdown, SkillError>
         let line_start = text.len() - rest.len();
         let (line, after) = split_line(rest);
         if is_fence(line) {
-            let raw = &text[start..line_start];
-            return Ok(SkillMarkdown {
-                frontmatter_raw: raw.to_string(),
-                frontmatter: yaml_mapping(raw)?,
-                body: after.to_string(),
-            });
+            return Ok((&text[start..line_start], after));
         }
         rest = after;
     }
@@ -96,6 +104,14 @@ fn is_fence(line: &str) -> bool {
 }
 
 fn yaml_mapping(raw: &str) -> Result<Map<String, Value>, SkillError> {
+    match plain_mapping(raw) {
+        Some(map) => Ok(map),
+        None => parsed_mapping(raw),
+    }
+}
+
+/// The frontmatter as yaml_rust2 reads it.
+fn parsed_mapping(raw: &str) -> Result<Map<String, Value>, SkillError> {
     let docs = YamlLoader::load_from_str(raw).map_err(|e| SkillError::Yaml {
         // The frontmatter starts on line 2 of the file (after the opening fence); report file lines.
         line: e.marker().line() + 1,
@@ -108,6 +124,63 @@ fn yaml_mapping(raw: &str) -> Result<Map<String, Value>, SkillError> {
         Some(Yaml::Hash(hash)) => Ok(hash.into_iter().map(|(k, v)| (yaml_key(k), yaml_to_json(v))).collect()),
         Some(other) => Err(SkillError::NotMapping(yaml_type(&other))),
     }
+}
+
+/// The frontmatter most skills have, `key: value` lines and nothing else, read without the YAML parser (most of a
+/// catalogue load's time went there), giving exactly what yaml_rust2 gives; `None` for anything else, which the
+/// parser then reads. Accepted, and so provably read the same: lines that are empty or a key at column 0 (a letter,
+/// then letters, digits, `-` or `_`), `:`, spaces, and a plain one-line value that cannot be read any other way (no
+/// leading indicator or space, no trailing space, no `: `, ` #` or final `:`), each key once, without tabs, carriage
+/// returns, control characters or the characters YAML treats as breaks or byte order marks. Each key and value is
+/// resolved by yaml_rust2's own rule for plain scalars (`Yaml::from_str`), so `1.0`, `true` or `~` come out as the
+/// parser gives them. `skill::tests::plain_frontmatter_reads_as_the_yaml_parser_reads_it` compares both on many
+/// generated inputs.
+fn plain_mapping(raw: &str) -> Option<Map<String, Value>> {
+    if !raw.chars().all(plain_char) {
+        return None;
+    }
+    let mut map = Map::new();
+    let mut keys: Vec<Yaml> = Vec::new();
+    for line in raw.split('\n') {
+        if line.is_empty() {
+            continue;
+        }
+        let colon = line.find(':')?;
+        let (key, value) = (&line[..colon], line[colon + 1..].trim_start_matches(' '));
+        let mut key_chars = key.chars();
+        if !(key_chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+            && key_chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            && key.len() <= 64
+            && line[colon + 1..].starts_with(' ')
+            && is_plain_value(value))
+        {
+            return None;
+        }
+        let (key, value) = (Yaml::from_str(key), Yaml::from_str(value));
+        if keys.contains(&key) {
+            // yaml_rust2 refuses a duplicated key: its error is the one to give.
+            return None;
+        }
+        keys.push(key.clone());
+        map.insert(yaml_key(key), yaml_to_json(value));
+    }
+    (!map.is_empty()).then_some(map)
+}
+
+/// Characters a plain frontmatter may hold: printable, and none that YAML reads as a break, a tab or a BOM.
+fn plain_char(c: char) -> bool {
+    matches!(c, '\n' | ' '..='~' | '\u{a0}'..='\u{2027}' | '\u{202a}'..='\u{d7ff}' | '\u{e000}'..='\u{fefe}'
+        | '\u{ff00}'..='\u{fffd}' | '\u{10000}'..)
+}
+
+/// A one-line plain scalar with nothing YAML could read as structure: no indicator first, no space at either end,
+/// no `: ` or ` #` inside, no `:` last.
+fn is_plain_value(value: &str) -> bool {
+    let Some(first) = value.chars().next() else { return false };
+    !"-?:,[]{}#&*!|>'\"%@` ".contains(first)
+        && !value.ends_with([' ', ':'])
+        && !value.contains(": ")
+        && !value.contains(" #")
 }
 
 /// YAML scalars become the matching JSON scalars; floats that JSON cannot hold (`.nan`, `.inf`) stay strings.
@@ -221,6 +294,80 @@ mod tests {
         // The unchecked parse still yields the frontmatter, for the loader to report on.
         let unchecked = parse_skill_md_unchecked("---\ndescription: d\n---\n").unwrap();
         assert_eq!(unchecked.description(), Some("d"));
+    }
+
+    /// The plain reading must agree with yaml_rust2 on every input it accepts. Inputs are generated from lines
+    /// that mix the common shape with YAML's hard cases (quotes, `#`, `: ` inside values, indicators, multi-line
+    /// values, tabs, CRLF, BOM and other breaks, duplicate keys, scalars that resolve to numbers, booleans or null).
+    #[test]
+    fn plain_frontmatter_reads_as_the_yaml_parser_reads_it() {
+        #[rustfmt::skip]
+        const KEYS: &[&str] = &[
+            "name", "description", "version", "a-b", "a_b", "x1", "true", "True", "FALSE", "null", "Null", "inf",
+            "nan", "NaN", "e1", "y", "on", "1", "-x", "two words", "#c", "k\t", "ключ", "a:b", "?q", "&a", "'q'",
+            "\"q\"", "[k]", "k ", " k", "\u{feff}k",
+        ];
+        #[rustfmt::skip]
+        const SEPS: &[&str] = &[": ", ":  ", ":", ":\t", " : ", ":\n  ", ":\n", ": \t", ": |\n  ", ": >\n  "];
+        #[rustfmt::skip]
+        const VALUES: &[&str] = &[
+            "skill-0001", "Synthetic skill number 3 for the catalogue.", "1", "1.0", "1e3", "-1e-5", "0x1F", "0o17",
+            "+5", "-5", "1_000", ".inf", "-.inf", ".nan", "inf", "infinity", "NaN", "true", "False", "TRUE", "yes",
+            "~", "null", "NULL", "", "a: b", "a:b", "a #b", "a#b", "http://x.y/z?q=1#f", "C# and F#", "'q'",
+            "\"q\"", "'it''s'", "\"a\\\"b\"", "- item", "-item", "[a, b]", "{a: 1}", "a, b", "a]b", "&anchor x",
+            "*alias", "!tag x", "!!str 1", "|", ">", "%x", "@x", "`x`", "x ", " x", "x:", "x::", "...", "---", "—",
+            "em — dash", "emoji 🚀", "\u{85}nel", "a\u{2028}b", "a\u{feff}b", "tab\there", "cr\r", "é", "?x",
+            ":x", ",x", "x\\y", "\"unterminated", "a\u{0}b", "a\u{7f}b", "a\u{9f}b", "\u{fffe}", "end.",
+            "Use when: the user asks", "0", "00", "1.", ".5", "+.5", "0b1", "1:2", "12:30:00", "2024-01-01",
+        ];
+        #[rustfmt::skip]
+        const OTHER_LINES: &[&str] =
+            &["", "  ", "# comment", "  indented: x", "- list", "  - item", "...", "---", "\t", "key", "  more text"];
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let (mut plain, mut total) = (0, 0);
+        for _ in 0..40_000 {
+            let mut raw = String::new();
+            let crlf = next(20) == 0;
+            for _ in 0..1 + next(5) {
+                let line = match next(10) {
+                    // Mostly the common shape, so that a good share of the inputs takes the plain reading.
+                    0..=5 => format!("{}: {}", KEYS[next(KEYS.len().min(17))], VALUES[next(VALUES.len())]),
+                    6..=7 => {
+                        format!("{}{}{}", KEYS[next(KEYS.len())], SEPS[next(SEPS.len())], VALUES[next(VALUES.len())])
+                    }
+                    _ => OTHER_LINES[next(OTHER_LINES.len())].to_string(),
+                };
+                raw.push_str(&line);
+                raw.push_str(if crlf { "\r\n" } else { "\n" });
+            }
+            total += 1;
+            if let Some(map) = plain_mapping(&raw) {
+                plain += 1;
+                assert_eq!(parsed_mapping(&raw), Ok(map), "{raw:?}");
+            }
+        }
+        assert!(plain > total / 20, "only {plain} of {total} inputs took the plain reading");
+    }
+
+    #[test]
+    fn common_frontmatter_takes_the_plain_reading() {
+        for raw in [
+            "name: skill-0001\ndescription: Synthetic skill number 1 for the catalogue benchmark.\n",
+            "name: pdf\ndescription: Use when the user asks about PDFs (forms, tables, text) — or anything close.\n\nlicense: MIT\n",
+            "name: x\nversion: 1.0\nenabled: true\n",
+        ] {
+            assert!(plain_mapping(raw).is_some(), "{raw:?}");
+            assert_eq!(plain_mapping(raw).map(Ok), Some(parsed_mapping(raw)));
+        }
+        for raw in ["name: x\nname: y\n", "name: x\r\n", "name: 'x'\n", "description: a: b\n", "name:\n  x\n", "\n"] {
+            assert_eq!(plain_mapping(raw), None, "{raw:?}");
+        }
     }
 
     #[test]

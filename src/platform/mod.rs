@@ -21,6 +21,8 @@ use worker::{console_error, console_log, event, Context, Env, Response, Result};
 
 thread_local! {
     static APP: RefCell<Option<Rc<App>>> = const { RefCell::new(None) };
+    /// Until `APP` is built: the app without its catalogue, for the requests that never read it.
+    static BARE: RefCell<Option<Rc<App>>> = const { RefCell::new(None) };
     static REFRESHING: Cell<bool> = const { Cell::new(false) };
     /// Marketplaces an accepted webhook asked to refresh, taken by the next refresh of this isolate.
     static FORCED: RefCell<std::collections::BTreeSet<String>> = const { RefCell::new(std::collections::BTreeSet::new()) };
@@ -91,8 +93,10 @@ pub(crate) async fn app(env: &Env) -> Rc<App> {
     built_app(env).await.0
 }
 
-/// The isolate's `App`, and whether this call built it: building it loaded the catalogue, which spent this
-/// invocation's upstream request budget, so the invocation must not start a refresh as well.
+/// The isolate's `App`, and whether this call built it with upstream requests: a build that loaded the catalogue
+/// from upstream spent this invocation's request budget, so the invocation must not start a refresh as well. A build
+/// from the stored copies alone (a fresh isolate serves one older than `refresh_seconds` at once) spent none, and
+/// leaves the revalidation to a refresh after the response.
 async fn built_app(env: &Env) -> (Rc<App>, bool) {
     // Concurrent first requests on a new isolate: one builds, the rest wait for it (bounded, in case it never ends).
     for _ in 0..1500 {
@@ -105,8 +109,9 @@ async fn built_app(env: &Env) -> (Rc<App>, bool) {
         sleep_ms(20).await;
     }
     BUILDING.with(|b| b.set(true));
-    let config = crate::config::load_embedded(&string_bindings(env));
-    let client = upstream::WorkerFetch { timeout_ms: timeout_of(&config) };
+    let bare = BARE.with(|b| b.borrow().as_ref().map(|bare| bare.config.clone()));
+    let config = bare.unwrap_or_else(|| crate::config::load_embedded(&string_bindings(env)));
+    let client = skillport_http::CountingClient::new(upstream::WorkerFetch { timeout_ms: timeout_of(&config) });
     let app = Rc::new(with_store(env, async |store| App::build(config, None, &client, store, now_unix()).await).await);
     let mut line = app.start_log_line();
     // The module's memory never shrinks: after the first load it is most of what the catalogue will ever take.
@@ -120,8 +125,9 @@ async fn built_app(env: &Env) -> (Rc<App>, bool) {
         console_error!("{line}");
     }
     APP.with(|a| *a.borrow_mut() = Some(app.clone()));
+    BARE.with(|b| b.borrow_mut().take());
     BUILDING.with(|b| b.set(false));
-    (app, true)
+    (app, client.count() > 0)
 }
 
 // The request and response crossings, one call each: reading a request's method, URL and headers through web-sys
@@ -295,8 +301,8 @@ async fn refresh(env: Env, wait: bool) {
         return;
     }
 
-    let (current, built) = built_app(&env).await;
-    if let (Ok(cfg), false) = (&current.config, built) {
+    let (current, spent) = built_app(&env).await;
+    if let (Ok(cfg), false) = (&current.config, spent) {
         let forced = FORCED.with(|f| std::mem::take(&mut *f.borrow_mut()));
         let marked;
         let previous = if forced.is_empty() {
@@ -427,18 +433,49 @@ fn report_memory(now: u64) {
     SERVED.with(|s| s.set((served, last)));
 }
 
+/// The isolate's app if built, else the app without its catalogue (built once, from the configuration alone).
+fn ready_or_bare(env: &Env) -> (Rc<App>, bool) {
+    if let Some(app) = APP.with(|a| a.borrow().clone()) {
+        return (app, true);
+    }
+    let bare = BARE.with(|b| b.borrow().clone());
+    let bare = bare.unwrap_or_else(|| {
+        let bare = Rc::new(App::without_catalogue(crate::config::load_embedded(&string_bindings(env))));
+        BARE.with(|b| *b.borrow_mut() = Some(bare.clone()));
+        bare
+    });
+    (bare, false)
+}
+
 async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
-    let (app, built) = built_app(&env).await;
+    // A fresh isolate reads the request before loading its catalogue: a request that never reads it (the metadata
+    // documents, OAuth, `tools/list`, `initialize` without install policies) is answered without waiting for it, and
+    // the catalogue loads after that answer.
+    let (first, built) = ready_or_bare(&env);
+    let max_body = first.config.as_ref().map(|c| c.server.max_body_bytes).unwrap_or(1 << 20);
+    let read = to_http(&req, max_body).await;
+    let (app, spent) = match &read {
+        Ok(h) if !built && !crate::routes::reads_catalogue(h, first.config.as_ref().ok()) => {
+            let later = env.clone();
+            ctx.wait_until(async move {
+                built_app(&later).await;
+            });
+            (first, true)
+        }
+        Ok(_) => built_app(&env).await,
+        // Refused before routing: nothing to load for that.
+        Err(_) => (first, !built),
+    };
     report_memory(now_unix());
-    // A due refresh runs after the response, never on the request path; not in the invocation that just loaded the
-    // catalogue (each invocation stays within one refresh's `catalogue.subrequests_per_refresh`). Decided now, started
-    // once the request is served, so a webhook in this request joins it rather than starting a second one.
-    let due = match (&app.config, built) {
+    // A due refresh runs after the response, never on the request path; not in an invocation that just loaded the
+    // catalogue from upstream (each invocation stays within one refresh's `catalogue.subrequests_per_refresh`).
+    // Decided now, started once the request is served, so a webhook in this request joins it rather than starting a
+    // second one.
+    let due = match (&app.config, spent) {
         (Ok(cfg), false) => refresh::due(&app.catalogue, cfg, now_unix()) || FORCED.with(|f| !f.borrow().is_empty()),
         _ => false,
     };
-    let max_body = app.config.as_ref().map(|c| c.server.max_body_bytes).unwrap_or(1 << 20);
-    let hreq = match to_http(&req, max_body).await {
+    let hreq = match read {
         Ok(h) => h,
         Err(resp) => {
             if due {
@@ -460,17 +497,17 @@ async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys
     let mut webhook = false;
     let resp = match app.serve(&hreq, &svc).await {
         Action::Respond(resp) => to_js(resp),
-        // An isolate that loaded its catalogue in this invocation leaves the refresh to its next request (the
-        // load spent this invocation's request budget).
+        // An isolate that loaded its catalogue from upstream in this invocation leaves the refresh to its next
+        // request (the load spent this invocation's request budget).
         Action::RespondThenRefresh { response, marketplace } => {
             FORCED.with(|f| f.borrow_mut().insert(marketplace));
-            webhook = !built;
+            webhook = !spent;
             to_js(response)
         }
         Action::OpenSse { identity } => sse::open(&env, &identity).await.map(Into::into),
         Action::SseMessage { session, identity } => sse::deliver(&env, &session, &identity, hreq).await.map(Into::into),
     };
-    let check = match (&app.config, built) {
+    let check = match (&app.config, spent) {
         (Ok(cfg), false) => crate::webhooks::check_due(cfg, now_unix()),
         _ => false,
     };

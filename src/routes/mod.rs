@@ -223,6 +223,49 @@ pub async fn serve(app: &App, req: &HttpRequest, svc: &Services<'_>) -> Action {
     }
 }
 
+/// Whether serving `req` under `config` may read the catalogue. Only these never do: the discovery documents, the
+/// OAuth endpoints, the home page, and one MCP message (not a batch) that is `tools/list` or `ping`, or `initialize`
+/// or `server/discover` when no access rule sets an install policy (their instructions then name no plugin). A
+/// fresh isolate answers them before its catalogue is loaded (`App::without_catalogue`); `routes::tests` checks
+/// that such an app gives the same answers.
+pub fn reads_catalogue(req: &HttpRequest, config: Option<&Config>) -> bool {
+    let Some(route) = ROUTES.iter().find(|r| r.path.matches(&req.path)) else { return true };
+    match route.path {
+        Path::ResourceMetadata => false,
+        Path::Exact(paths::MCP) => {
+            let policies = config.is_none_or(|c| c.access.rules.iter().any(|r| r.policy.is_some()));
+            let method = if req.method == "POST" { single_method(&req.body) } else { None };
+            match method.as_deref() {
+                Some("tools/list" | "ping") => false,
+                Some("initialize" | "server/discover") => policies,
+                _ => true,
+            }
+        }
+        Path::Exact(p) => ![
+            paths::AUTHORIZATION_SERVER,
+            paths::OPENID_CONFIGURATION,
+            paths::REGISTER,
+            paths::TOKEN,
+            paths::REVOKE,
+            paths::AUTHORIZE,
+            paths::CALLBACK,
+            paths::CONSENT,
+            paths::ROOT,
+        ]
+        .contains(&p),
+        _ => true,
+    }
+}
+
+/// The `method` of a single JSON-RPC message (`None` for a batch or anything else).
+fn single_method(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Message {
+        method: Option<String>,
+    }
+    serde_json::from_slice::<Message>(body).ok()?.method
+}
+
 async fn run(route: &Route, mut cx: Cx<'_>) -> Result<Action, Refusal> {
     for guard in route.guards {
         guard.check(&mut cx).await?;

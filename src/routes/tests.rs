@@ -883,3 +883,71 @@ fn the_first_guard_that_refuses_decides_the_answer() {
     let r = app.handle(&HttpRequest::new("OPTIONS", "/token").with_header("host", "skillport.example.com"));
     assert_eq!(r.status, 403);
 }
+
+/// The requests a fresh isolate answers before its catalogue is loaded get the same answer from an app without a
+/// catalogue as from one with it; everything else is counted as reading the catalogue.
+#[test]
+fn catalogue_free_requests_answer_the_same_without_the_catalogue() {
+    use super::reads_catalogue;
+    let app = app_with(&[]);
+    let bare = App::without_catalogue(app.config.clone());
+    assert!(bare.catalogue.marketplaces.is_empty() && !app.catalogue.marketplaces.is_empty());
+    let mcp = |body: Value| {
+        HttpRequest::new("POST", "/mcp")
+            .with_header("host", "localhost:8787")
+            .with_header("content-type", "application/json")
+            .with_header("accept", "application/json, text/event-stream")
+            .with_body(serde_json::to_vec(&body).unwrap())
+    };
+    let free = [
+        get("/.well-known/oauth-protected-resource"),
+        get("/.well-known/oauth-protected-resource/mcp"),
+        get("/.well-known/oauth-authorization-server"),
+        get("/.well-known/openid-configuration"),
+        get("/"),
+        get("/authorize"),
+        form("/token", "grant_type=authorization_code&code=nope"),
+        form("/revoke", "token=nope"),
+        mcp(json!({"jsonrpc":"2.0","id":1,"method":"tools/list"})),
+        mcp(json!({"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"cursor":"x"}})),
+        mcp(json!({"jsonrpc":"2.0","id":1,"method":"tools/list"})).with_header("mcp-protocol-version", "2026-07-28"),
+        mcp(json!({"jsonrpc":"2.0","id":1,"method":"ping"})),
+        mcp(json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18"}})),
+        mcp(json!({"jsonrpc":"2.0","id":1,"method":"server/discover"}))
+            .with_header("mcp-protocol-version", "2026-07-28"),
+    ];
+    let cfg = app.config.as_ref().ok();
+    for req in &free {
+        assert!(!reads_catalogue(req, cfg), "{} {}", req.method, req.path);
+        let (a, b) = (app.handle(req), bare.handle(req));
+        // A legacy `initialize` hands out a new random session id each time: compared by presence only.
+        let headers = |r: &HttpResponse| {
+            let masked =
+                |(k, v): &(String, String)| (k.clone(), if k == "mcp-session-id" { "…".into() } else { v.clone() });
+            r.headers.iter().map(masked).collect::<Vec<_>>()
+        };
+        assert_eq!((a.status, headers(&a), &a.body), (b.status, headers(&b), &b.body), "{} {}", req.method, req.path);
+    }
+    let reading = [
+        mcp(json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_plugins","arguments":{}}})),
+        mcp(json!([{"jsonrpc":"2.0","id":1,"method":"tools/list"}])),
+        mcp(json!({"jsonrpc":"2.0","id":1,"method":"resources/list"})),
+        get("/mcp"),
+        get("/sse"),
+        get("/status"),
+        get("/download/x"),
+        form("/hooks/example", "{}"),
+        get("/nowhere"),
+    ];
+    for req in &reading {
+        assert!(reads_catalogue(req, cfg), "{} {}", req.method, req.path);
+    }
+    // With an install policy, the instructions of `initialize` name the required plugins: they read the catalogue.
+    let policies =
+        app_with(&[("SKILLPORT_ACCESS__RULES", r#"[{effect="allow",marketplace="example",policy="required"}]"#)]);
+    let init = mcp(json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18"}}));
+    assert!(reads_catalogue(&init, policies.config.as_ref().ok()));
+    let bare = App::without_catalogue(policies.config.clone());
+    assert_ne!(policies.handle(&init).body, bare.handle(&init).body);
+    assert!(reads_catalogue(&init, None));
+}

@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -215,6 +216,72 @@ async def test_external_plugin_sources(forge, start_worker):
     assert again["whole-repo"]["reason"] == got["whole-repo"]["reason"]
     assert again["ext-tool"]["status"] == "servable"
     assert by_kind(forge.requests())["github"] == 0
+
+
+async def test_a_fresh_isolate_answers_from_an_older_kv_copy_before_revalidating_it(forge, start_worker):
+    """A fresh isolate whose KV copy is older than `refresh_seconds` (within `stale_seconds`) answers from it at once
+    and revalidates it after that answer: the first request never waits for the upstream, here one that hangs for
+    20 s (longer than the 15 s upstream timeout a revalidation before the answer would wait for)."""
+    gh = f'[{{id="gh",kind="github",location="acme/plugins",api_base="{forge.base}"}}]'
+    w = start_worker({"SKILLPORT_MARKETPLACES": gh}, name="kv-copy")
+    before = {p["name"] for p in one_request(w.base)["plugins"]}
+    port = w.port
+    w.stop()
+    forge.forget()
+    forge.fail(fail="timeout", delay=20, count=5, path="/repos/")
+    try:
+        t0 = time.time()
+        # With `refresh_seconds` 0 the copy in KV is older than that; `stale_seconds` is a day.
+        w = start_worker({"SKILLPORT_MARKETPLACES": gh, "SKILLPORT_CATALOGUE__REFRESH_SECONDS": "0"},
+                         name="kv-copy-again", port=port)
+        data = one_request(w.base)
+        took = time.time() - t0
+        assert took < 12, f"start and first answers took {took:.1f} s: the first request waited for the upstream"
+        assert {p["name"] for p in data["plugins"]} == before
+        assert not data.get("marketplaceErrors"), data.get("marketplaceErrors")
+        # The revalidation went out after the first answer: a conditional request, now hanging at the upstream.
+        deadline = time.time() + 10
+        while time.time() < deadline and not forge.requests():
+            time.sleep(0.2)
+        reqs = forge.requests()
+        assert by_kind(reqs)["github"] >= 1 and reqs[0]["headers"].get("if-none-match"), reqs
+    finally:
+        forge.fail(clear=True)
+
+
+async def test_requests_that_never_read_the_catalogue_do_not_wait_for_its_first_load(forge, start_worker):
+    """A fresh isolate with nothing in KV answers the metadata document, `tools/list` and `initialize` while its
+    catalogue's first load waits on an upstream that hangs for 20 s; that load starts after the first answer."""
+    from support.mcp import rpc
+    gh = f'[{{id="gh",kind="github",location="acme/plugins",api_base="{forge.base}"}}]'
+    forge.forget()
+    forge.fail(fail="timeout", delay=20, count=5, path="/repos/")
+    try:
+        t0 = time.time()
+        # Its first request is GET /. With `refresh_seconds` 0 the upstream is asked even if a former run left a copy
+        # in KV under this port.
+        w = start_worker({"SKILLPORT_MARKETPLACES": gh, "SKILLPORT_CATALOGUE__REFRESH_SECONDS": "0"}, name="no-kv-yet")
+        with urllib.request.urlopen(w.base + "/.well-known/oauth-protected-resource", timeout=10) as r:
+            assert "resource" in json.loads(r.read())
+        req = urllib.request.Request(w.base + "/mcp", data=json.dumps(rpc("tools/list")).encode(), headers={
+            "content-type": "application/json", "accept": "application/json, text/event-stream",
+            "mcp-protocol-version": "2025-06-18"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            assert [t["name"] for t in json.loads(r.read())["result"]["tools"]][:2] == ["list_plugins", "get_plugin"]
+        init = rpc("initialize", {"protocolVersion": "2025-06-18", "capabilities": {},
+                                  "clientInfo": {"name": "t", "version": "1"}})
+        req = urllib.request.Request(w.base + "/mcp", data=json.dumps(init).encode(), headers={
+            "content-type": "application/json", "accept": "application/json, text/event-stream"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            assert json.loads(r.read())["result"]["protocolVersion"] == "2025-06-18"
+        took = time.time() - t0
+        assert took < 12, f"start and the first answers took {took:.1f} s: they waited for the catalogue"
+        deadline = time.time() + 10
+        while time.time() < deadline and not forge.requests():
+            time.sleep(0.2)
+        assert by_kind(forge.requests())["github"] >= 1, "the first load did not start after the first answer"
+    finally:
+        forge.fail(clear=True)
 
 
 async def test_upstream_timeout_serves_the_last_good_copy(forge, start_worker):

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use super::{LoadedPlugin, Skill, SkillFile};
 use crate::files::{digest_of_entries, join, sha256_digest, FileSet};
 use crate::model::PluginManifest;
-use crate::skill::parse_skill_md_unchecked;
+use crate::skill::skill_frontmatter;
 use crate::tree::{child, COMMANDS_DIR, MANIFEST_DIR, PLUGIN_FILE, SKILLS_DIR, SKILL_FILE};
 
 /// Reads plugin.json, skills and commands of a plugin whose folder is in the tree. `Err` makes the plugin invalid.
@@ -137,19 +137,26 @@ fn load_skill(files: &FileSet, dir: &str, plugin_root: &str, plugin_name: &str) 
     let folder = if dir.is_empty() { plugin_name } else { dir.rsplit('/').next().unwrap_or(dir) };
     let mut problems = Vec::new();
     let bytes = files.get(&skill_md_path(dir)).unwrap_or_default();
-    let text = String::from_utf8_lossy(bytes);
-    if std::str::from_utf8(bytes).is_err() {
-        problems.push("SKILL.md is not valid UTF-8".to_string());
-    }
-    let (frontmatter_raw, frontmatter) = match parse_skill_md_unchecked(&text) {
-        Ok(md) => {
-            if md.name().is_none() {
+    let text = match std::str::from_utf8(bytes) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => {
+            problems.push("SKILL.md is not valid UTF-8".to_string());
+            String::from_utf8_lossy(bytes)
+        }
+    };
+    let non_empty = |map: &Map<String, Value>, key: &str| {
+        map.get(key).and_then(Value::as_str).is_some_and(|s| !s.trim().is_empty())
+    };
+    // The frontmatter alone: the body is read from the files when a skill is fetched.
+    let (frontmatter_raw, frontmatter) = match skill_frontmatter(&text) {
+        Ok((raw, frontmatter)) => {
+            if !non_empty(&frontmatter, "name") {
                 problems.push(crate::skill::SkillError::MissingName.to_string());
             }
-            if md.description().is_none() {
+            if !non_empty(&frontmatter, "description") {
                 problems.push(crate::skill::SkillError::MissingDescription.to_string());
             }
-            (Some(md.frontmatter_raw), md.frontmatter)
+            (Some(raw.to_string()), frontmatter)
         }
         Err(e) => {
             problems.push(e.to_string());
@@ -190,7 +197,7 @@ fn load_skill(files: &FileSet, dir: &str, plugin_root: &str, plugin_name: &str) 
             sha256: sha256_digest(bytes),
         })
         .collect();
-    let digest = digest_of_entries(skill_files.iter().map(|f| (f.path.as_str(), f.sha256.clone())));
+    let digest = digest_of_entries(skill_files.iter().map(|f| (f.path.as_str(), f.sha256.as_str())));
     Skill {
         name,
         description,

@@ -89,7 +89,7 @@ impl LoadedPlugin {
 
     /// `sha256:` over the plugin's skills (folder and digest of each): changes when any skill file changes.
     pub fn digest(&self) -> String {
-        digest_of_entries(self.skills.iter().map(|s| (s.dir.as_str(), s.digest.clone())))
+        digest_of_entries(self.skills.iter().map(|s| (s.dir.as_str(), s.digest.as_str())))
     }
 }
 

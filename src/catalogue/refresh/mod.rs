@@ -147,8 +147,9 @@ pub fn due_one(m: &MarketplaceEntry, now: u64, refresh_seconds: u64) -> bool {
 }
 
 /// Brings one marketplace up to date. `previous` is what this isolate serves now (returned as it is when not
-/// [`due_one`]); without it the store's last good copy is used, and when that is whole and younger than `max_age`
-/// no upstream request is made at all. `client` carries this marketplace's share of the refresh's request budget.
+/// [`due_one`]); without it the store's last good copy is used, and when that is whole and within `stale_for` no
+/// upstream request is made at all (a copy older than `max_age` is left due, for the next refresh to revalidate).
+/// `client` carries this marketplace's share of the refresh's request budget.
 pub async fn refresh_one(
     m: &MarketplaceConfig,
     previous: Option<&MarketplaceEntry>,
@@ -168,8 +169,15 @@ pub async fn refresh_one(
     if last.is_none() {
         if let Some(stored) = store.load(&key).await.and_then(|b| Stored::decode(&b)) {
             let settled = stored.served.complete && stored.next.is_none();
-            if settled && now.saturating_sub(stored.served.fetched_at) < max_age {
+            let age = now.saturating_sub(stored.served.fetched_at);
+            if settled && age < max_age {
                 return entry(m, stored.served, None, RefreshState { attempted_at: Some(now), ..Default::default() });
+            }
+            // Without a copy of its own (a fresh isolate), an older whole copy that may still be served is served at
+            // once, not revalidated first: it stays due, so the refresh after the response asks the upstream. Only a
+            // load under way carries on here, and only a missing or too old copy is loaded before answering.
+            if settled && previous.is_none() && age <= limits.stale_for {
+                return entry(m, stored.served, None, RefreshState::default());
             }
             last = Some(stored.served);
             next = stored.next;

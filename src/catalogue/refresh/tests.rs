@@ -59,7 +59,10 @@ fn stale_if_error_serves_the_stored_copy_and_says_so() {
     let client = Down(Cell::new(0));
     let now = 1000 + 3600;
     let t = Timing { max_age: 300, stale_for: 86400, max_file_bytes: 1 << 20 };
+    // A fresh isolate serves it before asking the upstream, and leaves it due.
     let e = block_on(refresh_one(m, None, &client, &store, now, &t));
+    assert_eq!((client.0.get(), e.error.is_none(), due_one(&e, now, t.max_age)), (0, true, true));
+    let e = block_on(refresh_one(m, Some(&e), &client, &store, now, &t));
     assert_eq!(client.0.get(), 1, "one request to learn the upstream is down");
     assert_eq!(e.loaded.as_ref().unwrap().plugins.len(), 3);
     assert_eq!(e.fetched_at, Some(1000));
@@ -108,6 +111,16 @@ fn refresh_every_second(
     }
 }
 
+/// A fresh isolate's catalogue over `store` at `now`, then the refresh that its first request leaves due, as the
+/// platform runs them: the stored copy (older than `refresh_seconds`) is served before any upstream request.
+fn fresh_then_refreshed(cfg: &Config, client: &Failing, store: &MemoryStore, now: u64) -> Catalogue {
+    let before = client.0.get();
+    let fresh = block_on(refresh_all(cfg, None, client, store, now));
+    assert_eq!(client.0.get(), before, "no upstream request before the first answer");
+    assert!(fresh.marketplaces[0].loaded.is_ok() && due(&fresh, cfg, now));
+    block_on(refresh_all(cfg, Some(&fresh), client, store, now))
+}
+
 fn github_with_a_stored_copy(refresh_seconds: u64) -> (Config, MemoryStore) {
     let cfg = cfg(&[
         ("SKILLPORT_MARKETPLACES", r#"[{id="gh",kind="github",location="acme/plugins"}]"#),
@@ -131,7 +144,7 @@ fn github_with_a_stored_copy(refresh_seconds: u64) -> (Config, MemoryStore) {
 fn a_failing_upstream_is_retried_after_refresh_seconds_then_less_and_less_often() {
     let (cfg, store) = github_with_a_stored_copy(10);
     let client = Failing(Cell::new(0), 500, None);
-    let mut cat = block_on(refresh_all(&cfg, None, &client, &store, 100));
+    let mut cat = fresh_then_refreshed(&cfg, &client, &store, 100);
     assert_eq!(client.0.get(), 1);
     assert!(cat.marketplaces[0].error.is_some() && cat.marketplaces[0].loaded.is_ok(), "the stored copy is served");
     assert_eq!(cat.marketplaces[0].refresh.retry_at, Some(110));
@@ -155,7 +168,7 @@ fn a_failing_upstream_is_retried_after_refresh_seconds_then_less_and_less_often(
 fn retry_after_is_waited_for() {
     let (cfg, store) = github_with_a_stored_copy(2);
     let client = Failing(Cell::new(0), 429, Some("60"));
-    let mut cat = block_on(refresh_all(&cfg, None, &client, &store, 1000));
+    let mut cat = fresh_then_refreshed(&cfg, &client, &store, 1000);
     assert_eq!(client.0.get(), 1);
     assert_eq!(cat.marketplaces[0].refresh.retry_at, Some(1060));
     refresh_every_second(&cfg, &mut cat, &client, &store, 1001, 1060);
@@ -173,7 +186,7 @@ fn retry_after_is_waited_for() {
 fn a_forced_refresh_ignores_the_age_but_not_retry_after() {
     let (cfg, store) = github_with_a_stored_copy(3600);
     let client = Failing(Cell::new(0), 304, None);
-    let mut cat = block_on(refresh_all(&cfg, None, &client, &store, 10_000));
+    let mut cat = fresh_then_refreshed(&cfg, &client, &store, 10_000);
     assert_eq!(client.0.get(), 1);
     assert!(!due(&cat, &cfg, 10_010), "an hour-old copy is not due after 10 s");
     cat.marketplaces[0].refresh.forced = true;
@@ -348,8 +361,11 @@ fn external_plugins_beyond_one_refresh_arrive_over_the_next_ones() {
     assert_eq!(runs, [40, 40, 24]);
     assert_eq!(servable(&cat), 100);
     assert!(cat.marketplaces[0].refresh.loading.is_none());
-    // Pinned by sha256, they come from the store after that: a new isolate makes one request.
+    // Pinned by sha256, they come from the store after that: a new isolate serves them before any request, and its
+    // refresh makes one.
     let cold = block_on(refresh_all(&cfg, None, &counting, &store, 10_000));
+    assert_eq!((counting.reset(), servable(&cold)), (0, 100));
+    let cold = block_on(refresh_all(&cfg, Some(&cold), &counting, &store, 10_000));
     assert_eq!((counting.reset(), servable(&cold)), (1, 100));
 }
 
@@ -565,4 +581,29 @@ fn store_keys_change_with_location() {
     let b = cfg(&[("SKILLPORT_MARKETPLACES", r#"[{id="gh",kind="github",location="acme/other"}]"#)]);
     assert_ne!(store_key(&a.marketplaces[0]), store_key(&b.marketplaces[0]));
     assert!(store_key(&a.marketplaces[0]).starts_with("marketplace:gh:"));
+}
+
+/// A fresh isolate answers from a stored copy older than `refresh_seconds` (within `stale_seconds`) without asking
+/// the upstream first; the refresh after that answer revalidates it with one conditional request. A copy past
+/// `stale_seconds` cannot be served, so it is revalidated before the answer, as a missing one is loaded.
+#[test]
+fn a_fresh_isolate_serves_an_older_stored_copy_at_once_and_revalidates_it_after() {
+    let (cfg, store) = github_with_a_stored_copy(300);
+    let stale_for = cfg.catalogue.stale_seconds;
+    let client = Failing(Cell::new(0), 304, None);
+    let now = 1000;
+    let fresh = block_on(refresh_all(&cfg, None, &client, &store, now));
+    assert_eq!(client.0.get(), 0, "no upstream request before the first answer");
+    let gh = &fresh.marketplaces[0];
+    assert_eq!((gh.loaded.as_ref().map(|l| l.plugins.len()), gh.fetched_at, gh.error.as_ref()), (Ok(3), Some(0), None));
+    assert!(due(&fresh, &cfg, now), "left due, so the platform refreshes it after the response");
+    let after = block_on(refresh_all(&cfg, Some(&fresh), &client, &store, now));
+    assert_eq!(client.0.get(), 1, "one conditional request");
+    assert_eq!(after.marketplaces[0].fetched_at, Some(now));
+    assert!(!due(&after, &cfg, now + 1));
+    // Past stale_seconds: asked before the answer.
+    let late = stale_for + 1;
+    let old = block_on(refresh_all(&cfg, None, &client, &store, late));
+    assert_eq!(client.0.get(), 2);
+    assert_eq!(old.marketplaces[0].fetched_at, Some(late));
 }
