@@ -39,7 +39,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import (BENCH, EXAMPLE, INIT, NAMES, PRM_PATH, WORK, gen_peer_catalogue, log, request, servers,  # noqa: E402
-                     skillport_config)
+                     skillport_config, write_results)
 from support.forge import Forge  # noqa: E402
 from support.mcp import ERAS, LEGACY, for_era, mcp_headers, rpc  # noqa: E402
 
@@ -207,11 +207,7 @@ def main():
     res["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
     md = report(res, args)
     print(md)
-    out = Path(args.out) if args.out else BENCH / "results" / f"cold-start-{datetime.now(timezone.utc):%Y-%m-%d}.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(md)
-    out.with_suffix(".json").write_text(json.dumps(res, indent=1, default=str))
-    log(f"wrote {out} and {out.with_suffix('.json')}")
+    write_results(md, res, args.out, "cold-start")
 
 
 if __name__ == "__main__":

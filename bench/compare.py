@@ -45,11 +45,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import (BENCH, EXAMPLE, HELLO, INIT, NAMES, PEER, PEER_STATELESS, PRM_PATH, ROOT, WORK, WRANGLER,  # noqa: E402
-                     cpu_seconds, gen_peer_catalogue, log, mem_kib, request, servers, skillport_config)
+                     cpu_seconds, gen_peer_catalogue, log, mem_kib, request, servers, skillport_config,
+                     write_results)
 from support.forge import Forge  # noqa: E402
 from support.mcp import ERAS, LEGACY, for_era, mcp_headers, rpc  # noqa: E402
 
-RESULTS = BENCH / "results"
 LUA = BENCH / "wrk-mcp.lua"
 SKILL = "brand-kit@example/brand-voice"
 PEERS = ("peer", "stateless")
@@ -440,11 +440,7 @@ def main():
     res["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
     md = report(res)
     print(md)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = Path(args.out) if args.out else RESULTS / f"compare-{date}.md"
-    out.write_text(md)
-    out.with_suffix(".json").write_text(json.dumps(res, indent=1, default=str))
-    log(f"wrote {out} and {out.with_suffix('.json')}")
+    write_results(md, res, args.out, "compare")
 
 
 if __name__ == "__main__":

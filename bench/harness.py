@@ -147,6 +147,18 @@ def request(port, method, path, body=None, headers=None, host=None, timeout=30):
 
 # --- servers ------------------------------------------------------------------------------------------------------
 
+
+def write_results(md: str, res: dict, out_arg, stem: str) -> Path:
+    """Writes a benchmark's report to `out_arg`, else bench/results/<stem>-<UTC date>.md, with its data beside it as
+    .json; returns the markdown's path."""
+    from datetime import datetime, timezone
+    out = Path(out_arg) if out_arg else BENCH / "results" / f"{stem}-{datetime.now(timezone.utc):%Y-%m-%d}.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(md)
+    out.with_suffix(".json").write_text(json.dumps(res, indent=1, default=str))
+    log(f"wrote {out} and {out.with_suffix('.json')}")
+    return out
+
 def skillport_config() -> Path:
     """A snapshot of build/ and a copy of wrangler.toml without its [build] table, pointing at the snapshot, in
     bench/.work/skillport: wrangler dev reloads a worker whose files change (and re-runs [build] when src/ changes), so

@@ -41,8 +41,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from catalogue import big_marketplace  # noqa: E402
 from compare import machine, wrk  # noqa: E402
-from harness import (ROOT, WORK, RESULTS, Server, cpu_seconds, listening_ports, log, mem_kib, request,  # noqa: E402
-                     skillport_config)
+from harness import (ROOT, WORK, Server, cpu_seconds, listening_ports, log, mem_kib, request,  # noqa: E402
+                     skillport_config, write_results)
 
 sys.path.insert(0, str(ROOT / "tests"))
 from support.forge import Forge, by_kind  # noqa: E402
@@ -339,12 +339,7 @@ def main():
     res["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
     md = report(res)
     print(md)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    date = datetime.now(timezone.utc).strftime("%Y-%m-%d")
-    out = Path(args.out) if args.out else RESULTS / f"scale-{date}.md"
-    out.write_text(md)
-    out.with_suffix(".json").write_text(json.dumps(res, indent=1, default=str))
-    log(f"wrote {out} and {out.with_suffix('.json')}")
+    write_results(md, res, args.out, "scale")
 
 
 if __name__ == "__main__":
