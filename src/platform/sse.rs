@@ -2,7 +2,8 @@
 //! each session is a Durable Object (id = session id) that holds the open stream's sender; the message step itself
 //! is `mcp::sse`, shared with native tests.
 
-use super::{app, to_worker};
+use super::app;
+use super::convert::to_worker;
 use crate::config::Surface;
 use crate::http::{HttpRequest, HttpResponse};
 use crate::mcp::sse as proto;
