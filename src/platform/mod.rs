@@ -1,6 +1,6 @@
 //! The Workers glue, and the only code compiled for wasm32 alone: turn the Worker's env bindings into the
-//! configuration's last layer, convert requests and responses (`convert`), keep one `App` per isolate, and hold legacy SSE
-//! streams in a Durable Object (`sse`).
+//! configuration's last layer, convert requests and responses (`convert`), keep one `App` per isolate, and hold
+//! legacy SSE streams in a Durable Object (`sse`).
 
 mod convert;
 mod grants;
