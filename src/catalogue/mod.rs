@@ -147,6 +147,23 @@ fn surface_bit(s: Surface) -> u8 {
     1 << surface::ALL.iter().position(|a| *a == s).unwrap_or(0)
 }
 
+/// Each key's positions, in order and each once: what a copy's lookup indexes are built from.
+fn positions<K: std::hash::Hash + Eq>(pairs: impl Iterator<Item = (u32, K)>) -> std::collections::HashMap<K, Vec<u32>> {
+    let mut index: std::collections::HashMap<K, Vec<u32>> = Default::default();
+    for (at, key) in pairs {
+        let list = index.entry(key).or_default();
+        if list.last() != Some(&at) {
+            list.push(at);
+        }
+    }
+    index
+}
+
+/// The plugins at the positions an index gave (none for a key it does not hold).
+fn at<'a>(plugins: &'a [LoadedPlugin], hits: Option<&'a Vec<u32>>) -> impl Iterator<Item = &'a LoadedPlugin> + 'a {
+    hits.map(Vec::as_slice).unwrap_or_default().iter().map(move |&i| &plugins[i as usize])
+}
+
 impl MarketplaceEntry {
     /// One row per plugin of the loaded marketplace, in the same order; `None` when it did not load.
     pub fn listing(&self) -> Option<&[ListingRow]> {
@@ -191,59 +208,46 @@ impl MarketplaceEntry {
             return None;
         }
         let index = self.cache.trigrams.get_or_init(|| {
-            let mut index: std::collections::HashMap<[u8; 3], Vec<u32>> = Default::default();
-            for (r, row) in rows.iter().enumerate() {
-                for t in row.haystack.as_bytes().windows(3) {
-                    let list = index.entry([t[0], t[1], t[2]]).or_default();
-                    if list.last() != Some(&(r as u32)) {
-                        list.push(r as u32);
-                    }
-                }
-            }
+            let mut index =
+                positions(rows.iter().enumerate().flat_map(|(r, row)| {
+                    row.haystack.as_bytes().windows(3).map(move |t| (r as u32, [t[0], t[1], t[2]]))
+                }));
             // Kept for the copy's life: without the room each list grew into (a third of the index at 10,000
             // plugins).
             index.values_mut().for_each(Vec::shrink_to_fit);
             index.shrink_to_fit();
             index
         });
-        let rarest = words
+        words
             .iter()
             .flat_map(|w| w.as_bytes().windows(3))
             .map(|t| index.get(t).map(Vec::as_slice).unwrap_or_default())
-            .min_by_key(|rows| rows.len());
-        rarest
+            .min_by_key(|rows| rows.len())
     }
 
     /// The plugins of the loaded marketplace named `name`, in marketplace order (a marketplace names each plugin
     /// once, but a lookup must not assume it).
     pub fn plugins_named<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a LoadedPlugin> + 'a {
         let plugins = self.loaded.as_ref().map(|l| l.plugins.as_slice()).unwrap_or_default();
-        let index = self.cache.by_name.get_or_init(|| {
-            let mut index: std::collections::HashMap<Box<str>, Vec<u32>> = Default::default();
-            for (i, p) in plugins.iter().enumerate() {
-                index.entry(p.name.as_str().into()).or_default().push(i as u32);
-            }
-            index
-        });
-        index.get(name).map(Vec::as_slice).unwrap_or_default().iter().map(move |&i| &plugins[i as usize])
+        let index = self
+            .cache
+            .by_name
+            .get_or_init(|| positions(plugins.iter().enumerate().map(|(i, p)| (i as u32, Box::from(p.name.as_str())))));
+        at(plugins, index.get(name))
     }
 
     /// The plugins of the loaded marketplace with a skill named `name` (hidden or not), in marketplace order.
     pub fn plugins_with_skill<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a LoadedPlugin> + 'a {
         let plugins = self.loaded.as_ref().map(|l| l.plugins.as_slice()).unwrap_or_default();
         let index = self.cache.by_skill.get_or_init(|| {
-            let mut index: std::collections::HashMap<Box<str>, Vec<u32>> = Default::default();
-            for (i, p) in plugins.iter().enumerate() {
-                for s in &p.skills {
-                    let list = index.entry(s.name.as_str().into()).or_default();
-                    if list.last() != Some(&(i as u32)) {
-                        list.push(i as u32);
-                    }
-                }
-            }
-            index
+            positions(
+                plugins
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(i, p)| p.skills.iter().map(move |s| (i as u32, Box::from(s.name.as_str())))),
+            )
         });
-        index.get(name).map(Vec::as_slice).unwrap_or_default().iter().map(move |&i| &plugins[i as usize])
+        at(plugins, index.get(name))
     }
 
     /// The `sha256:` digest of the `.skill` package of `skill` (of this marketplace), built at most once per copy.
