@@ -314,14 +314,19 @@ fn a_large_https_marketplace_loads_over_several_refreshes_each_within_the_budget
     assert!(String::from_utf8_lossy(skill).contains("v2"));
 }
 
+/// The configuration of the HTTPS marketplace `ext` at `https://cdn.example/ext/`, with external plugins.
+fn ext_cfg() -> Config {
+    cfg(&[(
+        "SKILLPORT_MARKETPLACES",
+        r#"[{id="ext",kind="https",location="https://cdn.example/ext/.claude-plugin/marketplace.json"}]"#,
+    )])
+}
+
 #[test]
 fn external_plugins_beyond_one_refresh_arrive_over_the_next_ones() {
     use std::io::Write;
     const ROOT: &str = "https://cdn.example/ext/";
-    let cfg = cfg(&[(
-        "SKILLPORT_MARKETPLACES",
-        r#"[{id="ext",kind="https",location="https://cdn.example/ext/.claude-plugin/marketplace.json"}]"#,
-    )]);
+    let cfg = ext_cfg();
     let client = CannedClient::new();
     let mut plugins = Vec::new();
     for i in 0..100 {
@@ -461,10 +466,7 @@ fn copies_stored_as_sps2_keep_the_reason_an_external_plugin_could_not_be_fetched
 #[test]
 fn why_an_external_plugin_could_not_be_fetched_survives_an_outage_and_a_spent_budget() {
     const ROOT: &str = "https://cdn.example/ext/";
-    let cfg = cfg(&[(
-        "SKILLPORT_MARKETPLACES",
-        r#"[{id="ext",kind="https",location="https://cdn.example/ext/.claude-plugin/marketplace.json"}]"#,
-    )]);
+    let cfg = ext_cfg();
     let m = &cfg.marketplaces[0];
     let mut files = with_an_external_plugin();
     let index = skillport_sources::index_for(&files);
