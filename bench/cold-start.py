@@ -204,10 +204,7 @@ def main():
     res = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "argv": sys.argv[1:],
            "args": vars(args), "machine": machine()}
     res.update(run(args))
-    res["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
-    md = report(res, args)
-    print(md)
-    write_results(md, res, args.out, "cold-start")
+    write_results(res, lambda r: report(r, args), args.out, "cold-start")
 
 
 if __name__ == "__main__":

@@ -437,10 +437,7 @@ def main():
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         gen_peer_catalogue([("example", EXAMPLE)])
-    res["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
-    md = report(res)
-    print(md)
-    write_results(md, res, args.out, "compare")
+    write_results(res, report, args.out, "compare")
 
 
 if __name__ == "__main__":

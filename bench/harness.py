@@ -148,10 +148,14 @@ def request(port, method, path, body=None, headers=None, host=None, timeout=30):
 # --- servers ------------------------------------------------------------------------------------------------------
 
 
-def write_results(md: str, res: dict, out_arg, stem: str) -> Path:
-    """Writes a benchmark's report to `out_arg`, else bench/results/<stem>-<UTC date>.md, with its data beside it as
-    .json; returns the markdown's path."""
+def write_results(res: dict, report, out_arg, stem: str) -> Path:
+    """Ends a benchmark run: notes the load average at its end in `res`, prints `report(res)` (its markdown) and
+    writes it to `out_arg`, else bench/results/<stem>-<UTC date>.md, with `res` beside it as .json; returns the
+    markdown's path."""
     from datetime import datetime, timezone
+    res["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
+    md = report(res)
+    print(md)
     out = Path(out_arg) if out_arg else BENCH / "results" / f"{stem}-{datetime.now(timezone.utc):%Y-%m-%d}.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(md)

@@ -336,10 +336,7 @@ def main():
             res["sizes"].append(one_size(n, args, config, tmp))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    res["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
-    md = report(res)
-    print(md)
-    write_results(md, res, args.out, "scale")
+    write_results(res, report, args.out, "scale")
 
 
 if __name__ == "__main__":
