@@ -54,7 +54,7 @@ thread_local! {
     /// The embedded files parsed once per isolate ([`DEFAULT_TOML`], [`ADMIN_TOML`], in that order): the text never
     /// changes, and figment tags a layer's values when it merges it, not when the provider parses it, so the parsed
     /// form can be handed out again.
-    static PARSED_EMBEDDED: [std::cell::OnceCell<Result<Map<Profile, Dict>, figment::Error>>; 2] =
+    pub(super) static PARSED_EMBEDDED: [std::cell::OnceCell<Result<Map<Profile, Dict>, figment::Error>>; 2] =
         const { [std::cell::OnceCell::new(), std::cell::OnceCell::new()] };
 }
 

@@ -1023,4 +1023,14 @@ fn the_embedded_files_parsed_ahead_give_the_same_configuration_and_errors() {
     assert!(cold.0.starts_with("Ok("), "{}", cold.0);
     assert!(cold.1.starts_with("Err("), "{}", cold.1);
     assert_eq!(cold, ahead);
+    // What the start hook leaves behind: both files parsed, so the first load does not parse them again.
+    std::thread::spawn(|| {
+        let parsed =
+            || layers::PARSED_EMBEDDED.with(|cache| cache.iter().map(|c| c.get().is_some()).collect::<Vec<_>>());
+        assert_eq!(parsed(), [false, false]);
+        parse_embedded();
+        assert_eq!(parsed(), [true, true]);
+    })
+    .join()
+    .unwrap();
 }
